@@ -1,0 +1,165 @@
+// Internal: the const random-access iterator of pvec<T>. Users name it as pvec<T>::iterator.
+//
+// An iterator keeps the path of inner nodes from the root to its current leaf. Stepping inside a
+// leaf is a pointer increment; stepping past the end of a leaf climbs only as many levels as the
+// next leaf index wraps (amortized O(1) per leaf), never re-descending from the root. Jumps
+// (`+=`, `-=`, `[]`) that leave the current leaf re-descend in O(log n).
+//
+// Validity: an iterator borrows the nodes of the version it came from. It stays valid as long as
+// that pvec (or any copy of it, since they share the nodes) is alive; edits produce new versions
+// and never invalidate it.
+#ifndef COWDB_INTERNAL_PVEC_ITERATOR_H_
+#define COWDB_INTERNAL_PVEC_ITERATOR_H_
+
+#include <compare>
+#include <cstddef>
+#include <iterator>
+
+#include "boost/container/static_vector.hpp"
+#include "cowdb/internal/rbtree.h"
+
+namespace cowdb::internal {
+
+template <class T, std::size_t Cap, std::size_t F>
+class pvec_iterator {
+  using tree = rbtree<T, Cap, F>;
+  using inner = typename tree::inner;
+
+ public:
+  using iterator_concept = std::random_access_iterator_tag;
+  using iterator_category = std::random_access_iterator_tag;
+  using value_type = T;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const T*;
+  using reference = const T&;
+
+  pvec_iterator() = default;
+
+  // Positions at index i (0 <= i <= r.size). O(depth).
+  pvec_iterator(const tree_rep& r, std::size_t i) : root_(r.root), size_(r.size), depth_(r.depth) {
+    seek(i);
+  }
+
+  reference operator*() const noexcept { return *cur_; }
+  pointer operator->() const noexcept { return cur_; }
+  reference operator[](difference_type n) const { return *(*this + n); }
+
+  pvec_iterator& operator++() noexcept {
+    if (++cur_ == leaf_end_) next_leaf();
+    return *this;
+  }
+  pvec_iterator operator++(int) noexcept {
+    pvec_iterator t = *this;
+    ++*this;
+    return t;
+  }
+  pvec_iterator& operator--() noexcept {
+    if (cur_ == leaf_begin_) prev_leaf();
+    --cur_;
+    return *this;
+  }
+  pvec_iterator operator--(int) noexcept {
+    pvec_iterator t = *this;
+    --*this;
+    return t;
+  }
+  pvec_iterator& operator+=(difference_type n) noexcept {
+    const std::size_t target = index() + static_cast<std::size_t>(n);
+    const std::size_t in_leaf = target - leaf_base_;  // wraps for targets before the leaf
+    if (in_leaf < static_cast<std::size_t>(leaf_end_ - leaf_begin_)) {
+      cur_ = leaf_begin_ + in_leaf;
+    } else {
+      seek(target);
+    }
+    return *this;
+  }
+  pvec_iterator& operator-=(difference_type n) noexcept { return *this += -n; }
+  friend pvec_iterator operator+(pvec_iterator it, difference_type n) noexcept { return it += n; }
+  friend pvec_iterator operator+(difference_type n, pvec_iterator it) noexcept { return it += n; }
+  friend pvec_iterator operator-(pvec_iterator it, difference_type n) noexcept { return it -= n; }
+  friend difference_type operator-(const pvec_iterator& a, const pvec_iterator& b) noexcept {
+    return static_cast<difference_type>(a.index()) - static_cast<difference_type>(b.index());
+  }
+  // Every position of one version has its own address (the end position is one past the last
+  // element of the last leaf), so comparing addresses is comparing positions.
+  friend bool operator==(const pvec_iterator& a, const pvec_iterator& b) noexcept {
+    return a.cur_ == b.cur_;
+  }
+  friend std::strong_ordering operator<=>(const pvec_iterator& a,
+                                          const pvec_iterator& b) noexcept {
+    return a.index() <=> b.index();
+  }
+
+  // Index of the current position.
+  std::size_t index() const noexcept {
+    return leaf_base_ + static_cast<std::size_t>(cur_ - leaf_begin_);
+  }
+
+ private:
+  void set_leaf(const node_base* n, std::size_t base) noexcept {
+    const auto* l = tree::as_leaf(n);
+    leaf_begin_ = l->data();
+    leaf_end_ = leaf_begin_ + l->count;
+    leaf_base_ = base;
+  }
+
+  void seek(std::size_t i) noexcept {
+    if (size_ == 0) {
+      cur_ = leaf_begin_ = leaf_end_ = nullptr;
+      leaf_base_ = 0;
+      return;
+    }
+    const std::size_t at = i < size_ ? i : size_ - 1;
+    path_.clear();
+    const node_base* n = root_;
+    for (unsigned level = depth_; level > 0; --level) {
+      path_.push_back(tree::as_inner(n));
+      n = tree::as_inner(n)->child[tree::child_index(at, level)];
+    }
+    set_leaf(n, at & ~tree::leaf_mask);
+    cur_ = i < size_ ? leaf_begin_ + (at - leaf_base_) : leaf_end_;
+  }
+
+  // path_[j] is the inner node at level depth_ - j on the way to the current leaf.
+  void next_leaf() noexcept {
+    const std::size_t next = leaf_base_ + Cap;
+    if (next >= size_) return;  // stays at end()
+    std::size_t j = path_.size() - 1;
+    while (tree::child_index(next, depth_ - static_cast<unsigned>(j)) == 0) --j;
+    const node_base* n =
+        path_[j]->child[tree::child_index(next, depth_ - static_cast<unsigned>(j))];
+    for (++j; j < path_.size(); ++j) {
+      path_[j] = tree::as_inner(n);
+      n = path_[j]->child[0];
+    }
+    set_leaf(n, next);
+    cur_ = leaf_begin_;
+  }
+
+  void prev_leaf() noexcept {
+    const std::size_t prev = leaf_base_ - Cap;
+    std::size_t j = path_.size() - 1;
+    while (tree::child_index(leaf_base_, depth_ - static_cast<unsigned>(j)) == 0) --j;
+    const node_base* n =
+        path_[j]->child[tree::child_index(prev, depth_ - static_cast<unsigned>(j))];
+    for (++j; j < path_.size(); ++j) {
+      path_[j] = tree::as_inner(n);
+      n = path_[j]->child[path_[j]->count - 1];
+    }
+    set_leaf(n, prev);
+    cur_ = leaf_end_;
+  }
+
+  const T* cur_ = nullptr;
+  const T* leaf_end_ = nullptr;
+  const T* leaf_begin_ = nullptr;
+  std::size_t leaf_base_ = 0;
+  const node_base* root_ = nullptr;
+  std::size_t size_ = 0;
+  unsigned depth_ = 0;
+  boost::container::static_vector<const inner*, tree::max_depth> path_;
+};
+
+}  // namespace cowdb::internal
+
+#endif  // COWDB_INTERNAL_PVEC_ITERATOR_H_

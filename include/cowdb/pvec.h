@@ -1,0 +1,470 @@
+// cowdb/pvec.h — the persistent chunked vector, cowdb's core container.
+//
+// A pvec<T> is a value: an immutable sequence of T stored as a tree of reference-counted chunks
+// (leaves of up to `chunk_capacity` elements, inner nodes of up to `fanout` children). Copying a
+// pvec copies one pointer and bumps one reference count, so a copy is an O(1) snapshot. Every
+// "write" returns a new version that shares all chunks it did not touch with the old one; the
+// old version never changes.
+//
+//   cowdb::pvec<int64_t> base(1'000'000, 0);        // 1M zeros, built chunk by chunk
+//   cowdb::pvec<int64_t> branch = base;             // O(1): shares every chunk
+//   branch = branch.set(42, 7);                     // copies one chunk + the path above it
+//   assert(base[42] == 0 && branch[42] == 7);
+//   auto doubled = base.transform([](int64_t x) { return x * 2; });  // writes each chunk once
+//
+//   auto ed = base.transient();                     // batch edits: a chunk is copied on its
+//   for (int i = 0; i < 100; ++i) ed.set(i, i);     // first write, later writes are plain stores
+//   cowdb::pvec<int64_t> edited = std::move(ed).persistent();          // O(1)
+//
+// Costs (n = size, B = chunk_capacity, F = fanout, depth = log_F(n / B)):
+//   copy, identity, size                      O(1), no allocation
+//   operator[], at, front, back               O(depth), no allocation
+//   iteration                                 amortized O(1) per element, leaf to leaf
+//   set, update, push_back, pop_back          O(B + F * depth): one chunk + one path copied
+//     (on an editor, or an rvalue whose nodes are uniquely owned: O(depth), no copy)
+//   take, resize(shrink)                      O(B + F * depth)
+//   transform                                 O(n) for the touched range; untouched and
+//                                             unchanged chunks are shared, not copied
+//   operator==                                O(changed chunks * depth) when the versions
+//                                             share chunks, O(n) in the worst case
+//
+// Errors: operator[] and front/back have the precondition that the index is in range (checked by
+// assert in debug builds). at(), set() and update() throw std::out_of_range naming the index and
+// the size; pop_back() on an empty vector throws std::out_of_range. std::bad_alloc propagates.
+//
+// Exception safety: every operation that produces a new version gives the strong guarantee: if an
+// allocation, a copy constructor of T or a user functor throws, the source version (and every
+// other version) is unchanged and nothing leaks. Editor operations are strong as well, except
+// that set/update on a type whose move assignment may throw are only basic.
+//
+// Thread-safety: a pvec is thread-safe to copy, read and destroy from any number of threads at
+// once, including copies of the same version (reference counts are atomic, nodes immutable). A
+// pvec object itself is thread-compatible: assigning to one object while another thread reads
+// that same object needs external synchronization, as for any value type. An editor is
+// thread-compatible: one thread at a time.
+#ifndef COWDB_PVEC_H_
+#define COWDB_PVEC_H_
+
+#include <algorithm>
+#include <bit>
+#include <cassert>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <iterator>
+#include <ranges>
+#include <type_traits>
+#include <utility>
+
+#include "cowdb/internal/pvec_iterator.h"
+#include "cowdb/internal/rbtree.h"
+
+namespace cowdb {
+
+namespace internal {
+// Throws std::out_of_range with a message naming the operation, the index and the size.
+[[noreturn]] void throw_out_of_range(const char* op, std::size_t index, std::size_t size);
+// Throws std::out_of_range for an operation that needs a non-empty vector.
+[[noreturn]] void throw_empty(const char* op);
+}  // namespace internal
+
+// Default tree shape, chosen with the sweep recorded in README's design notes.
+inline constexpr std::size_t kDefaultChunkBytes = 4096;
+inline constexpr std::size_t kDefaultFanout = 32;
+
+// Memory held by the nodes of a version. See pvec::memory() and friends.
+using memory_stats = internal::tree_stats;
+
+template <class T, std::size_t ChunkBytes = kDefaultChunkBytes,
+          std::size_t Fanout = kDefaultFanout>
+class pvec_editor;
+
+// The persistent chunked vector. T must be copy-constructible and destructible without
+// throwing. `ChunkBytes` sets the chunk capacity: the largest power of two number of elements
+// that fits in ChunkBytes (at least 1). `Fanout` (a power of two >= 2) is the inner-node width.
+template <class T, std::size_t ChunkBytes = kDefaultChunkBytes,
+          std::size_t Fanout = kDefaultFanout>
+class pvec {
+  static_assert(std::is_copy_constructible_v<T>, "pvec<T> requires a copy-constructible T");
+  static_assert(std::is_nothrow_destructible_v<T>, "pvec<T> requires a non-throwing destructor");
+
+ public:
+  static constexpr std::size_t chunk_capacity =
+      std::bit_floor(ChunkBytes / sizeof(T) > 0 ? ChunkBytes / sizeof(T) : std::size_t{1});
+  static constexpr std::size_t fanout = Fanout;
+
+ private:
+  using tree = internal::rbtree<T, chunk_capacity, Fanout>;
+
+ public:
+  using value_type = T;
+  using size_type = std::size_t;
+  using difference_type = std::ptrdiff_t;
+  using reference = const T&;
+  using const_reference = const T&;
+  using iterator = internal::pvec_iterator<T, chunk_capacity, Fanout>;
+  using const_iterator = iterator;
+  using editor = pvec_editor<T, ChunkBytes, Fanout>;
+
+  // ---- construction ---------------------------------------------------------------------------
+
+  // The empty vector. O(1), no allocation.
+  pvec() noexcept = default;
+
+  // `n` copies of `value`, built chunk by chunk. O(n).
+  pvec(size_type n, const T& value) : rep_(tree::build_fill(value, n)) {}
+
+  // The elements of [first, last), built bottom-up chunk by chunk. O(n).
+  template <std::input_iterator It, std::sentinel_for<It> S>
+  pvec(It first, S last) : rep_(build_from(std::move(first), std::move(last))) {}
+
+  pvec(std::initializer_list<T> init) : pvec(init.begin(), init.end()) {}
+
+  // The elements of any input range (a std::vector, a view, ...). O(n).
+  template <std::ranges::input_range R>
+    requires(!std::same_as<std::remove_cvref_t<R>, pvec> &&
+             std::convertible_to<std::ranges::range_reference_t<R>, T>)
+  explicit pvec(R&& r) : pvec(std::ranges::begin(r), std::ranges::end(r)) {}
+
+  // O(1): shares the root.
+  pvec(const pvec& o) noexcept : rep_(o.rep_) {
+    if (rep_.root != nullptr) internal::inc_ref(rep_.root);
+  }
+  pvec(pvec&& o) noexcept : rep_(std::exchange(o.rep_, {})) {}
+  pvec& operator=(pvec o) noexcept {
+    swap(o);
+    return *this;
+  }
+  // Drops this reference; frees the chunks no other version uses. O(freed nodes).
+  ~pvec() { tree::release(rep_.root, rep_.depth); }
+
+  void swap(pvec& o) noexcept { std::swap(rep_, o.rep_); }
+  friend void swap(pvec& a, pvec& b) noexcept { a.swap(b); }
+
+  // ---- reads (never allocate, never block) ------------------------------------------------------
+
+  size_type size() const noexcept { return rep_.size; }
+  bool empty() const noexcept { return rep_.size == 0; }
+
+  // REQUIRES: i < size(). O(depth).
+  const T& operator[](size_type i) const noexcept {
+    assert(i < size() && "cowdb::pvec::operator[]: index out of range");
+    return tree::get(rep_, i);
+  }
+  // Throws std::out_of_range if i >= size(). O(depth).
+  const T& at(size_type i) const {
+    if (i >= size()) internal::throw_out_of_range("at", i, size());
+    return tree::get(rep_, i);
+  }
+  // REQUIRES: !empty().
+  const T& front() const noexcept { return (*this)[0]; }
+  const T& back() const noexcept { return (*this)[size() - 1]; }
+
+  // O(depth) to create; then amortized O(1) per step. Valid while any copy of this version lives.
+  iterator begin() const { return iterator(rep_, 0); }
+  iterator end() const { return iterator(rep_, rep_.size); }
+  iterator cbegin() const { return begin(); }
+  iterator cend() const { return end(); }
+
+  // Calls fn(first, last) once per chunk, in order, with [first, last) a contiguous run of
+  // elements. The fastest way to scan. O(n).
+  template <class Fn>
+  void for_each_chunk(Fn&& fn) const {
+    if (!empty()) tree::for_each_chunk(rep_.root, rep_.depth, 0, 0, rep_.size, fn);
+  }
+  // Same, restricted to the elements with index in [first, last), clipped to size().
+  template <class Fn>
+  void for_each_chunk(size_type first, size_type last, Fn&& fn) const {
+    last = std::min(last, size());
+    if (first < last) tree::for_each_chunk(rep_.root, rep_.depth, 0, first, last, fn);
+  }
+
+  // An opaque token naming this version's root node: two pvecs with the same identity are the
+  // same version (equal contents, every chunk shared). O(1). nullptr for the empty vector.
+  const void* identity() const noexcept { return rep_.root; }
+
+  // Element-wise equality. O(1) for the same version; otherwise walks both trees in step and
+  // skips every shared chunk, so the cost grows with the chunks that differ.
+  friend bool operator==(const pvec& a, const pvec& b)
+    requires std::equality_comparable<T>
+  {
+    if (a.size() != b.size()) return false;
+    return a.empty() || tree::equal(a.rep_.root, b.rep_.root, a.rep_.depth);
+  }
+
+  // ---- persistent writes: each returns a new version; *this is unchanged -----------------------
+  // The `&&` overloads reuse the nodes of an expiring vector and write in place where they are
+  // uniquely owned (`v = std::move(v).set(i, x)` costs no copy when v's nodes are not shared).
+
+  // Appends value. O(B + F * depth) (amortized O(depth) in the `&&` form).
+  [[nodiscard]] pvec push_back(T value) const& { return edit_copy([&](editor& e) { e.push_back(std::move(value)); }); }
+  [[nodiscard]] pvec push_back(T value) && { return edit_move([&](editor& e) { e.push_back(std::move(value)); }); }
+
+  // Removes the last element. Throws std::out_of_range if empty.
+  [[nodiscard]] pvec pop_back() const& { return edit_copy([](editor& e) { e.pop_back(); }); }
+  [[nodiscard]] pvec pop_back() && { return edit_move([](editor& e) { e.pop_back(); }); }
+
+  // Replaces element i. Throws std::out_of_range if i >= size(). When T is equality-comparable
+  // and the element already equals value, returns this version unchanged (no chunk is copied).
+  [[nodiscard]] pvec set(size_type i, T value) const& { return edit_copy([&](editor& e) { e.set(i, std::move(value)); }); }
+  [[nodiscard]] pvec set(size_type i, T value) && { return edit_move([&](editor& e) { e.set(i, std::move(value)); }); }
+
+  // Replaces element i with fn(element i) (fn takes const T& and returns a T). Throws
+  // std::out_of_range if i >= size(); if fn throws, nothing changes. Shares like set().
+  template <class Fn>
+  [[nodiscard]] pvec update(size_type i, Fn&& fn) const& { return edit_copy([&](editor& e) { e.update(i, fn); }); }
+  template <class Fn>
+  [[nodiscard]] pvec update(size_type i, Fn&& fn) && { return edit_move([&](editor& e) { e.update(i, fn); }); }
+
+  // Keeps the first min(n, size()) elements, sharing every chunk kept whole. O(B + F * depth).
+  [[nodiscard]] pvec take(size_type n) const& { return edit_copy([n](editor& e) { e.take(n); }); }
+  [[nodiscard]] pvec take(size_type n) && { return edit_move([n](editor& e) { e.take(n); }); }
+
+  // Shrinks like take(n), or grows by appending copies of value. O(B + F * depth + growth).
+  [[nodiscard]] pvec resize(size_type n, const T& value = T()) const& { return edit_copy([&](editor& e) { e.resize(n, value); }); }
+  [[nodiscard]] pvec resize(size_type n, const T& value = T()) && { return edit_move([&](editor& e) { e.resize(n, value); }); }
+
+  // A new version with every element x replaced by fn(x) (fn takes const T& and returns T).
+  // Writes each output chunk once, building inner levels bottom-up; when T is
+  // equality-comparable, a chunk whose contents come out unchanged is shared with this version.
+  // O(n). If fn throws, nothing is changed and nothing leaks.
+  template <class Fn>
+  [[nodiscard]] pvec transform(Fn&& fn) const {
+    return transform(0, size(), std::forward<Fn>(fn));
+  }
+  // The same for the elements with index in [first, last) (clipped to size()); chunks outside
+  // the range are shared. O(last - first + B + F * depth).
+  template <class Fn>
+  [[nodiscard]] pvec transform(size_type first, size_type last, Fn&& fn) const {
+    last = std::min(last, size());
+    if (first >= last) return *this;
+    pvec out;
+    out.rep_ = rep_;
+    out.rep_.root = tree::transform(rep_.root, rep_.depth, 0, first, last, fn);
+    return out;
+  }
+
+  // ---- batch editing ----------------------------------------------------------------------------
+
+  // An editor starting from this version. O(1). The editor copies a chunk path the first time it
+  // writes to it and writes in place afterwards; this version is never modified.
+  [[nodiscard]] editor transient() const& { return editor(*this); }
+  [[nodiscard]] editor transient() && { return editor(std::move(*this)); }
+
+  // ---- memory introspection ---------------------------------------------------------------------
+  // Figures count node storage (headers, full chunk capacity, child arrays); they exclude the
+  // pvec object itself and heap memory owned by the elements.
+
+  // Everything reachable from this version. O(nodes).
+  memory_stats memory() const noexcept {
+    memory_stats s;
+    if (!empty()) tree::stats(rep_.root, rep_.depth, s);
+    return s;
+  }
+  // The part of memory() also reachable from `other` (shared chunks). O(nodes of both).
+  memory_stats shared_with(const pvec& other) const {
+    memory_stats s;
+    if (empty() || other.empty()) return s;
+    typename tree::node_set others;
+    tree::collect(other.rep_.root, other.rep_.depth, others);
+    tree::shared_stats(rep_.root, rep_.depth, others, s);
+    return s;
+  }
+  // The part of memory() that only this pvec object keeps alive: what destroying it would free
+  // right now. O(exclusive nodes). Under concurrent copying of the same version by other threads
+  // the figure is a snapshot that may be out of date when it returns.
+  memory_stats exclusive() const noexcept {
+    memory_stats s;
+    if (!empty()) tree::exclusive_stats(rep_.root, rep_.depth, s);
+    return s;
+  }
+
+ private:
+  friend class pvec_editor<T, ChunkBytes, Fanout>;
+
+  template <class It, class S>
+  static internal::tree_rep build_from(It first, S last) {
+    if constexpr (std::forward_iterator<It>) {
+      const auto n = static_cast<size_type>(std::ranges::distance(first, last));
+      return tree::build_copy(std::move(first), n);
+    } else {
+      editor e;
+      for (; first != last; ++first) e.push_back(*first);
+      return std::exchange(e.rep_, {});
+    }
+  }
+
+  template <class Op>
+  pvec edit_copy(Op&& op) const {
+    editor e(*this);
+    op(e);
+    return std::move(e).persistent();
+  }
+  template <class Op>
+  pvec edit_move(Op&& op) {
+    editor e(std::move(*this));
+    op(e);
+    return std::move(e).persistent();
+  }
+
+  internal::tree_rep rep_;
+};
+
+// A batch editor ("transient") for a pvec. Obtained from pvec::transient(); reads its own writes;
+// persistent() freezes the current contents into a pvec in O(1).
+//
+// The first write to a chunk that is shared with any other version copies that chunk and the
+// inner nodes above it; later writes to the same chunk are plain stores. push_back appends into
+// the last chunk with no tree walk at all while that chunk is private to the editor.
+//
+// Thread-safety: thread-compatible (one thread at a time). Versions obtained from persistent()
+// are independent values.
+template <class T, std::size_t ChunkBytes, std::size_t Fanout>
+class pvec_editor {
+  using vec = pvec<T, ChunkBytes, Fanout>;
+  using tree = typename vec::tree;
+  using leaf = typename tree::leaf;
+
+ public:
+  using value_type = T;
+  using size_type = std::size_t;
+
+  // An empty editor. O(1).
+  pvec_editor() noexcept = default;
+  // Starts from version v (shares its nodes). O(1).
+  explicit pvec_editor(const vec& v) noexcept : rep_(v.rep_) {
+    if (rep_.root != nullptr) internal::inc_ref(rep_.root);
+  }
+  explicit pvec_editor(vec&& v) noexcept : rep_(std::exchange(v.rep_, {})) {}
+
+  pvec_editor(pvec_editor&& o) noexcept
+      : rep_(std::exchange(o.rep_, {})), tail_(std::exchange(o.tail_, nullptr)) {}
+  pvec_editor& operator=(pvec_editor&& o) noexcept {
+    if (this != &o) {
+      tree::release(rep_.root, rep_.depth);
+      rep_ = std::exchange(o.rep_, {});
+      tail_ = std::exchange(o.tail_, nullptr);
+    }
+    return *this;
+  }
+  pvec_editor(const pvec_editor&) = delete;
+  pvec_editor& operator=(const pvec_editor&) = delete;
+  // Drops the edits not frozen by persistent(). O(private nodes).
+  ~pvec_editor() { tree::release(rep_.root, rep_.depth); }
+
+  size_type size() const noexcept { return rep_.size; }
+  bool empty() const noexcept { return rep_.size == 0; }
+  // REQUIRES: i < size(). O(depth).
+  const T& operator[](size_type i) const noexcept {
+    assert(i < size() && "cowdb::pvec_editor::operator[]: index out of range");
+    return tree::get(rep_, i);
+  }
+  // Throws std::out_of_range if i >= size(). O(depth).
+  const T& at(size_type i) const {
+    if (i >= size()) internal::throw_out_of_range("at", i, size());
+    return tree::get(rep_, i);
+  }
+
+  // Appends. Amortized O(1) while the last chunk is private to the editor; O(B + F * depth)
+  // when it must first be copied.
+  void push_back(const T& value) { emplace_back(value); }
+  void push_back(T&& value) { emplace_back(std::move(value)); }
+  template <class... Args>
+  void emplace_back(Args&&... args) {
+    if (tail_ != nullptr && tail_->count < tree::leaf_cap) {
+      ::new (static_cast<void*>(tail_->data() + tail_->count)) T(std::forward<Args>(args)...);
+      ++tail_->count;
+      ++rep_.size;
+      return;
+    }
+    tail_ = tree::push_back(rep_, std::forward<Args>(args)...);
+  }
+
+  // Removes the last element. Throws std::out_of_range if empty. O(depth), plus a chunk copy
+  // if the last chunk is shared.
+  void pop_back() {
+    if (empty()) internal::throw_empty("pop_back");
+    tail_ = nullptr;
+    tree::pop_back(rep_);
+  }
+
+  // Replaces element i. Throws std::out_of_range if i >= size(). A no-op (no copy) when T is
+  // equality-comparable and the element already equals value.
+  void set(size_type i, T value) {
+    if (i >= size()) internal::throw_out_of_range("set", i, size());
+    store(i, std::move(value));
+  }
+
+  // Replaces element i with fn(element i). Throws std::out_of_range if i >= size(). If fn
+  // throws, nothing changes.
+  template <class Fn>
+  void update(size_type i, Fn&& fn) {
+    if (i >= size()) internal::throw_out_of_range("update", i, size());
+    store(i, static_cast<T>(std::forward<Fn>(fn)(std::as_const(tree::get(rep_, i)))));
+  }
+
+  // Keeps the first min(n, size()) elements.
+  void take(size_type n) {
+    tail_ = nullptr;
+    tree::truncate(rep_, n);
+  }
+
+  // Shrinks to n or grows by appending copies of value. Strong guarantee: if growing throws, the
+  // editor keeps its previous contents.
+  void resize(size_type n, const T& value = T()) {
+    if (n <= size()) return take(n);
+    pvec_editor grown(persistent());  // on failure only `grown` is lost
+    while (grown.size() < n) grown.emplace_back(value);
+    *this = std::move(grown);
+  }
+
+  // Replaces every element x with fn(x); see pvec::transform. Strong guarantee.
+  template <class Fn>
+  void transform(Fn&& fn) {
+    *this = pvec_editor(persistent().transform(std::forward<Fn>(fn)));
+  }
+
+  // Calls fn(first, last) once per chunk of the current contents, in order.
+  template <class Fn>
+  void for_each_chunk(Fn&& fn) const {
+    if (!empty()) tree::for_each_chunk(rep_.root, rep_.depth, 0, 0, rep_.size, fn);
+  }
+
+  // Freezes the current contents into a version. O(1). The editor stays usable; its next write
+  // to any chunk copies that chunk first, so the returned version never changes.
+  [[nodiscard]] vec persistent() const& {
+    tail_ = nullptr;
+    vec v;
+    v.rep_ = rep_;
+    if (rep_.root != nullptr) internal::inc_ref(rep_.root);
+    return v;
+  }
+  // Freezes and empties the editor. O(1).
+  [[nodiscard]] vec persistent() && {
+    tail_ = nullptr;
+    vec v;
+    v.rep_ = std::exchange(rep_, {});
+    return v;
+  }
+
+ private:
+  friend class pvec<T, ChunkBytes, Fanout>;
+
+  void store(size_type i, T&& value) {
+    if constexpr (std::equality_comparable<T>) {
+      if (tree::get(rep_, i) == value) return;
+    }
+    T& slot = tree::own_path(rep_, i)->data()[i & tree::leaf_mask];
+    slot = std::move(value);
+  }
+
+  internal::tree_rep rep_;
+  // The last leaf when it and its whole path are known to be private to this editor (so
+  // push_back can append without walking the tree); nullptr when unknown.
+  mutable leaf* tail_ = nullptr;
+};
+
+}  // namespace cowdb
+
+#endif  // COWDB_PVEC_H_
