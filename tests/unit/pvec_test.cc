@@ -1,0 +1,331 @@
+// Unit tests of pvec<T>: each operation and its edge cases (empty, one element, exactly full
+// leaves, multi-level growth and shrink), on tiny chunks so a few dozen elements make deep trees.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <list>
+#include <numeric>
+#include <ranges>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cowdb/pvec.h"
+
+namespace {
+
+// Chunks of 2 ints, fan-out 2: depth grows at 3, 5, 9, 17, ... elements.
+using Tiny = cowdb::pvec<int, 2 * sizeof(int), 2>;
+using Big = cowdb::pvec<std::int64_t>;
+
+std::vector<int> Iota(int n, int from = 0) {
+  std::vector<int> v(static_cast<std::size_t>(n));
+  std::iota(v.begin(), v.end(), from);
+  return v;
+}
+
+template <class V>
+std::vector<typename V::value_type> ByIndex(const V& v) {
+  std::vector<typename V::value_type> out;
+  for (std::size_t i = 0; i < v.size(); ++i) out.push_back(v[i]);
+  return out;
+}
+
+template <class V>
+std::vector<typename V::value_type> ByChunks(const V& v) {
+  std::vector<typename V::value_type> out;
+  v.for_each_chunk([&](const auto* b, const auto* e) { out.insert(out.end(), b, e); });
+  return out;
+}
+
+// Checks every read path of v against the model.
+template <class V>
+void CheckEq(const V& v, const std::vector<typename V::value_type>& model) {
+  REQUIRE(v.size() == model.size());
+  REQUIRE(v.empty() == model.empty());
+  CHECK(ByIndex(v) == model);
+  CHECK(ByChunks(v) == model);
+  CHECK(std::vector<typename V::value_type>(v.begin(), v.end()) == model);
+  if (!model.empty()) {
+    CHECK(v.front() == model.front());
+    CHECK(v.back() == model.back());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("empty pvec", "[pvec]") {
+  const Tiny v;
+  CheckEq(v, {});
+  CHECK(v.begin() == v.end());
+  CHECK(v.identity() == nullptr);
+  CHECK(v.memory() == cowdb::memory_stats{});
+  CHECK(v == Tiny{});
+  CHECK_THROWS_AS(v.at(0), std::out_of_range);
+  CHECK(v.take(5).empty());
+  CHECK(v.transform([](int x) { return x + 1; }).empty());
+}
+
+TEST_CASE("one element", "[pvec]") {
+  const Tiny v = Tiny{}.push_back(7);
+  CheckEq(v, {7});
+  CHECK(v.memory().leaves == 1);
+  CHECK(v.memory().inner_nodes == 0);
+  CHECK(v.pop_back().empty());
+  CHECK(v.set(0, 8)[0] == 8);
+  CHECK(v[0] == 7);
+}
+
+TEST_CASE("push_back grows level by level, pop_back shrinks back", "[pvec]") {
+  std::vector<Tiny> versions{Tiny{}};
+  std::vector<int> model;
+  for (int i = 0; i < 70; ++i) {
+    versions.push_back(versions.back().push_back(i));
+    model.push_back(i);
+    CheckEq(versions.back(), model);
+  }
+  // Exactly full trees: 2 * 2^d elements have d inner levels and no partial leaf.
+  CHECK(versions[32].memory().leaves == 16);
+  CHECK(versions[32].memory().inner_nodes == 15);
+  CHECK(versions[33].memory().inner_nodes == 15 + 5);  // a new root and a 4-level new path
+  for (int i = 0; i <= 70; ++i) CheckEq(versions[static_cast<std::size_t>(i)], Iota(i));
+
+  Tiny v = versions.back();
+  for (int i = 70; i > 0; --i) {
+    v = v.pop_back();
+    CheckEq(v, Iota(i - 1));
+    CHECK(v.memory() == versions[static_cast<std::size_t>(i - 1)].memory());
+  }
+  CHECK_THROWS_AS(v.pop_back(), std::out_of_range);
+}
+
+TEST_CASE("construction from ranges", "[pvec]") {
+  for (int n : {0, 1, 2, 3, 4, 5, 16, 17, 100}) {
+    const std::vector<int> model = Iota(n);
+    CheckEq(Tiny(model), model);
+    CheckEq(Tiny(model.begin(), model.end()), model);
+    const std::list<int> l(model.begin(), model.end());  // bidirectional, not random access
+    CheckEq(Tiny(l.begin(), l.end()), model);
+    std::istringstream in([&] {
+      std::string s;
+      for (int x : model) s += std::to_string(x) + " ";
+      return s;
+    }());
+    CheckEq(Tiny(std::istream_iterator<int>(in), std::istream_iterator<int>()), model);
+    CheckEq(Tiny(static_cast<std::size_t>(n), 9), std::vector<int>(static_cast<std::size_t>(n), 9));
+  }
+  CheckEq(Tiny{1, 2, 3}, {1, 2, 3});
+}
+
+TEST_CASE("set and update leave the old version intact", "[pvec]") {
+  const std::vector<int> model = Iota(40);
+  const Tiny base(model);
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    const Tiny s = base.set(i, -1);
+    const Tiny u = base.update(i, [](int x) { return x * 10; });
+    std::vector<int> ms = model, mu = model;
+    ms[i] = -1;
+    mu[i] *= 10;
+    CheckEq(s, ms);
+    CheckEq(u, mu);
+    CheckEq(base, model);
+    // One leaf and the path above it are new; everything else is shared.
+    CHECK(s.exclusive().leaves == 1);
+    CHECK(s.shared_with(base).leaves == base.memory().leaves - 1);
+  }
+  CHECK_THROWS_AS(base.set(40, 1), std::out_of_range);
+  CHECK_THROWS_AS(base.update(99, [](int x) { return x; }), std::out_of_range);
+}
+
+TEST_CASE("writing an equal value keeps the version", "[pvec][sharing]") {
+  const Tiny base(Iota(20));
+  CHECK(base.set(7, 7).identity() == base.identity());
+  CHECK(base.update(3, [](int x) { return x; }).identity() == base.identity());
+  CHECK(base.transform([](int x) { return x; }).identity() == base.identity());
+  // Only the chunk that changed is new.
+  const Tiny t = base.transform([](int x) { return x == 5 ? 50 : x; });
+  CHECK(t.exclusive().leaves == 1);
+  CHECK(t[5] == 50);
+}
+
+TEST_CASE("take and resize", "[pvec]") {
+  const std::vector<int> model = Iota(37);
+  const Tiny base(model);
+  for (std::size_t n = 0; n <= 40; ++n) {
+    std::vector<int> m(model.begin(), model.begin() + static_cast<std::ptrdiff_t>(std::min(n, model.size())));
+    CheckEq(base.take(n), m);
+    std::vector<int> r = model;
+    r.resize(n, -3);
+    CheckEq(base.resize(n, -3), r);
+  }
+  CheckEq(base, model);
+  // take keeps whole chunks shared: 16 of the 19 leaves survive untouched in take(32).
+  CHECK(base.take(32).shared_with(base).leaves == 16);
+  CHECK(base.take(32).exclusive().bytes == base.take(32).memory().bytes -
+                                               base.take(32).shared_with(base).bytes);
+}
+
+TEST_CASE("transform on a range shares the chunks outside it", "[pvec]") {
+  const std::vector<int> model = Iota(50);
+  const Tiny base(model);
+  const Tiny t = base.transform(10, 15, [](int x) { return -x; });
+  std::vector<int> m = model;
+  for (int i = 10; i < 15; ++i) m[static_cast<std::size_t>(i)] = -i;
+  CheckEq(t, m);
+  CheckEq(base, model);
+  CHECK(t.exclusive().leaves == 3);  // leaves [10,12) [12,14) [14,16)
+  CHECK(base.transform(40, 10, [](int) { return 0; }).identity() == base.identity());
+  CheckEq(base.transform(45, 1000, [](int) { return 0; }),
+          [&] {
+            std::vector<int> z = model;
+            std::fill(z.begin() + 45, z.end(), 0);
+            return z;
+          }());
+}
+
+TEST_CASE("rvalue overloads write in place when uniquely owned", "[pvec]") {
+  Tiny v(Iota(30));
+  const void* id = v.identity();
+  v = std::move(v).set(4, 100);
+  CHECK(v.identity() == id);  // no copy: the root was ours alone
+  CHECK(v[4] == 100);
+  const Tiny keep = v;
+  v = std::move(v).set(5, 200);
+  CHECK(v.identity() != keep.identity());  // shared: path-copied
+  CHECK(keep[5] == 5);
+  CHECK(v[5] == 200);
+  for (int i = 0; i < 10; ++i) v = std::move(v).push_back(i);
+  CHECK(v.size() == 40);
+  CHECK(keep.size() == 30);
+}
+
+TEST_CASE("editor: copy a chunk once, then plain stores", "[pvec][editor]") {
+  const Tiny base(Iota(64));
+  auto e = base.transient();
+  const std::int64_t n0 = cowdb::internal::live_nodes();
+  e.set(0, -1);  // copies one leaf and the 5 inner nodes above it
+  const std::int64_t n1 = cowdb::internal::live_nodes();
+  CHECK(n1 - n0 == 6);
+  e.set(1, -2);  // same chunk: a plain store
+  CHECK(cowdb::internal::live_nodes() == n1);
+  const Tiny frozen = e.persistent();
+  CHECK(frozen.shared_with(base).leaves == base.memory().leaves - 1);
+  e.set(2, -3);  // the editor's nodes are shared with `frozen` now: copies again
+  CHECK(cowdb::internal::live_nodes() == n1 + 6);
+  const Tiny after = std::move(e).persistent();
+  CHECK(frozen[0] == -1);
+  CHECK(frozen[1] == -2);
+  CHECK(frozen[2] == 2);  // frozen before the third write
+  CHECK(after[2] == -3);
+  CHECK(base == Tiny(Iota(64)));
+}
+
+TEST_CASE("editor reads its own writes", "[pvec][editor]") {
+  Tiny::editor e;
+  std::vector<int> model;
+  for (int i = 0; i < 100; ++i) {
+    e.push_back(i);
+    model.push_back(i);
+    REQUIRE(e.size() == model.size());
+    REQUIRE(e[static_cast<std::size_t>(i)] == i);
+  }
+  e.set(50, -50);
+  e.update(51, [](int x) { return x + 1000; });
+  e.pop_back();
+  e.take(60);
+  e.resize(64, 7);
+  model[50] = -50;
+  model[51] += 1000;
+  model.resize(60);
+  model.resize(64, 7);
+  REQUIRE(e.size() == 64);
+  for (std::size_t i = 0; i < model.size(); ++i) REQUIRE(e.at(i) == model[i]);
+  CHECK_THROWS_AS(e.at(64), std::out_of_range);
+  CHECK_THROWS_AS(e.set(64, 0), std::out_of_range);
+  e.transform([](int x) { return x * 2; });
+  for (int& x : model) x *= 2;
+  CheckEq(std::move(e).persistent(), model);
+  CHECK(e.empty());  // NOLINT(bugprone-use-after-move): documented to leave the editor empty
+}
+
+TEST_CASE("iterators are random access and walk leaf to leaf", "[pvec][iterator]") {
+  static_assert(std::random_access_iterator<Tiny::iterator>);
+  static_assert(std::ranges::random_access_range<Tiny>);
+  static_assert(std::ranges::sized_range<Tiny>);
+  const std::vector<int> model = Iota(77);
+  const Tiny v(model);
+  auto it = v.begin();
+  for (std::size_t i = 0; i < model.size(); ++i, ++it) {
+    REQUIRE(it.index() == i);
+    REQUIRE(*it == model[i]);
+    REQUIRE(v.begin()[static_cast<std::ptrdiff_t>(i)] == model[i]);
+    REQUIRE((v.begin() + static_cast<std::ptrdiff_t>(i)) - v.begin() ==
+            static_cast<std::ptrdiff_t>(i));
+  }
+  CHECK(it == v.end());
+  std::vector<int> back;
+  for (auto r = v.end(); r != v.begin();) back.push_back(*--r);
+  CHECK(std::equal(back.rbegin(), back.rend(), model.begin(), model.end()));
+  CHECK(v.end() - 5 < v.end());
+  CHECK(*(v.end() - 1) == 76);
+  CHECK(std::ranges::lower_bound(v, 40) - v.begin() == 40);
+  CHECK(std::accumulate(v.begin(), v.end(), 0) == std::accumulate(model.begin(), model.end(), 0));
+  auto evens = v | std::views::filter([](int x) { return x % 2 == 0; });
+  CHECK(std::ranges::distance(evens) == 39);
+  CHECK(std::ranges::equal(v | std::views::reverse, model | std::views::reverse));
+}
+
+TEST_CASE("equality skips shared chunks and sees every difference", "[pvec]") {
+  const Tiny a(Iota(100));
+  const Tiny b = a;
+  CHECK(a == b);
+  for (std::size_t i = 0; i < 100; i += 7) {
+    CHECK(a != a.set(i, -1));
+    CHECK(a == a.set(i, -1).set(i, static_cast<int>(i)));
+  }
+  CHECK(a != a.pop_back());
+  CHECK(a == Tiny(Iota(100)));  // built separately: nothing shared, compared element-wise
+}
+
+TEST_CASE("memory accounting with the default shape", "[pvec][memory]") {
+  const Big base(100'000, 1);
+  const cowdb::memory_stats m = base.memory();
+  CHECK(m.leaves == (100'000 + Big::chunk_capacity - 1) / Big::chunk_capacity);
+  CHECK(base.exclusive() == m);
+  const Big copy = base;
+  CHECK(base.exclusive().bytes == 0);  // a copy keeps everything alive too
+  const Big b = base.set(12'345, 2);
+  CHECK(b.shared_with(base).leaves == m.leaves - 1);
+  CHECK(b.exclusive().leaves == 1);
+  CHECK(b.exclusive().inner_nodes == 2);  // the path: root and one level-1 node (depth 2)
+  CHECK(b.memory().bytes == b.shared_with(base).bytes + b.exclusive().bytes);
+}
+
+TEST_CASE("non-trivial element types", "[pvec]") {
+  using Strings = cowdb::pvec<std::string, 2 * sizeof(std::string), 2>;
+  std::vector<std::string> model;
+  Strings v;
+  for (int i = 0; i < 40; ++i) {
+    model.push_back(std::string(static_cast<std::size_t>(i), 'x'));
+    v = v.push_back(model.back());
+  }
+  CheckEq(v, model);
+  const Strings w = v.transform([](const std::string& s) { return s + "!"; });
+  CHECK(w[3] == "xxx!");
+  CHECK(v[3] == "xxx");
+  CheckEq(v.take(3), {"", "x", "xx"});
+}
+
+TEST_CASE("live nodes return to zero", "[pvec][leak]") {
+  const std::int64_t before = cowdb::internal::live_nodes();
+  {
+    Tiny a(Iota(200));
+    Tiny b = a.set(3, 3).push_back(1).take(150);
+    auto e = b.transient();
+    e.set(100, 1);
+    const Tiny c = e.persistent();
+    e.push_back(5);
+    CHECK(cowdb::internal::live_nodes() > before);
+  }
+  CHECK(cowdb::internal::live_nodes() == before);
+}
