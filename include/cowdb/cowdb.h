@@ -5,6 +5,8 @@
 #ifndef COWDB_COWDB_H_
 #define COWDB_COWDB_H_
 
+#include "cowdb/diff.h"
+#include "cowdb/merge.h"
 #include "cowdb/pvec.h"
 
 #endif  // COWDB_COWDB_H_

@@ -73,6 +73,29 @@ namespace internal {
 inline constexpr std::size_t kDefaultChunkBytes = 4096;
 inline constexpr std::size_t kDefaultFanout = 32;
 
+namespace internal {
+// Gives the algorithms of diff.h / merge.h access to a pvec's tree. Not for users.
+struct pvec_access {
+  template <class V>
+  static const tree_rep& rep(const V& v) noexcept {
+    return v.rep_;
+  }
+  // The tree of an editor, for in-place structural edits; forgets the editor's tail cache.
+  template <class E>
+  static tree_rep& mutable_rep(E& e) noexcept {
+    e.tail_ = nullptr;
+    return e.rep_;
+  }
+  // Adopts a tree (takes over its root reference) as a version.
+  template <class V>
+  static V adopt(tree_rep r) noexcept {
+    V v;
+    v.rep_ = r;
+    return v;
+  }
+};
+}  // namespace internal
+
 // Memory held by the nodes of a version. See pvec::memory() and friends.
 using memory_stats = internal::tree_stats;
 
@@ -282,6 +305,7 @@ class pvec {
 
  private:
   friend class pvec_editor<T, ChunkBytes, Fanout>;
+  friend struct internal::pvec_access;
 
   template <class It, class S>
   static internal::tree_rep build_from(It first, S last) {
@@ -450,6 +474,7 @@ class pvec_editor {
 
  private:
   friend class pvec<T, ChunkBytes, Fanout>;
+  friend struct internal::pvec_access;
 
   void store(size_type i, T&& value) {
     if constexpr (std::equality_comparable<T>) {

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cassert>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -404,6 +405,19 @@ struct rbtree {
       if (level == 0) return as_leaf(n);
       slot = &as_inner(n)->child[child_index(i, level)];
     }
+  }
+
+  // Replaces the leaf holding element i by `l` (taking a new reference to it), owning the path
+  // above it. REQUIRES: l holds as many elements as the leaf it replaces.
+  static void replace_leaf(tree_rep& r, std::size_t i, const node_base* l) {
+    node_base** slot = &r.root;
+    for (unsigned level = r.depth; level > 0; --level) {
+      node_base* n = own(slot, level);
+      slot = &as_inner(n)->child[child_index(i, level)];
+    }
+    assert((*slot)->count == l->count);
+    inc_ref(l);
+    release(std::exchange(*slot, const_cast<node_base*>(l)), 0);
   }
 
   // A chain of new nodes from `level` down to a leaf holding one element built from args.
