@@ -5,8 +5,13 @@
 #ifndef COWDB_COWDB_H_
 #define COWDB_COWDB_H_
 
+#include "cowdb/database.h"
 #include "cowdb/diff.h"
 #include "cowdb/merge.h"
+#include "cowdb/options.h"
 #include "cowdb/pvec.h"
+#include "cowdb/snapshot.h"
+#include "cowdb/status.h"
+#include "cowdb/transaction.h"
 
 #endif  // COWDB_COWDB_H_

@@ -86,6 +86,11 @@ struct pvec_access {
     e.tail_ = nullptr;
     return e.rep_;
   }
+  // Calls fn(node identity, bytes) for every node of v, descending while fn returns true.
+  template <class V, class Fn>
+  static void visit_nodes(const V& v, const Fn& fn) {
+    if (!v.empty()) V::tree::visit(v.rep_.root, v.rep_.depth, fn);
+  }
   // Adopts a tree (takes over its root reference) as a version.
   template <class V>
   static V adopt(tree_rep r) noexcept {

@@ -266,6 +266,16 @@ struct rbtree {
     const inner* in = as_inner(n);
     for (std::uint32_t k = 0; k < in->count; ++k) exclusive_stats(in->child[k], level - 1, s);
   }
+  // Calls fn(node, bytes) for n and, while fn returns true, for its children, depth first.
+  template <class Fn>
+  static void visit(const node_base* n, unsigned level, const Fn& fn) {
+    if (!fn(static_cast<const void*>(n), level == 0 ? leaf_bytes : inner_bytes) || level == 0) {
+      return;
+    }
+    const inner* in = as_inner(n);
+    for (std::uint32_t k = 0; k < in->count; ++k) visit(in->child[k], level - 1, fn);
+  }
+
   using node_set = absl::flat_hash_set<const node_base*>;
   static void collect(const node_base* n, unsigned level, node_set& out) {
     if (!out.insert(n).second || level == 0) return;

@@ -1,0 +1,51 @@
+#include "db/catalog_merge.h"
+
+#include <string>
+
+namespace cowdb::internal {
+namespace {
+
+DatasetPtr Lookup(const Catalog& c, const std::string& name) {
+  const auto it = c.find(name);
+  return it == c.end() ? nullptr : it->second;
+}
+
+}  // namespace
+
+CatalogMerge MergeCatalogs(const Catalog& base, const Catalog& ours, const Catalog& theirs,
+                           ConflictMode mode, std::optional<merge_side> side) {
+  CatalogMerge out;
+  Catalog names = ours;  // the union of names, sorted
+  for (const auto& [name, d] : theirs) names.emplace(name, d);
+  for (const auto& [name, d] : base) names.emplace(name, d);
+
+  for (const auto& entry : names) {
+    const std::string& name = entry.first;
+    const DatasetPtr b = Lookup(base, name);
+    const DatasetPtr o = Lookup(ours, name);
+    const DatasetPtr t = Lookup(theirs, name);
+    DatasetPtr result;
+    if (SameDataset(o, t) || SameDataset(t, b)) {
+      result = o;
+    } else if (SameDataset(o, b)) {
+      result = t;
+    } else if (side.has_value() &&
+               (mode == ConflictMode::kDataset || !b || !o || !t || o->type() != t->type() ||
+                b->type() != o->type())) {
+      result = *side == merge_side::kOurs ? o : t;
+    } else if (mode == ConflictMode::kDataset || !b || !o || !t || o->type() != t->type() ||
+               b->type() != o->type()) {
+      out.conflicts.push_back({name, Conflict::kWholeDataset});
+      continue;
+    } else {
+      DatasetMerge m = b->Merge3(*o, *t, side.has_value() ? &*side : nullptr);
+      for (std::size_t i : m.conflicts) out.conflicts.push_back({name, i});
+      if (!m.conflicts.empty()) continue;
+      result = std::move(m.merged);
+    }
+    if (result != nullptr) out.merged.emplace(name, std::move(result));
+  }
+  return out;
+}
+
+}  // namespace cowdb::internal

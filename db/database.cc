@@ -1,0 +1,187 @@
+#include "cowdb/database.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "db/catalog_merge.h"
+#include "db/database_impl.h"
+#include "db/names.h"
+#include "db/transaction_impl.h"
+#include "fmt/format.h"
+
+namespace cowdb {
+
+std::unique_ptr<Database> Database::Open(const Options& options) {
+  return std::unique_ptr<Database>(new Database(options));
+}
+
+Database::Database(const Options& options)
+    : impl_(std::make_shared<internal::DatabaseImpl>(options)) {}
+Database::~Database() = default;
+
+absl::Status Database::CreateBranch(std::string_view name, std::string_view from) {
+  COWDB_RETURN_IF_ERROR(internal::ValidateName("branch", name));
+  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr v, impl_->Resolve(from));
+  return impl_->AddRef(/*tag=*/false, name, v->info.id);
+}
+
+absl::Status Database::CreateBranch(std::string_view name, VersionId at) {
+  return impl_->AddRef(/*tag=*/false, name, at);
+}
+
+absl::Status Database::RenameBranch(std::string_view from, std::string_view to) {
+  return impl_->RenameBranch(from, to);
+}
+
+absl::Status Database::DeleteBranch(std::string_view name) {
+  return impl_->DeleteRef(/*tag=*/false, name);
+}
+
+absl::StatusOr<VersionId> Database::Head(std::string_view branch) const {
+  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr v, impl_->GetHead(branch));
+  return v->info.id;
+}
+
+std::vector<BranchInfo> Database::Branches() const {
+  std::vector<BranchInfo> out;
+  for (auto& [name, id] : impl_->Refs(/*tag=*/false)) out.push_back({std::move(name), id});
+  return out;
+}
+
+absl::Status Database::CreateTag(std::string_view name, std::string_view from) {
+  COWDB_RETURN_IF_ERROR(internal::ValidateName("tag", name));
+  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr v, impl_->Resolve(from));
+  return impl_->AddRef(/*tag=*/true, name, v->info.id);
+}
+
+absl::Status Database::CreateTag(std::string_view name, VersionId at) {
+  return impl_->AddRef(/*tag=*/true, name, at);
+}
+
+absl::Status Database::DeleteTag(std::string_view name) {
+  return impl_->DeleteRef(/*tag=*/true, name);
+}
+
+std::vector<BranchInfo> Database::Tags() const {
+  std::vector<BranchInfo> out;
+  for (auto& [name, id] : impl_->Refs(/*tag=*/true)) out.push_back({std::move(name), id});
+  return out;
+}
+
+absl::StatusOr<Snapshot> Database::OpenSnapshot(std::string_view branch_or_tag) const {
+  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr v, impl_->Resolve(branch_or_tag));
+  return Snapshot(std::move(v));
+}
+
+absl::StatusOr<Snapshot> Database::OpenSnapshot(VersionId id) const {
+  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr v, impl_->GetVersion(id));
+  return Snapshot(std::move(v));
+}
+
+absl::StatusOr<std::vector<VersionInfo>> Database::Log(std::string_view branch,
+                                                       std::size_t limit) const {
+  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr head, impl_->GetHead(branch));
+  auto ancestors = impl_->Ancestors(head->info.id);
+  std::sort(ancestors.begin(), ancestors.end(), [](const auto& a, const auto& b) {
+    return a.first->info.id > b.first->info.id;  // ids grow with time: newest first
+  });
+  std::vector<VersionInfo> out;
+  for (std::size_t i = 0; i < ancestors.size() && i < limit; ++i) {
+    out.push_back(ancestors[i].first->info);
+  }
+  return out;
+}
+
+absl::StatusOr<DatabaseDiff> Database::Diff(VersionId from, VersionId to) const {
+  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr a, impl_->GetVersion(from));
+  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr b, impl_->GetVersion(to));
+  DatabaseDiff out;
+  for (const auto& [name, d] : a->catalog) {
+    const auto it = b->catalog.find(name);
+    if (it == b->catalog.end() || it->second->type() != d->type()) {
+      out.removed.push_back(name);
+      continue;
+    }
+    if (internal::SameDataset(d, it->second)) continue;
+    internal::DatasetDiff dd = d->Diff(*it->second);
+    if (dd.ranges == 0) continue;  // rewritten with equal contents
+    out.changed.push_back({name, dd.modified, dd.appended, dd.truncated, std::move(dd.text)});
+  }
+  for (const auto& [name, d] : b->catalog) {
+    const auto it = a->catalog.find(name);
+    if (it == a->catalog.end() || it->second->type() != d->type()) out.added.push_back(name);
+  }
+  return out;
+}
+
+absl::StatusOr<Transaction> Database::Begin(std::string_view branch) {
+  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr head, impl_->GetHead(branch));
+  return Transaction(
+      std::make_unique<internal::TransactionImpl>(impl_, std::string(branch), std::move(head)));
+}
+
+absl::StatusOr<VersionId> Database::Merge(std::string_view source, std::string_view target,
+                                          std::string_view message, MergePolicy policy,
+                                          std::vector<Conflict>* conflicts) {
+  if (source == target) {
+    return absl::InvalidArgumentError(
+        fmt::format("cannot merge branch \"{}\" into itself", source));
+  }
+  std::optional<merge_side> side;
+  if (policy == MergePolicy::kOurs) side = merge_side::kOurs;
+  if (policy == MergePolicy::kTheirs) side = merge_side::kTheirs;
+  for (;;) {
+    COWDB_ASSIGN_OR_RETURN(internal::VersionPtr src, impl_->GetHead(source));
+    COWDB_ASSIGN_OR_RETURN(internal::VersionPtr dst, impl_->GetHead(target));
+    if (src == dst) return dst->info.id;
+    const auto src_history = impl_->Ancestors(src->info.id);
+    absl::flat_hash_set<std::uint64_t> in_src;
+    for (const auto& [v, dist] : src_history) in_src.insert(v->info.id.value);
+    if (in_src.contains(dst->info.id.value)) {  // target is behind: fast-forward
+      COWDB_ASSIGN_OR_RETURN(bool moved, impl_->MoveBranch(target, dst->info.id, src->info.id));
+      if (moved) return src->info.id;
+      continue;  // target moved meanwhile: start over
+    }
+    internal::VersionPtr base;
+    for (const auto& [v, dist] : impl_->Ancestors(dst->info.id)) {
+      if (v == src) return dst->info.id;  // source already merged
+      if (base == nullptr && in_src.contains(v->info.id.value)) base = v;
+    }
+    if (base == nullptr) {
+      return absl::FailedPreconditionError(fmt::format(
+          "branches \"{}\" and \"{}\" have no retained common ancestor", source, target));
+    }
+    internal::CatalogMerge m =
+        internal::MergeCatalogs(base->catalog, dst->catalog, src->catalog, ConflictMode::kElement, side);
+    if (!m.conflicts.empty()) {
+      const std::size_t n = m.conflicts.size();
+      const Conflict first = m.conflicts.front();
+      if (conflicts != nullptr) *conflicts = std::move(m.conflicts);
+      return absl::AbortedError(fmt::format(
+          "merging \"{}\" into \"{}\": {} conflict{}, first {}", source, target, n,
+          n == 1 ? "" : "s", first));
+    }
+    internal::VersionPtr moved_to;
+    COWDB_ASSIGN_OR_RETURN(
+        internal::VersionPtr v,
+        impl_->Publish(target, dst->info.id, {dst->info.id, src->info.id}, std::string(message),
+                       std::move(m.merged), &moved_to));
+    if (v != nullptr) {
+      if (impl_->options().auto_prune) impl_->Prune();
+      return v->info.id;
+    }
+  }
+}
+
+std::size_t Database::Prune() { return impl_->Prune(); }
+
+}  // namespace cowdb
+
+auto fmt::formatter<cowdb::Conflict>::format(const cowdb::Conflict& c, format_context& ctx) const
+    -> format_context::iterator {
+  if (c.index == cowdb::Conflict::kWholeDataset) {
+    return fmt::format_to(ctx.out(), "dataset \"{}\"", c.dataset);
+  }
+  return fmt::format_to(ctx.out(), "\"{}\"[{}]", c.dataset, c.index);
+}

@@ -1,0 +1,192 @@
+#include "db/database_impl.h"
+
+#include <algorithm>
+#include <deque>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/clock.h"
+#include "db/names.h"
+#include "fmt/format.h"
+
+namespace cowdb::internal {
+namespace {
+
+const char* Kind(bool tag) { return tag ? "tag" : "branch"; }
+
+}  // namespace
+
+DatabaseImpl::DatabaseImpl(const Options& options) : options_(options) {
+  auto v = std::make_shared<Version>();
+  v->info.id = VersionId{next_id_++};
+  v->info.message = "initial empty version";
+  v->info.time = absl::Now();
+  versions_.emplace(v->info.id.value, v);
+  branches_.emplace("main", v->info.id);
+}
+
+VersionPtr DatabaseImpl::Find(VersionId id) const {
+  const auto it = versions_.find(id.value);
+  return it == versions_.end() ? nullptr : it->second;
+}
+
+absl::StatusOr<VersionPtr> DatabaseImpl::GetVersion(VersionId id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  VersionPtr v = Find(id);
+  if (v == nullptr) return absl::NotFoundError(fmt::format("version {} not found", id));
+  return v;
+}
+
+absl::StatusOr<VersionPtr> DatabaseImpl::GetHead(std::string_view branch) const {
+  absl::ReaderMutexLock lock(&mu_);
+  const auto it = branches_.find(branch);
+  if (it == branches_.end()) return absl::NotFoundError(fmt::format("branch \"{}\" not found", branch));
+  return Find(it->second);
+}
+
+absl::StatusOr<VersionPtr> DatabaseImpl::Resolve(std::string_view name) const {
+  absl::ReaderMutexLock lock(&mu_);
+  if (const auto it = branches_.find(name); it != branches_.end()) return Find(it->second);
+  if (const auto it = tags_.find(name); it != tags_.end()) return Find(it->second);
+  return absl::NotFoundError(fmt::format("no branch or tag named \"{}\"", name));
+}
+
+absl::StatusOr<VersionPtr> DatabaseImpl::Publish(std::string_view branch, VersionId expected,
+                                                 std::vector<VersionId> parents,
+                                                 std::string message, Catalog catalog,
+                                                 VersionPtr* moved_to) {
+  auto v = std::make_shared<Version>();
+  v->info.parents = std::move(parents);
+  v->info.message = std::move(message);
+  v->catalog = std::move(catalog);
+  absl::MutexLock lock(&mu_);
+  const auto it = branches_.find(branch);
+  if (it == branches_.end()) return absl::NotFoundError(fmt::format("branch \"{}\" not found", branch));
+  if (it->second != expected) {
+    *moved_to = Find(it->second);
+    return VersionPtr();
+  }
+  v->info.id = VersionId{next_id_++};
+  v->info.time = absl::Now();
+  versions_.emplace(v->info.id.value, v);
+  it->second = v->info.id;
+  return VersionPtr(std::move(v));
+}
+
+absl::StatusOr<bool> DatabaseImpl::MoveBranch(std::string_view branch, VersionId expected,
+                                              VersionId to) {
+  absl::MutexLock lock(&mu_);
+  const auto it = branches_.find(branch);
+  if (it == branches_.end()) return absl::NotFoundError(fmt::format("branch \"{}\" not found", branch));
+  if (it->second != expected) return false;
+  if (Find(to) == nullptr) return absl::NotFoundError(fmt::format("version {} not found", to));
+  it->second = to;
+  return true;
+}
+
+absl::Status DatabaseImpl::AddRef(bool tag, std::string_view name, VersionId at) {
+  if (absl::Status s = ValidateName(Kind(tag), name); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  if (Find(at) == nullptr) return absl::NotFoundError(fmt::format("version {} not found", at));
+  if (!Table(tag).emplace(std::string(name), at).second) {
+    return absl::AlreadyExistsError(fmt::format("{} \"{}\" already exists", Kind(tag), name));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DatabaseImpl::RenameBranch(std::string_view from, std::string_view to) {
+  if (absl::Status s = ValidateName("branch", to); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  const auto it = branches_.find(from);
+  if (it == branches_.end()) return absl::NotFoundError(fmt::format("branch \"{}\" not found", from));
+  if (branches_.contains(to)) {
+    return absl::AlreadyExistsError(fmt::format("branch \"{}\" already exists", to));
+  }
+  const VersionId head = it->second;
+  branches_.erase(it);
+  branches_.emplace(std::string(to), head);
+  return absl::OkStatus();
+}
+
+absl::Status DatabaseImpl::DeleteRef(bool tag, std::string_view name) {
+  absl::MutexLock lock(&mu_);
+  RefTable& table = Table(tag);
+  const auto it = table.find(name);
+  if (it == table.end()) return absl::NotFoundError(fmt::format("{} \"{}\" not found", Kind(tag), name));
+  if (!tag && table.size() == 1) {
+    return absl::FailedPreconditionError(
+        fmt::format("branch \"{}\" is the last branch and cannot be deleted", name));
+  }
+  table.erase(it);
+  return absl::OkStatus();
+}
+
+std::vector<std::pair<std::string, VersionId>> DatabaseImpl::Refs(bool tag) const {
+  absl::ReaderMutexLock lock(&mu_);
+  const RefTable& table = tag ? tags_ : branches_;
+  return {table.begin(), table.end()};
+}
+
+std::vector<std::pair<VersionPtr, std::size_t>> DatabaseImpl::AncestorsLocked(
+    VersionId from) const {
+  std::vector<std::pair<VersionPtr, std::size_t>> out;
+  absl::flat_hash_set<std::uint64_t> seen{from.value};
+  std::deque<std::pair<VersionId, std::size_t>> queue{{from, 0}};
+  while (!queue.empty()) {
+    const auto [id, dist] = queue.front();
+    queue.pop_front();
+    VersionPtr v = Find(id);
+    if (v == nullptr) continue;  // pruned: history ends here
+    for (VersionId p : v->info.parents) {
+      if (seen.insert(p.value).second) queue.emplace_back(p, dist + 1);
+    }
+    out.emplace_back(std::move(v), dist);
+  }
+  return out;
+}
+
+std::vector<std::pair<VersionPtr, std::size_t>> DatabaseImpl::Ancestors(VersionId from) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return AncestorsLocked(from);
+}
+
+std::vector<VersionPtr> DatabaseImpl::AllVersions() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<VersionPtr> out;
+  out.reserve(versions_.size());
+  for (const auto& [id, v] : versions_) out.push_back(v);
+  std::sort(out.begin(), out.end(),
+            [](const VersionPtr& a, const VersionPtr& b) { return a->info.id < b->info.id; });
+  return out;
+}
+
+std::size_t DatabaseImpl::Prune() {
+  std::vector<VersionPtr> dropped;  // released after the lock, outside the critical section
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = absl::Now();
+    absl::flat_hash_set<std::uint64_t> keep;
+    for (const RefTable* table : {&branches_, &tags_}) {
+      for (const auto& [name, head] : *table) {
+        for (const auto& [v, dist] : AncestorsLocked(head)) {
+          const bool in_window =
+              options_.keep_last_versions == 0 || dist <= options_.keep_last_versions;
+          if (in_window || now - v->info.time < options_.keep_newer_than) {
+            keep.insert(v->info.id.value);
+          }
+        }
+      }
+    }
+    for (auto it = versions_.begin(); it != versions_.end();) {
+      if (keep.contains(it->first)) {
+        ++it;
+      } else {
+        dropped.push_back(std::move(it->second));
+        versions_.erase(it++);
+      }
+    }
+  }
+  return dropped.size();
+}
+
+}  // namespace cowdb::internal

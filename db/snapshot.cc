@@ -1,0 +1,44 @@
+#include "cowdb/snapshot.h"
+
+#include <utility>
+
+#include "db/version.h"
+#include "fmt/format.h"
+
+namespace cowdb {
+
+Snapshot::Snapshot(std::shared_ptr<const internal::Version> v) noexcept : version_(std::move(v)) {}
+Snapshot::~Snapshot() = default;
+
+VersionId Snapshot::id() const noexcept { return version_->info.id; }
+const VersionInfo& Snapshot::info() const noexcept { return version_->info; }
+
+bool Snapshot::Has(std::string_view name) const noexcept {
+  return version_->catalog.find(name) != version_->catalog.end();
+}
+
+std::vector<DatasetInfo> Snapshot::Datasets() const {
+  std::vector<DatasetInfo> out;
+  out.reserve(version_->catalog.size());
+  for (const auto& [name, d] : version_->catalog) {
+    out.push_back({name, internal::TypeName(d->type()), d->size()});
+  }
+  return out;
+}
+
+absl::StatusOr<const internal::Dataset*> Snapshot::Find(std::string_view name,
+                                                        const std::type_info& type) const {
+  const auto it = version_->catalog.find(name);
+  if (it == version_->catalog.end()) {
+    return absl::NotFoundError(
+        fmt::format("dataset \"{}\" not found in version {}", name, version_->info.id));
+  }
+  if (it->second->type() != type) {
+    return absl::InvalidArgumentError(
+        fmt::format("dataset \"{}\" holds {}, not {}", name, internal::TypeName(it->second->type()),
+                    internal::TypeName(type)));
+  }
+  return it->second.get();
+}
+
+}  // namespace cowdb

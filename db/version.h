@@ -1,0 +1,33 @@
+// A version of the database: immutable once published. Owned through shared_ptr by the
+// version table (while retained) and by every Snapshot that pins it.
+#ifndef COWDB_DB_VERSION_H_
+#define COWDB_DB_VERSION_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "boost/container/flat_map.hpp"
+#include "cowdb/internal/dataset.h"
+#include "cowdb/snapshot.h"
+
+namespace cowdb::internal {
+
+// Dataset name -> contents, sorted by name. Datasets are immutable and shared between versions.
+using Catalog = boost::container::flat_map<std::string, DatasetPtr, std::less<>>;
+
+struct Version {
+  VersionInfo info;
+  Catalog catalog;
+};
+using VersionPtr = std::shared_ptr<const Version>;
+
+// True when a and b hold the same version of the same dataset (or are both absent). O(1).
+inline bool SameDataset(const DatasetPtr& a, const DatasetPtr& b) noexcept {
+  if (a == nullptr || b == nullptr) return a == b;
+  return a == b || (a->type() == b->type() && a->identity() == b->identity());
+}
+
+}  // namespace cowdb::internal
+
+#endif  // COWDB_DB_VERSION_H_

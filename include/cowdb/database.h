@@ -1,0 +1,186 @@
+// cowdb/database.h — a versioned in-memory database of named datasets.
+//
+//   auto db = cowdb::Database::Open();
+//   {
+//     COWDB_ASSIGN_OR_RETURN(cowdb::Transaction txn, db->Begin("main"));
+//     COWDB_RETURN_IF_ERROR(txn.Create<double>("prices", cowdb::pvec<double>(rows)));
+//     COWDB_RETURN_IF_ERROR(txn.Commit("load").status());
+//   }
+//   COWDB_RETURN_IF_ERROR(db->CreateBranch("exp-1", "main"));       // O(1): no data is copied
+//   ... transactions on "exp-1" ...
+//   COWDB_ASSIGN_OR_RETURN(cowdb::DatabaseDiff d, db->Diff(*db->Head("main"), *db->Head("exp-1")));
+//   COWDB_RETURN_IF_ERROR(db->Merge("exp-1", "main", "adopt exp-1").status());
+//
+// Model. A database holds a DAG of immutable versions; each version has an id, its parents, a
+// message, a time and a catalog of named datasets (a dataset is a pvec<T> of any copyable,
+// equality-comparable T, checked when read). Branches are named, movable pointers to versions
+// ("main" exists from the start, at the empty version v1); tags are named, fixed pointers.
+//
+// Names (branches, tags, datasets): 1 to 255 bytes, no whitespace or control characters;
+// otherwise kInvalidArgument. Errors follow cowdb/status.h; every failing call changes nothing.
+//
+// Thread-safety: Database is thread-safe. Readers (snapshots, Log, Diff) never wait for writers
+// beyond a short critical section that copies a pointer; commits on different branches only
+// share that critical section; no lock is held while user code or a merge of data runs.
+#ifndef COWDB_DATABASE_H_
+#define COWDB_DATABASE_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cowdb/options.h"
+#include "cowdb/snapshot.h"
+#include "cowdb/status.h"
+#include "cowdb/transaction.h"
+#include "fmt/format.h"
+
+namespace cowdb {
+
+namespace internal {
+class DatabaseImpl;
+}
+
+struct BranchInfo {
+  std::string name;
+  VersionId head;
+};
+
+// How Merge() settles elements both branches changed differently.
+enum class MergePolicy {
+  kFail,    // report the conflicts (kAborted), change nothing
+  kOurs,    // keep the target branch's value
+  kTheirs,  // take the source branch's value
+};
+
+// One dataset that differs between two versions.
+struct DatasetChange {
+  std::string name;
+  std::size_t modified = 0;   // elements changed in place
+  std::size_t appended = 0;   // elements added at the end
+  std::size_t truncated = 0;  // elements removed from the end
+  std::string text;           // git-like element diff, when the element type is formattable
+};
+
+// The difference between two versions, dataset by dataset.
+struct DatabaseDiff {
+  std::vector<std::string> added;    // datasets only in the newer version
+  std::vector<std::string> removed;  // datasets only in the older version
+  std::vector<DatasetChange> changed;
+  bool empty() const noexcept { return added.empty() && removed.empty() && changed.empty(); }
+};
+
+// Memory held by one branch's head version, compared with every other branch head and tag.
+struct BranchMemory {
+  std::string name;
+  VersionId head;
+  std::size_t reachable_bytes = 0;  // all chunks the head uses
+  std::size_t shared_bytes = 0;     // ... that another branch head or tag also uses
+  std::size_t exclusive_bytes = 0;  // ... that only this branch keeps alive
+};
+
+struct MemoryReport {
+  std::vector<BranchMemory> branches;  // sorted by name
+  std::size_t total_bytes = 0;         // all chunks of every retained version
+  std::size_t history_bytes = 0;       // ... used only by retained non-head, untagged versions
+  std::size_t versions = 0;            // retained versions
+};
+
+class Database {
+ public:
+  // A new empty database with branch "main" at version v1. O(1).
+  static std::unique_ptr<Database> Open(const Options& options = {});
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // ---- branches and tags (O(log branches) each unless stated) ------------------------------
+  // Creates branch `name` at the head of branch `from` (or at tag `from`). O(1) in data.
+  // Errors: kInvalidArgument (bad name), kAlreadyExists, kNotFound (from).
+  [[nodiscard]] absl::Status CreateBranch(std::string_view name, std::string_view from = "main");
+  // Creates branch `name` at version `at`. Errors: as above; kNotFound if `at` is not retained.
+  [[nodiscard]] absl::Status CreateBranch(std::string_view name, VersionId at);
+  // Errors: kNotFound (from), kAlreadyExists (to), kInvalidArgument (bad name).
+  [[nodiscard]] absl::Status RenameBranch(std::string_view from, std::string_view to);
+  // Removes the branch pointer (versions stay until pruned). A live transaction on the branch
+  // fails to commit with kNotFound. Errors: kNotFound; kFailedPrecondition for the last branch.
+  [[nodiscard]] absl::Status DeleteBranch(std::string_view name);
+  // The head of a branch. Errors: kNotFound.
+  [[nodiscard]] absl::StatusOr<VersionId> Head(std::string_view branch) const;
+  // All branches, sorted by name. O(branches).
+  std::vector<BranchInfo> Branches() const;
+
+  // Creates tag `name` at the head of branch (or tag) `from`, or at version `at`.
+  // Errors: kInvalidArgument, kAlreadyExists, kNotFound.
+  [[nodiscard]] absl::Status CreateTag(std::string_view name, std::string_view from);
+  [[nodiscard]] absl::Status CreateTag(std::string_view name, VersionId at);
+  // Errors: kNotFound.
+  [[nodiscard]] absl::Status DeleteTag(std::string_view name);
+  // All tags with the version each names, sorted by name.
+  std::vector<BranchInfo> Tags() const;
+
+  // ---- reading -----------------------------------------------------------------------------
+  // A snapshot of a branch head or a tag (branches are looked up first), or of a version.
+  // O(log branches). Errors: kNotFound.
+  [[nodiscard]] absl::StatusOr<Snapshot> OpenSnapshot(std::string_view branch_or_tag) const;
+  [[nodiscard]] absl::StatusOr<Snapshot> OpenSnapshot(VersionId id) const;
+
+  // History of a branch from its head, newest first, following all parents, at most `limit`
+  // versions; stops at pruned versions. O(versions listed x log versions). Errors: kNotFound.
+  [[nodiscard]] absl::StatusOr<std::vector<VersionInfo>> Log(std::string_view branch,
+                                                            std::size_t limit = 1000) const;
+
+  // What changed from version `from` to version `to`: datasets added, removed, and changed
+  // with their element diffs. O(datasets + changed chunks). Errors: kNotFound.
+  [[nodiscard]] absl::StatusOr<DatabaseDiff> Diff(VersionId from, VersionId to) const;
+
+  // ---- writing -----------------------------------------------------------------------------
+  // Starts a transaction at the branch's head. O(1). Errors: kNotFound.
+  [[nodiscard]] absl::StatusOr<Transaction> Begin(std::string_view branch);
+
+  // Merges branch `source` into branch `target`: fast-forward when target's head is an
+  // ancestor of source's; nothing when source's head is already in target's history; otherwise
+  // a three-way merge against their common ancestor, committed as a version with two parents
+  // (target head first). Returns target's new head. O(datasets + chunks changed on both sides).
+  // Errors: kNotFound (branch), kInvalidArgument (source == target), kFailedPrecondition (no
+  // common ancestor is retained), kAborted (conflicts with kFail; they are stored in
+  // *conflicts when it is not null). On error nothing changes.
+  [[nodiscard]] absl::StatusOr<VersionId> Merge(std::string_view source, std::string_view target,
+                                                std::string_view message,
+                                                MergePolicy policy = MergePolicy::kFail,
+                                                std::vector<Conflict>* conflicts = nullptr);
+
+  // ---- retention and memory ----------------------------------------------------------------
+  // Forgets the versions outside the retention window of every branch and tag (see Options);
+  // their memory is freed once no snapshot pins them. Returns how many were forgotten.
+  // O(retained versions).
+  std::size_t Prune();
+
+  // Bytes each branch shares and keeps alone; see MemoryReport. O(nodes of retained versions).
+  MemoryReport GetMemoryReport() const;
+
+ private:
+  explicit Database(const Options& options);
+  std::shared_ptr<internal::DatabaseImpl> impl_;  // shared with live transactions
+};
+
+}  // namespace cowdb
+
+// A table: branch, head, reachable, shared, exclusive; then totals. Sizes in KiB/MiB/GiB.
+template <>
+struct fmt::formatter<cowdb::MemoryReport> {
+  constexpr auto parse(format_parse_context& ctx) { return ctx.begin(); }
+  format_context::iterator format(const cowdb::MemoryReport& r, format_context& ctx) const;
+};
+
+template <>
+struct fmt::formatter<cowdb::Conflict> {
+  constexpr auto parse(format_parse_context& ctx) { return ctx.begin(); }
+  format_context::iterator format(const cowdb::Conflict& c, format_context& ctx) const;
+};
+
+#endif  // COWDB_DATABASE_H_

@@ -1,0 +1,130 @@
+// Internal: type erasure for the datasets of a Database. Users never include this header.
+//
+// A Dataset is an immutable, type-erased pvec<T>; a version's catalog maps names to
+// shared_ptr<const Dataset>. TypedDataset<T> implements the operations the database needs
+// without knowing T (merge, diff, memory walk). A DatasetEditor is the transaction-side
+// counterpart: a pvec editor that freezes into a new Dataset at commit.
+//
+// Invariants: a Dataset never changes after construction; two Datasets with the same identity()
+// hold the same version of the same elements.
+#ifndef COWDB_INTERNAL_DATASET_H_
+#define COWDB_INTERNAL_DATASET_H_
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <typeinfo>
+#include <vector>
+
+#include "cowdb/diff.h"
+#include "cowdb/merge.h"
+#include "cowdb/pvec.h"
+
+namespace cowdb::internal {
+
+// Demangled name of a type, for error messages ("std::string", "Trade").
+std::string TypeName(const std::type_info& t);
+
+class Dataset;
+using DatasetPtr = std::shared_ptr<const Dataset>;
+
+struct DatasetMerge {
+  DatasetPtr merged;                  // null when there are conflicts
+  std::vector<std::size_t> conflicts;  // indices written differently on both sides
+};
+
+struct DatasetDiff {
+  std::size_t modified = 0;
+  std::size_t appended = 0;
+  std::size_t truncated = 0;
+  std::size_t ranges = 0;
+  std::string text;  // git-like rendering when T is formattable, else empty
+};
+
+// Visits each node once per call: fn(node identity, bytes) returns whether to descend.
+using NodeVisitor = std::function<bool(const void* node, std::size_t bytes)>;
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual const std::type_info& type() const noexcept = 0;
+  virtual std::size_t size() const noexcept = 0;
+  virtual const void* identity() const noexcept = 0;
+  // Three-way merge with *this as base. `resolve` (may be empty) picks ours (false) or theirs
+  // (true) for every conflict; without it conflicts are reported.
+  virtual DatasetMerge Merge3(const Dataset& ours, const Dataset& theirs,
+                              const merge_side* resolve) const = 0;
+  virtual DatasetDiff Diff(const Dataset& to) const = 0;
+  virtual void VisitNodes(const NodeVisitor& fn) const = 0;
+  virtual memory_stats Memory() const noexcept = 0;
+};
+
+template <class T>
+class TypedDataset final : public Dataset {
+ public:
+  explicit TypedDataset(pvec<T> data) noexcept : data_(std::move(data)) {}
+  const pvec<T>& data() const noexcept { return data_; }
+
+  const std::type_info& type() const noexcept override { return typeid(T); }
+  std::size_t size() const noexcept override { return data_.size(); }
+  const void* identity() const noexcept override { return data_.identity(); }
+
+  DatasetMerge Merge3(const Dataset& ours, const Dataset& theirs,
+                      const merge_side* resolve) const override {
+    const auto& o = static_cast<const TypedDataset&>(ours).data_;
+    const auto& t = static_cast<const TypedDataset&>(theirs).data_;
+    DatasetMerge out;
+    if (resolve != nullptr) {
+      out.merged = std::make_shared<TypedDataset>(merge(data_, o, t, *resolve));
+      return out;
+    }
+    auto r = merge(data_, o, t);
+    if (r.ok()) {
+      out.merged = std::make_shared<TypedDataset>(r.merged());
+    } else {
+      for (const auto& c : r.conflicts()) out.conflicts.push_back(c.index);
+    }
+    return out;
+  }
+
+  DatasetDiff Diff(const Dataset& to) const override {
+    const auto d = diff(data_, static_cast<const TypedDataset&>(to).data_);
+    DatasetDiff out{d.modified_count(), d.appended_count(), d.truncated_count(),
+                    d.ranges().size(), {}};
+    if constexpr (fmt::is_formattable<T>::value) out.text = fmt::format("{}", d);
+    return out;
+  }
+
+  void VisitNodes(const NodeVisitor& fn) const override { pvec_access::visit_nodes(data_, fn); }
+  memory_stats Memory() const noexcept override { return data_.memory(); }
+
+ private:
+  pvec<T> data_;
+};
+
+// The writable state of one dataset inside a transaction.
+class DatasetEditor {
+ public:
+  virtual ~DatasetEditor() = default;
+  // The current contents as an immutable Dataset. O(1); the editor's next write to any chunk
+  // copies that chunk first.
+  virtual DatasetPtr Freeze() const = 0;
+};
+
+template <class T>
+class TypedEditor final : public DatasetEditor {
+ public:
+  explicit TypedEditor(const pvec<T>& from) : editor_(from.transient()) {}
+  typename pvec<T>::editor& editor() noexcept { return editor_; }
+  DatasetPtr Freeze() const override {
+    return std::make_shared<TypedDataset<T>>(editor_.persistent());
+  }
+
+ private:
+  typename pvec<T>::editor editor_;
+};
+
+}  // namespace cowdb::internal
+
+#endif  // COWDB_INTERNAL_DATASET_H_

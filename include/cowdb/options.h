@@ -1,0 +1,43 @@
+// cowdb/options.h — options of a Database.
+//
+//   cowdb::Options opts{.keep_last_versions = 100, .auto_prune = true};
+//   auto db = cowdb::Database::Open(opts);
+//
+// Thread-safety: a plain value; copied into the Database at Open.
+#ifndef COWDB_OPTIONS_H_
+#define COWDB_OPTIONS_H_
+
+#include <cstddef>
+
+#include "absl/time/time.h"
+
+namespace cowdb {
+
+// What makes a commit fail when its branch moved since the transaction began.
+enum class ConflictMode {
+  // Only the same element written differently on both sides (three-way merge of the datasets).
+  kElement,
+  // Any dataset written on both sides, even at different elements (stricter).
+  kDataset,
+};
+
+struct Options {
+  // Conflict detection for commits that race with other commits on the same branch.
+  // Default: kElement.
+  ConflictMode conflict_mode = ConflictMode::kElement;
+
+  // Retention: Prune() keeps, for each branch and tag, its head and the last
+  // `keep_last_versions` versions of its history (0 = the whole history). Default: 0.
+  std::size_t keep_last_versions = 0;
+
+  // Retention: Prune() also keeps every reachable version younger than this.
+  // Default: absl::ZeroDuration() (age keeps nothing extra).
+  absl::Duration keep_newer_than = absl::ZeroDuration();
+
+  // Run Prune() after every commit and merge. Default: false.
+  bool auto_prune = false;
+};
+
+}  // namespace cowdb
+
+#endif  // COWDB_OPTIONS_H_

@@ -1,0 +1,106 @@
+// cowdb/snapshot.h — a read-only view of one version of a Database.
+//
+//   COWDB_ASSIGN_OR_RETURN(cowdb::Snapshot snap, db->OpenSnapshot("main"));
+//   COWDB_ASSIGN_OR_RETURN(cowdb::pvec<double> prices, snap.Get<double>("prices"));
+//   fmt::print("{} rows at {}\n", prices.size(), snap.info().id);
+//
+// A Snapshot pins its version: the version and all its datasets stay alive, unchanged, for as
+// long as any copy of the Snapshot exists, whatever is committed, deleted or pruned meanwhile.
+// Reading never blocks and never sees a later commit.
+//
+// Thread-safety: a Snapshot is an immutable value: thread-safe to copy, share and read from any
+// number of threads.
+#ifndef COWDB_SNAPSHOT_H_
+#define COWDB_SNAPSHOT_H_
+
+#include <compare>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <typeinfo>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cowdb/internal/dataset.h"
+#include "cowdb/pvec.h"
+#include "fmt/format.h"
+
+namespace cowdb {
+
+namespace internal {
+struct Version;
+}
+
+// Identifies a version of a Database: 1 is the initial empty version; each commit or merge
+// gets the next number.
+struct VersionId {
+  std::uint64_t value = 0;
+  friend auto operator<=>(const VersionId&, const VersionId&) = default;
+};
+
+// The metadata of a version.
+struct VersionInfo {
+  VersionId id;
+  std::vector<VersionId> parents;  // none for the initial version, two for a merge
+  std::string message;
+  absl::Time time;
+};
+
+// A dataset as listed by Snapshot::Datasets().
+struct DatasetInfo {
+  std::string name;
+  std::string type;  // demangled element type, e.g. "long" or "Trade"
+  std::size_t size = 0;
+};
+
+class Snapshot {
+ public:
+  Snapshot(const Snapshot&) = default;
+  Snapshot(Snapshot&&) noexcept = default;
+  Snapshot& operator=(const Snapshot&) = default;
+  Snapshot& operator=(Snapshot&&) noexcept = default;
+  ~Snapshot();
+
+  // The pinned version's id and metadata. O(1).
+  VersionId id() const noexcept;
+  const VersionInfo& info() const noexcept;
+
+  // The dataset `name` of this version. O(log datasets), no copy of the data.
+  // Errors: kNotFound if there is no such dataset; kInvalidArgument if it holds another type.
+  template <class T>
+  [[nodiscard]] absl::StatusOr<pvec<T>> Get(std::string_view name) const {
+    absl::StatusOr<const internal::Dataset*> d = Find(name, typeid(T));
+    if (!d.ok()) return d.status();
+    return static_cast<const internal::TypedDataset<T>&>(**d).data();
+  }
+
+  // True if the version has a dataset named `name`. O(log datasets).
+  bool Has(std::string_view name) const noexcept;
+
+  // Every dataset of the version, sorted by name. O(datasets).
+  std::vector<DatasetInfo> Datasets() const;
+
+ private:
+  friend class Database;
+  friend class Transaction;
+  explicit Snapshot(std::shared_ptr<const internal::Version> v) noexcept;
+  absl::StatusOr<const internal::Dataset*> Find(std::string_view name,
+                                                const std::type_info& type) const;
+
+  std::shared_ptr<const internal::Version> version_;
+};
+
+}  // namespace cowdb
+
+template <>
+struct fmt::formatter<cowdb::VersionId> : fmt::formatter<std::uint64_t> {
+  template <class Ctx>
+  auto format(cowdb::VersionId id, Ctx& ctx) const {
+    ctx.advance_to(fmt::format_to(ctx.out(), "v"));
+    return fmt::formatter<std::uint64_t>::format(id.value, ctx);
+  }
+};
+
+#endif  // COWDB_SNAPSHOT_H_

@@ -1,0 +1,150 @@
+// cowdb/transaction.h — an optimistic transaction on one branch of a Database.
+//
+//   COWDB_ASSIGN_OR_RETURN(cowdb::Transaction txn, db->Begin("exp-1"));
+//   COWDB_ASSIGN_OR_RETURN(auto* prices, txn.Edit<double>("prices"));
+//   prices->set(7, 101.5);                      // copies one chunk on its first write
+//   COWDB_RETURN_IF_ERROR(txn.Create<int>("flags", cowdb::pvec<int>(n, 0)));
+//   absl::StatusOr<cowdb::VersionId> v = txn.Commit("reprice");
+//   if (absl::IsAborted(v.status())) for (auto& c : txn.conflicts()) report(c);
+//
+// A transaction starts from its branch's head (its base), reads its own writes and nothing
+// committed after it began, and writes by path copying into chunks only it owns. Commit() is a
+// pointer swap if the head has not moved; otherwise the transaction's changes are merged
+// three-way with the new head and the commit fails with kAborted only where both wrote the same
+// element differently (or, with ConflictMode::kDataset, the same dataset). A transaction that is
+// destroyed or aborted leaves no trace.
+//
+// Errors: every operation on a finished (committed, failed or aborted) transaction returns
+// kFailedPrecondition. Unknown dataset -> kNotFound; wrong element type -> kInvalidArgument;
+// Create of an existing name -> kAlreadyExists; bad name -> kInvalidArgument. If the branch was
+// deleted since Begin, Commit returns kNotFound and changes nothing.
+//
+// Thread-safety: thread-compatible. Use a transaction from one thread at a time; different
+// transactions can run on different threads at once.
+#ifndef COWDB_TRANSACTION_H_
+#define COWDB_TRANSACTION_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <typeinfo>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cowdb/internal/dataset.h"
+#include "cowdb/pvec.h"
+#include "cowdb/snapshot.h"
+#include "cowdb/status.h"
+
+namespace cowdb {
+
+// One reason a commit or merge failed: an element (index) or a whole dataset (index ==
+// kWholeDataset: created, dropped or retyped on one side and changed on the other; or, with
+// ConflictMode::kDataset, written on both sides).
+struct Conflict {
+  static constexpr std::size_t kWholeDataset = static_cast<std::size_t>(-1);
+  std::string dataset;
+  std::size_t index = kWholeDataset;
+  friend bool operator==(const Conflict&, const Conflict&) = default;
+};
+
+namespace internal {
+class TransactionImpl;
+}
+
+class Transaction {
+ public:
+  Transaction(Transaction&&) noexcept;
+  Transaction& operator=(Transaction&&) noexcept;
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  // Aborts if still active: leaves no trace.
+  ~Transaction();
+
+  // True until Commit() or Abort(). O(1).
+  bool active() const noexcept;
+  // The branch and the version the transaction started from. O(1).
+  const std::string& branch() const noexcept;
+  VersionId base() const noexcept;
+
+  // The dataset as this transaction sees it (its own writes included). O(log datasets), no
+  // copy of the data. Errors: kFailedPrecondition, kNotFound, kInvalidArgument (type).
+  template <class T>
+  [[nodiscard]] absl::StatusOr<pvec<T>> Get(std::string_view name) const {
+    absl::StatusOr<internal::DatasetPtr> d = Current(name, typeid(T));
+    if (!d.ok()) return d.status();
+    return static_cast<const internal::TypedDataset<T>&>(**d).data();
+  }
+
+  // An editor on the dataset: its first write to a chunk copies that chunk (and the path above
+  // it), later writes are plain stores. The pointer stays valid until the transaction finishes or
+  // the dataset is replaced (Put, Drop). O(log datasets). Errors: as Get.
+  template <class T>
+  [[nodiscard]] absl::StatusOr<typename pvec<T>::editor*> Edit(std::string_view name) {
+    absl::StatusOr<internal::DatasetEditor*> e = Editor(name, typeid(T), &MakeEditor<T>);
+    if (!e.ok()) return e.status();
+    return &static_cast<internal::TypedEditor<T>*>(*e)->editor();
+  }
+
+  // Replaces the dataset's contents with `data` (typically derived from Get: a transform, a
+  // take, ...). O(log datasets). Errors: as Get.
+  template <class T>
+  [[nodiscard]] absl::Status Put(std::string_view name, pvec<T> data) {
+    return Install(name, typeid(T), std::make_shared<internal::TypedDataset<T>>(std::move(data)),
+                   /*create=*/false);
+  }
+
+  // Adds a dataset. O(log datasets). Errors: kFailedPrecondition, kAlreadyExists,
+  // kInvalidArgument (bad name).
+  template <class T>
+  [[nodiscard]] absl::Status Create(std::string_view name, pvec<T> data = {}) {
+    return Install(name, typeid(T), std::make_shared<internal::TypedDataset<T>>(std::move(data)),
+                   /*create=*/true);
+  }
+
+  // Removes a dataset. Errors: kFailedPrecondition, kNotFound.
+  [[nodiscard]] absl::Status Drop(std::string_view name);
+
+  // Names of the datasets as this transaction sees them, sorted.
+  std::vector<std::string> Datasets() const;
+
+  // Commits a new version on the branch and finishes the transaction, whatever the outcome.
+  // Cost: O(datasets) plus, if another commit moved the head since Begin, a three-way merge
+  // costing O(chunks changed on both sides); no lock is held during the merge.
+  // Errors: kFailedPrecondition (finished), kNotFound (branch deleted), kAborted (conflict; see
+  // conflicts()). On error nothing changes in the database.
+  [[nodiscard]] absl::StatusOr<VersionId> Commit(std::string_view message);
+
+  // The conflicts that made the last Commit() fail with kAborted, sorted.
+  const std::vector<Conflict>& conflicts() const noexcept;
+
+  // Finishes the transaction without a trace. Idempotent.
+  void Abort() noexcept;
+
+ private:
+  friend class Database;
+  explicit Transaction(std::unique_ptr<internal::TransactionImpl> impl) noexcept;
+
+  template <class T>
+  static std::unique_ptr<internal::DatasetEditor> MakeEditor(const internal::Dataset& d) {
+    return std::make_unique<internal::TypedEditor<T>>(
+        static_cast<const internal::TypedDataset<T>&>(d).data());
+  }
+  using EditorFactory = std::unique_ptr<internal::DatasetEditor> (*)(const internal::Dataset&);
+
+  absl::StatusOr<internal::DatasetPtr> Current(std::string_view name,
+                                               const std::type_info& type) const;
+  absl::StatusOr<internal::DatasetEditor*> Editor(std::string_view name,
+                                                  const std::type_info& type,
+                                                  EditorFactory make);
+  absl::Status Install(std::string_view name, const std::type_info& type,
+                       internal::DatasetPtr data, bool create);
+
+  std::unique_ptr<internal::TransactionImpl> impl_;
+};
+
+}  // namespace cowdb
+
+#endif  // COWDB_TRANSACTION_H_
