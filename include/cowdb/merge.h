@@ -29,6 +29,7 @@
 #ifndef COWDB_MERGE_H_
 #define COWDB_MERGE_H_
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -165,6 +166,10 @@ struct merger {
         conflict(i);
       }
     }
+    std::stable_sort(conflicts.begin(), conflicts.end(),
+                     [](const merge_conflict<T>& a, const merge_conflict<T>& b) {
+                       return a.index < b.index;
+                     });
     return std::move(out).persistent();
   }
 
@@ -184,7 +189,7 @@ class merge_result {
   // True when the merge has no conflicts. O(1).
   bool ok() const noexcept { return conflicts_.empty(); }
 
-  // Conflicts in index order (structural ones last when there is a length conflict). O(1).
+  // Conflicts in index order. O(1).
   const std::vector<merge_conflict<T>>& conflicts() const noexcept { return conflicts_; }
 
   // The merged version when ok(). Otherwise the merge with every conflicting element left as in

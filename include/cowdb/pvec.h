@@ -267,9 +267,10 @@ class pvec {
   [[nodiscard]] pvec transform(size_type first, size_type last, Fn&& fn) const {
     last = std::min(last, size());
     if (first >= last) return *this;
+    internal::tree_rep r = rep_;
+    r.root = tree::transform(rep_.root, rep_.depth, 0, first, last, fn);  // a new reference
     pvec out;
-    out.rep_ = rep_;
-    out.rep_.root = tree::transform(rep_.root, rep_.depth, 0, first, last, fn);
+    out.rep_ = r;
     return out;
   }
 
@@ -330,10 +331,19 @@ class pvec {
     op(e);
     return std::move(e).persistent();
   }
+  // Writes in place when this version's root is ours alone. Strong guarantee either way: a
+  // shared version is edited through a copy; a unique one is moved into an editor and moved
+  // back if the operation throws (editor operations leave their contents unchanged on throw).
   template <class Op>
   pvec edit_move(Op&& op) {
+    if (rep_.root != nullptr && !internal::is_unique(rep_.root)) return edit_copy(op);
     editor e(std::move(*this));
-    op(e);
+    try {
+      op(e);
+    } catch (...) {
+      rep_ = std::exchange(e.rep_, {});
+      throw;
+    }
     return std::move(e).persistent();
   }
 
