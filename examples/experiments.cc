@@ -1,101 +1,144 @@
-// experiments — branch a 1M-row dataset for several experiments without deep copies.
+// experiments — the flagship: branch a 1M-row dataset for several experiments without deep
+// copies, transform each branch, see exactly what is shared, diff and merge the results.
 //
-// Loads one million rows, opens three experiment branches in O(1), runs a different
-// transformation on each, and shows what each branch shares with the base and what it alone
-// keeps alive. Every claim printed is also checked; a failed check exits non-zero.
-#include <chrono>
+// Every claim printed is also checked; a failed check exits non-zero.
 #include <cstdint>
-#include <cstdlib>
 #include <numeric>
 #include <string>
 #include <vector>
 
 #include "cowdb/cowdb.h"
+#include "examples/example_util.h"
 #include "fmt/core.h"
+
+using example::Check;
+using example::HumanBytes;
+using example::HumanTime;
+using example::Must;
+using example::TimeNs;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using Dataset = cowdb::pvec<std::int64_t>;
+// A record dataset next to the numbers: element types are any copyable, comparable struct.
+struct Trade {
+  std::int64_t id;
+  double price;
+  std::int32_t quantity;
+  bool operator==(const Trade&) const = default;
+};
 
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    fmt::print(stderr, "CHECK FAILED: {}\n", what);
-    std::exit(1);
-  }
-}
+using Numbers = cowdb::pvec<std::int64_t>;
 
-std::string HumanBytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB"};
-  int u = 0;
-  while (b >= 1024 && u < 3) b /= 1024, ++u;
-  return u == 0 ? fmt::format("{:.0f} {}", b, units[u]) : fmt::format("{:.1f} {}", b, units[u]);
-}
-
-std::string HumanTime(double ns) {
-  if (ns < 1e3) return fmt::format("{:.0f} ns", ns);
-  if (ns < 1e6) return fmt::format("{:.1f} µs", ns / 1e3);
-  return fmt::format("{:.1f} ms", ns / 1e6);
-}
-
-template <class F>
-double TimeNs(F&& f) {
-  const auto t0 = Clock::now();
-  f();
-  return std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
+void PrintMemory(const cowdb::Database& db, const char* when) {
+  fmt::print("-- memory {} --\n{}\n\n", when, db.GetMemoryReport());
 }
 
 }  // namespace
 
 int main() {
   constexpr std::size_t kRows = 1'000'000;
-  std::vector<std::int64_t> rows(kRows);
-  std::iota(rows.begin(), rows.end(), 0);
-  const Dataset base(rows);
-  fmt::print("base: {} rows in {} chunks of {} ({})\n\n", base.size(), base.memory().leaves,
-             Dataset::chunk_capacity, HumanBytes(static_cast<double>(base.memory().bytes)));
+  auto db = cowdb::Database::Open();
 
-  // Branching is a root-pointer copy; a deep copy touches every row.
-  Dataset exp1, exp2, exp3;
-  const double branch_ns = TimeNs([&] { exp1 = base, exp2 = base, exp3 = base; }) / 3;
-  std::vector<std::int64_t> deep;
-  const double deep_ns = TimeNs([&] { deep = rows; });
-  fmt::print("{:<28}{:>12}\n{:<28}{:>12}\n\n", "branch (O(1) snapshot)", HumanTime(branch_ns),
-             "deep copy of the rows", HumanTime(deep_ns));
-  Check(exp1.identity() == base.identity(), "a fresh branch is the same version as its base");
-
-  // The first write to a shared chunk copies it (and the path above it); later writes to the
-  // same chunk, through an editor, are plain stores.
-  auto ed = exp3.transient();
-  const double first_ns = TimeNs([&] { ed.set(10, -1); });
-  const double later_ns = TimeNs([&] { ed.set(11, -1); });
-  fmt::print("{:<28}{:>12}\n{:<28}{:>12}\n\n", "first write to a chunk", HumanTime(first_ns),
-             "second write, same chunk", HumanTime(later_ns));
-  for (std::size_t i = 12; i < 20; ++i) ed.set(i, -1);
-  exp3 = std::move(ed).persistent();
-
-  exp1 = exp1.transform([](std::int64_t x) { return x * 2; });  // every chunk rewritten
-  exp2 = exp2.transform(0, 1000, [](std::int64_t x) { return x + 100; });  // two chunks
-
-  fmt::print("{:<8}{:>12}{:>14}{:>14}\n", "branch", "change", "shared", "alone keeps");
-  struct Row {
-    const char* name;
-    const char* change;
-    const Dataset* data;
-  };
-  for (const Row& r : {Row{"exp1", "x*2", &exp1}, Row{"exp2", "x+100 <1000", &exp2},
-                       Row{"exp3", "10 rows = -1", &exp3}}) {
-    fmt::print("{:<8}{:>12}{:>14}{:>14}\n", r.name, r.change,
-               HumanBytes(static_cast<double>(r.data->shared_with(base).bytes)),
-               HumanBytes(static_cast<double>(r.data->exclusive().bytes)));
+  // 1. Load: one million numbers and one million trades.
+  std::vector<std::int64_t> raw(kRows);
+  std::iota(raw.begin(), raw.end(), 0);
+  std::vector<Trade> trades(kRows);
+  for (std::size_t i = 0; i < kRows; ++i) {
+    trades[i] = {static_cast<std::int64_t>(i), 100.0 + static_cast<double>(i % 50), 10};
+  }
+  {
+    cowdb::Transaction txn = Must(db->Begin("main"));
+    Must(txn.Create<std::int64_t>("numbers", Numbers(raw)));
+    Must(txn.Create<Trade>("trades", cowdb::pvec<Trade>(trades)));
+    Must(txn.Commit("load 1M numbers and 1M trades").status());
   }
 
-  Check(base[500] == 500 && exp1[500] == 1000 && exp2[500] == 600 && exp3[15] == -1,
-        "each branch sees its own change and the base is intact");
-  Check(exp1.shared_with(base).bytes == 0, "x*2 rewrote every chunk");
-  Check(exp2.exclusive().leaves == 2, "x+100 on 1000 rows copied exactly two chunks");
-  Check(exp3.exclusive().leaves == 1, "10 adjacent writes copied exactly one chunk");
-  Check(exp3 != base && exp3.take(10) == base.take(10), "equality sees exactly the edits");
+  // 2. Three experiment branches: O(1) each, against a deep copy of the rows.
+  const double branch_ns = TimeNs([&] {
+    for (const char* name : {"double", "plus100", "filter"}) Must(db->CreateBranch(name, "main"));
+  }) / 3;
+  std::vector<std::int64_t> deep;
+  const double deep_ns = TimeNs([&] { deep = raw; });
+  fmt::print("{:<34}{:>10}\n{:<34}{:>10}\n\n", "create a branch (O(1))", HumanTime(branch_ns),
+             "deep copy of the 1M numbers", HumanTime(deep_ns));
+  PrintMemory(*db, "after branching: everything shared");
+  for (const cowdb::BranchMemory& b : db->GetMemoryReport().branches) {
+    Check(b.exclusive_bytes == 0, "fresh branches keep nothing alone");
+  }
+
+  // 3. A different transformation on each branch.
+  {  // double: x * 2 on every number (rewrites every chunk)
+    cowdb::Transaction txn = Must(db->Begin("double"));
+    const Numbers n = Must(txn.Get<std::int64_t>("numbers"));
+    Must(txn.Put("numbers", n.transform([](std::int64_t x) { return x * 2; })));
+    Must(txn.Commit("numbers x 2").status());
+  }
+  {  // plus100: x + 100 on the first 1,000 rows only (two chunks)
+    cowdb::Transaction txn = Must(db->Begin("plus100"));
+    const Numbers n = Must(txn.Get<std::int64_t>("numbers"));
+    Must(txn.Put("numbers", n.transform(0, 1000, [](std::int64_t x) { return x + 100; })));
+    Must(txn.Commit("first 1000 numbers + 100").status());
+  }
+  {  // filter: drop the trades with quantity below a threshold after an update of a few rows
+    cowdb::Transaction txn = Must(db->Begin("filter"));
+    auto* t = Must(txn.Edit<Trade>("trades"));
+    for (std::size_t i = 0; i < 5; ++i) t->update(i * 1000, [](const Trade& x) { return Trade{x.id, x.price, 0}; });
+    const cowdb::pvec<Trade> all = Must(txn.Get<Trade>("trades"));
+    std::vector<Trade> kept;
+    for (const Trade& x : all) {
+      if (x.quantity > 0) kept.push_back(x);
+    }
+    Must(txn.Put("trades", cowdb::pvec<Trade>(kept)));
+    Must(txn.Commit("drop trades with quantity 0").status());
+  }
+  PrintMemory(*db, "after the experiments");
+  for (const cowdb::BranchMemory& b : db->GetMemoryReport().branches) {
+    if (b.name == "plus100") Check(b.exclusive_bytes < 16 * 1024, "x+100 on 1000 rows: ~2 chunks");
+    if (b.name == "double") Check(b.exclusive_bytes >= 8 * kRows, "x*2 rewrote every number");
+  }
+
+  // 4. The cost of a write: the first write to a shared chunk copies it, later ones store.
+  {
+    cowdb::Transaction txn = Must(db->Begin("plus100"));
+    auto* n = Must(txn.Edit<std::int64_t>("numbers"));
+    const double first = TimeNs([&] { n->set(500'000, -1); });
+    const double later = TimeNs([&] { n->set(500'001, -1); });
+    fmt::print("{:<34}{:>10}\n{:<34}{:>10}\n\n", "first write to a shared chunk",
+               HumanTime(first), "second write, same chunk", HumanTime(later));
+    Must(txn.Commit("two more writes").status());
+  }
+
+  // 5. Diff each experiment against main.
+  const cowdb::VersionId main_head = Must(db->Head("main"));
+  for (const char* name : {"double", "plus100", "filter"}) {
+    const cowdb::DatabaseDiff d = Must(db->Diff(main_head, Must(db->Head(name))));
+    for (const cowdb::DatasetChange& c : d.changed) {
+      fmt::print("{:<8} vs main: {:<8} {:>9} modified {:>6} removed\n", name, c.name, c.modified,
+                 c.truncated);
+    }
+  }
+  const cowdb::DatabaseDiff p = Must(db->Diff(main_head, Must(db->Head("plus100"))));
+  Check(p.changed.size() == 1 && p.changed[0].modified == 1002, "plus100 changed 1002 numbers");
+
+  // 6. Merge the compatible experiment back into main, then show the history.
+  Must(db->Merge("plus100", "main", "adopt plus100").status());
+  const Numbers merged = Must(Must(db->OpenSnapshot("main")).Get<std::int64_t>("numbers"));
+  Check(merged[10] == 110 && merged[500'000] == -1 && merged[2000] == 2000,
+        "main has plus100's changes");
+  std::vector<cowdb::Conflict> conflicts;
+  const absl::Status clash =
+      db->Merge("double", "main", "adopt double", cowdb::MergePolicy::kFail, &conflicts).status();
+  fmt::print("\nmerge double -> main: {} ({} conflicting elements)\n", clash.message(),
+             conflicts.size());
+  // Both changed rows 0..999 and 500,000..500,001; rows 0 and 100 agree (0*2 == 0, 100*2 == 200
+  // == 100+100), so 998 + 2 elements conflict.
+  Check(absl::IsAborted(clash) && conflicts.size() == 1000, "x*2 conflicts where plus100 wrote");
+
+  fmt::print("\nhistory of main:\n");
+  for (const cowdb::VersionInfo& v : Must(db->Log("main"))) {
+    fmt::print("  {:<4} {}{}\n", fmt::format("{}", v.id), v.message,
+               v.parents.size() == 2 ? "  (merge)" : "");
+  }
   fmt::print("\nall checks passed\n");
   return 0;
 }
