@@ -1,0 +1,33 @@
+# Extracts every ```cpp block of README.md into one C++ file: #include lines go to the top, the
+# rest of each block becomes the body of a function, and main() runs them all. Used by
+# tests/CMakeLists.txt so that every snippet in README compiles and runs.
+#   cmake -DREADME=... -DOUT=... -P ReadmeSnippets.cmake
+file(READ ${README} text)
+string(REPLACE ";" "@SEMICOLON@" text "${text}")  # ';' separates CMake list items
+string(REGEX MATCHALL "```cpp\n[^`]*```" blocks "${text}")
+set(includes "#include <cstddef>\n#include <cstdint>\n#include \"cowdb/cowdb.h\"\n")
+set(bodies "")
+set(calls "")
+set(n 0)
+foreach(block IN LISTS blocks)
+  string(REGEX REPLACE "^```cpp\n" "" block "${block}")
+  string(REGEX REPLACE "```$" "" block "${block}")
+  string(REGEX REPLACE "\n" ";" lines "${block}")
+  set(body "")
+  foreach(line IN LISTS lines)
+    string(REPLACE "@SEMICOLON@" ";" line "${line}")
+    if(line MATCHES "^#include")
+      string(APPEND includes "${line}\n")
+    else()
+      string(APPEND body "  ${line}\n")
+    endif()
+  endforeach()
+  math(EXPR n "${n} + 1")
+  string(APPEND bodies "static void Snippet${n}() {\n  using std::size_t;\n  using std::int64_t;\n${body}}\n\n")
+  string(APPEND calls "  Snippet${n}();\n")
+endforeach()
+if(n EQUAL 0)
+  message(FATAL_ERROR "no ```cpp blocks found in ${README}")
+endif()
+file(WRITE ${OUT}.tmp "// Generated from README.md by cmake/ReadmeSnippets.cmake; do not edit.\n${includes}\n${bodies}int main() {\n${calls}  return 0;\n}\n")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
