@@ -13,7 +13,8 @@ DatasetPtr Lookup(const Catalog& c, const std::string& name) {
 }  // namespace
 
 CatalogMerge MergeCatalogs(const Catalog& base, const Catalog& ours, const Catalog& theirs,
-                           ConflictMode mode, std::optional<merge_side> side) {
+                           ConflictMode mode, merge_mode elements,
+                           std::optional<merge_side> side) {
   CatalogMerge out;
   Catalog names = ours;  // the union of names, sorted
   for (const auto& [name, d] : theirs) names.emplace(name, d);
@@ -38,7 +39,7 @@ CatalogMerge MergeCatalogs(const Catalog& base, const Catalog& ours, const Catal
       out.conflicts.push_back({name, Conflict::kWholeDataset});
       continue;
     } else {
-      DatasetMerge m = b->Merge3(*o, *t, side.has_value() ? &*side : nullptr);
+      DatasetMerge m = b->Merge3(*o, *t, side.has_value() ? &*side : nullptr, elements);
       for (std::size_t i : m.conflicts) out.conflicts.push_back({name, i});
       if (!m.conflicts.empty()) continue;
       result = std::move(m.merged);

@@ -22,10 +22,12 @@ struct CatalogMerge {
 // (written, created, dropped) on one side only is taken from that side; one changed on both
 // sides is merged element by element (pvec three-way merge) unless `mode` is kDataset, which
 // makes it a whole-dataset conflict. Creating, dropping or retyping a dataset that the other
-// side also changed is a whole-dataset conflict. With `side` set, every conflict is resolved
-// by taking that side instead of being reported. Runs no lock; O(datasets + changed chunks).
+// side also changed is a whole-dataset conflict. `elements` says what is an element conflict
+// (kWrites for commits: any element written on both sides; kValues for branch merges: written
+// differently). With `side` set, every conflict is resolved by taking that side instead of
+// being reported. Runs no lock; O(datasets + changed chunks).
 CatalogMerge MergeCatalogs(const Catalog& base, const Catalog& ours, const Catalog& theirs,
-                           ConflictMode mode, std::optional<merge_side> side);
+                           ConflictMode mode, merge_mode elements, std::optional<merge_side> side);
 
 }  // namespace cowdb::internal
 

@@ -82,14 +82,15 @@ absl::StatusOr<Snapshot> Database::OpenSnapshot(VersionId id) const {
 absl::StatusOr<std::vector<VersionInfo>> Database::Log(std::string_view branch,
                                                        std::size_t limit) const {
   COWDB_ASSIGN_OR_RETURN(internal::VersionPtr head, impl_->GetHead(branch));
-  auto ancestors = impl_->Ancestors(head->info.id);
-  std::sort(ancestors.begin(), ancestors.end(), [](const auto& a, const auto& b) {
-    return a.first->info.id > b.first->info.id;  // ids grow with time: newest first
-  });
   std::vector<VersionInfo> out;
-  for (std::size_t i = 0; i < ancestors.size() && i < limit; ++i) {
-    out.push_back(ancestors[i].first->info);
+  for (const auto& [id, dist] : impl_->Ancestors(head->info.id)) {
+    absl::StatusOr<internal::VersionPtr> v = impl_->GetVersion(id);
+    if (v.ok()) out.push_back((*v)->info);  // pruned versions are skipped
   }
+  std::sort(out.begin(), out.end(), [](const VersionInfo& a, const VersionInfo& b) {
+    return a.id > b.id;  // ids grow with time: newest first
+  });
+  if (out.size() > limit) out.resize(limit);
   return out;
 }
 
@@ -135,25 +136,35 @@ absl::StatusOr<VersionId> Database::Merge(std::string_view source, std::string_v
     COWDB_ASSIGN_OR_RETURN(internal::VersionPtr src, impl_->GetHead(source));
     COWDB_ASSIGN_OR_RETURN(internal::VersionPtr dst, impl_->GetHead(target));
     if (src == dst) return dst->info.id;
-    const auto src_history = impl_->Ancestors(src->info.id);
     absl::flat_hash_set<std::uint64_t> in_src;
-    for (const auto& [v, dist] : src_history) in_src.insert(v->info.id.value);
+    for (const auto& [id, dist] : impl_->Ancestors(src->info.id)) in_src.insert(id.value);
     if (in_src.contains(dst->info.id.value)) {  // target is behind: fast-forward
       COWDB_ASSIGN_OR_RETURN(bool moved, impl_->MoveBranch(target, dst->info.id, src->info.id));
-      if (moved) return src->info.id;
-      continue;  // target moved meanwhile: start over
+      if (!moved) continue;  // target moved meanwhile: start over
+      if (impl_->options().auto_prune) impl_->Prune();
+      return src->info.id;
     }
-    internal::VersionPtr base;
-    for (const auto& [v, dist] : impl_->Ancestors(dst->info.id)) {
-      if (v == src) return dst->info.id;  // source already merged
-      if (base == nullptr && in_src.contains(v->info.id.value)) base = v;
+    // The merge base: the newest common ancestor (ids grow along every path, so no other common
+    // ancestor descends from it).
+    VersionId lca{0};
+    for (const auto& [id, dist] : impl_->Ancestors(dst->info.id)) {
+      if (id == src->info.id) return dst->info.id;  // source already merged
+      if (in_src.contains(id.value) && id > lca) lca = id;
     }
-    if (base == nullptr) {
+    if (lca.value == 0) {
       return absl::FailedPreconditionError(fmt::format(
-          "branches \"{}\" and \"{}\" have no retained common ancestor", source, target));
+          "branches \"{}\" and \"{}\" have no common ancestor", source, target));
     }
+    absl::StatusOr<internal::VersionPtr> base_or = impl_->GetVersion(lca);
+    if (!base_or.ok()) {
+      return absl::FailedPreconditionError(fmt::format(
+          "the common ancestor {} of branches \"{}\" and \"{}\" was pruned", lca, source,
+          target));
+    }
+    const internal::VersionPtr base = *std::move(base_or);
     internal::CatalogMerge m =
-        internal::MergeCatalogs(base->catalog, dst->catalog, src->catalog, ConflictMode::kElement, side);
+        internal::MergeCatalogs(base->catalog, dst->catalog, src->catalog, ConflictMode::kElement,
+                                merge_mode::kValues, side);
     if (!m.conflicts.empty()) {
       const std::size_t n = m.conflicts.size();
       const Conflict first = m.conflicts.front();

@@ -22,6 +22,7 @@ DatabaseImpl::DatabaseImpl(const Options& options) : options_(options) {
   v->info.message = "initial empty version";
   v->info.time = absl::Now();
   versions_.emplace(v->info.id.value, v);
+  parents_.emplace(v->info.id.value, v->info.parents);
   branches_.emplace("main", v->info.id);
 }
 
@@ -69,6 +70,7 @@ absl::StatusOr<VersionPtr> DatabaseImpl::Publish(std::string_view branch, Versio
   v->info.id = VersionId{next_id_++};
   v->info.time = absl::Now();
   versions_.emplace(v->info.id.value, v);
+  parents_.emplace(v->info.id.value, v->info.parents);
   it->second = v->info.id;
   return VersionPtr(std::move(v));
 }
@@ -127,25 +129,25 @@ std::vector<std::pair<std::string, VersionId>> DatabaseImpl::Refs(bool tag) cons
   return {table.begin(), table.end()};
 }
 
-std::vector<std::pair<VersionPtr, std::size_t>> DatabaseImpl::AncestorsLocked(
+std::vector<std::pair<VersionId, std::size_t>> DatabaseImpl::AncestorsLocked(
     VersionId from) const {
-  std::vector<std::pair<VersionPtr, std::size_t>> out;
+  std::vector<std::pair<VersionId, std::size_t>> out;
   absl::flat_hash_set<std::uint64_t> seen{from.value};
   std::deque<std::pair<VersionId, std::size_t>> queue{{from, 0}};
   while (!queue.empty()) {
     const auto [id, dist] = queue.front();
     queue.pop_front();
-    VersionPtr v = Find(id);
-    if (v == nullptr) continue;  // pruned: history ends here
-    for (VersionId p : v->info.parents) {
+    out.emplace_back(id, dist);
+    const auto it = parents_.find(id.value);
+    if (it == parents_.end()) continue;
+    for (VersionId p : it->second) {
       if (seen.insert(p.value).second) queue.emplace_back(p, dist + 1);
     }
-    out.emplace_back(std::move(v), dist);
   }
   return out;
 }
 
-std::vector<std::pair<VersionPtr, std::size_t>> DatabaseImpl::Ancestors(VersionId from) const {
+std::vector<std::pair<VersionId, std::size_t>> DatabaseImpl::Ancestors(VersionId from) const {
   absl::ReaderMutexLock lock(&mu_);
   return AncestorsLocked(from);
 }
@@ -168,12 +170,12 @@ std::size_t DatabaseImpl::Prune() {
     absl::flat_hash_set<std::uint64_t> keep;
     for (const RefTable* table : {&branches_, &tags_}) {
       for (const auto& [name, head] : *table) {
-        for (const auto& [v, dist] : AncestorsLocked(head)) {
+        for (const auto& [id, dist] : AncestorsLocked(head)) {
+          const VersionPtr v = Find(id);
+          if (v == nullptr) continue;
           const bool in_window =
               options_.keep_last_versions == 0 || dist <= options_.keep_last_versions;
-          if (in_window || now - v->info.time < options_.keep_newer_than) {
-            keep.insert(v->info.id.value);
-          }
+          if (in_window || now - v->info.time < options_.keep_newer_than) keep.insert(id.value);
         }
       }
     }

@@ -52,9 +52,10 @@ class DatabaseImpl {
   absl::Status DeleteRef(bool tag, std::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::pair<std::string, VersionId>> Refs(bool tag) const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Ids of every retained ancestor of `from` (itself included) with their distance, breadth
-  // first; stops at pruned versions.
-  std::vector<std::pair<VersionPtr, std::size_t>> Ancestors(VersionId from) const
+  // Every ancestor of `from` (itself included, pruned ones too) with its distance from `from`,
+  // breadth first. The ancestry of pruned versions is kept (ids only) so that merges still find
+  // fork points across pruned history.
+  std::vector<std::pair<VersionId, std::size_t>> Ancestors(VersionId from) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Every retained version (for memory reports).
@@ -67,12 +68,14 @@ class DatabaseImpl {
   using RefTable = boost::container::flat_map<std::string, VersionId, std::less<>>;
   RefTable& Table(bool tag) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return tag ? tags_ : branches_; }
   VersionPtr Find(VersionId id) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  std::vector<std::pair<VersionPtr, std::size_t>> AncestorsLocked(VersionId from) const
+  std::vector<std::pair<VersionId, std::size_t>> AncestorsLocked(VersionId from) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::uint64_t, VersionPtr> versions_ ABSL_GUARDED_BY(mu_);
+  // Parents of every version ever published, retained or not (a few bytes each).
+  absl::flat_hash_map<std::uint64_t, std::vector<VersionId>> parents_ ABSL_GUARDED_BY(mu_);
   RefTable branches_ ABSL_GUARDED_BY(mu_);
   RefTable tags_ ABSL_GUARDED_BY(mu_);
   std::uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -67,7 +67,8 @@ absl::StatusOr<VersionId> TransactionImpl::Commit(std::string_view message) {
     }
     // Another commit moved the head: merge our changes into it, with no lock held.
     CatalogMerge m = MergeCatalogs(against->catalog, ours, moved_to->catalog,
-                                   db->options().conflict_mode, std::nullopt);
+                                   db->options().conflict_mode, merge_mode::kWrites,
+                                   std::nullopt);
     if (!m.conflicts.empty()) {
       conflicts = std::move(m.conflicts);
       std::string list;

@@ -21,6 +21,10 @@
 // their conflict records have `ours` or `theirs` empty, and only a side (kOurs/kTheirs) resolves
 // them, by taking that side's length and tail.
 //
+// merge_mode::kValues (the default) treats the same change on both sides as agreement;
+// merge_mode::kWrites makes any element changed on both sides, and any length change on both
+// sides, a conflict (what optimistic transactions need against lost updates).
+//
 // Costs: O(chunks changed by theirs x (depth + fanout + chunk size)) + O(elements appended by
 // theirs or by both sides) + O(conflicts); independent of the size of the unchanged part.
 //
@@ -44,6 +48,16 @@
 namespace cowdb {
 
 enum class merge_side : std::uint8_t { kOurs, kTheirs };
+
+// What counts as a conflict.
+enum class merge_mode : std::uint8_t {
+  // An element both sides changed to different values (the same change on both sides merges).
+  kValues,
+  // An element both sides changed at all, even to equal values, and any length change on both
+  // sides: write-write conflicts, as optimistic transactions need (two increments of one counter
+  // from 0 to 1 must not both succeed).
+  kWrites,
+};
 
 // An element both sides changed differently. An empty optional means the element does not exist
 // in that version (beyond its length): empty `base` for elements both sides appended; empty `ours`
@@ -73,6 +87,7 @@ struct merger {
   const vec& ours;
   const vec& theirs;
   std::optional<merge_side> side;  // resolves every conflict when set
+  merge_mode mode = merge_mode::kValues;
   std::vector<merge_conflict<T>> conflicts;
   walk_stats stats;
 
@@ -88,6 +103,14 @@ struct merger {
   // The merged length, recording structural conflicts (or resolving them by `side`).
   std::size_t length() {
     const std::size_t lb = base.size(), lo = ours.size(), lt = theirs.size();
+    if (mode == merge_mode::kWrites && lo != lb && lt != lb) {  // both resized
+      if (side) return *side == merge_side::kOurs ? lo : lt;
+      const std::size_t first = std::min({lb, lo, lt});
+      for (std::size_t i = first; i < std::max({lb, lo, lt}); ++i) {
+        conflicts.push_back({i, at(base, i), at(ours, i), at(theirs, i)});
+      }
+      return lo;
+    }
     if (lo == lt) return lo;
     if (lo == lb) return lt;
     if (lt == lb) return lo;
@@ -148,7 +171,7 @@ struct merger {
             const T& b = lb->data()[k];
             const T& t = lt->data()[k];
             const T& o = lo->data()[k];
-            if (b == t || o == t) continue;
+            if (b == t || (o == t && (mode == merge_mode::kValues || &o == &t))) continue;
             if (o == b || side == merge_side::kTheirs) {
               set(r, at0 + k, t);
             } else if (!side) {
@@ -159,7 +182,7 @@ struct merger {
 
     // Elements both sides appended: no base value.
     for (std::size_t i = base.size(); i < common; ++i) {
-      if (ours[i] == theirs[i]) continue;
+      if (mode == merge_mode::kValues && ours[i] == theirs[i]) continue;
       if (side == merge_side::kTheirs) {
         set(r, i, theirs[i]);
       } else if (!side) {
@@ -202,7 +225,7 @@ class merge_result {
   vec resolve(merge_side side) const {
     if (ok()) return merged_;
     if (has_structural()) {
-      internal::merger<T, C, F> m{base_, ours_, theirs_, side, {}, {}};
+      internal::merger<T, C, F> m{base_, ours_, theirs_, side, mode_, {}, {}};
       return m.run();
     }
     if (side == merge_side::kOurs) return merged_;  // conflicts were left as in ours
@@ -235,7 +258,7 @@ class merge_result {
   template <class U, std::size_t C2, std::size_t F2>
     requires std::equality_comparable<U>
   friend merge_result<U, C2, F2> merge(const pvec<U, C2, F2>&, const pvec<U, C2, F2>&,
-                                       const pvec<U, C2, F2>&);
+                                       const pvec<U, C2, F2>&, merge_mode);
 
   bool has_structural() const noexcept {
     for (const merge_conflict<T>& c : conflicts_) {
@@ -247,6 +270,7 @@ class merge_result {
   vec base_, ours_, theirs_, merged_;
   std::vector<merge_conflict<T>> conflicts_;
   internal::walk_stats stats_;
+  merge_mode mode_ = merge_mode::kValues;
 };
 
 // Three-way merge of `ours` and `theirs`, both derived from `base`. See the header comment for the
@@ -254,15 +278,16 @@ class merge_result {
 template <class T, std::size_t C, std::size_t F>
   requires std::equality_comparable<T>
 merge_result<T, C, F> merge(const pvec<T, C, F>& base, const pvec<T, C, F>& ours,
-                            const pvec<T, C, F>& theirs) {
+                            const pvec<T, C, F>& theirs, merge_mode mode = merge_mode::kValues) {
   merge_result<T, C, F> r;
-  internal::merger<T, C, F> m{base, ours, theirs, std::nullopt, {}, {}};
+  internal::merger<T, C, F> m{base, ours, theirs, std::nullopt, mode, {}, {}};
   r.merged_ = m.run();
   r.conflicts_ = std::move(m.conflicts);
   r.stats_ = m.stats;
   r.base_ = base;
   r.ours_ = ours;
   r.theirs_ = theirs;
+  r.mode_ = mode;
   return r;
 }
 
@@ -270,8 +295,9 @@ merge_result<T, C, F> merge(const pvec<T, C, F>& base, const pvec<T, C, F>& ours
 template <class T, std::size_t C, std::size_t F>
   requires std::equality_comparable<T>
 pvec<T, C, F> merge(const pvec<T, C, F>& base, const pvec<T, C, F>& ours,
-                    const pvec<T, C, F>& theirs, merge_side side) {
-  internal::merger<T, C, F> m{base, ours, theirs, side, {}, {}};
+                    const pvec<T, C, F>& theirs, merge_side side,
+                    merge_mode mode = merge_mode::kValues) {
+  internal::merger<T, C, F> m{base, ours, theirs, side, mode, {}, {}};
   return m.run();
 }
 

@@ -10,9 +10,11 @@
 // A transaction starts from its branch's head (its base), reads its own writes and nothing
 // committed after it began, and writes by path copying into chunks only it owns. Commit() is a
 // pointer swap if the head has not moved; otherwise the transaction's changes are merged
-// three-way with the new head and the commit fails with kAborted only where both wrote the same
-// element differently (or, with ConflictMode::kDataset, the same dataset). A transaction that is
-// destroyed or aborted leaves no trace.
+// three-way with the new head and the commit fails with kAborted only where both changed the
+// same element -- even to equal values: first committer wins, so two read-modify-writes of one
+// element never both succeed -- or both resized the same dataset, or (ConflictMode::kDataset)
+// both wrote the same dataset. Writes to different elements, even in the same chunk, merge.
+// A transaction that is destroyed or aborted leaves no trace.
 //
 // Errors: every operation on a finished (committed, failed or aborted) transaction returns
 // kFailedPrecondition. Unknown dataset -> kNotFound; wrong element type -> kInvalidArgument;

@@ -51,10 +51,10 @@ class Dataset {
   virtual const std::type_info& type() const noexcept = 0;
   virtual std::size_t size() const noexcept = 0;
   virtual const void* identity() const noexcept = 0;
-  // Three-way merge with *this as base. `resolve` (may be empty) picks ours (false) or theirs
-  // (true) for every conflict; without it conflicts are reported.
+  // Three-way merge with *this as base. `resolve`, when not null, settles every conflict by
+  // taking that side; otherwise conflicts are reported. `mode`: see merge_mode.
   virtual DatasetMerge Merge3(const Dataset& ours, const Dataset& theirs,
-                              const merge_side* resolve) const = 0;
+                              const merge_side* resolve, merge_mode mode) const = 0;
   virtual DatasetDiff Diff(const Dataset& to) const = 0;
   virtual void VisitNodes(const NodeVisitor& fn) const = 0;
   virtual memory_stats Memory() const noexcept = 0;
@@ -70,16 +70,16 @@ class TypedDataset final : public Dataset {
   std::size_t size() const noexcept override { return data_.size(); }
   const void* identity() const noexcept override { return data_.identity(); }
 
-  DatasetMerge Merge3(const Dataset& ours, const Dataset& theirs,
-                      const merge_side* resolve) const override {
+  DatasetMerge Merge3(const Dataset& ours, const Dataset& theirs, const merge_side* resolve,
+                      merge_mode mode) const override {
     const auto& o = static_cast<const TypedDataset&>(ours).data_;
     const auto& t = static_cast<const TypedDataset&>(theirs).data_;
     DatasetMerge out;
     if (resolve != nullptr) {
-      out.merged = std::make_shared<TypedDataset>(merge(data_, o, t, *resolve));
+      out.merged = std::make_shared<TypedDataset>(merge(data_, o, t, *resolve, mode));
       return out;
     }
-    auto r = merge(data_, o, t);
+    auto r = merge(data_, o, t, mode);
     if (r.ok()) {
       out.merged = std::make_shared<TypedDataset>(r.merged());
     } else {

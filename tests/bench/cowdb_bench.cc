@@ -1,0 +1,760 @@
+// cowdb_bench: the DESIGN.md targets, each measured against std::vector<int64_t> in the same run.
+//
+//   cowdb_bench [--quick] [--sweep] [--cpu-time] [Google Benchmark flags, e.g.
+//               --benchmark_filter=W3]
+//
+//   (default)  W1-W7 and M1 at N = 1M and 10M, 5 repetitions each.
+//   --quick    N = 65536 and short repetitions (also COWDB_BENCH_QUICK=1); the ctest smoke test.
+//   --sweep    W2/W3/W4/W6/W7/M1 at N = 10M for a grid of tree shapes (ChunkBytes x Fanout), one
+//              `SWEEP ...` line per shape, to tune kDefaultChunkBytes / kDefaultFanout.
+//   --sweep-n=N  the sweep at another N (implies --sweep).
+//   --cpu-time   medians of the CPU time instead of the real time: steadier on a shared machine,
+//                where the real time also counts the time other processes held the CPU.
+//
+// After Google Benchmark's console output (one median and one cv line per benchmark) it prints
+// one machine-readable line per workload and N,
+//
+//   RESULT <id> n=<N> std_ns=<median> cowdb_ns=<median> ratio=<cowdb/std> [abs=<x>] [variant=<v>]
+//
+// where the times are medians over the repetitions of the real (wall) time per iteration (CPU
+// time with --cpu-time), `abs` is the absolute figure a target bounds (W1, W4: ns; M1: bytes) and
+// `variant` names the W2 scan kind. For M1 the std_ns / cowdb_ns columns hold bytes: 100 deep
+// copies vs. the extra bytes of 100 one-element branches. A table with the targets follows.
+// Misses are reported, never turned into a failure: the exit status is non-zero only when a
+// workload produced no result.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "cowdb/pvec.h"
+#include "fmt/format.h"
+
+namespace {
+
+using Vec = std::vector<std::int64_t>;
+using Pvec = cowdb::pvec<std::int64_t>;
+
+constexpr std::uint64_t kSeed = 0xC0DB'5EED'0000'0001ULL;
+constexpr std::size_t kReads = 1'000'000;              // W3: random reads per iteration
+constexpr std::size_t kWrites = std::size_t{1} << 16;  // W4, M1: precomputed write positions
+constexpr std::size_t kWriteMask = kWrites - 1;
+constexpr std::size_t kBranches = 100;  // M1
+constexpr std::size_t kMillion = 1'000'000;
+
+// ---- run configuration -------------------------------------------------------------------------
+
+struct Config {
+  bool quick = false;
+  bool sweep = false;
+  bool cpu_time = false;           // report CPU-time medians instead of real-time ones
+  std::vector<std::size_t> sizes;  // N for the target workloads
+  std::size_t sweep_n = 0;         // N for the shape sweep (0: the default)
+  int repetitions = 0;
+  double min_time = 0;  // seconds per repetition
+};
+
+// Removes --quick and --sweep from argv (Google Benchmark rejects unknown flags) and fills in the
+// sizes and repetitions.
+Config parse_own_flags(int& argc, char** argv) {
+  Config c;
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--quick") {
+      c.quick = true;
+    } else if (arg == "--cpu-time") {
+      c.cpu_time = true;
+    } else if (arg == "--sweep") {
+      c.sweep = true;
+    } else if (arg.rfind("--sweep-n=", 0) == 0) {
+      c.sweep = true;
+      c.sweep_n = std::strtoull(argv[i] + std::strlen("--sweep-n="), nullptr, 10);
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
+  argv[argc] = nullptr;
+  if (const char* env = std::getenv("COWDB_BENCH_QUICK");
+      env != nullptr && std::string_view(env) != "" && std::string_view(env) != "0") {
+    c.quick = true;
+  }
+  if (c.quick) {
+    c.sizes = {std::size_t{1} << 16};
+    if (c.sweep_n == 0) c.sweep_n = std::size_t{1} << 16;
+    c.repetitions = 3;
+    c.min_time = 0.005;
+  } else {
+    c.sizes = {kMillion, 10 * kMillion};
+    if (c.sweep_n == 0) c.sweep_n = 10 * kMillion;
+    c.repetitions = c.sweep ? 3 : 5;
+    c.min_time = c.sweep ? 0.2 : 0.3;
+  }
+  return c;
+}
+
+// ---- fixtures (built outside the timed loops, cached across repetitions) -----------------------
+
+struct StdFixture {
+  std::size_t n = 0;
+  Vec vec;                          // vec[i] == i, so every write of a negative value changes it
+  std::vector<std::size_t> reads;   // kReads uniform indices in [0, n)   (W3)
+  std::vector<std::size_t> writes;  // kWrites uniform indices in [0, n)  (W4, M1)
+};
+
+// The std fixture for n; rebuilding it (a new n) invalidates the previous one.
+const StdFixture& std_fixture(std::size_t n) {
+  static StdFixture f;
+  if (f.n != n) {
+    f = StdFixture{};  // free the old one before building the new one
+    f.n = n;
+    f.vec.resize(n);
+    std::iota(f.vec.begin(), f.vec.end(), std::int64_t{0});
+    std::mt19937_64 rng(kSeed + n);
+    std::uniform_int_distribution<std::size_t> pick(0, n - 1);
+    f.reads.resize(kReads);
+    for (std::size_t& i : f.reads) i = pick(rng);
+    f.writes.resize(kWrites);
+    for (std::size_t& i : f.writes) i = pick(rng);
+  }
+  return f;
+}
+
+// At most one pvec fixture is alive at a time: the sweep has a dozen shapes of 10M elements.
+void (*g_drop_pvec_fixture)() = nullptr;
+
+template <class V>
+struct PvecFixture {
+  static inline std::unique_ptr<V> v;
+  static inline std::size_t n = 0;
+};
+
+// A pvec of type V equal to std_fixture(n).vec.
+template <class V>
+const V& pvec_fixture(std::size_t n) {
+  using F = PvecFixture<V>;
+  if (F::v == nullptr || F::n != n) {
+    if (g_drop_pvec_fixture != nullptr) g_drop_pvec_fixture();
+    const Vec& src = std_fixture(n).vec;
+    F::v = std::make_unique<V>(src.begin(), src.end());
+    F::n = n;
+    g_drop_pvec_fixture = [] { PvecFixture<V>::v.reset(); };
+  }
+  return *F::v;
+}
+
+std::int64_t write_value(std::size_t k) { return -static_cast<std::int64_t>(k) - 1; }
+
+// ---- W1: branch / snapshot ---------------------------------------------------------------------
+
+void std_w1(benchmark::State& st, std::size_t n) {
+  const Vec& vec = std_fixture(n).vec;
+  for (auto _ : st) {
+    Vec copy = vec;
+    benchmark::DoNotOptimize(copy.data());
+    benchmark::ClobberMemory();
+  }
+}
+
+template <class V>
+void cowdb_w1(benchmark::State& st, std::size_t n) {
+  const V& v = pvec_fixture<V>(n);
+  for (auto _ : st) {
+    V copy = v;
+    benchmark::DoNotOptimize(copy);
+  }
+}
+
+// ---- W2: full scan (sum) -----------------------------------------------------------------------
+
+void std_w2_iter(benchmark::State& st, std::size_t n) {
+  const Vec& vec = std_fixture(n).vec;
+  for (auto _ : st) {
+    std::int64_t sum = 0;
+    for (std::int64_t x : vec) sum += x;
+    benchmark::DoNotOptimize(sum);
+  }
+  st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(n));
+}
+
+template <class V>
+void cowdb_w2_iter(benchmark::State& st, std::size_t n) {
+  const V& v = pvec_fixture<V>(n);
+  for (auto _ : st) {
+    std::int64_t sum = 0;
+    for (std::int64_t x : v) sum += x;
+    benchmark::DoNotOptimize(sum);
+  }
+  st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(n));
+}
+
+void std_w2_chunk(benchmark::State& st, std::size_t n) {
+  const Vec& vec = std_fixture(n).vec;
+  const std::int64_t* data = vec.data();
+  const std::size_t size = vec.size();
+  for (auto _ : st) {
+    std::int64_t sum = 0;
+    for (std::size_t i = 0; i < size; ++i) sum += data[i];
+    benchmark::DoNotOptimize(sum);
+  }
+  st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(n));
+}
+
+template <class V>
+void cowdb_w2_chunk(benchmark::State& st, std::size_t n) {
+  const V& v = pvec_fixture<V>(n);
+  for (auto _ : st) {
+    std::int64_t sum = 0;
+    v.for_each_chunk([&sum](const std::int64_t* first, const std::int64_t* last) {
+      std::int64_t part = 0;  // a local accumulator: `sum` may alias the chunk for the compiler
+      for (; first != last; ++first) part += *first;
+      sum += part;
+    });
+    benchmark::DoNotOptimize(sum);
+  }
+  st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(n));
+}
+
+// ---- W3: 1M random reads -----------------------------------------------------------------------
+
+void std_w3(benchmark::State& st, std::size_t n) {
+  const StdFixture& f = std_fixture(n);
+  const std::int64_t* data = f.vec.data();
+  const std::size_t* idx = f.reads.data();
+  for (auto _ : st) {
+    std::int64_t sum = 0;
+    for (std::size_t k = 0; k < kReads; ++k) sum += data[idx[k]];
+    benchmark::DoNotOptimize(sum);
+  }
+  st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(kReads));
+}
+
+template <class V>
+void cowdb_w3(benchmark::State& st, std::size_t n) {
+  const V& v = pvec_fixture<V>(n);
+  const std::size_t* idx = std_fixture(n).reads.data();
+  for (auto _ : st) {
+    std::int64_t sum = 0;
+    for (std::size_t k = 0; k < kReads; ++k) sum += v[idx[k]];
+    benchmark::DoNotOptimize(sum);
+  }
+  st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(kReads));
+}
+
+// ---- W4: single-element write that makes a new version -----------------------------------------
+
+void std_w4(benchmark::State& st, std::size_t n) {
+  const StdFixture& f = std_fixture(n);
+  Vec vec = f.vec;  // a private copy keeps the shared fixture pristine
+  std::int64_t* data = vec.data();
+  std::size_t k = 0;
+  for (auto _ : st) {
+    data[f.writes[k & kWriteMask]] = write_value(k);
+    benchmark::DoNotOptimize(data);  // `data` escapes: the store must happen
+    ++k;
+  }
+}
+
+template <class V>
+void cowdb_w4(benchmark::State& st, std::size_t n) {
+  const V& v = pvec_fixture<V>(n);  // stays alive, so every set() must copy its path
+  const std::size_t* idx = std_fixture(n).writes.data();
+  V v2;
+  std::size_t k = 0;
+  for (auto _ : st) {
+    v2 = v.set(idx[k & kWriteMask], write_value(k));
+    benchmark::DoNotOptimize(v2);
+    ++k;
+  }
+}
+
+// ---- W6: bulk transform x*2 into a new version / vector -----------------------------------------
+
+void std_w6(benchmark::State& st, std::size_t n) {
+  const Vec& vec = std_fixture(n).vec;
+  for (auto _ : st) {
+    Vec out(vec.size());
+    std::transform(vec.begin(), vec.end(), out.begin(), [](std::int64_t x) { return x * 2; });
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(n));
+}
+
+template <class V>
+void cowdb_w6(benchmark::State& st, std::size_t n) {
+  const V& v = pvec_fixture<V>(n);
+  for (auto _ : st) {
+    V out = v.transform([](std::int64_t x) { return x * 2; });
+    benchmark::DoNotOptimize(out);
+  }
+  st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(n));
+}
+
+// ---- W7: build N elements by push_back ---------------------------------------------------------
+
+void std_w7(benchmark::State& st, std::size_t n) {
+  for (auto _ : st) {
+    Vec v;  // no reserve
+    for (std::size_t i = 0; i < n; ++i) v.push_back(static_cast<std::int64_t>(i));
+    benchmark::DoNotOptimize(v.data());
+    benchmark::ClobberMemory();
+  }
+  st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(n));
+}
+
+template <class V>
+void cowdb_w7(benchmark::State& st, std::size_t n) {
+  for (auto _ : st) {
+    auto e = V().transient();
+    for (std::size_t i = 0; i < n; ++i) e.push_back(static_cast<std::int64_t>(i));
+    V v = std::move(e).persistent();
+    benchmark::DoNotOptimize(v);
+  }
+  st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(n));
+}
+
+// ---- M1: memory of 100 one-element branches ----------------------------------------------------
+
+struct M1Bytes {
+  double extra = 0;        // sum over the branches of branch.exclusive().bytes
+  double cross_check = 0;  // sum of memory() - shared_with(base): must be equal
+};
+
+// Times making (and dropping) the 100 branches; reports the memory they add as counters.
+template <class V>
+void cowdb_m1(benchmark::State& st, std::size_t n) {
+  const V& base = pvec_fixture<V>(n);
+  const std::size_t* idx = std_fixture(n).writes.data();
+  auto make_branches = [&base, idx] {
+    std::vector<V> branches;
+    branches.reserve(kBranches);
+    for (std::size_t b = 0; b < kBranches; ++b) {
+      branches.push_back(base.set(idx[b], write_value(b)));
+    }
+    return branches;
+  };
+  for (auto _ : st) {
+    std::vector<V> branches = make_branches();
+    benchmark::DoNotOptimize(branches.data());
+    benchmark::ClobberMemory();
+  }
+  static std::map<std::size_t, M1Bytes> cache;  // shared_with() is O(n): measure once per n
+  auto it = cache.find(n);
+  if (it == cache.end()) {
+    const std::vector<V> branches = make_branches();
+    M1Bytes m;
+    for (const V& b : branches) {
+      m.extra += static_cast<double>(b.exclusive().bytes);
+      m.cross_check += static_cast<double>(b.memory().bytes - b.shared_with(base).bytes);
+    }
+    it = cache.emplace(n, m).first;
+  }
+  st.counters["extra_bytes"] = it->second.extra;
+  st.counters["reach_minus_base"] = it->second.cross_check;
+  st.counters["deep_bytes"] = static_cast<double>(n * sizeof(std::int64_t) * kBranches);
+}
+
+// ---- registration -------------------------------------------------------------------------------
+
+using Body = void (*)(benchmark::State&, std::size_t);
+
+// Registers body(n) under `name`; returns the name (the key of its results).
+std::string add_bench(const Config& cfg, const std::string& name, Body body, std::size_t n,
+                      benchmark::TimeUnit unit) {
+  benchmark::RegisterBenchmark(name.c_str(), [body, n](benchmark::State& st) { body(st, n); })
+      ->Repetitions(cfg.repetitions)
+      ->MinTime(cfg.min_time)
+      ->UseRealTime()
+      ->Unit(unit);
+  return name;
+}
+
+// One RESULT line: a cowdb benchmark and its std baseline (none for M1).
+struct Pair {
+  std::string id;
+  std::string variant;  // "iter" / "chunk" for W2, else empty
+  std::size_t n = 0;
+  std::string std_name;
+  std::string cowdb_name;
+};
+
+std::vector<Pair> register_targets(const Config& cfg) {
+  using benchmark::kMicrosecond;
+  using benchmark::kNanosecond;
+  std::vector<Pair> pairs;
+  for (const std::size_t n : cfg.sizes) {
+    auto add_pair = [&](const char* id, const char* variant, Body std_body, Body cowdb_body,
+                        benchmark::TimeUnit std_unit, benchmark::TimeUnit cowdb_unit) {
+      const std::string stem = *variant != '\0' ? fmt::format("{}_{}", id, variant) : id;
+      Pair p{id, variant, n, "", ""};
+      if (std_body != nullptr) {
+        p.std_name = add_bench(cfg, fmt::format("{}/n:{}/std", stem, n), std_body, n, std_unit);
+      }
+      p.cowdb_name =
+          add_bench(cfg, fmt::format("{}/n:{}/cowdb", stem, n), cowdb_body, n, cowdb_unit);
+      pairs.push_back(std::move(p));
+    };
+    add_pair("W1", "", std_w1, cowdb_w1<Pvec>, kMicrosecond, kNanosecond);
+    add_pair("W2", "iter", std_w2_iter, cowdb_w2_iter<Pvec>, kMicrosecond, kMicrosecond);
+    add_pair("W2", "chunk", std_w2_chunk, cowdb_w2_chunk<Pvec>, kMicrosecond, kMicrosecond);
+    add_pair("W3", "", std_w3, cowdb_w3<Pvec>, kMicrosecond, kMicrosecond);
+    add_pair("W4", "", std_w4, cowdb_w4<Pvec>, kNanosecond, kNanosecond);
+    add_pair("W6", "", std_w6, cowdb_w6<Pvec>, kMicrosecond, kMicrosecond);
+    add_pair("W7", "", std_w7, cowdb_w7<Pvec>, kMicrosecond, kMicrosecond);
+    add_pair("M1", "", nullptr, cowdb_m1<Pvec>, kMicrosecond, kMicrosecond);
+  }
+  return pairs;
+}
+
+// The shape sweep: the same workloads for pvec<int64_t, ChunkBytes, Fanout>.
+struct Shape {
+  std::size_t chunk_bytes = 0;
+  std::size_t fanout = 0;
+  std::size_t chunk_elems = 0;
+  std::string w2_iter, w2_chunk, w3, w4, w6, w7, m1;
+};
+
+struct SweepPlan {
+  std::size_t n = 0;
+  std::string w2_iter, w2_chunk, w3, w4, w6, w7;  // the std baselines
+  std::vector<Shape> shapes;
+};
+
+template <std::size_t ChunkBytes, std::size_t Fanout>
+void register_shape(const Config& cfg, SweepPlan& plan) {
+  using V = cowdb::pvec<std::int64_t, ChunkBytes, Fanout>;
+  using benchmark::kMicrosecond;
+  using benchmark::kNanosecond;
+  const std::string p = fmt::format("SWEEP/cb:{}/f:{}/", ChunkBytes, Fanout);
+  const std::size_t n = plan.n;
+  Shape s;
+  s.chunk_bytes = ChunkBytes;
+  s.fanout = Fanout;
+  s.chunk_elems = V::chunk_capacity;
+  s.w2_iter = add_bench(cfg, p + "W2_iter", cowdb_w2_iter<V>, n, kMicrosecond);
+  s.w2_chunk = add_bench(cfg, p + "W2_chunk", cowdb_w2_chunk<V>, n, kMicrosecond);
+  s.w3 = add_bench(cfg, p + "W3", cowdb_w3<V>, n, kMicrosecond);
+  s.w4 = add_bench(cfg, p + "W4", cowdb_w4<V>, n, kNanosecond);
+  s.w6 = add_bench(cfg, p + "W6", cowdb_w6<V>, n, kMicrosecond);
+  s.w7 = add_bench(cfg, p + "W7", cowdb_w7<V>, n, kMicrosecond);
+  s.m1 = add_bench(cfg, p + "M1", cowdb_m1<V>, n, kMicrosecond);
+  plan.shapes.push_back(std::move(s));
+}
+
+template <std::size_t ChunkBytes, std::size_t... Fanouts>
+void register_shape_row(const Config& cfg, SweepPlan& plan) {
+  (register_shape<ChunkBytes, Fanouts>(cfg, plan), ...);
+}
+
+SweepPlan register_sweep(const Config& cfg) {
+  using benchmark::kMicrosecond;
+  using benchmark::kNanosecond;
+  SweepPlan plan;
+  plan.n = cfg.sweep_n;
+  const std::size_t n = plan.n;
+  plan.w2_iter = add_bench(cfg, "SWEEP/std/W2_iter", std_w2_iter, n, kMicrosecond);
+  plan.w2_chunk = add_bench(cfg, "SWEEP/std/W2_chunk", std_w2_chunk, n, kMicrosecond);
+  plan.w3 = add_bench(cfg, "SWEEP/std/W3", std_w3, n, kMicrosecond);
+  plan.w4 = add_bench(cfg, "SWEEP/std/W4", std_w4, n, kNanosecond);
+  plan.w6 = add_bench(cfg, "SWEEP/std/W6", std_w6, n, kMicrosecond);
+  plan.w7 = add_bench(cfg, "SWEEP/std/W7", std_w7, n, kMicrosecond);
+  register_shape_row<1024, 16, 32, 64>(cfg, plan);
+  register_shape_row<2048, 16, 32, 64>(cfg, plan);
+  register_shape_row<4096, 16, 32, 64>(cfg, plan);
+  register_shape_row<8192, 16, 32, 64>(cfg, plan);
+  return plan;
+}
+
+// ---- collecting the results ---------------------------------------------------------------------
+
+// The console reporter, showing only the median and cv of each benchmark (or the single run when
+// there is one repetition), that also keeps every repetition's real and CPU time per iteration in
+// ns and the user counters, keyed by the registered name.
+class CollectingReporter : public benchmark::ConsoleReporter {
+ public:
+  CollectingReporter(OutputOptions opts, bool use_cpu_time)
+      : ConsoleReporter(opts), use_cpu_time_(use_cpu_time) {}
+
+  bool use_cpu_time() const { return use_cpu_time_; }
+
+  void ReportRuns(const std::vector<Run>& runs) override {
+    std::vector<Run> shown;
+    for (const Run& r : runs) {
+      const std::string& name = r.run_name.function_name;
+      if (r.error_occurred) {
+        shown.push_back(r);
+      } else if (r.run_type == Run::RT_Iteration) {
+        const double to_ns = 1e9 / benchmark::GetTimeUnitMultiplier(r.time_unit);
+        real_[name].push_back(r.GetAdjustedRealTime() * to_ns);
+        cpu_[name].push_back(r.GetAdjustedCPUTime() * to_ns);
+        for (const auto& [key, counter] : r.counters) counters_[name][key] = counter.value;
+        real_seconds_ += r.real_accumulated_time;
+        cpu_seconds_ += r.cpu_accumulated_time;
+        if (r.repetitions <= 1) shown.push_back(r);
+      } else if (r.aggregate_name == "median" || r.aggregate_name == "cv") {
+        shown.push_back(r);
+      }
+    }
+    if (!shown.empty()) ConsoleReporter::ReportRuns(shown);
+  }
+
+  // Median over the repetitions of the real (or CPU) time per iteration, in ns.
+  std::optional<double> median_ns(const std::string& name) const {
+    const auto& samples = use_cpu_time_ ? cpu_ : real_;
+    const auto it = samples.find(name);
+    if (it == samples.end() || it->second.empty()) return std::nullopt;
+    std::vector<double> v = it->second;
+    std::sort(v.begin(), v.end());
+    const std::size_t m = v.size() / 2;
+    return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
+  }
+
+  std::optional<double> counter(const std::string& name, const std::string& key) const {
+    const auto it = counters_.find(name);
+    if (it == counters_.end()) return std::nullopt;
+    const auto c = it->second.find(key);
+    if (c == it->second.end()) return std::nullopt;
+    return c->second;
+  }
+
+  // CPU time / real time over all timed runs: well below 1 when other processes took the CPU,
+  // which inflates the real-time medians.
+  double cpu_share() const { return real_seconds_ > 0 ? cpu_seconds_ / real_seconds_ : 1.0; }
+
+ private:
+  bool use_cpu_time_;
+  double real_seconds_ = 0;
+  double cpu_seconds_ = 0;
+  std::map<std::string, std::vector<double>> real_;
+  std::map<std::string, std::vector<double>> cpu_;
+  std::map<std::string, std::map<std::string, double>> counters_;
+};
+
+// ---- printing
+// ------------------------------------------------------------------------------------
+
+std::string human_ns(double ns) {
+  if (ns < 1e3) return fmt::format("{:.1f} ns", ns);
+  if (ns < 1e6) return fmt::format("{:.2f} us", ns / 1e3);
+  if (ns < 1e9) return fmt::format("{:.2f} ms", ns / 1e6);
+  return fmt::format("{:.2f} s", ns / 1e9);
+}
+
+std::string human_bytes(double b) {
+  if (b < 1024) return fmt::format("{:.0f} B", b);
+  if (b < 1024.0 * 1024) return fmt::format("{:.1f} KiB", b / 1024);
+  if (b < 1024.0 * 1024 * 1024) return fmt::format("{:.1f} MiB", b / (1024.0 * 1024));
+  return fmt::format("{:.2f} GiB", b / (1024.0 * 1024 * 1024));
+}
+
+std::string machine() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  std::string model = "unknown CPU";
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) model = line.substr(colon + 2);
+      break;
+    }
+  }
+  return fmt::format("{}, {} hardware threads", model, std::thread::hardware_concurrency());
+}
+
+// The DESIGN.md target of a workload: a bound on the ratio or on the absolute figure.
+struct Target {
+  bool on_abs = false;
+  double limit = 0;
+  const char* text = "";
+};
+
+Target target_for(const Pair& p) {
+  if (p.id == "W1") return {true, 100, "< 100 ns"};
+  if (p.id == "W2")
+    return p.variant == "iter" ? Target{false, 1.2, "<= 1.2x"} : Target{false, 1.05, "<= 1.05x"};
+  if (p.id == "W3")
+    return p.n >= 10 * kMillion ? Target{false, 4, "<= 4x"} : Target{false, 5, "<= 5x"};
+  if (p.id == "W4") return {true, 1000, "<= 1 us"};
+  if (p.id == "W6") return {false, 1.3, "<= 1.3x"};
+  if (p.id == "W7") return {false, 1.0, "<= 1.0x"};
+  return {true, 1e6, "<= 1 MB"};  // M1
+}
+
+struct Row {
+  Pair pair;
+  double std_value = 0;
+  double cowdb_value = 0;
+  double ratio = 0;
+  std::optional<double> abs;
+};
+
+void print_cpu_share(const CollectingReporter& rep) {
+  const double share = rep.cpu_share();
+  fmt::print("cpu share: {:.0f}% of the timed wall time was on-CPU{}\n", share * 100,
+             share >= 0.9 || rep.use_cpu_time()
+                 ? ""
+                 : " (the machine was busy: real-time medians are inflated; try --cpu-time)");
+}
+
+// Prints the RESULT lines and the table; returns the number of workloads without a result.
+int print_targets(const CollectingReporter& rep, const std::vector<Pair>& pairs, bool quick) {
+  std::vector<Row> rows;
+  int missing = 0;
+  for (const Pair& p : pairs) {
+    Row row;
+    row.pair = p;
+    if (p.id == "M1") {
+      const auto extra = rep.counter(p.cowdb_name, "extra_bytes");
+      const auto cross = rep.counter(p.cowdb_name, "reach_minus_base");
+      if (!extra) {
+        ++missing;
+        continue;
+      }
+      if (cross && *cross != *extra) {
+        fmt::print(stderr,
+                   "warning: M1 n={}: exclusive() says {} bytes, memory() - shared_with() {}\n",
+                   p.n, *extra, *cross);
+      }
+      row.std_value = static_cast<double>(p.n * sizeof(std::int64_t) * kBranches);
+      row.cowdb_value = *extra;
+      row.abs = *extra;
+    } else {
+      const auto s = rep.median_ns(p.std_name);
+      const auto c = rep.median_ns(p.cowdb_name);
+      if (!s || !c) {
+        ++missing;
+        continue;
+      }
+      row.std_value = *s;
+      row.cowdb_value = *c;
+      if (p.id == "W1" || p.id == "W4") row.abs = *c;
+    }
+    row.ratio = row.cowdb_value / row.std_value;
+    rows.push_back(row);
+  }
+
+  fmt::print("\n");
+  for (const Row& r : rows) {
+    const bool bytes = r.pair.id == "M1";
+    std::string line =
+        bytes ? fmt::format("RESULT {} n={} std_ns={:.0f} cowdb_ns={:.0f} ratio={:.4g}", r.pair.id,
+                            r.pair.n, r.std_value, r.cowdb_value, r.ratio)
+              : fmt::format("RESULT {} n={} std_ns={:.1f} cowdb_ns={:.1f} ratio={:.4g}", r.pair.id,
+                            r.pair.n, r.std_value, r.cowdb_value, r.ratio);
+    if (r.abs)
+      line += bytes ? fmt::format(" abs={:.0f}", *r.abs) : fmt::format(" abs={:.1f}", *r.abs);
+    if (!r.pair.variant.empty()) line += fmt::format(" variant={}", r.pair.variant);
+    fmt::print("{}\n", line);
+  }
+
+  fmt::print("\ncowdb vs std::vector<int64_t> — medians of the {} time per iteration\n",
+             rep.use_cpu_time() ? "CPU" : "real");
+  fmt::print("machine: {}\n", machine());
+  print_cpu_share(rep);
+  if (quick) fmt::print("(--quick: small N, short runs; the targets are for N = 1M / 10M)\n");
+  fmt::print("{:<3} {:<6} {:>9} {:>12} {:>12} {:>10} {:>11} {:>10} {}\n", "id", "var", "n", "std",
+             "cowdb", "ratio", "abs", "target", "");
+  int misses = 0;
+  for (const Row& r : rows) {
+    const bool bytes = r.pair.id == "M1";
+    const auto show = [bytes](double v) { return bytes ? human_bytes(v) : human_ns(v); };
+    const Target t = target_for(r.pair);
+    const double measured = t.on_abs ? r.abs.value_or(0) : r.ratio;
+    const bool ok = measured <= t.limit;
+    misses += ok ? 0 : 1;
+    fmt::print("{:<3} {:<6} {:>9} {:>12} {:>12} {:>9.3g}x {:>11} {:>10} {}\n", r.pair.id,
+               r.pair.variant.empty() ? "-" : r.pair.variant, r.pair.n, show(r.std_value),
+               show(r.cowdb_value), r.ratio, r.abs ? show(*r.abs) : "-", t.text,
+               ok ? "ok" : "MISS");
+  }
+  fmt::print("{} of {} targets met\n", rows.size() - static_cast<std::size_t>(misses), rows.size());
+  return missing;
+}
+
+// Prints one SWEEP line per shape; returns the number of shapes with a missing result.
+int print_sweep(const CollectingReporter& rep, const SweepPlan& plan) {
+  const auto ns = [&rep](const std::string& name) { return rep.median_ns(name).value_or(0); };
+  const auto ratio = [&ns](const std::string& cowdb, const std::string& base) {
+    const double s = ns(base);
+    return s > 0 ? ns(cowdb) / s : 0.0;
+  };
+  fmt::print(
+      "\nSWEEP std n={} W2_iter_ns={:.0f} W2_chunk_ns={:.0f} W3_ns={:.0f} W4_ns={:.1f} "
+      "W6_ns={:.0f} W7_ns={:.0f}\n",
+      plan.n, ns(plan.w2_iter), ns(plan.w2_chunk), ns(plan.w3), ns(plan.w4), ns(plan.w6),
+      ns(plan.w7));
+  print_cpu_share(rep);
+  int missing = 0;
+  for (const Shape& s : plan.shapes) {
+    for (const std::string* name : {&s.w2_iter, &s.w2_chunk, &s.w3, &s.w4, &s.w6, &s.w7, &s.m1}) {
+      if (!rep.median_ns(*name)) ++missing;
+    }
+    fmt::print(
+        "SWEEP chunk_bytes={} fanout={} chunk_elems={} n={} W2_iter_ratio={:.3f} "
+        "W2_chunk_ratio={:.3f} W3_ratio={:.3f} W3_ns={:.0f} W4_ns={:.1f} W6_ratio={:.3f} "
+        "W7_ratio={:.3f} M1_bytes={:.0f}\n",
+        s.chunk_bytes, s.fanout, s.chunk_elems, plan.n, ratio(s.w2_iter, plan.w2_iter),
+        ratio(s.w2_chunk, plan.w2_chunk), ratio(s.w3, plan.w3), ns(s.w3), ns(s.w4),
+        ratio(s.w6, plan.w6), ratio(s.w7, plan.w7), rep.counter(s.m1, "extra_bytes").value_or(0));
+  }
+  return missing;
+}
+
+bool filtered() {
+  const std::string f = benchmark::GetBenchmarkFilter();
+  return !(f.empty() || f == "." || f == "all");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Config cfg = parse_own_flags(argc, argv);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+#ifndef NDEBUG
+  fmt::print(stderr, "warning: cowdb_bench built without NDEBUG: asserts are on, times are slow\n");
+#endif
+
+  std::vector<Pair> pairs;
+  SweepPlan plan;
+  if (cfg.sweep) {
+    plan = register_sweep(cfg);
+  } else {
+    pairs = register_targets(cfg);
+  }
+
+  CollectingReporter reporter(isatty(STDOUT_FILENO) != 0
+                                  ? benchmark::ConsoleReporter::OO_ColorTabular
+                                  : benchmark::ConsoleReporter::OO_Tabular,
+                              cfg.cpu_time);
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  std::fflush(stdout);
+
+  const int missing =
+      cfg.sweep ? print_sweep(reporter, plan) : print_targets(reporter, pairs, cfg.quick);
+  std::fflush(stdout);
+  if (missing > 0 && !filtered()) {
+    fmt::print(stderr, "error: {} workload(s) produced no result\n", missing);
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,1454 @@
+// Model-based randomized test of cowdb::pvec and its editor, against std::vector.
+//
+// Eight live versions ("slots") are each paired with a std::vector model. Every step picks a
+// random operation, reads a source slot and writes the result into a destination slot (often a
+// different one, so versions that share chunks with the result must stay intact), then checks
+// EVERY slot against its model: size, operator[], iterators, for_each_chunk and at(); now and
+// then also backward iteration, iterator jumps, std::ranges algorithms, operator== between slots,
+// the memory introspection, and that the live node count equals the nodes reachable from the
+// slots (a leak shows up at the step that causes it). Editor sessions edit a batch against a
+// model of the editor and freeze it with persistent() in the middle of the batch; the frozen
+// version must not change while the editor keeps writing.
+//
+// Tiny tree shapes (1-4 elements per chunk, fan-out 2-4) turn a few hundred elements into a deep
+// tree. Sizes stay mostly within 0..300, sometimes reach ~1000 and often drop to 0, 1 and the
+// exact capacities of full leaves and full trees.
+//
+// Replay: the seed comes from Catch::rngSeed(); a failure prints seed, step and operation.
+//   cowdb_model_tests --rng-seed <seed> "<test name>"
+// `--rng-seed time` explores new sequences.
+#include <algorithm>
+#include <array>
+#include <catch2/catch.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <initializer_list>
+#include <iterator>
+#include <limits>
+#include <new>
+#include <random>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cowdb/internal/node.h"
+#include "cowdb/internal/rbtree.h"
+#include "cowdb/pvec.h"
+#include "fmt/format.h"
+
+// A check for the hot loops: one branch and a counter increment when it holds; a Catch2 failure
+// (which ends the test case and prints the captured seed and step) when it does not. The
+// message arguments are only evaluated on failure.
+#define COWDB_MODEL_CHECK(cond, ...)                                                     \
+  do {                                                                                   \
+    ++g_checks;                                                                          \
+    if (!(cond)) {                                                                       \
+      FAIL(fmt::format("model check `{}` failed: {}{}", #cond, fmt::format(__VA_ARGS__), \
+                       editor_context()));                                               \
+    }                                                                                    \
+  } while (false)
+
+namespace {
+
+using cowdb::internal::live_nodes;
+
+// Checks evaluated so far: proves that the loops assert something.
+std::uint64_t g_checks = 0;
+
+// The editor operation being run, if any, for failure messages.
+const char* g_editor_op = nullptr;
+std::size_t g_editor_op_index = 0;
+
+std::string editor_context() {
+  if (g_editor_op == nullptr) return {};
+  return fmt::format(" [in editor session, editor op #{} = {}]", g_editor_op_index, g_editor_op);
+}
+
+// Thrown by the functors that simulate a failing user function.
+struct injected_error : std::runtime_error {
+  injected_error() : std::runtime_error("injected failure") {}
+};
+
+// Allocation-failure injection: while an alloc_failure_scope is alive, the node allocation after
+// `budget` successful ones throws std::bad_alloc.
+int g_alloc_budget = 0;
+
+void failing_node_alloc() {
+  if (g_alloc_budget-- <= 0) throw std::bad_alloc();
+}
+
+class alloc_failure_scope {
+ public:
+  explicit alloc_failure_scope(int budget) {
+    g_alloc_budget = budget;
+    cowdb::internal::g_before_node_alloc = &failing_node_alloc;
+  }
+  ~alloc_failure_scope() { cowdb::internal::g_before_node_alloc = nullptr; }
+  alloc_failure_scope(const alloc_failure_scope&) = delete;
+  alloc_failure_scope& operator=(const alloc_failure_scope&) = delete;
+};
+
+// ---- element types ------------------------------------------------------------------------------
+
+template <class T>
+struct values;
+
+template <>
+struct values<int> {
+  static int make(std::uint64_t r) { return static_cast<int>(r % 1000); }
+  // kind 0 changes every element, kind 1 none, kind 2 about one in five.
+  static int map(unsigned kind, int x) {
+    switch (kind) {
+      case 0:
+        return (x + 7) % 1000;
+      case 1:
+        return x;
+      default:
+        return x % 5 == 0 ? (x + 1) % 1000 : x;
+    }
+  }
+  // Emplaces a value built from constructor arguments and returns the same value.
+  template <class Editor>
+  static int emplace(Editor& e, std::uint64_t r) {
+    if (r % 4 == 0) {
+      e.emplace_back();
+      return 0;
+    }
+    const int x = make(r >> 2);
+    e.emplace_back(x);
+    return x;
+  }
+};
+
+template <>
+struct values<std::string> {
+  // Mostly short strings (inline storage), one in five long enough to live on the heap.
+  static std::string make(std::uint64_t r) {
+    if (r % 5 == 0) return fmt::format("a string long enough to need the heap #{}", r / 5 % 200);
+    return fmt::format("s{}", r % 1000);
+  }
+  static std::string map(unsigned kind, const std::string& x) {
+    switch (kind) {
+      case 0:
+        return x.size() < 48 ? x + "+" : x.substr(0, 2);
+      case 1:
+        return x;
+      default:
+        return x.size() % 3 == 0 ? x + "?" : x;
+    }
+  }
+  template <class Editor>
+  static std::string emplace(Editor& e, std::uint64_t r) {
+    if (r % 8 == 0) {
+      e.emplace_back();
+      return {};
+    }
+    const std::size_t count = r / 8 % 24;  // crosses the small-string limit
+    const char c = static_cast<char>('a' + r / 256 % 26);
+    e.emplace_back(count, c);
+    return std::string(count, c);
+  }
+};
+
+// The element functors given to update() and transform().
+template <class T>
+struct mapper {
+  unsigned kind;
+  T operator()(const T& x) const { return values<T>::map(kind, x); }
+};
+
+// Throws injected_error on the call after `*calls_left` successful ones.
+template <class T>
+struct throwing_mapper {
+  unsigned kind;
+  int* calls_left;
+  T operator()(const T& x) const {
+    if ((*calls_left)-- <= 0) throw injected_error();
+    return values<T>::map(kind, x);
+  }
+};
+
+// A single-pass iterator over an array, so that construction takes its input-iterator path.
+template <class T>
+class input_only_iterator {
+ public:
+  using iterator_concept = std::input_iterator_tag;
+  using value_type = T;
+  using difference_type = std::ptrdiff_t;
+
+  input_only_iterator() = default;
+  explicit input_only_iterator(const T* p) : p_(p) {}
+  const T& operator*() const { return *p_; }
+  input_only_iterator& operator++() {
+    ++p_;
+    return *this;
+  }
+  void operator++(int) { ++p_; }
+  friend bool operator==(const input_only_iterator& a, const input_only_iterator& b) {
+    return a.p_ == b.p_;
+  }
+
+ private:
+  const T* p_ = nullptr;
+};
+
+// ---- the test driver ----------------------------------------------------------------------------
+
+enum class op_kind : unsigned {
+  kCopy,
+  kPushBack,
+  kPopBack,
+  kSet,
+  kUpdate,
+  kTake,
+  kResize,
+  kTransform,
+  kTransformRange,
+  kConstruct,
+  kRebuild,
+  kEditor,
+  kDrop,
+  kClear,
+  kSwap,
+};
+
+struct op_info {
+  op_kind code;
+  unsigned weight;
+  const char* name;
+};
+
+constexpr op_info kOps[] = {
+    {op_kind::kCopy, 7, "copy"},
+    {op_kind::kPushBack, 11, "push_back"},
+    {op_kind::kPopBack, 9, "pop_back"},
+    {op_kind::kSet, 10, "set"},
+    {op_kind::kUpdate, 6, "update"},
+    {op_kind::kTake, 5, "take"},
+    {op_kind::kResize, 6, "resize"},
+    {op_kind::kTransform, 4, "transform"},
+    {op_kind::kTransformRange, 5, "transform(first, last)"},
+    {op_kind::kConstruct, 6, "construct"},
+    {op_kind::kRebuild, 2, "rebuild equal"},
+    {op_kind::kEditor, 22, "editor session"},
+    {op_kind::kDrop, 3, "drop (exclusive)"},
+    {op_kind::kClear, 2, "clear"},
+    {op_kind::kSwap, 2, "swap"},
+};
+
+constexpr unsigned total_weight() {
+  unsigned w = 0;
+  for (const op_info& o : kOps) w += o.weight;
+  return w;
+}
+
+// How a write reads its source: `v.op()` on the const source; `std::move(copy).op()` on a copy
+// of the source (the && overload on shared nodes); `std::move(dst).op()` with source ==
+// destination (the && overload writing in place where the nodes are uniquely owned).
+enum write_form : unsigned { kConstRef = 0, kMoveCopy = 1, kMoveInPlace = 2 };
+
+struct write_ctx {
+  std::size_t src;
+  std::size_t dst;
+  unsigned form;
+  bool fallible;  // run under allocation-failure injection
+};
+
+struct run_stats {
+  std::uint64_t steps = 0;
+  std::uint64_t editor_ops = 0;
+  std::uint64_t alloc_failures = 0;
+  std::size_t max_size = 0;
+  std::uint64_t size_sum = 0;  // sum over steps of the total slot size
+};
+
+template <class Vec>
+class model_runner {
+ public:
+  using T = typename Vec::value_type;
+  using editor = typename Vec::editor;
+  using model = std::vector<T>;
+  using tree = cowdb::internal::rbtree<T, Vec::chunk_capacity, Vec::fanout>;
+  static constexpr std::size_t kSlots = 8;
+  static constexpr std::size_t kCap = Vec::chunk_capacity;
+  static constexpr std::size_t kFanout = Vec::fanout;
+
+  static_assert(std::ranges::random_access_range<Vec>);
+  static_assert(std::ranges::common_range<Vec>);
+  static_assert(std::ranges::sized_range<Vec>);
+
+  model_runner(std::uint64_t seed, std::int64_t live_baseline)
+      : seed_(seed), rng_(seed), live0_(live_baseline) {
+    // Sizes at which leaves and whole trees are exactly full, and one past them.
+    boundaries_ = {0, 1, 2};
+    for (std::size_t c = kCap; c <= 1024; c *= kFanout) {
+      for (std::size_t s : {c - 1, c, c + 1}) {
+        (s <= 300 ? boundaries_ : big_boundaries_).push_back(s);
+      }
+    }
+  }
+
+  const run_stats& stats() const { return stats_; }
+
+  void run(std::uint64_t steps) {
+    g_editor_op = nullptr;
+    for (step_ = 0; step_ < steps; ++step_) {
+      const op_info& o = pick_op();
+      const std::size_t src = below(kSlots);
+      const unsigned form = static_cast<unsigned>(below(3));
+      std::size_t dst = one_in(4) ? src : below(kSlots);
+      if (form == kMoveInPlace) dst = src;
+      const bool fallible = one_in(40);
+      const std::uint64_t seed = seed_;
+      const std::uint64_t step = step_;
+      const char* op = o.name;
+      CAPTURE(seed, step, op, form, fallible, src, dst);
+      step_with_pinned_iterator(o.code, write_ctx{src, dst, form, fallible});
+      check_all(src, dst);
+      ++stats_.steps;
+    }
+  }
+
+ private:
+  // ---- randomness ----------------------------------------------------------------------------
+  std::size_t below(std::size_t n) { return n == 0 ? 0 : static_cast<std::size_t>(rng_() % n); }
+  bool one_in(std::size_t n) { return below(n) == 0; }
+  T make_value() { return values<T>::make(rng_()); }
+
+  const op_info& pick_op() {
+    std::size_t r = below(total_weight());
+    for (const op_info& o : kOps) {
+      if (r < o.weight) return o;
+      r -= o.weight;
+    }
+    return kOps[0];
+  }
+
+  // Mostly 0..300, often an exact leaf or tree capacity (+-1), sometimes up to ~1000.
+  std::size_t random_size() {
+    const std::size_t r = below(100);
+    if (r < 35) return below(41);
+    if (r < 62) return below(301);
+    if (r < 82) return boundaries_[below(boundaries_.size())];
+    if (r < 92) return below(4 * kCap + 2);
+    if (r < 97) return below(301 / kCap) * kCap;
+    if (r < 98 && !big_boundaries_.empty()) return big_boundaries_[below(big_boundaries_.size())];
+    return 300 + below(701);
+  }
+
+  // REQUIRES: n > 0.
+  std::size_t random_index(std::size_t n) {
+    switch (below(8)) {
+      case 0:
+        return 0;
+      case 1:
+        return n - 1;
+      case 2: {
+        const std::size_t k = below(n);
+        return k - k % kCap;  // first element of a leaf
+      }
+      default:
+        return below(n);
+    }
+  }
+
+  static unsigned depth_of(std::size_t n) { return tree::depth_for(n); }
+
+  // ---- one step ---------------------------------------------------------------------------------
+
+  // Sometimes holds an iterator into the source across the operation: it must stay valid (and
+  // keep its contents) while a copy of its version lives, whatever the operation writes.
+  void step_with_pinned_iterator(op_kind code, const write_ctx& c) {
+    if (!one_in(16)) return apply(code, c);
+    const Vec keep = slots_[c.src];
+    const model keep_model = models_[c.src];
+    const std::size_t pos = below(keep_model.size() + 1);
+    auto it = slots_[c.src].begin() + static_cast<std::ptrdiff_t>(pos);
+    apply(code, c);
+    for (std::size_t k = pos; k < keep_model.size(); ++k, ++it) {
+      COWDB_MODEL_CHECK(it != keep.end(), "pinned iterator reached end at {} of {}", k,
+                        keep_model.size());
+      COWDB_MODEL_CHECK(*it == keep_model[k], "pinned iterator at {}: {} != model {}", k, *it,
+                        keep_model[k]);
+    }
+    COWDB_MODEL_CHECK(it == keep.end(), "pinned iterator did not reach end ({} elements)",
+                      keep_model.size());
+  }
+
+  void apply(op_kind code, const write_ctx& c) {
+    switch (code) {
+      case op_kind::kCopy:
+        return op_copy(c);
+      case op_kind::kPushBack:
+        return op_push_back(c);
+      case op_kind::kPopBack:
+        return op_pop_back(c);
+      case op_kind::kSet:
+        return op_set(c);
+      case op_kind::kUpdate:
+        return op_update(c);
+      case op_kind::kTake:
+        return op_take(c);
+      case op_kind::kResize:
+        return op_resize(c);
+      case op_kind::kTransform:
+        return op_transform(c, false);
+      case op_kind::kTransformRange:
+        return op_transform(c, true);
+      case op_kind::kConstruct:
+        return op_construct(c.dst);
+      case op_kind::kRebuild:
+        return op_rebuild(c);
+      case op_kind::kEditor:
+        return op_editor(c);
+      case op_kind::kDrop:
+        return op_drop(c.dst);
+      case op_kind::kClear:
+        return op_clear(c);
+      case op_kind::kSwap:
+        return op_swap(c);
+    }
+  }
+
+  // Runs a persistent write `vf` (called with the source as const& or as an rvalue) and the same
+  // edit `mf` on a copy of the source model; stores both into the destination. Returns false if
+  // an injected allocation failure stopped it (then nothing changed).
+  template <class VecFn, class ModelFn>
+  bool write(const write_ctx& c, VecFn&& vf, ModelFn&& mf) {
+    if (c.fallible) return write_fallible(c, vf, mf);
+    model m = models_[c.src];
+    mf(m);
+    switch (c.form) {
+      case kConstRef:
+        slots_[c.dst] = vf(std::as_const(slots_[c.src]));
+        break;
+      case kMoveCopy: {
+        Vec tmp = slots_[c.src];
+        slots_[c.dst] = vf(std::move(tmp));
+        break;
+      }
+      default:  // src == dst
+        slots_[c.dst] = vf(std::move(slots_[c.dst]));
+        break;
+    }
+    models_[c.dst] = std::move(m);
+    return true;
+  }
+
+  // The write under allocation-failure injection: it either completes or throws bad_alloc and
+  // leaves every version unchanged, the rvalue source of an in-place write included (strong
+  // guarantee; the checks after the step verify that).
+  template <class VecFn, class ModelFn>
+  bool write_fallible(const write_ctx& c, VecFn& vf, ModelFn& mf) {
+    Vec out;
+    bool failed = false;
+    {
+      alloc_failure_scope scope(static_cast<int>(below(3 * depth_of(models_[c.src].size()) + 4)));
+      try {
+        switch (c.form) {
+          case kConstRef:
+            out = vf(std::as_const(slots_[c.src]));
+            break;
+          case kMoveCopy:
+            out = vf(Vec(slots_[c.src]));
+            break;
+          default:
+            out = vf(std::move(slots_[c.src]));
+            break;
+        }
+      } catch (const std::bad_alloc&) {
+        failed = true;
+      }
+    }
+    if (failed) {
+      ++stats_.alloc_failures;
+      return false;
+    }
+    model m = models_[c.src];
+    mf(m);
+    slots_[c.dst] = std::move(out);
+    models_[c.dst] = std::move(m);
+    return true;
+  }
+
+  // A write that must throw E. The source must be unchanged afterwards (checked after the step),
+  // even when it was passed as an rvalue: "the source version is unchanged".
+  template <class E, class VecFn>
+  void write_throws(const write_ctx& c, VecFn&& vf, const char* what) {
+    bool thrown = false;
+    try {
+      switch (c.form) {
+        case kConstRef:
+          static_cast<void>(vf(std::as_const(slots_[c.src])));
+          break;
+        case kMoveCopy:
+          static_cast<void>(vf(Vec(slots_[c.src])));
+          break;
+        default:
+          static_cast<void>(vf(std::move(slots_[c.src])));
+          break;
+      }
+    } catch (const E&) {
+      thrown = true;
+    }
+    COWDB_MODEL_CHECK(thrown, "{} did not throw", what);
+  }
+
+  void op_copy(const write_ctx& c) {
+    switch (c.form) {
+      case kConstRef:
+        slots_[c.dst] = slots_[c.src];
+        break;
+      case kMoveCopy: {
+        Vec tmp(slots_[c.src]);
+        slots_[c.dst] = std::move(tmp);
+        break;
+      }
+      default: {
+        const Vec& self = slots_[c.src];
+        slots_[c.dst] = self;  // self-assignment
+        break;
+      }
+    }
+    models_[c.dst] = models_[c.src];
+    COWDB_MODEL_CHECK(slots_[c.dst].identity() == slots_[c.src].identity(),
+                      "a copy is not the same version");
+    if (c.src != c.dst) {
+      COWDB_MODEL_CHECK(slots_[c.src].exclusive().bytes == 0,
+                        "after copying slot {} into slot {}, slot {} still has {} exclusive bytes",
+                        c.src, c.dst, c.src, slots_[c.src].exclusive().bytes);
+      COWDB_MODEL_CHECK(slots_[c.dst].exclusive() == cowdb::memory_stats{},
+                        "a fresh copy has exclusive nodes");
+    }
+  }
+
+  void op_push_back(const write_ctx& c) {
+    const model& ms = models_[c.src];
+    T x = !ms.empty() && one_in(8) ? ms[below(ms.size())] : make_value();
+    write(
+        c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).push_back(x); },
+        [&](model& mod) { mod.push_back(x); });
+  }
+
+  void op_pop_back(const write_ctx& c) {
+    auto vf = [](auto&& vec) { return std::forward<decltype(vec)>(vec).pop_back(); };
+    if (models_[c.src].empty()) {
+      return write_throws<std::out_of_range>(c, vf, "pop_back() on an empty pvec");
+    }
+    write(c, vf, [](model& mod) { mod.pop_back(); });
+  }
+
+  void op_set(const write_ctx& c) {
+    const std::size_t n = models_[c.src].size();
+    if (n == 0 || one_in(24)) {
+      const std::size_t i = n + below(3);
+      const T x = make_value();
+      return write_throws<std::out_of_range>(
+          c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).set(i, x); },
+          "set() out of range");
+    }
+    const std::size_t i = random_index(n);
+    const T x = one_in(4) ? models_[c.src][i] : make_value();
+    const bool unchanged = models_[c.src][i] == x;
+    const void* src_id = slots_[c.src].identity();
+    const bool done = write(
+        c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).set(i, x); },
+        [&](model& mod) { mod[i] = x; });
+    if (done && unchanged) {
+      COWDB_MODEL_CHECK(slots_[c.dst].identity() == src_id,
+                        "set({}) to an equal value did not return the same version", i);
+    }
+  }
+
+  void op_update(const write_ctx& c) {
+    const std::size_t n = models_[c.src].size();
+    const unsigned kind = static_cast<unsigned>(below(3));
+    if (n == 0 || one_in(24)) {
+      const std::size_t i = n + below(3);
+      return write_throws<std::out_of_range>(
+          c,
+          [&](auto&& vec) { return std::forward<decltype(vec)>(vec).update(i, mapper<T>{kind}); },
+          "update() out of range");
+    }
+    const std::size_t i = random_index(n);
+    if (one_in(12)) {
+      int calls_left = 0;
+      return write_throws<injected_error>(
+          c,
+          [&](auto&& vec) {
+            return std::forward<decltype(vec)>(vec).update(i,
+                                                           throwing_mapper<T>{kind, &calls_left});
+          },
+          "update() with a throwing functor");
+    }
+    const bool unchanged = values<T>::map(kind, models_[c.src][i]) == models_[c.src][i];
+    const void* src_id = slots_[c.src].identity();
+    const bool done = write(
+        c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).update(i, mapper<T>{kind}); },
+        [&](model& mod) { mod[i] = values<T>::map(kind, mod[i]); });
+    if (done && unchanged) {
+      COWDB_MODEL_CHECK(slots_[c.dst].identity() == src_id,
+                        "update({}) to an equal value did not return the same version", i);
+    }
+  }
+
+  void op_take(const write_ctx& c) {
+    const std::size_t size = models_[c.src].size();
+    const std::size_t n = one_in(3) ? random_size() : below(size + 2);
+    const bool done = write(
+        c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).take(n); },
+        [&](model& mod) { mod.resize(std::min(n, mod.size())); });
+    // "Keeps the first min(n, size()) elements, sharing every chunk kept whole."
+    if (done && c.src != c.dst && one_in(4)) {
+      const std::size_t whole = std::min(n, size) / kCap;
+      const auto shared = slots_[c.dst].shared_with(slots_[c.src]);
+      COWDB_MODEL_CHECK(shared.leaves >= whole,
+                        "take({}) of {} elements shares {} leaves, expected >= {}", n, size,
+                        shared.leaves, whole);
+    }
+  }
+
+  void op_resize(const write_ctx& c) {
+    const std::size_t n = random_size();
+    const model& ms = models_[c.src];
+    switch (below(3)) {
+      case 0:  // resize(n): grows with T()
+        write(
+            c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).resize(n); },
+            [&](model& mod) { mod.resize(n, T()); });
+        break;
+      case 1: {
+        const T x = make_value();
+        write(
+            c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).resize(n, x); },
+            [&](model& mod) { mod.resize(n, x); });
+        break;
+      }
+      default: {
+        if (ms.empty()) return;
+        // The fill value is an element of the source itself.
+        const std::size_t i = below(ms.size());
+        const T x = ms[i];
+        const T& ref = slots_[c.src][i];
+        write(
+            c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).resize(n, ref); },
+            [&](model& mod) { mod.resize(n, x); });
+        break;
+      }
+    }
+  }
+
+  void op_transform(const write_ctx& c, bool sub_range) {
+    const model& ms = models_[c.src];
+    const std::size_t n = ms.size();
+    const unsigned kind = static_cast<unsigned>(below(3));
+    std::size_t first = 0;
+    std::size_t last = std::numeric_limits<std::size_t>::max();
+    if (sub_range) {
+      first = below(n + 2);
+      last = below(n + 2);
+      if (!one_in(6) && first > last) std::swap(first, last);  // else an empty range
+      if (one_in(8)) last = std::numeric_limits<std::size_t>::max();
+    }
+    const std::size_t hi = std::min(last, n);
+    auto in_range = [&](std::size_t k) { return k >= first && k < hi; };
+    auto mf = [&](model& mod) {
+      for (std::size_t k = first; k < hi; ++k) mod[k] = values<T>::map(kind, mod[k]);
+    };
+    const Vec src = slots_[c.src];  // the source stays alive to check what is shared with it
+
+    if (first < hi && one_in(12)) {
+      // The functor throws part way: nothing changes and nothing leaks.
+      int calls_left = static_cast<int>(below(hi - first));
+      Vec out;
+      bool thrown = false;
+      try {
+        out = sub_range ? src.transform(first, last, throwing_mapper<T>{kind, &calls_left})
+                        : src.transform(throwing_mapper<T>{kind, &calls_left});
+      } catch (const injected_error&) {
+        thrown = true;
+      }
+      if (!thrown) {  // it may have called the functor fewer times; then it must be right
+        model m = ms;
+        mf(m);
+        slots_[c.dst] = std::move(out);
+        models_[c.dst] = std::move(m);
+      }
+      return;
+    }
+
+    const bool done = write(
+        c,
+        [&](auto&& vec) {
+          return sub_range ? vec.transform(first, last, mapper<T>{kind})
+                           : vec.transform(mapper<T>{kind});
+        },
+        [&](model& mod) { mf(mod); });
+    if (done && one_in(4)) {
+      // Chunks outside the range, and chunks whose contents come out equal, are shared.
+      std::size_t expect = 0;
+      for (std::size_t b = 0; b < n; b += kCap) {
+        bool same = true;
+        for (std::size_t k = b; k < std::min(b + kCap, n) && same; ++k) {
+          same = !in_range(k) || values<T>::map(kind, src[k]) == src[k];
+        }
+        expect += same ? 1 : 0;
+      }
+      const auto shared = slots_[c.dst].shared_with(src);
+      COWDB_MODEL_CHECK(
+          shared.leaves >= expect,
+          "transform({}, {}) kind {} shares {} leaves with its source, expected >= {}", first, last,
+          kind, shared.leaves, expect);
+    }
+  }
+
+  void op_construct(std::size_t d) {
+    std::size_t n = random_size();
+    const unsigned how = static_cast<unsigned>(below(6));
+    if (how == 4) n = below(5);
+    model m;
+    if (how == 5) {
+      m.assign(n, make_value());
+    } else {
+      m.reserve(n);
+      for (std::size_t k = 0; k < n; ++k) m.push_back(make_value());
+    }
+    switch (how) {
+      case 0:  // any input range
+        slots_[d] = Vec(m);
+        break;
+      case 1:  // forward iterators
+        slots_[d] = Vec(m.begin(), m.end());
+        break;
+      case 2:  // single-pass iterators
+        slots_[d] = Vec(input_only_iterator<T>(m.data()), input_only_iterator<T>(m.data() + n));
+        break;
+      case 3: {  // a view whose end is a sentinel of another type, yielding prvalues
+        // (An int iota: libstdc++ 12's ranges::uninitialized_copy_n, which pvec uses, does
+        // not compile for the __int128 difference type of a size_t iota.)
+        auto view =
+            std::views::iota(0) | std::views::take(static_cast<int>(n)) |
+            std::views::transform([&m](int k) { return T(m[static_cast<std::size_t>(k)]); });
+        slots_[d] = Vec(view);
+        break;
+      }
+      case 4:  // initializer lists (must not be taken for (n, value))
+        switch (n) {
+          case 0:
+            slots_[d] = Vec(std::initializer_list<T>{});
+            break;
+          case 1:
+            slots_[d] = Vec{m[0]};
+            break;
+          case 2:
+            slots_[d] = Vec{m[0], m[1]};
+            break;
+          case 3:
+            slots_[d] = Vec{m[0], m[1], m[2]};
+            break;
+          default:
+            slots_[d] = Vec{m[0], m[1], m[2], m[3]};
+            break;
+        }
+        break;
+      default:  // (n, value)
+        slots_[d] = Vec(n, n > 0 ? m[0] : make_value());
+        break;
+    }
+    models_[d] = std::move(m);
+    COWDB_MODEL_CHECK(slots_[d].exclusive() == slots_[d].memory(),
+                      "a freshly built version shares nodes ({} of {} bytes exclusive)",
+                      slots_[d].exclusive().bytes, slots_[d].memory().bytes);
+  }
+
+  // Rebuilds the source's contents as an independent tree: equal contents, no shared node.
+  void op_rebuild(const write_ctx& c) {
+    Vec rebuilt(models_[c.src].begin(), models_[c.src].end());
+    COWDB_MODEL_CHECK(rebuilt == slots_[c.src], "a rebuilt copy of slot {} compares unequal",
+                      c.src);
+    COWDB_MODEL_CHECK(rebuilt.empty() || rebuilt.identity() != slots_[c.src].identity(),
+                      "a rebuilt tree has the same identity");
+    slots_[c.dst] = std::move(rebuilt);
+    models_[c.dst] = models_[c.src];
+  }
+
+  // Destroys a slot and checks that exactly its exclusive() nodes were freed, then rebuilds it.
+  void op_drop(std::size_t d) {
+    const auto ex = slots_[d].exclusive();
+    const std::int64_t before = live_nodes();
+    { Vec victim = std::move(slots_[d]); }
+    const auto freed = static_cast<std::size_t>(before - live_nodes());
+    COWDB_MODEL_CHECK(freed == ex.leaves + ex.inner_nodes,
+                      "destroying slot {} freed {} nodes, exclusive() promised {} + {}", d, freed,
+                      ex.leaves, ex.inner_nodes);
+    slots_[d] = Vec(models_[d]);
+  }
+
+  void op_clear(const write_ctx& c) {
+    if (c.form == kConstRef) {
+      slots_[c.dst] = Vec();
+    } else {
+      slots_[c.dst] = slots_[c.src].take(0);
+    }
+    models_[c.dst].clear();
+  }
+
+  void op_swap(const write_ctx& c) {
+    if (c.form == kConstRef) {
+      slots_[c.src].swap(slots_[c.dst]);
+    } else {
+      swap(slots_[c.src], slots_[c.dst]);
+    }
+    std::swap(models_[c.src], models_[c.dst]);
+  }
+
+  // ---- editor sessions -------------------------------------------------------------------------
+
+  // Starts an editor from the source in one of several ways; returns its model via `em`.
+  editor start_editor(const write_ctx& c, model& em) {
+    em = models_[c.src];
+    switch (below(6)) {
+      case 0:
+        return slots_[c.src].transient();
+      case 1:
+        return Vec(slots_[c.src]).transient();
+      case 2:
+        return editor(slots_[c.src]);
+      case 3:
+        if (c.src == c.dst) {  // edit the destination's own nodes; it is refilled at the end
+          editor e = std::move(slots_[c.dst]).transient();
+          slots_[c.dst] = Vec();
+          models_[c.dst].clear();
+          return e;
+        }
+        return editor(Vec(slots_[c.src]));
+      case 4:
+        em.clear();
+        return editor();
+      default:
+        em.clear();
+        return Vec().transient();
+    }
+  }
+
+  std::size_t batch_length() {
+    const std::size_t r = below(100);
+    if (r < 80) return 1 + below(24);
+    if (r < 97) return 25 + below(50);
+    return 75 + below(300);
+  }
+
+  void op_editor(const write_ctx& c) {
+    model em;
+    editor e = start_editor(c, em);
+    std::vector<std::size_t> frozen;  // slots that received a mid-batch persistent()
+    const std::size_t n_ops = batch_length();
+    // Most sessions freeze the editor at least once in the middle of the batch.
+    const std::size_t freeze_at = n_ops > 1 && !one_in(4) ? 1 + below(n_ops - 1) : n_ops;
+    const bool grow = one_in(40);
+    const std::size_t grow_at = below(n_ops);
+    for (std::size_t k = 0; k < n_ops; ++k) {
+      g_editor_op_index = k;
+      if (k == freeze_at) {
+        g_editor_op = "persistent() const&";
+        freeze(e, em, frozen, c.dst);
+      }
+      if (grow && k == grow_at) {
+        g_editor_op = "bulk push_back";
+        const std::size_t target = 300 + below(701);
+        while (em.size() < target) {
+          const T x = make_value();
+          e.push_back(x);
+          em.push_back(x);
+        }
+      }
+      editor_op(e, em, frozen, c.dst);
+      ++stats_.editor_ops;
+      check_editor_light(e, em);
+      if (!frozen.empty() && one_in(16)) {
+        const std::size_t f = frozen[below(frozen.size())];
+        g_editor_op = "check a frozen version";
+        check_basic(f);
+      }
+    }
+    g_editor_op = "final check";
+    if (one_in(2)) check_editor_full(e, em);
+    g_editor_op = nullptr;
+
+    slots_[c.dst] = std::move(e).persistent();
+    models_[c.dst] = std::move(em);
+    COWDB_MODEL_CHECK(e.size() == 0 && e.empty(), "persistent() && left {} elements behind",
+                      e.size());
+    if (one_in(8)) {  // the drained editor stays usable
+      const T x = make_value();
+      e.push_back(x);
+      COWDB_MODEL_CHECK(e.size() == 1 && e[0] == x, "a drained editor does not accept a write");
+    }
+  }
+
+  // persistent() const& into a slot other than the destination; the editor keeps editing.
+  void freeze(const editor& e, const model& em, std::vector<std::size_t>& frozen, std::size_t dst) {
+    std::size_t f = below(kSlots);
+    if (f == dst) f = (f + 1) % kSlots;
+    slots_[f] = e.persistent();
+    models_[f] = em;
+    if (std::find(frozen.begin(), frozen.end(), f) == frozen.end()) frozen.push_back(f);
+    COWDB_MODEL_CHECK(slots_[f].size() == em.size(), "persistent() has size {}, editor model {}",
+                      slots_[f].size(), em.size());
+    COWDB_MODEL_CHECK(slots_[f].exclusive().bytes == 0,
+                      "a version frozen from a live editor has {} exclusive bytes",
+                      slots_[f].exclusive().bytes);
+  }
+
+  // Runs an editor edit `ef` and its model edit `mf`; when `fallible`, under allocation-failure
+  // injection: a failed edit must leave the editor's contents unchanged.
+  template <class EdFn, class ModelFn>
+  void edit(editor& e, model& em, bool fallible, EdFn&& ef, ModelFn&& mf) {
+    if (!fallible) {
+      ef(e);
+      mf(em);
+      return;
+    }
+    bool failed = false;
+    {
+      alloc_failure_scope scope(static_cast<int>(below(3 * depth_of(em.size()) + 4)));
+      try {
+        ef(e);
+      } catch (const std::bad_alloc&) {
+        failed = true;
+      }
+    }
+    if (failed) {
+      ++stats_.alloc_failures;
+      check_editor_full(e, em);
+      return;
+    }
+    mf(em);
+  }
+
+  template <class E, class EdFn>
+  void edit_throws(editor& e, const model& em, EdFn&& ef, const char* what) {
+    bool thrown = false;
+    try {
+      ef(e);
+    } catch (const E&) {
+      thrown = true;
+    }
+    COWDB_MODEL_CHECK(thrown, "editor {} did not throw", what);
+    check_editor_light(e, em);
+  }
+
+  void editor_op(editor& e, model& em, std::vector<std::size_t>& frozen, std::size_t dst) {
+    const bool fallible = one_in(32);
+    const std::size_t n = em.size();
+    const std::size_t r = below(100);
+    if (r < 14) {
+      g_editor_op = "push_back(const T&)";
+      const T x = make_value();
+      edit(
+          e, em, fallible, [&](editor& ed) { ed.push_back(x); },
+          [&](model& mod) { mod.push_back(x); });
+    } else if (r < 22) {
+      g_editor_op = "push_back(T&&)";
+      const T x = make_value();
+      edit(
+          e, em, fallible, [&](editor& ed) { ed.push_back(T(x)); },
+          [&](model& mod) { mod.push_back(x); });
+    } else if (r < 30) {
+      g_editor_op = "emplace_back";
+      T x{};
+      edit(
+          e, em, fallible, [&](editor& ed) { x = values<T>::emplace(ed, rng_()); },
+          [&](model& mod) { mod.push_back(x); });
+    } else if (r < 33) {
+      g_editor_op = "push_back(own element)";
+      if (n == 0) return;
+      const std::size_t i = below(n);
+      const T x = em[i];
+      edit(
+          e, em, fallible, [&](editor& ed) { ed.push_back(ed[i]); },
+          [&](model& mod) { mod.push_back(x); });
+    } else if (r < 50) {
+      g_editor_op = "pop_back";
+      if (n == 0) {
+        return edit_throws<std::out_of_range>(
+            e, em, [](editor& ed) { ed.pop_back(); }, "pop_back() on empty");
+      }
+      edit(
+          e, em, fallible, [](editor& ed) { ed.pop_back(); }, [](model& mod) { mod.pop_back(); });
+    } else if (r < 62) {
+      g_editor_op = "set";
+      if (n == 0 || one_in(24)) {
+        const std::size_t i = n + below(3);
+        return edit_throws<std::out_of_range>(
+            e, em, [&](editor& ed) { ed.set(i, make_value()); }, "set() out of range");
+      }
+      const std::size_t i = random_index(n);
+      const T x = one_in(4) ? em[i] : make_value();
+      edit(
+          e, em, fallible, [&](editor& ed) { ed.set(i, x); }, [&](model& mod) { mod[i] = x; });
+    } else if (r < 68) {
+      g_editor_op = "update";
+      const unsigned kind = static_cast<unsigned>(below(3));
+      if (n == 0 || one_in(24)) {
+        const std::size_t i = n + below(3);
+        return edit_throws<std::out_of_range>(
+            e, em, [&](editor& ed) { ed.update(i, mapper<T>{kind}); }, "update() out of range");
+      }
+      const std::size_t i = random_index(n);
+      if (one_in(10)) {
+        int calls_left = 0;
+        return edit_throws<injected_error>(
+            e, em,
+            [&](editor& ed) {
+              ed.update(i, throwing_mapper<T>{kind, &calls_left});
+            },
+            "update() with a throwing functor");
+      }
+      edit(
+          e, em, fallible, [&](editor& ed) { ed.update(i, mapper<T>{kind}); },
+          [&](model& mod) { mod[i] = values<T>::map(kind, mod[i]); });
+    } else if (r < 72) {
+      g_editor_op = "take";
+      const std::size_t k = one_in(2) ? below(n + 2) : random_size();
+      edit(
+          e, em, fallible, [&](editor& ed) { ed.take(k); },
+          [&](model& mod) { mod.resize(std::min(k, mod.size())); });
+    } else if (r < 76) {
+      g_editor_op = "resize";
+      const std::size_t k = one_in(2) ? below(n + 2 * kCap + 2) : random_size();
+      if (n > 0 && one_in(3)) {  // the fill value is an element of the editor itself
+        const std::size_t i = below(n);
+        const T x = em[i];
+        edit(
+            e, em, fallible, [&](editor& ed) { ed.resize(k, ed[i]); },
+            [&](model& mod) { mod.resize(k, x); });
+      } else if (one_in(2)) {
+        edit(
+            e, em, fallible, [&](editor& ed) { ed.resize(k); },
+            [&](model& mod) { mod.resize(k, T()); });
+      } else {
+        const T x = make_value();
+        edit(
+            e, em, fallible, [&](editor& ed) { ed.resize(k, x); },
+            [&](model& mod) { mod.resize(k, x); });
+      }
+    } else if (r < 79) {
+      g_editor_op = "transform";
+      const unsigned kind = static_cast<unsigned>(below(3));
+      if (n > 0 && one_in(8)) {
+        int calls_left = static_cast<int>(below(n));
+        bool thrown = false;
+        try {
+          e.transform(throwing_mapper<T>{kind, &calls_left});
+        } catch (const injected_error&) {
+          thrown = true;
+        }
+        if (!thrown) {
+          for (T& x : em) x = values<T>::map(kind, x);
+        }
+        return check_editor_light(e, em);
+      }
+      edit(
+          e, em, fallible, [&](editor& ed) { ed.transform(mapper<T>{kind}); },
+          [&](model& mod) {
+            for (T& x : mod) x = values<T>::map(kind, x);
+          });
+    } else if (r < 87) {
+      g_editor_op = "reads";
+      COWDB_MODEL_CHECK(e.size() == n && e.empty() == (n == 0), "editor size {} != model {}",
+                        e.size(), n);
+      for (int t = 0; t < 4 && n > 0; ++t) {
+        const std::size_t i = random_index(n);
+        COWDB_MODEL_CHECK(e[i] == em[i], "editor[{}] = {} != model {}", i, e[i], em[i]);
+        COWDB_MODEL_CHECK(e.at(i) == em[i], "editor.at({}) = {} != model {}", i, e.at(i), em[i]);
+      }
+      if (one_in(4)) {
+        edit_throws<std::out_of_range>(
+            e, em, [&](editor& ed) { static_cast<void>(ed.at(n + below(2))); },
+            "at() out of range");
+      }
+    } else if (r < 92) {
+      g_editor_op = "persistent() const&";
+      freeze(e, em, frozen, dst);
+    } else if (r < 96) {
+      g_editor_op = "move the editor";
+      if (one_in(2)) {
+        editor tmp(std::move(e));
+        e = std::move(tmp);
+      } else {
+        // Move-assign over an editor that holds other nodes, then back.
+        editor other = slots_[below(kSlots)].transient();
+        if (one_in(2)) other.push_back(make_value());
+        other = std::move(e);
+        e = std::move(other);
+      }
+    } else {
+      g_editor_op = "full check";
+      check_editor_full(e, em);
+    }
+  }
+
+  // ---- checks ----------------------------------------------------------------------------------
+
+  void check_editor_light(const editor& e, const model& em) {
+    const std::size_t n = em.size();
+    COWDB_MODEL_CHECK(e.size() == n, "editor size {} != model size {}", e.size(), n);
+    COWDB_MODEL_CHECK(e.empty() == (n == 0), "editor empty() wrong at size {}", n);
+    if (n == 0) return;
+    COWDB_MODEL_CHECK(e[n - 1] == em[n - 1], "editor last element {} != model {}", e[n - 1],
+                      em[n - 1]);
+    const std::size_t i = below(n);
+    COWDB_MODEL_CHECK(e[i] == em[i], "editor[{}] = {} != model {}", i, e[i], em[i]);
+  }
+
+  void check_editor_full(const editor& e, const model& em) { check_indexed(e, em, "editor", 0); }
+
+  // size, operator[] and for_each_chunk of a pvec or an editor.
+  template <class V>
+  void check_indexed(const V& v, const model& m, const char* what, std::size_t slot) {
+    const std::size_t n = m.size();
+    COWDB_MODEL_CHECK(v.size() == n, "{} {}: size {} != model size {}", what, slot, v.size(), n);
+    COWDB_MODEL_CHECK(v.empty() == (n == 0), "{} {}: empty() wrong at size {}", what, slot, n);
+    for (std::size_t k = 0; k < n; ++k) {
+      COWDB_MODEL_CHECK(v[k] == m[k], "{} {}: [{}] = {} but the model has {}", what, slot, k, v[k],
+                        m[k]);
+    }
+    // Chunks come in order; every chunk but the last is full (leaves are packed).
+    std::size_t pos = 0;
+    v.for_each_chunk([&](const T* first, const T* last) {
+      const auto len = static_cast<std::size_t>(last - first);
+      COWDB_MODEL_CHECK(len > 0 && len <= kCap && pos % kCap == 0 && pos + len <= n,
+                        "{} {}: bad chunk of {} elements at {} (size {})", what, slot, len, pos, n);
+      for (std::size_t k = 0; k < len; ++k) {
+        COWDB_MODEL_CHECK(first[k] == m[pos + k], "{} {}: chunk element {} = {} but model has {}",
+                          what, slot, pos + k, first[k], m[pos + k]);
+      }
+      pos += len;
+    });
+    COWDB_MODEL_CHECK(pos == n, "{} {}: for_each_chunk covered {} of {} elements", what, slot, pos,
+                      n);
+  }
+
+  // The checks every slot gets after every step.
+  void check_basic(std::size_t slot) {
+    const Vec& v = slots_[slot];
+    const model& m = models_[slot];
+    const std::size_t n = m.size();
+    check_indexed(v, m, "slot", slot);
+    std::size_t k = 0;
+    for (auto it = v.begin(), end = v.end(); it != end; ++it, ++k) {
+      COWDB_MODEL_CHECK(k < n, "slot {}: iteration runs past the size {}", slot, n);
+      COWDB_MODEL_CHECK(*it == m[k], "slot {}: iterator at {} reads {} but the model has {}", slot,
+                        k, *it, m[k]);
+    }
+    COWDB_MODEL_CHECK(k == n, "slot {}: iteration stopped at {} of {}", slot, k, n);
+    COWDB_MODEL_CHECK(v.end() - v.begin() == static_cast<std::ptrdiff_t>(n),
+                      "slot {}: end() - begin() = {} for size {}", slot, v.end() - v.begin(), n);
+    if (n > 0) {
+      const std::size_t i = below(n);
+      COWDB_MODEL_CHECK(v.at(i) == m[i], "slot {}: at({}) = {} but the model has {}", slot, i,
+                        v.at(i), m[i]);
+      COWDB_MODEL_CHECK(v.at(n - 1) == m[n - 1], "slot {}: at(last) = {} but the model has {}",
+                        slot, v.at(n - 1), m[n - 1]);
+    }
+  }
+
+  // The occasional, more expensive checks of one slot.
+  void check_deep(std::size_t slot) {
+    const Vec& v = slots_[slot];
+    const model& m = models_[slot];
+    const std::size_t n = m.size();
+    if (n > 0) {
+      COWDB_MODEL_CHECK(v.front() == m.front() && v.back() == m.back(), "slot {}: front/back wrong",
+                        slot);
+    }
+    // Backward iteration, prefix and postfix.
+    {
+      auto it = v.end();
+      for (std::size_t k = n; k-- > 0;) {
+        if (k % 2 == 0) {
+          --it;
+        } else {
+          it--;
+        }
+        COWDB_MODEL_CHECK(*it == m[k], "slot {}: backward iteration at {} reads {}, model {}", slot,
+                          k, *it, m[k]);
+      }
+      COWDB_MODEL_CHECK(it == v.begin(), "slot {}: backward iteration did not end at begin()",
+                        slot);
+    }
+    // Random jumps.
+    {
+      auto it = v.begin();
+      std::size_t pos = 0;
+      for (int t = 0; t < 24; ++t) {
+        const std::size_t target = below(n + 1);
+        const auto delta = static_cast<std::ptrdiff_t>(target) - static_cast<std::ptrdiff_t>(pos);
+        switch (below(6)) {
+          case 0:
+            it += delta;
+            break;
+          case 1:
+            it -= -delta;
+            break;
+          case 2:
+            it = it + delta;
+            break;
+          case 3:
+            it = delta + it;
+            break;
+          case 4:
+            it = it - (-delta);
+            break;
+          default:
+            it = v.begin() + static_cast<std::ptrdiff_t>(target);
+            break;
+        }
+        pos = target;
+        const auto spos = static_cast<std::ptrdiff_t>(pos);
+        COWDB_MODEL_CHECK(
+            it - v.begin() == spos && v.end() - it == static_cast<std::ptrdiff_t>(n) - spos,
+            "slot {}: jump to {} landed at {}", slot, pos, it - v.begin());
+        COWDB_MODEL_CHECK((it == v.end()) == (pos == n) && (it < v.end()) == (pos < n) &&
+                              v.begin() <= it && it <= v.end(),
+                          "slot {}: iterator comparisons wrong at {} of {}", slot, pos, n);
+        if (pos < n) {
+          COWDB_MODEL_CHECK(*it == m[pos] && it[0] == m[pos] && v.begin()[spos] == m[pos],
+                            "slot {}: jump to {} reads {}, model {}", slot, pos, *it, m[pos]);
+          auto next = it;
+          next++;
+          COWDB_MODEL_CHECK(next - it == 1 && (pos + 1 == n) == (next == v.end()),
+                            "slot {}: ++ after a jump to {} is wrong", slot, pos);
+          if (pos + 1 < n) {
+            COWDB_MODEL_CHECK(*next == m[pos + 1], "slot {}: ++ after jump to {} reads {}", slot,
+                              pos, *next);
+          }
+        }
+        if (pos > 0) {
+          auto prev = it;
+          --prev;
+          COWDB_MODEL_CHECK(*prev == m[pos - 1] && it[-1] == m[pos - 1],
+                            "slot {}: -- after a jump to {} reads {}, model {}", slot, pos, *prev,
+                            m[pos - 1]);
+        }
+      }
+    }
+    // std::ranges algorithms and views.
+    COWDB_MODEL_CHECK(std::ranges::equal(v, m), "slot {}: ranges::equal is false", slot);
+    COWDB_MODEL_CHECK(std::ranges::equal(v | std::views::reverse, m | std::views::reverse),
+                      "slot {}: reversed view differs", slot);
+    COWDB_MODEL_CHECK(std::ranges::distance(v) == static_cast<std::ptrdiff_t>(n),
+                      "slot {}: ranges::distance wrong", slot);
+    {
+      const std::size_t a = below(n + 1);
+      const std::size_t b = below(n + 1 - a);
+      COWDB_MODEL_CHECK(std::ranges::equal(v | std::views::drop(a) | std::views::take(b),
+                                           m | std::views::drop(a) | std::views::take(b)),
+                        "slot {}: drop({}) | take({}) differs", slot, a, b);
+      COWDB_MODEL_CHECK(model(v.begin(), v.end()) == m, "slot {}: vector(begin, end) differs",
+                        slot);
+    }
+    if (n > 0) {
+      const T& x = m[below(n)];
+      const auto found = std::ranges::find(v, x);
+      COWDB_MODEL_CHECK(found - v.begin() == std::ranges::find(m, x) - m.begin(),
+                        "slot {}: ranges::find({}) at {}", slot, x, found - v.begin());
+      COWDB_MODEL_CHECK(std::ranges::count(v, x) == std::ranges::count(m, x),
+                        "slot {}: ranges::count({}) wrong", slot, x);
+      COWDB_MODEL_CHECK(*std::ranges::max_element(v) == *std::ranges::max_element(m),
+                        "slot {}: ranges::max_element wrong", slot);
+      bool threw = false;
+      try {
+        static_cast<void>(v.at(n + below(3)));
+      } catch (const std::out_of_range&) {
+        threw = true;
+      }
+      COWDB_MODEL_CHECK(threw, "slot {}: at(out of range) did not throw", slot);
+    }
+    // for_each_chunk over a sub-range (clipped to the size).
+    {
+      const std::size_t first = below(n + 2);
+      const std::size_t last = one_in(4) ? std::numeric_limits<std::size_t>::max() : below(n + 3);
+      std::size_t pos = first;
+      v.for_each_chunk(first, last, [&](const T* b, const T* e) {
+        for (const T* p = b; p != e; ++p, ++pos) {
+          COWDB_MODEL_CHECK(pos < n && *p == m[pos], "slot {}: for_each_chunk({}, {}) at {}", slot,
+                            first, last, pos);
+        }
+      });
+      const std::size_t want = first < std::min(last, n) ? std::min(last, n) : first;
+      COWDB_MODEL_CHECK(pos == want, "slot {}: for_each_chunk({}, {}) ended at {}", slot, first,
+                        last, pos);
+    }
+    check_memory(slot, true);
+  }
+
+  // What memory() must report for n elements: ceil(n / Cap) full-size leaves and, per inner
+  // level, ceil(n / capacity(level)) inner nodes.
+  static cowdb::memory_stats expected_memory(std::size_t n) {
+    cowdb::memory_stats s;
+    if (n == 0) return s;
+    s.leaves = (n + kCap - 1) / kCap;
+    for (std::size_t per = kCap; per < n;) {
+      per *= kFanout;
+      s.inner_nodes += (n + per - 1) / per;
+    }
+    s.bytes = s.leaves * sizeof(cowdb::internal::leaf_node<T, kCap>) +
+              s.inner_nodes * sizeof(cowdb::internal::inner_node<kFanout>);
+    return s;
+  }
+
+  void check_memory(std::size_t slot, bool with_shared) {
+    const Vec& v = slots_[slot];
+    const auto mem = v.memory();
+    const auto want = expected_memory(v.size());
+    COWDB_MODEL_CHECK(
+        mem == want, "slot {}: memory() = {} bytes, {} leaves, {} inner; expected {}, {}, {}", slot,
+        mem.bytes, mem.leaves, mem.inner_nodes, want.bytes, want.leaves, want.inner_nodes);
+    const auto ex = v.exclusive();
+    COWDB_MODEL_CHECK(
+        ex.bytes <= mem.bytes && ex.leaves <= mem.leaves && ex.inner_nodes <= mem.inner_nodes,
+        "slot {}: exclusive() {} bytes > memory() {} bytes", slot, ex.bytes, mem.bytes);
+    if (!with_shared) return;
+    COWDB_MODEL_CHECK(v.shared_with(v) == mem, "slot {}: shared_with(itself) != memory()", slot);
+    const std::size_t o = below(kSlots);
+    const Vec& other = slots_[o];
+    const auto sw = v.shared_with(other);
+    COWDB_MODEL_CHECK(sw == other.shared_with(v), "slots {} and {}: shared_with not symmetric",
+                      slot, o);
+    COWDB_MODEL_CHECK(sw.bytes <= std::min(mem.bytes, other.memory().bytes),
+                      "slots {} and {}: shared {} bytes exceed a version's memory", slot, o,
+                      sw.bytes);
+    if (o != slot) {  // nodes only this slot keeps alive are reachable from no other slot
+      COWDB_MODEL_CHECK(ex.bytes + sw.bytes <= mem.bytes,
+                        "slots {} and {}: exclusive {} + shared {} > memory {}", slot, o, ex.bytes,
+                        sw.bytes, mem.bytes);
+    }
+    if (v.identity() == other.identity()) {
+      COWDB_MODEL_CHECK(sw == mem, "slots {} and {}: the same version shares less than all", slot,
+                        o);
+    }
+  }
+
+  void check_equality(std::size_t a, std::size_t b) {
+    const bool want = models_[a] == models_[b];
+    COWDB_MODEL_CHECK((slots_[a] == slots_[b]) == want && (slots_[b] == slots_[a]) == want &&
+                          (slots_[a] != slots_[b]) == !want,
+                      "slots {} and {}: operator== is not {}", a, b, want);
+  }
+
+  // The live node count equals the nodes reachable from the slots: nothing leaked, nothing freed
+  // early.
+  void check_live_nodes() {
+    typename tree::node_set all;
+    all.reserve(static_cast<std::size_t>(live_nodes() - live0_) + 1);
+    for (const Vec& v : slots_) {
+      if (v.empty()) continue;
+      tree::collect(static_cast<const cowdb::internal::node_base*>(v.identity()),
+                    tree::depth_for(v.size()), all);
+    }
+    const std::int64_t live = live_nodes() - live0_;
+    COWDB_MODEL_CHECK(live == static_cast<std::int64_t>(all.size()),
+                      "{} nodes alive but {} reachable from the slots", live, all.size());
+  }
+
+  void check_all(std::size_t src, std::size_t dst) {
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < kSlots; ++i) {
+      check_basic(i);
+      total += models_[i].size();
+      stats_.max_size = std::max(stats_.max_size, models_[i].size());
+    }
+    stats_.size_sum += total;
+    const bool all_deep = step_ % 256 == 0;
+    if (all_deep) {
+      for (std::size_t i = 0; i < kSlots; ++i) check_deep(i);
+    } else if (one_in(8)) {
+      check_deep(dst);
+    }
+    check_memory(dst, one_in(8));
+    check_equality(src, dst);
+    check_equality(below(kSlots), below(kSlots));
+    // Slots that are the same version (one root) must have equal models.
+    for (const std::size_t a : {src, dst}) {
+      for (std::size_t b = 0; b < kSlots; ++b) {
+        if (b != a && !slots_[a].empty() && slots_[a].identity() == slots_[b].identity()) {
+          COWDB_MODEL_CHECK(models_[a] == models_[b],
+                            "slots {} and {} are the same version but their models differ", a, b);
+        }
+      }
+    }
+    if (step_ % 128 == 0) check_live_nodes();
+  }
+
+  std::uint64_t seed_;
+  std::mt19937_64 rng_;
+  std::int64_t live0_;
+  std::uint64_t step_ = 0;
+  std::vector<std::size_t> boundaries_;      // full leaves and trees up to 300 elements
+  std::vector<std::size_t> big_boundaries_;  // and beyond
+  std::array<Vec, kSlots> slots_;
+  std::array<model, kSlots> models_;
+  run_stats stats_;
+};
+
+// ---- shapes ------------------------------------------------------------------------------------
+
+// A tree shape and the number of steps to run on it. The steps sum to 1'020'000 per run.
+template <class T, std::size_t ChunkBytes, std::size_t Fanout, std::uint64_t Steps>
+struct shape {
+  using vec = cowdb::pvec<T, ChunkBytes, Fanout>;
+  static constexpr std::uint64_t steps = Steps;
+};
+
+using int_c1_f2 = shape<int, sizeof(int), 2, 150'000>;
+using int_c2_f2 = shape<int, 2 * sizeof(int), 2, 180'000>;
+using int_c4_f2 = shape<int, 4 * sizeof(int), 2, 180'000>;
+using int_c2_f4 = shape<int, 2 * sizeof(int), 4, 180'000>;
+using int_c4_f4 = shape<int, 4 * sizeof(int), 4, 180'000>;
+using string_c2_f2 = shape<std::string, 2 * sizeof(std::string), 2, 150'000>;
+
+std::uint64_t announced_seed() {
+  static const std::uint64_t seed = [] {
+    const std::uint64_t s = Catch::rngSeed();
+    fmt::print("pvec model test: seed {} (replay with --rng-seed {})\n", s, s);
+    return s;
+  }();
+  return seed;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("pvec model: random operations on 8 live versions match std::vector",
+                   "[pvec][model]", int_c1_f2, int_c2_f2, int_c4_f2, int_c2_f4, int_c4_f4,
+                   string_c2_f2) {
+  using vec = typename TestType::vec;
+  const std::uint64_t seed = announced_seed();
+  const std::int64_t live0 = live_nodes();
+  REQUIRE(live0 >= 0);  // COWDB_TRACK_NODES is on
+  const std::uint64_t checks0 = g_checks;
+  run_stats stats;
+  {
+    model_runner<vec> runner(seed, live0);
+    runner.run(TestType::steps);
+    stats = runner.stats();
+  }
+  if (std::getenv("COWDB_MODEL_VERBOSE") != nullptr) {
+    fmt::print(
+        "  chunk {} fanout {}: {} steps, {} editor ops, {} injected allocation failures, "
+        "{} checks, max size {}, mean total slot size {:.1f}\n",
+        vec::chunk_capacity, vec::fanout, stats.steps, stats.editor_ops, stats.alloc_failures,
+        g_checks - checks0, stats.max_size,
+        static_cast<double>(stats.size_sum) / static_cast<double>(stats.steps));
+  }
+  CHECK(stats.steps == TestType::steps);
+  CHECK(g_checks - checks0 > 10 * TestType::steps);
+  CHECK(stats.max_size >= 600);  // the trees did get deep
+  CHECK(stats.alloc_failures > 0);
+  // Every slot, editor and temporary is gone: no node may be left.
+  REQUIRE(live_nodes() == live0);
+}

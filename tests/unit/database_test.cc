@@ -1,0 +1,1060 @@
+// Unit tests of the database layer (cowdb/database.h, snapshot.h, transaction.h): the initial
+// state, transactions (own writes, isolation, pointer-swap commits, concurrent commits, conflicts,
+// ConflictMode::kDataset), user element types, snapshots, branches, tags, Log, Diff, Merge,
+// retention (Prune, auto_prune) and memory reports. Error paths live in database_errors_test.cc.
+#include "cowdb/database.h"
+
+#include <algorithm>
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cowdb/pvec.h"
+#include "fmt/format.h"
+
+namespace {
+
+using cowdb::Conflict;
+using cowdb::Database;
+using cowdb::MergePolicy;
+using cowdb::Options;
+using cowdb::pvec;
+using cowdb::Snapshot;
+using cowdb::Transaction;
+using cowdb::VersionId;
+using cowdb::internal::live_nodes;
+using I64 = std::int64_t;
+using Catch::Matchers::Contains;
+
+// A user element type: copyable, equality-comparable, not formattable.
+struct Trade {
+  std::string symbol;
+  double price = 0;
+  int quantity = 0;
+  friend bool operator==(const Trade&, const Trade&) = default;
+};
+
+// Unwraps a StatusOr, failing the test (and printing the status) when it holds an error.
+template <class T>
+T Ok(absl::StatusOr<T> s) {
+  INFO("status: " << s.status().ToString());
+  REQUIRE(s.ok());
+  return *std::move(s);
+}
+
+void Ok(const absl::Status& s) {
+  INFO("status: " << s.ToString());
+  REQUIRE(s.ok());
+}
+
+std::vector<I64> Iota(std::size_t n, I64 from = 0) {
+  std::vector<I64> v(n);
+  std::iota(v.begin(), v.end(), from);
+  return v;
+}
+
+pvec<I64> IotaVec(std::size_t n, I64 from = 0) {
+  const std::vector<I64> v = Iota(n, from);
+  return pvec<I64>(v.begin(), v.end());
+}
+
+template <class T>
+std::vector<T> ToStd(const pvec<T>& p) {
+  return std::vector<T>(p.begin(), p.end());
+}
+
+std::vector<std::uint64_t> Ids(const std::vector<VersionId>& ids) {
+  std::vector<std::uint64_t> out;
+  for (VersionId id : ids) out.push_back(id.value);
+  return out;
+}
+
+// "name[index]", or "name[*]" for a whole-dataset conflict.
+std::vector<std::string> Names(const std::vector<Conflict>& conflicts) {
+  std::vector<std::string> out;
+  for (const Conflict& c : conflicts) {
+    out.push_back(c.index == Conflict::kWholeDataset ? c.dataset + "[*]"
+                                                     : fmt::format("{}[{}]", c.dataset, c.index));
+  }
+  return out;
+}
+
+template <class T = I64>
+std::vector<T> Read(const Database& db, std::string_view ref, std::string_view dataset) {
+  const Snapshot s = Ok(db.OpenSnapshot(ref));
+  return ToStd(Ok(s.Get<T>(dataset)));
+}
+
+template <class T = I64>
+std::vector<T> Read(const Database& db, VersionId id, std::string_view dataset) {
+  const Snapshot s = Ok(db.OpenSnapshot(id));
+  return ToStd(Ok(s.Get<T>(dataset)));
+}
+
+std::uint64_t HeadOf(const Database& db, std::string_view branch) {
+  return Ok(db.Head(branch)).value;
+}
+
+// Commits a transaction on `branch` that creates dataset `name`.
+template <class T>
+VersionId CreateDataset(Database& db, std::string_view branch, std::string_view name,
+                        pvec<T> data) {
+  Transaction t = Ok(db.Begin(branch));
+  Ok(t.Create<T>(name, std::move(data)));
+  return Ok(t.Commit(fmt::format("create {}", name)));
+}
+
+// Commits a transaction on `branch` that sets one element.
+VersionId SetElement(Database& db, std::string_view branch, std::string_view name,
+                     std::size_t index, I64 value) {
+  Transaction t = Ok(db.Begin(branch));
+  auto* ed = Ok(t.Edit<I64>(name));
+  ed->set(index, value);
+  return Ok(t.Commit(fmt::format("set {}[{}] = {}", name, index, value)));
+}
+
+// Commits a transaction on `branch` that replaces a dataset's contents.
+VersionId PutAll(Database& db, std::string_view branch, std::string_view name, pvec<I64> data) {
+  Transaction t = Ok(db.Begin(branch));
+  Ok(t.Put<I64>(name, std::move(data)));
+  return Ok(t.Commit(fmt::format("replace {}", name)));
+}
+
+std::size_t RetainedVersions(const Database& db) { return db.GetMemoryReport().versions; }
+
+// Node count of one freshly built version of `n` int64 elements.
+std::int64_t NodesOf(const pvec<I64>& v) {
+  const cowdb::memory_stats m = v.memory();
+  return static_cast<std::int64_t>(m.leaves + m.inner_nodes);
+}
+
+}  // namespace
+
+TEST_CASE("a new database has branch \"main\" at the empty version v1", "[database]") {
+  const auto db = Database::Open();
+  const auto branches = db->Branches();
+  REQUIRE(branches.size() == 1);
+  CHECK(branches[0].name == "main");
+  CHECK(branches[0].head.value == 1);
+  CHECK(HeadOf(*db, "main") == 1);
+  CHECK(db->Tags().empty());
+
+  const Snapshot s = Ok(db->OpenSnapshot("main"));
+  CHECK(s.id().value == 1);
+  CHECK(s.info().id.value == 1);
+  CHECK(s.info().parents.empty());
+  CHECK(s.Datasets().empty());
+
+  const auto log = Ok(db->Log("main"));
+  REQUIRE(log.size() == 1);
+  CHECK(log[0].id.value == 1);
+  CHECK(log[0].parents.empty());
+  CHECK(RetainedVersions(*db) == 1);
+}
+
+TEST_CASE("a transaction creates, reads, edits, replaces and drops datasets", "[database]") {
+  const std::int64_t nodes0 = live_nodes();
+  {
+    const auto db = Database::Open();
+    Transaction t = Ok(db->Begin("main"));
+    CHECK(t.active());
+    CHECK(t.branch() == "main");
+    CHECK(t.base().value == 1);
+
+    Ok(t.Create<I64>("a", IotaVec(1000)));
+    Ok(t.Create<double>("b", pvec<double>{1.5, 2.5}));
+    Ok(t.Create<I64>("c"));
+    CHECK(t.Datasets() == std::vector<std::string>{"a", "b", "c"});
+    CHECK(ToStd(Ok(t.Get<I64>("a"))) == Iota(1000));
+    CHECK(Ok(t.Get<I64>("c")).empty());
+
+    // Edit: later reads see the writes; a pvec read before the write keeps its contents.
+    const pvec<I64> before_edit = Ok(t.Get<I64>("a"));
+    auto* ed = Ok(t.Edit<I64>("a"));
+    ed->set(5, -5);
+    ed->push_back(1000);
+    std::vector<I64> want = Iota(1000);
+    want[5] = -5;
+    want.push_back(1000);
+    CHECK(ToStd(Ok(t.Get<I64>("a"))) == want);
+    CHECK(ToStd(before_edit) == Iota(1000));
+    auto* again = Ok(t.Edit<I64>("a"));  // a second Edit continues from the first one's writes
+    CHECK((*again)[5] == -5);
+    CHECK(again->size() == 1001);
+
+    // Put: replace a dataset with a value derived from Get.
+    const pvec<double> b = Ok(t.Get<double>("b"));
+    Ok(t.Put<double>("b", b.transform([](double x) { return x * 2; })));
+    CHECK(ToStd(Ok(t.Get<double>("b"))) == std::vector<double>{3.0, 5.0});
+    CHECK(ToStd(b) == std::vector<double>{1.5, 2.5});
+
+    // Drop.
+    Ok(t.Drop("c"));
+    CHECK(t.Datasets() == std::vector<std::string>{"a", "b"});
+    CHECK(absl::IsNotFound(t.Get<I64>("c").status()));
+
+    // Nothing is visible outside the transaction before Commit.
+    CHECK(Ok(db->OpenSnapshot("main")).Datasets().empty());
+    CHECK(HeadOf(*db, "main") == 1);
+
+    const VersionId v2 = Ok(t.Commit("load"));
+    CHECK(v2.value == 2);
+    CHECK_FALSE(t.active());
+    CHECK(HeadOf(*db, "main") == 2);
+
+    const Snapshot s = Ok(db->OpenSnapshot("main"));
+    CHECK(s.id().value == 2);
+    CHECK(s.info().message == "load");
+    CHECK(Ids(s.info().parents) == std::vector<std::uint64_t>{1});
+    CHECK(s.Has("a"));
+    CHECK(s.Has("b"));
+    CHECK_FALSE(s.Has("c"));
+    const auto infos = s.Datasets();
+    REQUIRE(infos.size() == 2);
+    CHECK(infos[0].name == "a");
+    CHECK(infos[0].size == 1001);
+    CHECK(infos[1].name == "b");
+    CHECK(infos[1].type == "double");
+    CHECK(infos[1].size == 2);
+    CHECK(ToStd(Ok(s.Get<I64>("a"))) == want);
+    CHECK(ToStd(Ok(s.Get<double>("b"))) == std::vector<double>{3.0, 5.0});
+  }
+  CHECK(live_nodes() == nodes0);
+}
+
+TEST_CASE("a transaction does not see commits made after it began", "[database]") {
+  const auto db = Database::Open();
+  const VersionId v2 = CreateDataset(*db, "main", "a", IotaVec(100));
+  Transaction reader = Ok(db->Begin("main"));
+  const Snapshot snap = Ok(db->OpenSnapshot("main"));
+
+  const VersionId v3 = SetElement(*db, "main", "a", 1, 111);
+  const VersionId v4 = CreateDataset(*db, "main", "new", IotaVec(3));
+  CHECK(v3.value == 3);
+  CHECK(v4.value == 4);
+
+  CHECK(reader.base().value == v2.value);
+  CHECK(ToStd(Ok(reader.Get<I64>("a"))) == Iota(100));
+  CHECK(absl::IsNotFound(reader.Get<I64>("new").status()));
+  CHECK(reader.Datasets() == std::vector<std::string>{"a"});
+  CHECK(snap.id().value == v2.value);
+  CHECK(ToStd(Ok(snap.Get<I64>("a"))) == Iota(100));
+  CHECK_FALSE(snap.Has("new"));
+
+  // The reader writes another element; its commit merges with the moved head.
+  auto* ed = Ok(reader.Edit<I64>("a"));
+  ed->set(2, 222);
+  const VersionId v5 = Ok(reader.Commit("reader"));
+  CHECK(v5.value == 5);
+  std::vector<I64> want = Iota(100);
+  want[1] = 111;
+  want[2] = 222;
+  CHECK(Read(*db, "main", "a") == want);
+  CHECK(Read(*db, "main", "new") == Iota(3));
+  // The snapshot still shows v2.
+  CHECK(ToStd(Ok(snap.Get<I64>("a"))) == Iota(100));
+}
+
+TEST_CASE("a commit on an unmoved head publishes the transaction's trees without copying",
+          "[database]") {
+  const auto db = Database::Open();
+  Transaction load = Ok(db->Begin("main"));
+  Ok(load.Create<I64>("a", IotaVec(5000)));
+  Ok(load.Create<I64>("b", IotaVec(5000)));
+  const VersionId v2 = Ok(load.Commit("load"));
+  const Snapshot base = Ok(db->OpenSnapshot(v2));
+
+  Transaction t = Ok(db->Begin("main"));
+  auto* ed = Ok(t.Edit<I64>("a"));
+  ed->set(4000, -1);
+  const pvec<I64> staged = Ok(t.Get<I64>("a"));
+  const VersionId v3 = Ok(t.Commit("edit"));
+  CHECK(v3.value == 3);
+
+  const Snapshot s = Ok(db->OpenSnapshot(v3));
+  CHECK(Ids(s.info().parents) == std::vector<std::uint64_t>{2});
+  const pvec<I64> a3 = Ok(s.Get<I64>("a"));
+  const pvec<I64> a2 = Ok(base.Get<I64>("a"));
+  // The committed dataset is the very tree the transaction built; the untouched one is shared.
+  CHECK(a3.identity() == staged.identity());
+  CHECK(Ok(s.Get<I64>("b")).identity() == Ok(base.Get<I64>("b")).identity());
+  // 5000 elements in chunks of 512 are 10 leaves under one root: the write copied one leaf and
+  // the root; the other 9 leaves are shared with v2.
+  const cowdb::memory_stats all = a3.memory();
+  const cowdb::memory_stats shared = a3.shared_with(a2);
+  CHECK(all.leaves == 10);
+  CHECK(all.leaves - shared.leaves == 1);
+  CHECK(all.inner_nodes - shared.inner_nodes == 1);
+  CHECK(ToStd(a2) == Iota(5000));
+  CHECK(a3[4000] == -1);
+}
+
+TEST_CASE("concurrent commits on one branch that write different elements both succeed",
+          "[database]") {
+  const auto db = Database::Open();
+  CreateDataset(*db, "main", "a", IotaVec(2000));
+  std::vector<I64> want = Iota(2000);
+
+  SECTION("different chunks, plus a new dataset") {
+    Transaction t1 = Ok(db->Begin("main"));
+    Transaction t2 = Ok(db->Begin("main"));
+    Ok(t1.Edit<I64>("a"))->set(10, -10);
+    Ok(t2.Edit<I64>("a"))->set(1500, -1500);
+    Ok(t2.Create<I64>("t2-only", IotaVec(4)));
+    const VersionId v3 = Ok(t1.Commit("t1"));
+    const VersionId v4 = Ok(t2.Commit("t2"));
+    CHECK(v3.value == 3);
+    CHECK(v4.value == 4);
+    want[10] = -10;
+    want[1500] = -1500;
+    CHECK(Read(*db, "main", "a") == want);
+    CHECK(Read(*db, "main", "t2-only") == Iota(4));
+    // The second commit is rebased onto the first: history stays linear.
+    const Snapshot s = Ok(db->OpenSnapshot(v4));
+    CHECK(Ids(s.info().parents) == std::vector<std::uint64_t>{3});
+    std::vector<std::uint64_t> log_ids;
+    for (const auto& v : Ok(db->Log("main"))) log_ids.push_back(v.id.value);
+    CHECK(log_ids == std::vector<std::uint64_t>{4, 3, 2, 1});
+  }
+  SECTION("neighbouring elements of one chunk") {
+    Transaction t1 = Ok(db->Begin("main"));
+    Transaction t2 = Ok(db->Begin("main"));
+    Ok(t1.Edit<I64>("a"))->set(20, -20);
+    Ok(t2.Edit<I64>("a"))->set(21, -21);
+    Ok(t1.Commit("t1"));
+    Ok(t2.Commit("t2"));
+    want[20] = -20;
+    want[21] = -21;
+    CHECK(Read(*db, "main", "a") == want);
+  }
+  SECTION("the same element written on both sides conflicts even with equal values") {
+    // Write-write conflict (first committer wins): two read-modify-writes that happen to store
+    // the same value must not both succeed, or one update is lost.
+    Transaction t1 = Ok(db->Begin("main"));
+    Transaction t2 = Ok(db->Begin("main"));
+    Ok(t1.Edit<I64>("a"))->set(30, 7);
+    Ok(t2.Edit<I64>("a"))->set(30, 7);
+    Ok(t1.Commit("t1"));
+    const absl::StatusOr<cowdb::VersionId> second = t2.Commit("t2");
+    CHECK(absl::IsAborted(second.status()));
+    REQUIRE(t2.conflicts().size() == 1);
+    CHECK(t2.conflicts()[0].index == 30);
+    want[30] = 7;
+    CHECK(Read(*db, "main", "a") == want);
+  }
+}
+
+TEST_CASE("commits from several threads on one branch all land", "[database]") {
+  constexpr int kThreads = 4;
+  constexpr int kCommits = 25;
+  const auto db = Database::Open();
+  CreateDataset(*db, "main", "a", pvec<I64>(kThreads * kCommits, 0));
+
+  // Catch assertions are not thread-safe: threads count failures, the main thread checks.
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < kThreads; ++k) {
+    threads.emplace_back([&db, &failures, k] {
+      for (int i = 0; i < kCommits; ++i) {
+        absl::StatusOr<Transaction> t = db->Begin("main");
+        if (!t.ok()) {
+          ++failures;
+          continue;
+        }
+        absl::StatusOr<pvec<I64>::editor*> ed = t->Edit<I64>("a");
+        if (!ed.ok()) {
+          ++failures;
+          continue;
+        }
+        (*ed)->set(static_cast<std::size_t>(k * kCommits + i), k * 1000 + i + 1);
+        if (!t->Commit(fmt::format("thread {} commit {}", k, i)).ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+
+  CHECK(failures.load() == 0);
+  std::vector<I64> want(kThreads * kCommits);
+  for (int k = 0; k < kThreads; ++k) {
+    for (int i = 0; i < kCommits; ++i)
+      want[static_cast<std::size_t>(k * kCommits + i)] = k * 1000 + i + 1;
+  }
+  CHECK(Read(*db, "main", "a") == want);
+  CHECK(HeadOf(*db, "main") == 2 + kThreads * kCommits);
+  CHECK(Ok(db->Log("main")).size() == 2 + kThreads * kCommits);
+}
+
+TEST_CASE("a commit that writes an element another commit wrote differently is aborted",
+          "[database]") {
+  const std::int64_t nodes0 = live_nodes();
+  {
+    const auto db = Database::Open();
+    Transaction load = Ok(db->Begin("main"));
+    Ok(load.Create<I64>("prices", IotaVec(1000)));
+    Ok(load.Create<I64>("volumes", IotaVec(10)));
+    Ok(load.Commit("load"));
+
+    Transaction t1 = Ok(db->Begin("main"));
+    Transaction t2 = Ok(db->Begin("main"));
+    Ok(t1.Edit<I64>("prices"))->set(7, 70);
+    Ok(t1.Edit<I64>("prices"))->set(600, 6000);
+    Ok(t1.Edit<I64>("volumes"))->set(1, 11);
+    Ok(t2.Edit<I64>("prices"))->set(600, 6001);
+    Ok(t2.Edit<I64>("prices"))->set(7, 71);
+    Ok(t2.Edit<I64>("prices"))->set(8, 80);   // no conflict on its own
+    Ok(t2.Edit<I64>("volumes"))->set(2, 22);  // no conflict on its own
+    const VersionId v3 = Ok(t1.Commit("t1"));
+
+    const Snapshot before = Ok(db->OpenSnapshot("main"));
+    const absl::StatusOr<VersionId> r = t2.Commit("t2");
+    INFO(r.status().ToString());
+    CHECK(absl::IsAborted(r.status()));
+    CHECK(Names(t2.conflicts()) == std::vector<std::string>{"prices[7]", "prices[600]"});
+    const std::string msg(r.status().message());
+    CHECK_THAT(msg, Contains("prices") && Contains("7") && Contains("600") && Contains("main"));
+    CHECK_FALSE(t2.active());
+
+    // Nothing changed: same head, same retained versions, same contents.
+    CHECK(HeadOf(*db, "main") == v3.value);
+    CHECK(RetainedVersions(*db) == 3);
+    std::vector<I64> want = Iota(1000);
+    want[7] = 70;
+    want[600] = 6000;
+    CHECK(Read(*db, "main", "prices") == want);
+    CHECK(Read(*db, "main", "volumes") == std::vector<I64>{0, 11, 2, 3, 4, 5, 6, 7, 8, 9});
+    CHECK(Ok(db->OpenSnapshot("main")).id().value == before.id().value);
+    CHECK(ToStd(Ok(before.Get<I64>("prices"))) == want);
+  }
+  CHECK(live_nodes() == nodes0);
+}
+
+TEST_CASE("ConflictMode::kDataset makes any concurrent write to a dataset a conflict",
+          "[database]") {
+  const auto db = Database::Open(Options{.conflict_mode = cowdb::ConflictMode::kDataset});
+  Transaction load = Ok(db->Begin("main"));
+  Ok(load.Create<I64>("prices", IotaVec(1000)));
+  Ok(load.Create<I64>("volumes", IotaVec(1000)));
+  Ok(load.Commit("load"));
+
+  Transaction t1 = Ok(db->Begin("main"));
+  Transaction t2 = Ok(db->Begin("main"));
+  Transaction t3 = Ok(db->Begin("main"));
+  Ok(t1.Edit<I64>("prices"))->set(1, -1);
+  Ok(t2.Edit<I64>("prices"))->set(999, -999);  // another element, even another chunk
+  Ok(t3.Edit<I64>("volumes"))->set(1, -1);     // another dataset
+  const VersionId v3 = Ok(t1.Commit("t1"));
+
+  const absl::StatusOr<VersionId> r = t2.Commit("t2");
+  CHECK(absl::IsAborted(r.status()));
+  CHECK(Names(t2.conflicts()) == std::vector<std::string>{"prices[*]"});
+  CHECK_THAT(std::string(r.status().message()), Contains("prices"));
+  CHECK(HeadOf(*db, "main") == v3.value);
+
+  const VersionId v4 = Ok(t3.Commit("t3"));
+  CHECK(v4.value == 4);
+  std::vector<I64> prices = Iota(1000);
+  prices[1] = -1;
+  std::vector<I64> volumes = Iota(1000);
+  volumes[1] = -1;
+  CHECK(Read(*db, "main", "prices") == prices);
+  CHECK(Read(*db, "main", "volumes") == volumes);
+}
+
+TEST_CASE("datasets of a user struct element type", "[database]") {
+  const auto db = Database::Open();
+  const std::vector<Trade> trades{{"ACME", 10.5, 100}, {"INIT", 1.25, 7}};
+  const VersionId v2 =
+      CreateDataset(*db, "main", "trades", pvec<Trade>(trades.begin(), trades.end()));
+
+  const Snapshot s2 = Ok(db->OpenSnapshot("main"));
+  CHECK(ToStd(Ok(s2.Get<Trade>("trades"))) == trades);
+  const auto infos = s2.Datasets();
+  REQUIRE(infos.size() == 1);
+  CHECK_THAT(infos[0].type, Contains("Trade"));
+  CHECK(infos[0].size == 2);
+
+  Transaction t = Ok(db->Begin("main"));
+  auto* ed = Ok(t.Edit<Trade>("trades"));
+  ed->update(1, [](Trade x) {
+    x.quantity += 1;
+    return x;
+  });
+  ed->push_back(Trade{"NEW", 3.0, 3});
+  const VersionId v3 = Ok(t.Commit("trade"));
+  std::vector<Trade> want = trades;
+  want[1].quantity = 8;
+  want.push_back(Trade{"NEW", 3.0, 3});
+  CHECK(Read<Trade>(*db, "main", "trades") == want);
+
+  // Concurrent writes to different elements merge with T's operator==; the same one conflicts.
+  Transaction t1 = Ok(db->Begin("main"));
+  Transaction t2 = Ok(db->Begin("main"));
+  Transaction t3 = Ok(db->Begin("main"));
+  Ok(t1.Edit<Trade>("trades"))->update(0, [](Trade x) {
+    x.price = 11.0;
+    return x;
+  });
+  Ok(t2.Edit<Trade>("trades"))->update(1, [](Trade x) {
+    x.symbol = "INIT2";
+    return x;
+  });
+  Ok(t3.Edit<Trade>("trades"))->update(0, [](Trade x) {
+    x.price = 12.0;
+    return x;
+  });
+  Ok(t1.Commit("t1"));
+  Ok(t2.Commit("t2"));
+  CHECK(absl::IsAborted(t3.Commit("t3").status()));
+  CHECK(Names(t3.conflicts()) == std::vector<std::string>{"trades[0]"});
+  want[0].price = 11.0;
+  want[1].symbol = "INIT2";
+  CHECK(Read<Trade>(*db, "main", "trades") == want);
+
+  // Diff counts work for any T; the text needs a formattable T.
+  const cowdb::DatabaseDiff d = Ok(db->Diff(v2, v3));
+  REQUIRE(d.changed.size() == 1);
+  CHECK(d.changed[0].name == "trades");
+  CHECK(d.changed[0].modified == 1);
+  CHECK(d.changed[0].appended == 1);
+  CHECK(d.changed[0].truncated == 0);
+  CHECK(d.changed[0].text.empty());  // Trade is not formattable
+}
+
+TEST_CASE("snapshots by branch, tag and version id", "[database]") {
+  const auto db = Database::Open();
+  const VersionId v2 = CreateDataset(*db, "main", "a", IotaVec(10));
+  Ok(db->CreateTag("v2-tag", "main"));
+  const VersionId v3 = SetElement(*db, "main", "a", 0, 100);
+  std::vector<I64> at_v3 = Iota(10);
+  at_v3[0] = 100;
+
+  const Snapshot by_branch = Ok(db->OpenSnapshot("main"));
+  const Snapshot by_tag = Ok(db->OpenSnapshot("v2-tag"));
+  const Snapshot by_id = Ok(db->OpenSnapshot(v2));
+  const Snapshot initial = Ok(db->OpenSnapshot(VersionId{1}));
+  CHECK(by_branch.id().value == v3.value);
+  CHECK(by_tag.id().value == v2.value);
+  CHECK(by_id.id().value == v2.value);
+  CHECK(initial.Datasets().empty());
+  CHECK(ToStd(Ok(by_branch.Get<I64>("a"))) == at_v3);
+  CHECK(ToStd(Ok(by_tag.Get<I64>("a"))) == Iota(10));
+  CHECK(ToStd(Ok(by_id.Get<I64>("a"))) == Iota(10));
+
+  // A snapshot is a value: a copy reads the same version, never a later commit.
+  const Snapshot copy = by_branch;
+  SetElement(*db, "main", "a", 1, 101);
+  CHECK(copy.id().value == v3.value);
+  CHECK(ToStd(Ok(copy.Get<I64>("a"))) == at_v3);
+  CHECK(ToStd(Ok(by_branch.Get<I64>("a"))) == at_v3);
+
+  // A branch and a tag with the same name: the branch is looked up first.
+  Ok(db->CreateTag("same", v2));
+  Ok(db->CreateBranch("same", v3));
+  CHECK(Ok(db->OpenSnapshot("same")).id().value == v3.value);
+  Ok(db->DeleteBranch("same"));
+  CHECK(Ok(db->OpenSnapshot("same")).id().value == v2.value);
+}
+
+TEST_CASE("a snapshot pins its version through commits, branch deletion and Prune", "[database]") {
+  const std::int64_t nodes0 = live_nodes();
+  {
+    const auto db = Database::Open(Options{.keep_last_versions = 1});
+    const VersionId v2 = CreateDataset(*db, "main", "a", IotaVec(3000));
+    const Snapshot pinned = Ok(db->OpenSnapshot(v2));
+
+    Ok(db->CreateBranch("exp", "main"));
+    PutAll(*db, "exp", "a", IotaVec(3000, 1));                // v3
+    const VersionId v4 = SetElement(*db, "exp", "a", 0, -1);  // v4
+    const Snapshot exp_snap = Ok(db->OpenSnapshot("exp"));
+    PutAll(*db, "main", "a", IotaVec(3000, 2));  // v5
+    PutAll(*db, "main", "a", IotaVec(3000, 3));  // v6
+    const VersionId v7 = PutAll(*db, "main", "a", IotaVec(3000, 4));
+    CHECK(v7.value == 7);
+
+    Ok(db->DeleteBranch("exp"));
+    // main keeps v7 and v6; v1, v2, v5 are out of its window and v3, v4 belong to no branch.
+    CHECK(db->Prune() == 5);
+    CHECK(absl::IsNotFound(db->OpenSnapshot(v2).status()));
+    CHECK(absl::IsNotFound(db->OpenSnapshot(v4).status()));
+
+    CHECK(pinned.id().value == 2);
+    CHECK(ToStd(Ok(pinned.Get<I64>("a"))) == Iota(3000));
+    std::vector<I64> exp_want = Iota(3000, 1);
+    exp_want[0] = -1;
+    CHECK(exp_snap.id().value == v4.value);
+    CHECK(ToStd(Ok(exp_snap.Get<I64>("a"))) == exp_want);
+    CHECK(Read(*db, "main", "a") == Iota(3000, 4));
+  }
+  CHECK(live_nodes() == nodes0);
+}
+
+TEST_CASE("branches are created from a branch, a tag or a version in O(1), renamed, deleted",
+          "[database]") {
+  const auto db = Database::Open();
+  const VersionId v2 = CreateDataset(*db, "main", "a", IotaVec(1000));
+  Ok(db->CreateTag("t2", "main"));
+  const VersionId v3 = SetElement(*db, "main", "a", 1, -1);
+  const Snapshot s2 = Ok(db->OpenSnapshot(v2));
+  const Snapshot s3 = Ok(db->OpenSnapshot(v3));
+
+  const std::int64_t nodes_before = live_nodes();
+  Ok(db->CreateBranch("from-branch", "main"));
+  Ok(db->CreateBranch("from-tag", "t2"));
+  Ok(db->CreateBranch("from-version", v2));
+  Ok(db->CreateBranch("default"));      // from "main"
+  CHECK(live_nodes() == nodes_before);  // no data copied
+
+  CHECK(HeadOf(*db, "from-branch") == v3.value);
+  CHECK(HeadOf(*db, "from-tag") == v2.value);
+  CHECK(HeadOf(*db, "from-version") == v2.value);
+  CHECK(HeadOf(*db, "default") == v3.value);
+  const auto identity = [&db](std::string_view branch) {
+    return Ok(Ok(db->OpenSnapshot(branch)).Get<I64>("a")).identity();
+  };
+  CHECK(identity("from-branch") == Ok(s3.Get<I64>("a")).identity());
+  CHECK(identity("default") == Ok(s3.Get<I64>("a")).identity());
+  CHECK(identity("from-tag") == Ok(s2.Get<I64>("a")).identity());
+  CHECK(identity("from-version") == Ok(s2.Get<I64>("a")).identity());
+
+  const auto names = [&db] {
+    std::vector<std::string> out;
+    for (const auto& b : db->Branches()) out.push_back(b.name);
+    return out;
+  };
+  CHECK(names() ==
+        std::vector<std::string>{"default", "from-branch", "from-tag", "from-version", "main"});
+
+  // Rename keeps the head; commits continue on the new name and leave main alone.
+  Ok(db->RenameBranch("from-tag", "renamed"));
+  CHECK(absl::IsNotFound(db->Head("from-tag").status()));
+  CHECK(HeadOf(*db, "renamed") == v2.value);
+  const VersionId v4 = SetElement(*db, "renamed", "a", 2, -2);
+  std::vector<I64> renamed_want = Iota(1000);
+  renamed_want[2] = -2;
+  CHECK(Read(*db, "renamed", "a") == renamed_want);
+  CHECK(HeadOf(*db, "main") == v3.value);
+  CHECK(names() ==
+        std::vector<std::string>{"default", "from-branch", "from-version", "main", "renamed"});
+
+  // Delete removes the pointer; the versions stay until pruned.
+  Ok(db->DeleteBranch("renamed"));
+  Ok(db->DeleteBranch("from-branch"));
+  CHECK(absl::IsNotFound(db->Head("renamed").status()));
+  CHECK(names() == std::vector<std::string>{"default", "from-version", "main"});
+  CHECK(Read(*db, v4, "a") == renamed_want);
+  const auto info = db->Branches();
+  REQUIRE(info.size() == 3);
+  CHECK(info[0].head.value == v3.value);
+  CHECK(info[1].head.value == v2.value);
+  CHECK(info[2].head.value == v3.value);
+}
+
+TEST_CASE("tags name fixed versions and keep them through Prune", "[database]") {
+  const auto db = Database::Open(Options{.keep_last_versions = 1});
+  const VersionId v2 = CreateDataset(*db, "main", "a", IotaVec(10));
+  Ok(db->CreateTag("release-1", "main"));
+  Ok(db->CreateTag("release-1-copy", "release-1"));  // from a tag
+  const VersionId v3 = SetElement(*db, "main", "a", 0, -1);
+  Ok(db->CreateTag("by-id", v2));
+  Ok(db->CreateTag("head", "main"));
+
+  const auto tags = [&db] {
+    std::vector<std::string> out;
+    for (const auto& t : db->Tags()) out.push_back(fmt::format("{}@{}", t.name, t.head));
+    return out;
+  };
+  CHECK(tags() ==
+        std::vector<std::string>{"by-id@v2", "head@v3", "release-1@v2", "release-1-copy@v2"});
+
+  // Tags do not move with the branch.
+  for (int i = 0; i < 4; ++i) SetElement(*db, "main", "a", 1, 10 + i);  // v4..v7
+  CHECK(tags() ==
+        std::vector<std::string>{"by-id@v2", "head@v3", "release-1@v2", "release-1-copy@v2"});
+
+  // Prune keeps the window of every branch and tag: main v7, v6; "head" v3, v2; the tags at v2
+  // keep v2 and v1. Only v4 and v5 go.
+  CHECK(db->Prune() == 2);
+  CHECK(absl::IsNotFound(db->OpenSnapshot(VersionId{5}).status()));
+  CHECK(absl::IsNotFound(db->OpenSnapshot(VersionId{4}).status()));
+  CHECK(Read(*db, "release-1", "a") == Iota(10));
+  CHECK(Read(*db, v3, "a") == std::vector<I64>{-1, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+
+  Ok(db->DeleteTag("release-1"));
+  CHECK(tags() == std::vector<std::string>{"by-id@v2", "head@v3", "release-1-copy@v2"});
+  CHECK(absl::IsNotFound(db->OpenSnapshot("release-1").status()));
+  CHECK(Read(*db, v2, "a") == Iota(10));  // still tagged by the others
+}
+
+TEST_CASE("Log lists a branch's history newest first with its parents", "[database]") {
+  const auto db = Database::Open();
+  CreateDataset(*db, "main", "a", IotaVec(1000));  // v2
+  SetElement(*db, "main", "a", 1, -1);             // v3
+  Ok(db->CreateBranch("exp", "main"));
+  SetElement(*db, "exp", "a", 900, -900);  // v4
+  SetElement(*db, "main", "a", 2, -2);     // v5
+  const VersionId v6 = Ok(db->Merge("exp", "main", "merge exp"));
+  CHECK(v6.value == 6);
+
+  const auto log = Ok(db->Log("main"));
+  std::vector<std::uint64_t> ids;
+  for (const auto& v : log) ids.push_back(v.id.value);
+  CHECK(ids == std::vector<std::uint64_t>{6, 5, 4, 3, 2, 1});
+  REQUIRE(log.size() == 6);
+  CHECK(log[0].message == "merge exp");
+  CHECK(Ids(log[0].parents) == std::vector<std::uint64_t>{5, 4});  // target head first
+  CHECK(Ids(log[1].parents) == std::vector<std::uint64_t>{3});
+  CHECK(Ids(log[2].parents) == std::vector<std::uint64_t>{3});
+  CHECK(log[2].message == "set a[900] = -900");
+  CHECK(Ids(log[4].parents) == std::vector<std::uint64_t>{1});
+  CHECK(log[5].parents.empty());
+  for (std::size_t i = 0; i + 1 < log.size(); ++i) CHECK(log[i].time >= log[i + 1].time);
+
+  const auto limited = Ok(db->Log("main", 2));
+  REQUIRE(limited.size() == 2);
+  CHECK(limited[0].id.value == 6);
+  CHECK(limited[1].id.value == 5);
+
+  std::vector<std::uint64_t> exp_ids;
+  for (const auto& v : Ok(db->Log("exp"))) exp_ids.push_back(v.id.value);
+  CHECK(exp_ids == std::vector<std::uint64_t>{4, 3, 2, 1});
+}
+
+TEST_CASE("Diff reports datasets added, removed and changed", "[database]") {
+  const auto db = Database::Open();
+  Transaction load = Ok(db->Begin("main"));
+  Ok(load.Create<I64>("a", IotaVec(1000)));
+  Ok(load.Create<I64>("b", IotaVec(10)));
+  Ok(load.Create<double>("c", pvec<double>{1.0, 2.0}));
+  Ok(load.Create<I64>("e", IotaVec(100)));
+  Ok(load.Create<I64>("retyped", IotaVec(3)));
+  Ok(load.Create<I64>("same", IotaVec(5)));
+  const VersionId v2 = Ok(load.Commit("load"));
+
+  Transaction t = Ok(db->Begin("main"));
+  auto* a = Ok(t.Edit<I64>("a"));
+  a->set(5, -5);
+  a->set(700, -700);
+  for (I64 x : {1000, 1001, 1002}) a->push_back(x);
+  Ok(t.Drop("b"));
+  Ok(t.Create<I64>("d", IotaVec(2)));
+  Ok(t.Edit<I64>("e"))->take(90);
+  Ok(t.Drop("retyped"));
+  Ok(t.Create<double>("retyped", pvec<double>{0.5}));
+  Ok(t.Put<I64>("same", IotaVec(5)));  // a new tree with equal contents
+  const VersionId v3 = Ok(t.Commit("change"));
+
+  const auto find = [](const cowdb::DatabaseDiff& d, std::string_view name) {
+    for (const cowdb::DatasetChange& c : d.changed) {
+      if (c.name == name) return c;
+    }
+    FAIL("no change listed for dataset " << name);
+    return cowdb::DatasetChange{};
+  };
+  const auto changed_names = [](const cowdb::DatabaseDiff& d) {
+    std::vector<std::string> out;
+    for (const cowdb::DatasetChange& c : d.changed) out.push_back(c.name);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+
+  const cowdb::DatabaseDiff fwd = Ok(db->Diff(v2, v3));
+  CHECK(fwd.added == std::vector<std::string>{"d", "retyped"});
+  CHECK(fwd.removed == std::vector<std::string>{"b", "retyped"});
+  CHECK(changed_names(fwd) == std::vector<std::string>{"a", "e"});
+  CHECK_FALSE(fwd.empty());
+  const cowdb::DatasetChange fa = find(fwd, "a");
+  CHECK(fa.modified == 2);
+  CHECK(fa.appended == 3);
+  CHECK(fa.truncated == 0);
+  CHECK_THAT(fa.text, Contains("-5") && Contains("-700") && Contains("1002"));
+  const cowdb::DatasetChange fe = find(fwd, "e");
+  CHECK(fe.modified == 0);
+  CHECK(fe.appended == 0);
+  CHECK(fe.truncated == 10);
+
+  const cowdb::DatabaseDiff back = Ok(db->Diff(v3, v2));
+  CHECK(back.added == std::vector<std::string>{"b", "retyped"});
+  CHECK(back.removed == std::vector<std::string>{"d", "retyped"});
+  CHECK(changed_names(back) == std::vector<std::string>{"a", "e"});
+  const cowdb::DatasetChange ba = find(back, "a");
+  CHECK(ba.modified == 2);
+  CHECK(ba.appended == 0);
+  CHECK(ba.truncated == 3);
+  CHECK(find(back, "e").appended == 10);
+
+  CHECK(Ok(db->Diff(v2, v2)).empty());
+  CHECK(Ok(db->Diff(v3, v3)).empty());
+}
+
+TEST_CASE("Merge: fast-forward, up to date, three-way, conflicts and policies", "[database]") {
+  const std::int64_t nodes0 = live_nodes();
+  {
+    const auto db = Database::Open();
+    Transaction load = Ok(db->Begin("main"));
+    Ok(load.Create<I64>("a", IotaVec(1000)));
+    Ok(load.Create<I64>("b", IotaVec(10)));
+    const VersionId v2 = Ok(load.Commit("load"));
+    Ok(db->CreateBranch("exp", "main"));
+
+    SECTION("fast-forward when the target is behind") {
+      SetElement(*db, "exp", "a", 1, -1);                       // v3
+      const VersionId v4 = SetElement(*db, "exp", "a", 2, -2);  // v4
+      const VersionId r = Ok(db->Merge("exp", "main", "ff"));
+      CHECK(r.value == v4.value);
+      CHECK(HeadOf(*db, "main") == v4.value);
+      CHECK(RetainedVersions(*db) == 4);  // no merge version
+      CHECK(Ok(db->Log("main"))[0].id.value == v4.value);
+    }
+    SECTION("nothing to do when the source is already merged") {
+      CHECK(Ok(db->Merge("exp", "main", "same head")).value == v2.value);
+      const VersionId v3 = SetElement(*db, "main", "a", 1, -1);
+      CHECK(Ok(db->Merge("exp", "main", "behind")).value == v3.value);
+      CHECK(HeadOf(*db, "main") == v3.value);
+      CHECK(HeadOf(*db, "exp") == v2.value);
+      CHECK(RetainedVersions(*db) == 3);
+    }
+    SECTION("three-way merge with two parents") {
+      const VersionId v3 = SetElement(*db, "main", "a", 1, -1);
+      Transaction t = Ok(db->Begin("exp"));
+      Ok(t.Edit<I64>("a"))->set(900, -900);
+      Ok(t.Create<I64>("d", IotaVec(3)));
+      const VersionId v4 = Ok(t.Commit("exp work"));
+
+      const VersionId v5 = Ok(db->Merge("exp", "main", "merge exp"));
+      CHECK(v5.value == 5);
+      CHECK(HeadOf(*db, "main") == 5);
+      CHECK(HeadOf(*db, "exp") == v4.value);
+      const Snapshot s = Ok(db->OpenSnapshot(v5));
+      CHECK(Ids(s.info().parents) == std::vector<std::uint64_t>{v3.value, v4.value});
+      CHECK(s.info().message == "merge exp");
+      std::vector<I64> want = Iota(1000);
+      want[1] = -1;
+      want[900] = -900;
+      CHECK(ToStd(Ok(s.Get<I64>("a"))) == want);
+      CHECK(ToStd(Ok(s.Get<I64>("d"))) == Iota(3));
+      CHECK(ToStd(Ok(s.Get<I64>("b"))) == Iota(10));
+
+      // Merging back fast-forwards exp to the merge version.
+      CHECK(Ok(db->Merge("main", "exp", "back")).value == 5);
+      CHECK(HeadOf(*db, "exp") == 5);
+    }
+    SECTION("element conflicts") {
+      Transaction tm = Ok(db->Begin("main"));
+      Ok(tm.Edit<I64>("a"))->set(7, 70);
+      const VersionId v3 = Ok(tm.Commit("main 7"));
+      Transaction te = Ok(db->Begin("exp"));
+      Ok(te.Edit<I64>("a"))->set(7, 71);
+      Ok(te.Edit<I64>("a"))->set(8, 81);
+      const VersionId v4 = Ok(te.Commit("exp 7 8"));
+
+      SECTION("kFail reports them and changes nothing") {
+        std::vector<Conflict> conflicts;
+        const absl::StatusOr<VersionId> r =
+            db->Merge("exp", "main", "m", MergePolicy::kFail, &conflicts);
+        INFO(r.status().ToString());
+        CHECK(absl::IsAborted(r.status()));
+        CHECK(Names(conflicts) == std::vector<std::string>{"a[7]"});
+        CHECK_THAT(std::string(r.status().message()),
+                   Contains("exp") && Contains("main") && Contains("7"));
+        CHECK(HeadOf(*db, "main") == v3.value);
+        CHECK(HeadOf(*db, "exp") == v4.value);
+        CHECK(RetainedVersions(*db) == 4);
+        CHECK(absl::IsAborted(db->Merge("exp", "main", "m").status()));  // no conflict list
+        CHECK(HeadOf(*db, "main") == v3.value);
+      }
+      SECTION("kOurs keeps the target's value") {
+        const VersionId v5 = Ok(db->Merge("exp", "main", "m", MergePolicy::kOurs));
+        const Snapshot s = Ok(db->OpenSnapshot(v5));
+        CHECK(Ids(s.info().parents) == std::vector<std::uint64_t>{v3.value, v4.value});
+        const pvec<I64> a = Ok(s.Get<I64>("a"));
+        CHECK(a[7] == 70);
+        CHECK(a[8] == 81);
+      }
+      SECTION("kTheirs takes the source's value") {
+        const VersionId v5 = Ok(db->Merge("exp", "main", "m", MergePolicy::kTheirs));
+        const pvec<I64> a = Ok(Ok(db->OpenSnapshot(v5)).Get<I64>("a"));
+        CHECK(a[7] == 71);
+        CHECK(a[8] == 81);
+        CHECK(HeadOf(*db, "main") == v5.value);
+      }
+    }
+    SECTION("a dataset dropped on one side and written on the other") {
+      Transaction tm = Ok(db->Begin("main"));
+      Ok(tm.Drop("b"));
+      Ok(tm.Commit("drop b"));
+      SetElement(*db, "exp", "b", 1, -1);
+      std::vector<Conflict> conflicts;
+      CHECK(
+          absl::IsAborted(db->Merge("exp", "main", "m", MergePolicy::kFail, &conflicts).status()));
+      CHECK(Names(conflicts) == std::vector<std::string>{"b[*]"});
+      SECTION("kOurs keeps it dropped") {
+        const Snapshot s =
+            Ok(db->OpenSnapshot(Ok(db->Merge("exp", "main", "m", MergePolicy::kOurs))));
+        CHECK_FALSE(s.Has("b"));
+      }
+      SECTION("kTheirs keeps the written dataset") {
+        const Snapshot s =
+            Ok(db->OpenSnapshot(Ok(db->Merge("exp", "main", "m", MergePolicy::kTheirs))));
+        CHECK(ToStd(Ok(s.Get<I64>("b"))) == std::vector<I64>{0, -1, 2, 3, 4, 5, 6, 7, 8, 9});
+      }
+    }
+  }
+  CHECK(live_nodes() == nodes0);
+}
+
+TEST_CASE("Prune forgets versions outside the window; pinned ones stay readable until released",
+          "[database]") {
+  const std::int64_t nodes0 = live_nodes();
+  {
+    constexpr std::size_t kN = 5000;
+    const std::int64_t per_version = NodesOf(IotaVec(kN));
+    REQUIRE(per_version == 11);  // 10 leaves of 512 elements under one root
+    const auto db = Database::Open(Options{.keep_last_versions = 2});
+    const VersionId v2 = CreateDataset(*db, "main", "a", IotaVec(kN));
+    std::optional<Snapshot> old = Ok(db->OpenSnapshot(v2));
+    for (I64 k = 1; k <= 5; ++k) PutAll(*db, "main", "a", IotaVec(kN, k * 10000));  // v3..v7
+    CHECK(HeadOf(*db, "main") == 7);
+    CHECK(RetainedVersions(*db) == 7);
+    CHECK(live_nodes() - nodes0 == 6 * per_version);  // v2..v7 each hold a distinct tree
+
+    // The head and the last 2 versions of its history stay: v7, v6, v5.
+    CHECK(db->Prune() == 4);
+    CHECK(RetainedVersions(*db) == 3);
+    for (std::uint64_t gone : {1, 2, 3, 4}) {
+      CAPTURE(gone);
+      CHECK(absl::IsNotFound(db->OpenSnapshot(VersionId{gone}).status()));
+    }
+    CHECK(Read(*db, VersionId{5}, "a") == Iota(kN, 30000));
+    std::vector<std::uint64_t> ids;
+    for (const auto& v : Ok(db->Log("main"))) ids.push_back(v.id.value);
+    CHECK(ids == std::vector<std::uint64_t>{7, 6, 5});  // history stops at pruned versions
+
+    // v3 and v4 are freed; v2 lives on in the snapshot, which still reads it.
+    CHECK(live_nodes() - nodes0 == 4 * per_version);
+    CHECK(ToStd(Ok(old->Get<I64>("a"))) == Iota(kN));
+    old.reset();
+    CHECK(live_nodes() - nodes0 == 3 * per_version);
+    CHECK(db->Prune() == 0);
+  }
+  CHECK(live_nodes() == nodes0);
+}
+
+TEST_CASE("Prune keeps young versions (keep_newer_than) and drops unreachable ones", "[database]") {
+  SECTION("keep_newer_than keeps every reachable version younger than the limit") {
+    const auto db =
+        Database::Open(Options{.keep_last_versions = 1, .keep_newer_than = absl::Hours(1)});
+    CreateDataset(*db, "main", "a", IotaVec(10));
+    for (int i = 0; i < 4; ++i) SetElement(*db, "main", "a", 0, i + 1);  // v3..v6
+    CHECK(db->Prune() == 0);
+    CHECK(Read(*db, VersionId{2}, "a") == Iota(10));
+  }
+  SECTION("with keep_last_versions = 0 only versions no branch or tag reaches go") {
+    const auto db = Database::Open();
+    CreateDataset(*db, "main", "a", IotaVec(10));  // v2
+    Ok(db->CreateBranch("exp", "main"));
+    const VersionId v3 = SetElement(*db, "exp", "a", 0, -1);   // v3
+    const VersionId v4 = SetElement(*db, "main", "a", 1, -1);  // v4
+    CHECK(db->Prune() == 0);
+    Ok(db->DeleteBranch("exp"));
+    CHECK(Read(*db, v3, "a")[0] == -1);  // still retained until the next Prune
+    CHECK(db->Prune() == 1);
+    CHECK(absl::IsNotFound(db->OpenSnapshot(v3).status()));
+    for (std::uint64_t kept : {1, 2}) CHECK(db->OpenSnapshot(VersionId{kept}).ok());
+    CHECK(Read(*db, v4, "a")[1] == -1);
+  }
+}
+
+TEST_CASE("auto_prune prunes after every commit and merge", "[database]") {
+  const auto db = Database::Open(Options{.keep_last_versions = 1, .auto_prune = true});
+  CreateDataset(*db, "main", "a", IotaVec(1000));                      // v2
+  for (int i = 0; i < 3; ++i) SetElement(*db, "main", "a", 0, i + 1);  // v3, v4, v5
+  // Without any Prune() call only the head and one more version are left.
+  CHECK(RetainedVersions(*db) == 2);
+  CHECK(absl::IsNotFound(db->OpenSnapshot(VersionId{3}).status()));
+  CHECK(db->OpenSnapshot(VersionId{4}).ok());
+
+  Ok(db->CreateBranch("exp", "main"));  // at v5
+  SetElement(*db, "exp", "a", 900, 9);  // v6
+  SetElement(*db, "main", "a", 1, -1);  // v7
+  SetElement(*db, "main", "a", 2, -2);  // v8
+  // main keeps v8 and v7; exp keeps v6 and v5 (their common ancestor).
+  CHECK(RetainedVersions(*db) == 4);
+  CHECK(absl::IsNotFound(db->OpenSnapshot(VersionId{4}).status()));
+  CHECK(db->OpenSnapshot(VersionId{7}).ok());
+
+  const VersionId v9 = Ok(db->Merge("exp", "main", "merge"));
+  CHECK(v9.value == 9);
+  // main now keeps v9 and its parents v8 and v6; v7 is two steps away and goes.
+  CHECK(absl::IsNotFound(db->OpenSnapshot(VersionId{7}).status()));
+  CHECK(RetainedVersions(*db) == 4);  // v5, v6, v8, v9
+  std::vector<I64> want = Iota(1000);
+  want[0] = 3;
+  want[1] = -1;
+  want[2] = -2;
+  want[900] = 9;
+  CHECK(Read(*db, "main", "a") == want);
+}
+
+TEST_CASE("memory report: what branches share and what each keeps alone", "[database]") {
+  const auto db = Database::Open();
+  // 20000 int64 = 40 chunks of 512: two inner nodes under a root.
+  CreateDataset(*db, "main", "a", IotaVec(20000));
+  Ok(db->CreateBranch("exp", "main"));
+  const std::size_t a_bytes = Ok(Ok(db->OpenSnapshot("main")).Get<I64>("a")).memory().bytes;
+  REQUIRE(a_bytes > 40 * 4096);
+
+  const cowdb::MemoryReport r1 = db->GetMemoryReport();
+  REQUIRE(r1.branches.size() == 2);
+  CHECK(r1.branches[0].name == "exp");
+  CHECK(r1.branches[1].name == "main");
+  for (const cowdb::BranchMemory& b : r1.branches) {
+    CAPTURE(b.name);
+    CHECK(b.exclusive_bytes == 0);
+    CHECK(b.shared_bytes == a_bytes);
+    CHECK(b.reachable_bytes == a_bytes);
+  }
+  CHECK(r1.total_bytes == a_bytes);
+  CHECK(r1.history_bytes == 0);
+  CHECK(r1.versions == 2);
+
+  // One changed element on exp: one 4 KiB chunk plus the inner nodes above it.
+  SetElement(*db, "exp", "a", 7, -7);
+  const cowdb::MemoryReport r2 = db->GetMemoryReport();
+  REQUIRE(r2.branches.size() == 2);
+  for (const cowdb::BranchMemory& b : r2.branches) {
+    CAPTURE(b.name);
+    CHECK(b.exclusive_bytes > 4096);
+    CHECK(b.exclusive_bytes < 8192);
+    CHECK(b.reachable_bytes == a_bytes);
+    CHECK(b.shared_bytes + b.exclusive_bytes == b.reachable_bytes);
+  }
+  CHECK(r2.branches[0].exclusive_bytes == r2.branches[1].exclusive_bytes);
+  CHECK(r2.total_bytes == a_bytes + r2.branches[0].exclusive_bytes);
+  CHECK(r2.history_bytes == 0);
+  CHECK(r2.versions == 3);
+  const std::string text = fmt::format("{}", r2);
+  CHECK_THAT(text, Contains("main") && Contains("exp"));
+
+  // A tag on exp's head shares its chunks: exp keeps nothing alone any more.
+  Ok(db->CreateTag("keep", "exp"));
+  const cowdb::MemoryReport r3 = db->GetMemoryReport();
+  CHECK(r3.branches[0].exclusive_bytes == 0);
+  CHECK(r3.branches[1].exclusive_bytes == r2.branches[1].exclusive_bytes);
+
+  // main moves on from v2: v2's copy of the changed chunk is now held only by history.
+  SetElement(*db, "main", "a", 9, -9);
+  const cowdb::MemoryReport r4 = db->GetMemoryReport();
+  CHECK(r4.history_bytes == r2.branches[1].exclusive_bytes);
+  CHECK(r4.versions == 4);
+}
