@@ -82,10 +82,17 @@ absl::StatusOr<Snapshot> Database::OpenSnapshot(VersionId id) const {
 absl::StatusOr<std::vector<VersionInfo>> Database::Log(std::string_view branch,
                                                        std::size_t limit) const {
   COWDB_ASSIGN_OR_RETURN(internal::VersionPtr head, impl_->GetHead(branch));
+  // Breadth first through retained versions only: history stops where it was pruned.
   std::vector<VersionInfo> out;
-  for (const auto& [id, dist] : impl_->Ancestors(head->info.id)) {
-    absl::StatusOr<internal::VersionPtr> v = impl_->GetVersion(id);
-    if (v.ok()) out.push_back((*v)->info);  // pruned versions are skipped
+  absl::flat_hash_set<std::uint64_t> seen{head->info.id.value};
+  std::vector<internal::VersionPtr> frontier{head};
+  for (std::size_t i = 0; i < frontier.size(); ++i) {
+    out.push_back(frontier[i]->info);
+    for (VersionId p : frontier[i]->info.parents) {
+      if (!seen.insert(p.value).second) continue;
+      absl::StatusOr<internal::VersionPtr> v = impl_->GetVersion(p);
+      if (v.ok()) frontier.push_back(*std::move(v));
+    }
   }
   std::sort(out.begin(), out.end(), [](const VersionInfo& a, const VersionInfo& b) {
     return a.id > b.id;  // ids grow with time: newest first

@@ -189,10 +189,17 @@ struct merger {
         conflict(i);
       }
     }
+    // In index order, one record per index (a length conflict and an element conflict can
+    // name the same index).
     std::stable_sort(conflicts.begin(), conflicts.end(),
                      [](const merge_conflict<T>& a, const merge_conflict<T>& b) {
                        return a.index < b.index;
                      });
+    conflicts.erase(std::unique(conflicts.begin(), conflicts.end(),
+                                [](const merge_conflict<T>& a, const merge_conflict<T>& b) {
+                                  return a.index == b.index;
+                                }),
+                    conflicts.end());
     return std::move(out).persistent();
   }
 

@@ -18,13 +18,17 @@
 // - otherwise the catalogs are merged three-way (cowdb/merge.h and db/catalog_merge.h): a
 //   dataset changed on one side only is taken from that side; a dataset created, dropped or
 //   retyped on one side and changed on the other is a whole-dataset conflict; otherwise the
-//   elements are merged, and the commit fails with kAborted iff some element was written to
-//   different values on both sides, or a length / modify-delete conflict arises. "Changed" means
-//   "not the same version" (pvec::identity(), public API); the model checks the documented
-//   invariant that datasets with the same identity hold equal elements, so a write that kept the
-//   identity would be caught.
-// - Database::Merge fast-forwards, does nothing, or merges against the first common ancestor in
-//   breadth-first order from the target, over retained versions only.
+//   elements are merged with merge_mode::kWrites, and the commit fails with kAborted iff some
+//   element was changed on both sides (even to equal values: first committer wins), both sides
+//   resized the dataset, or a modify/delete conflict arises (ConflictMode::kDataset: any dataset
+//   changed on both sides). "Changed" for a dataset means "not the same version"
+//   (pvec::identity(), public API); the model checks the documented invariant that datasets with
+//   the same identity hold equal elements, so a write that kept the identity would be caught.
+// - Database::Merge fast-forwards, does nothing (source already merged), or merges with
+//   merge_mode::kValues against the newest common ancestor over the whole history (pruned
+//   versions included), failing with kFailedPrecondition if that ancestor was pruned.
+// - Prune keeps the retained versions within keep_last_versions steps of a branch or tag head,
+//   counted over the whole history; Log lists retained ancestors and stops at pruned ones.
 // Every 32 steps, and at the end, EVERYTHING is compared: Branches(), Tags(), every branch head
 // and tag, every held snapshot (id, parents, message, Datasets(), contents, type checks), every
 // open transaction's view, the retained versions, the memory report's version count.
@@ -183,13 +187,24 @@ struct CatalogOutcome {
 template <class T>
 std::vector<T> MergeVectors(const std::vector<T>& b, const std::vector<T>& o,
                             const std::vector<T>& t, std::optional<cowdb::merge_side> side,
-                            std::vector<std::size_t>* conflicts) {
+                            std::vector<std::size_t>* conflicts, cowdb::merge_mode mode) {
   using cowdb::merge_side;
+  const bool writes = mode == cowdb::merge_mode::kWrites;
   const std::size_t lb = b.size(), lo = o.size(), lt = t.size();
   std::vector<std::size_t> found;
   std::size_t len = 0;
   bool length_conflict = false;
-  if (lo == lt) {
+  if (writes && lo != lb && lt != lb) {  // kWrites: both resized
+    if (side) {
+      len = *side == merge_side::kOurs ? lo : lt;
+    } else {
+      for (std::size_t i = std::min({lb, lo, lt}); i < std::max({lb, lo, lt}); ++i) {
+        found.push_back(i);
+      }
+      len = lo;
+      length_conflict = true;
+    }
+  } else if (lo == lt) {
     len = lo;
   } else if (lo == lb) {
     len = lt;
@@ -222,7 +237,7 @@ std::vector<T> MergeVectors(const std::vector<T>& b, const std::vector<T>& o,
   for (std::size_t i = out.size(); i < len; ++i) out.push_back(t[i]);
   const std::size_t common = std::min({lo, lt, len});
   for (std::size_t i = 0; i < std::min(common, lb); ++i) {
-    if (b[i] == t[i] || o[i] == t[i]) continue;
+    if (b[i] == t[i] || (!writes && o[i] == t[i])) continue;
     if (o[i] == b[i] || side == merge_side::kTheirs) {
       out[i] = t[i];
     } else if (!side) {
@@ -230,7 +245,7 @@ std::vector<T> MergeVectors(const std::vector<T>& b, const std::vector<T>& o,
     }
   }
   for (std::size_t i = lb; i < common; ++i) {
-    if (o[i] == t[i]) continue;
+    if (!writes && o[i] == t[i]) continue;
     if (side == merge_side::kTheirs) {
       out[i] = t[i];
     } else if (!side) {
@@ -238,6 +253,7 @@ std::vector<T> MergeVectors(const std::vector<T>& b, const std::vector<T>& o,
     }
   }
   std::sort(found.begin(), found.end());
+  found.erase(std::unique(found.begin(), found.end()), found.end());
   conflicts->insert(conflicts->end(), found.begin(), found.end());
   return out;
 }
@@ -285,8 +301,7 @@ struct RunStats {
   std::uint64_t merges_3way = 0;
   std::uint64_t merges_conflict = 0;
   std::uint64_t merges_no_base = 0;
-  std::uint64_t merges_skipped = 0;    // no single retained lowest common ancestor
-  std::uint64_t merges_known_bug = 0;  // the implementation would use another base
+  std::uint64_t merges_skipped = 0;  // the merge-base walk was too long to model
   std::uint64_t pruned = 0;
   std::uint64_t full_checks = 0;
   std::uint64_t snapshots_checked = 0;
@@ -404,8 +419,9 @@ class DatabaseModel {
     return nullptr;
   }
 
-  // Retained ancestors of `from` (itself included) with their distance, breadth first.
-  std::vector<std::pair<std::uint64_t, std::size_t>> Ancestors(std::uint64_t from) const {
+  // Retained ancestors of `from` (itself included) with their distance, breadth first; stops
+  // at pruned versions (Log).
+  std::vector<std::pair<std::uint64_t, std::size_t>> RetainedAncestors(std::uint64_t from) const {
     std::vector<std::pair<std::uint64_t, std::size_t>> out;
     std::set<std::uint64_t> seen{from};
     std::deque<std::pair<std::uint64_t, std::size_t>> queue{{from, 0}};
@@ -422,15 +438,34 @@ class DatabaseModel {
     return out;
   }
 
+  // Ancestors of `from` (itself included) at most `max_dist` steps away, pruned ones too, with
+  // their distance: breadth first over the whole history.
+  std::vector<std::pair<std::uint64_t, std::size_t>> HistoryAncestors(std::uint64_t from,
+                                                                      std::size_t max_dist) const {
+    std::vector<std::pair<std::uint64_t, std::size_t>> out;
+    std::set<std::uint64_t> seen{from};
+    std::deque<std::pair<std::uint64_t, std::size_t>> queue{{from, 0}};
+    while (!queue.empty()) {
+      const auto [id, dist] = queue.front();
+      queue.pop_front();
+      out.emplace_back(id, dist);
+      if (dist == max_dist) continue;
+      for (std::uint64_t p : all_parents_.at(id)) {
+        if (seen.insert(p).second) queue.emplace_back(p, dist + 1);
+      }
+    }
+    return out;
+  }
+
+  // Prune keeps every retained version within keep_last_versions steps of a branch or tag head,
+  // distances counted over the whole history (pruned versions included).
   std::size_t ModelPrune() {
+    const std::size_t window =
+        options_.keep_last_versions == 0 ? SIZE_MAX : options_.keep_last_versions;
     std::set<std::uint64_t> keep;
     for (const auto* table : {&branches_, &tags_}) {
       for (const auto& [name, head] : *table) {
-        for (const auto& [id, dist] : Ancestors(head)) {
-          if (options_.keep_last_versions == 0 || dist <= options_.keep_last_versions) {
-            keep.insert(id);
-          }
-        }
+        for (const auto& [id, dist] : HistoryAncestors(head, window)) keep.insert(id);
       }
     }
     std::size_t n = 0;
@@ -492,7 +527,7 @@ class DatabaseModel {
 
   // db/catalog_merge.h on the model.
   CatalogOutcome MergeModel(const Side& b, const Side& o, const Side& t, cowdb::ConflictMode mode,
-                            std::optional<cowdb::merge_side> side) {
+                            std::optional<cowdb::merge_side> side, cowdb::merge_mode elements) {
     std::set<std::string> names;
     for (const Side* s : {&b, &o, &t}) {
       for (const auto& [name, d] : *s->cat) names.insert(name);
@@ -523,7 +558,7 @@ class DatabaseModel {
           WithKind(db->kind, [&](auto tag) {
             using T = decltype(tag);
             Elems<T>(merged) =
-                MergeVectors(Elems<T>(*db), Elems<T>(*dox), Elems<T>(*dt), side, &idx);
+                MergeVectors(Elems<T>(*db), Elems<T>(*dox), Elems<T>(*dt), side, &idx, elements);
           });
           if (!idx.empty()) {
             for (std::size_t i : idx) out.conflicts.push_back({name, i});
@@ -870,7 +905,8 @@ class DatabaseModel {
         const Side base{&t.base->catalog, SnapshotIds(t.base_snap, t.base->catalog)};
         const Side ours{&t.work, ours_ids};
         const Side theirs{&head->catalog, SnapshotIds(*head_snap, head->catalog)};
-        outcome = MergeModel(base, ours, theirs, options_.conflict_mode, std::nullopt);
+        outcome = MergeModel(base, ours, theirs, options_.conflict_mode, std::nullopt,
+                             cowdb::merge_mode::kWrites);  // commits: write-write conflicts
       }
     }
     absl::StatusOr<VersionId> r = t.txn.Commit(message);
@@ -1028,55 +1064,31 @@ class DatabaseModel {
   }
 
   // What Database::Merge does with two heads: nothing, a fast-forward, a three-way merge
-  // against `base`, or kFailedPrecondition (no retained common ancestor).
+  // against `base`, or kFailedPrecondition (the merge base was pruned).
   struct MergePlan {
-    enum Kind { kNoop, kFastForward, kThreeWay, kNoBase, kUnknown } kind = kUnknown;
+    enum Kind { kNoop, kFastForward, kThreeWay, kBasePruned, kUnknown } kind = kUnknown;
     std::uint64_t base = 0;
-    friend bool operator==(const MergePlan&, const MergePlan&) = default;
   };
 
-  // The plan as the implementation computes it: histories are walked breadth first over retained
-  // versions only; the base is the first version of the target's history in the source's.
-  MergePlan RetainedPlan(std::uint64_t sid, std::uint64_t did) const {
+  // The merge base is the newest common ancestor of the two heads over the whole history (pruned
+  // versions included). Found by painting both histories down in decreasing id order (parents
+  // always have smaller ids), which stops at the fork point instead of walking all history: the
+  // first version reached from both heads is the newest common ancestor. kUnknown if the walk
+  // is unusually long.
+  MergePlan PlanMerge(std::uint64_t sid, std::uint64_t did) const {
     if (sid == did) return {MergePlan::kNoop, 0};
-    std::set<std::uint64_t> in_src;
-    for (const auto& [id, dist] : Ancestors(sid)) in_src.insert(id);
-    if (in_src.contains(did)) return {MergePlan::kFastForward, 0};
-    std::optional<std::uint64_t> base;
-    bool already = false;
-    for (const auto& [id, dist] : Ancestors(did)) {
-      if (id == sid) already = true;
-      if (!base && in_src.contains(id)) base = id;
-    }
-    if (already) return {MergePlan::kNoop, 0};
-    if (!base) return {MergePlan::kNoBase, 0};
-    return {MergePlan::kThreeWay, *base};
-  }
-
-  // The plan database.h describes, on the whole history (pruned versions included): the lowest
-  // common ancestors, found by painting both histories down in decreasing id order (parents
-  // always have smaller ids). kUnknown when that is not one retained version (criss-cross
-  // histories, a pruned base) or the walk is too long: cases where a fix of the merge-base bugs
-  // frozen in tests/regress/database_regress.cc may legitimately decide differently.
-  MergePlan HistoryPlan(std::uint64_t sid, std::uint64_t did) const {
-    if (sid == did) return {MergePlan::kNoop, 0};
-    constexpr std::uint8_t kOurs = 1, kTheirs = 2, kStale = 4;
-    std::map<std::uint64_t, std::uint8_t> flags{{did, kOurs}, {sid, kTheirs}};
+    constexpr std::uint8_t kFromTarget = 1, kFromSource = 2;
+    std::map<std::uint64_t, std::uint8_t> flags{{did, kFromTarget}, {sid, kFromSource}};
     std::set<std::uint64_t> queue{did, sid};
-    std::vector<std::uint64_t> lowest;
-    for (int budget = 4000; !queue.empty(); --budget) {
+    for (int budget = 20000; !queue.empty(); --budget) {
       if (budget == 0) return {};
-      if (std::all_of(queue.begin(), queue.end(),
-                      [&](std::uint64_t id) { return (flags[id] & kStale) != 0; })) {
-        break;
-      }
       const std::uint64_t id = *queue.rbegin();
       queue.erase(std::prev(queue.end()));
-      std::uint8_t f = flags[id];
-      if ((f & (kOurs | kTheirs)) == (kOurs | kTheirs) && (f & kStale) == 0) {
-        lowest.push_back(id);
-        f |= kStale;
-        flags[id] = f;
+      const std::uint8_t f = flags[id];
+      if (f == (kFromTarget | kFromSource)) {
+        if (id == did) return {MergePlan::kFastForward, 0};  // target is behind source
+        if (id == sid) return {MergePlan::kNoop, 0};         // source already merged
+        return {versions_.contains(id) ? MergePlan::kThreeWay : MergePlan::kBasePruned, id};
       }
       for (std::uint64_t p : all_parents_.at(id)) {
         std::uint8_t& pf = flags[p];
@@ -1086,11 +1098,7 @@ class DatabaseModel {
         }
       }
     }
-    if (lowest.size() != 1) return {};
-    if (lowest[0] == did) return {MergePlan::kFastForward, 0};
-    if (lowest[0] == sid) return {MergePlan::kNoop, 0};
-    if (!versions_.contains(lowest[0])) return {};
-    return {MergePlan::kThreeWay, lowest[0]};
+    return {};  // not reached: v1 is an ancestor of every version
   }
 
   void MergeBranches() {
@@ -1119,15 +1127,9 @@ class DatabaseModel {
     }
     const std::uint64_t sid = branches_.at(src);
     const std::uint64_t did = branches_.at(dst);
-    // Merge only where the documented plan is certain and the implementation agrees with it;
-    // the disagreements are known bugs (tests/regress/database_regress.cc).
-    const MergePlan plan = HistoryPlan(sid, did);
+    const MergePlan plan = PlanMerge(sid, did);
     if (plan.kind == MergePlan::kUnknown) {
       ++stats_.merges_skipped;
-      return;
-    }
-    if (!(plan == RetainedPlan(sid, did))) {
-      ++stats_.merges_known_bug;
       return;
     }
     std::vector<Conflict> conflicts;
@@ -1142,14 +1144,10 @@ class DatabaseModel {
         return;
       }
       ++stats_.merges_ff;
-      if (options_.auto_prune) {
-        // Whether a fast-forward prunes by itself is a known bug; settle it either way.
-        db_->Prune();
-        ModelPrune();
-      }
+      if (options_.auto_prune) ModelPrune();  // a fast-forward is a merge: auto_prune runs
       return;
     }
-    if (plan.kind == MergePlan::kNoBase) {
+    if (plan.kind == MergePlan::kBasePruned) {
       ExpectCode(db_->Merge(src, dst, message, policy, &conflicts).status(),
                  absl::StatusCode::kFailedPrecondition, op_);
       ++stats_.merges_no_base;
@@ -1165,7 +1163,8 @@ class DatabaseModel {
     const Side b{&mb->catalog, SnapshotIds(*sb, mb->catalog)};
     const Side o{&md->catalog, SnapshotIds(*sd, md->catalog)};
     const Side t{&ms->catalog, SnapshotIds(*ss, ms->catalog)};
-    CatalogOutcome outcome = MergeModel(b, o, t, cowdb::ConflictMode::kElement, side);
+    CatalogOutcome outcome =
+        MergeModel(b, o, t, cowdb::ConflictMode::kElement, side, cowdb::merge_mode::kValues);
     absl::StatusOr<VersionId> r = db_->Merge(src, dst, message, policy, &conflicts);
     if (!outcome.conflicts.empty()) {
       ExpectCode(r.status(), absl::StatusCode::kAborted, op_);
@@ -1292,7 +1291,7 @@ class DatabaseModel {
     if (it == branches_.end()) return ExpectCode(log.status(), absl::StatusCode::kNotFound, op_);
     DBM_CHECK(log.ok(), "{}", log.status().ToString());
     std::vector<std::uint64_t> ids;
-    for (const auto& [id, dist] : Ancestors(it->second)) ids.push_back(id);
+    for (const auto& [id, dist] : RetainedAncestors(it->second)) ids.push_back(id);
     std::sort(ids.rbegin(), ids.rend());
     if (ids.size() > limit) ids.resize(limit);
     DBM_CHECK(log->size() == ids.size(), "log has {} versions, model {}", log->size(), ids.size());
@@ -1336,14 +1335,12 @@ void RunModel(std::string_view config, const cowdb::Options& options, int steps,
   if (std::getenv("COWDB_MODEL_VERBOSE") != nullptr) {
     fmt::print(
         "{}: {} steps, {} txns, commits {} fast / {} merged / {} aborted ({} structural) / {} "
-        "not found, merges {} ff / {} noop / {} 3-way / {} conflict / {} no base / {} skipped / {} "
-        "known-bug, "
-        "{} pruned, "
-        "{} full checks, {} snapshot checks, {} checks\n",
+        "not found, merges {} ff / {} noop / {} 3-way / {} conflict / {} base pruned / {} "
+        "skipped, {} pruned, {} full checks, {} snapshot checks, {} checks\n",
         config, st.steps, st.begun, st.commits_fast, st.commits_merged, st.commits_aborted,
         st.commits_structural, st.commits_not_found, st.merges_ff, st.merges_noop, st.merges_3way,
-        st.merges_conflict, st.merges_no_base, st.merges_skipped, st.merges_known_bug, st.pruned,
-        st.full_checks, st.snapshots_checked, g_checks - checks0);
+        st.merges_conflict, st.merges_no_base, st.merges_skipped, st.pruned, st.full_checks,
+        st.snapshots_checked, g_checks - checks0);
   }
   // Every node is freed once the database, the snapshots and the transactions are gone.
   CHECK(cowdb::internal::live_nodes() == live0);

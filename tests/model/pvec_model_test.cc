@@ -16,7 +16,7 @@
 //
 // Replay: the seed comes from Catch::rngSeed(); a failure prints seed, step and operation.
 //   cowdb_model_tests --rng-seed <seed> "<test name>"
-// `--rng-seed time` explores new sequences.
+// `--rng-seed time` explores new sequences; COWDB_MODEL_VERBOSE=1 prints what each shape ran.
 #include <algorithm>
 #include <array>
 #include <catch2/catch.hpp>
@@ -1411,6 +1411,9 @@ using int_c4_f2 = shape<int, 4 * sizeof(int), 2, 180'000>;
 using int_c2_f4 = shape<int, 2 * sizeof(int), 4, 180'000>;
 using int_c4_f4 = shape<int, 4 * sizeof(int), 4, 180'000>;
 using string_c2_f2 = shape<std::string, 2 * sizeof(std::string), 2, 150'000>;
+static_assert(int_c1_f2::steps + int_c2_f2::steps + int_c4_f2::steps + int_c2_f4::steps +
+                  int_c4_f4::steps + string_c2_f2::steps >=
+              1'000'000);
 
 std::uint64_t announced_seed() {
   static const std::uint64_t seed = [] {
@@ -1439,10 +1442,10 @@ TEMPLATE_TEST_CASE("pvec model: random operations on 8 live versions match std::
   }
   if (std::getenv("COWDB_MODEL_VERBOSE") != nullptr) {
     fmt::print(
-        "  chunk {} fanout {}: {} steps, {} editor ops, {} injected allocation failures, "
-        "{} checks, max size {}, mean total slot size {:.1f}\n",
-        vec::chunk_capacity, vec::fanout, stats.steps, stats.editor_ops, stats.alloc_failures,
-        g_checks - checks0, stats.max_size,
+        "  {}-byte elements, chunk {}, fanout {}: {} steps, {} editor ops, {} injected "
+        "allocation failures, {} checks, max size {}, mean total slot size {:.1f}\n",
+        sizeof(typename vec::value_type), vec::chunk_capacity, vec::fanout, stats.steps,
+        stats.editor_ops, stats.alloc_failures, g_checks - checks0, stats.max_size,
         static_cast<double>(stats.size_sum) / static_cast<double>(stats.steps));
   }
   CHECK(stats.steps == TestType::steps);
