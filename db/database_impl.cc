@@ -130,7 +130,7 @@ std::vector<std::pair<std::string, VersionId>> DatabaseImpl::Refs(bool tag) cons
 }
 
 std::vector<std::pair<VersionId, std::size_t>> DatabaseImpl::AncestorsLocked(
-    VersionId from) const {
+    VersionId from, std::size_t max_dist) const {
   std::vector<std::pair<VersionId, std::size_t>> out;
   absl::flat_hash_set<std::uint64_t> seen{from.value};
   std::deque<std::pair<VersionId, std::size_t>> queue{{from, 0}};
@@ -139,7 +139,7 @@ std::vector<std::pair<VersionId, std::size_t>> DatabaseImpl::AncestorsLocked(
     queue.pop_front();
     out.emplace_back(id, dist);
     const auto it = parents_.find(id.value);
-    if (it == parents_.end()) continue;
+    if (it == parents_.end() || dist == max_dist) continue;
     for (VersionId p : it->second) {
       if (seen.insert(p.value).second) queue.emplace_back(p, dist + 1);
     }
@@ -170,7 +170,11 @@ std::size_t DatabaseImpl::Prune() {
     absl::flat_hash_set<std::uint64_t> keep;
     for (const RefTable* table : {&branches_, &tags_}) {
       for (const auto& [name, head] : *table) {
-        for (const auto& [id, dist] : AncestorsLocked(head)) {
+        const std::size_t window = options_.keep_last_versions == 0 ||
+                                           options_.keep_newer_than > absl::ZeroDuration()
+                                       ? SIZE_MAX
+                                       : options_.keep_last_versions;
+        for (const auto& [id, dist] : AncestorsLocked(head, window)) {
           const VersionPtr v = Find(id);
           if (v == nullptr) continue;
           const bool in_window =

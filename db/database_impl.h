@@ -68,8 +68,9 @@ class DatabaseImpl {
   using RefTable = boost::container::flat_map<std::string, VersionId, std::less<>>;
   RefTable& Table(bool tag) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return tag ? tags_ : branches_; }
   VersionPtr Find(VersionId id) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  std::vector<std::pair<VersionId, std::size_t>> AncestorsLocked(VersionId from) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Stops descending at max_dist steps (retention windows need no more).
+  std::vector<std::pair<VersionId, std::size_t>> AncestorsLocked(
+      VersionId from, std::size_t max_dist = SIZE_MAX) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   mutable absl::Mutex mu_;

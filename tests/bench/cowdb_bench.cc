@@ -43,6 +43,8 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "cowdb/database.h"
+#include "cowdb/diff.h"
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
 
@@ -372,6 +374,103 @@ void cowdb_m1(benchmark::State& st, std::size_t n) {
   st.counters["deep_bytes"] = static_cast<double>(n * sizeof(std::int64_t) * kBranches);
 }
 
+// ---- W8: diff of two versions differing in k elements --------------------------------------------
+
+// The fixture's vector and a version of it with k random elements changed (cached per n and k).
+struct DiffFixture {
+  Vec changed;  // std: the second vector
+  Pvec other;   // cowdb: the second version, sharing every unchanged chunk with the fixture
+};
+const DiffFixture& diff_fixture(std::size_t n, std::size_t k) {
+  static std::map<std::pair<std::size_t, std::size_t>, DiffFixture> cache;
+  auto it = cache.find({n, k});
+  if (it == cache.end()) {
+    DiffFixture f;
+    f.changed = std_fixture(n).vec;
+    auto e = pvec_fixture<Pvec>(n).transient();
+    std::mt19937_64 rng(kSeed + k);
+    std::uniform_int_distribution<std::size_t> pick(0, n - 1);
+    for (std::size_t j = 0; j < k; ++j) {
+      const std::size_t i = pick(rng);
+      f.changed[i] = write_value(j);
+      e.set(i, write_value(j));
+    }
+    f.other = std::move(e).persistent();
+    it = cache.emplace(std::pair{n, k}, std::move(f)).first;
+  }
+  return it->second;
+}
+
+template <std::size_t K>
+void std_w8(benchmark::State& st, std::size_t n) {
+  const Vec& a = std_fixture(n).vec;
+  const Vec& b = diff_fixture(n, K).changed;
+  for (auto _ : st) {
+    std::size_t differing = 0;
+    for (std::size_t i = 0; i < n; ++i) differing += a[i] != b[i] ? 1 : 0;
+    benchmark::DoNotOptimize(differing);
+  }
+}
+
+template <std::size_t K>
+void cowdb_w8(benchmark::State& st, std::size_t n) {
+  const Pvec& a = pvec_fixture<Pvec>(n);
+  const Pvec& b = diff_fixture(n, K).other;
+  for (auto _ : st) {
+    const auto d = cowdb::diff(a, b);
+    benchmark::DoNotOptimize(d.modified_count());
+  }
+}
+
+// ---- W5 and C1: transactions on the database ----------------------------------------------------
+
+// A database whose "main" holds the fixture as dataset "x"; retention keeps one version per
+// branch and the benchmark prunes every kPruneEvery commits (part of the measured cost).
+constexpr std::size_t kPruneEvery = 1024;
+std::unique_ptr<cowdb::Database> bench_database(std::size_t n) {
+  auto db = cowdb::Database::Open(cowdb::Options{.keep_last_versions = 1});
+  cowdb::Transaction t = *db->Begin("main");
+  (void)t.Create<std::int64_t>("x", pvec_fixture<Pvec>(n));
+  (void)t.Commit("load");
+  return db;
+}
+
+// W5 baseline: the same 1,000 writes into a std::vector.
+void std_w5(benchmark::State& st, std::size_t n) {
+  const StdFixture& f = std_fixture(n);
+  Vec vec = f.vec;
+  std::size_t k = 0;
+  for (auto _ : st) {
+    for (std::size_t j = 0; j < 1000; ++j, ++k) vec[f.writes[k & kWriteMask]] = write_value(k);
+    benchmark::DoNotOptimize(vec.data());
+  }
+}
+
+void cowdb_w5(benchmark::State& st, std::size_t n) {
+  auto db = bench_database(n);
+  const StdFixture& f = std_fixture(n);
+  std::size_t k = 0, commits = 0;
+  for (auto _ : st) {
+    cowdb::Transaction t = *db->Begin("main");
+    auto* x = *t.Edit<std::int64_t>("x");
+    for (std::size_t j = 0; j < 1000; ++j, ++k) x->set(f.writes[k & kWriteMask], write_value(k));
+    if (!t.Commit("w5").ok()) st.SkipWithError("commit failed");
+    if (++commits % 64 == 0) db->Prune();
+  }
+}
+
+void cowdb_c1(benchmark::State& st, std::size_t n) {
+  auto db = bench_database(n);
+  const StdFixture& f = std_fixture(n);
+  std::size_t k = 0;
+  for (auto _ : st) {
+    cowdb::Transaction t = *db->Begin("main");
+    (*t.Edit<std::int64_t>("x"))->set(f.writes[k & kWriteMask], write_value(k));
+    if (!t.Commit("c1").ok()) st.SkipWithError("commit failed");
+    if (++k % kPruneEvery == 0) db->Prune();
+  }
+}
+
 // ---- registration -------------------------------------------------------------------------------
 
 using Body = void (*)(benchmark::State&, std::size_t);
@@ -420,6 +519,15 @@ std::vector<Pair> register_targets(const Config& cfg) {
     add_pair("W6", "", std_w6, cowdb_w6<Pvec>, kMicrosecond, kMicrosecond);
     add_pair("W7", "", std_w7, cowdb_w7<Pvec>, kMicrosecond, kMicrosecond);
     add_pair("M1", "", nullptr, cowdb_m1<Pvec>, kMicrosecond, kMicrosecond);
+    add_pair("W5", "", std_w5, cowdb_w5, kMicrosecond, kMicrosecond);
+    add_pair("C1", "", std_w4, cowdb_c1, kNanosecond, kNanosecond);
+    if (n == cfg.sizes.back()) {  // W8 at the largest N only
+      add_pair("W8", "k=1", std_w8<1>, cowdb_w8<1>, kMicrosecond, kMicrosecond);
+      add_pair("W8", "k=10", std_w8<10>, cowdb_w8<10>, kMicrosecond, kMicrosecond);
+      add_pair("W8", "k=100", std_w8<100>, cowdb_w8<100>, kMicrosecond, kMicrosecond);
+      add_pair("W8", "k=1000", std_w8<1000>, cowdb_w8<1000>, kMicrosecond, kMicrosecond);
+      add_pair("W8", "k=10000", std_w8<10000>, cowdb_w8<10000>, kMicrosecond, kMicrosecond);
+    }
   }
   return pairs;
 }
@@ -595,6 +703,11 @@ Target target_for(const Pair& p) {
   if (p.id == "W4") return {true, 1000, "<= 1 us"};
   if (p.id == "W6") return {false, 1.3, "<= 1.3x"};
   if (p.id == "W7") return {false, 1.0, "<= 1.0x"};
+  if (p.id == "W5") return {true, 500'000, "<= 0.5 ms"};
+  if (p.id == "C1") return {true, 2000, "<= 2 us"};  // >= 500k commits/s
+  if (p.id == "W8") {
+    return p.variant == "k=10" ? Target{true, 20'000, "<= 20 us"} : Target{true, 1e300, "-"};
+  }
   return {true, 1e6, "<= 1 MB"};  // M1
 }
 
@@ -645,7 +758,9 @@ int print_targets(const CollectingReporter& rep, const std::vector<Pair>& pairs,
       }
       row.std_value = *s;
       row.cowdb_value = *c;
-      if (p.id == "W1" || p.id == "W4") row.abs = *c;
+      if (p.id == "W1" || p.id == "W4" || p.id == "W5" || p.id == "W8" || p.id == "C1") {
+        row.abs = *c;
+      }
     }
     row.ratio = row.cowdb_value / row.std_value;
     rows.push_back(row);
@@ -661,7 +776,12 @@ int print_targets(const CollectingReporter& rep, const std::vector<Pair>& pairs,
                             r.pair.n, r.std_value, r.cowdb_value, r.ratio);
     if (r.abs)
       line += bytes ? fmt::format(" abs={:.0f}", *r.abs) : fmt::format(" abs={:.1f}", *r.abs);
-    if (!r.pair.variant.empty()) line += fmt::format(" variant={}", r.pair.variant);
+    if (r.pair.id == "W8") {  // RESULT W8 n=<N> k=<k> std_ns=...
+      const std::string head = fmt::format("RESULT W8 n={}", r.pair.n);
+      line.insert(head.size(), " " + r.pair.variant);
+    } else if (!r.pair.variant.empty()) {
+      line += fmt::format(" variant={}", r.pair.variant);
+    }
     fmt::print("{}\n", line);
   }
 
