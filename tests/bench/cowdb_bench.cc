@@ -45,6 +45,7 @@
 #include "benchmark/benchmark.h"
 #include "cowdb/database.h"
 #include "cowdb/diff.h"
+#include "cowdb/merge.h"
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
 
@@ -422,6 +423,47 @@ void cowdb_w8(benchmark::State& st, std::size_t n) {
   }
 }
 
+// ---- MERGE: three-way merge of two branches each changing 1% of the chunks ------------------------
+
+// Branch `seed` of the fixture with one element changed in each of 1% of the chunks.
+Pvec one_percent_branch(std::size_t n, std::uint64_t seed) {
+  const std::size_t chunks = (n + Pvec::chunk_capacity - 1) / Pvec::chunk_capacity;
+  auto e = pvec_fixture<Pvec>(n).transient();
+  std::mt19937_64 rng(kSeed + seed);
+  std::uniform_int_distribution<std::size_t> pick(0, chunks - 1);
+  for (std::size_t j = 0; j < std::max<std::size_t>(1, chunks / 100); ++j) {
+    const std::size_t i = std::min(n - 1, pick(rng) * Pvec::chunk_capacity + seed);
+    e.set(i, write_value(j));
+  }
+  return std::move(e).persistent();
+}
+
+// Baseline: the element-wise three-way merge of the same data as std::vectors.
+void std_merge(benchmark::State& st, std::size_t n) {
+  const Vec& base = std_fixture(n).vec;
+  const Pvec a = one_percent_branch(n, 1), b = one_percent_branch(n, 2);
+  const Vec ours(a.begin(), a.end()), theirs(b.begin(), b.end());
+  for (auto _ : st) {
+    Vec out(n);
+    for (std::size_t i = 0; i < n; ++i) out[i] = ours[i] == base[i] ? theirs[i] : ours[i];
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+
+void cowdb_merge(benchmark::State& st, std::size_t n) {
+  const Pvec& base = pvec_fixture<Pvec>(n);
+  const Pvec ours = one_percent_branch(n, 1), theirs = one_percent_branch(n, 2);
+  for (auto _ : st) {
+    auto r = cowdb::merge(base, ours, theirs);
+    if (!r.ok()) st.SkipWithError("unexpected conflict");
+    benchmark::DoNotOptimize(r.merged().identity());
+  }
+}
+
+// ---- SNAP: open a snapshot of a branch and get its dataset ----------------------------------------
+
+void cowdb_snap(benchmark::State& st, std::size_t n);
+
 // ---- W5 and C1: transactions on the database ----------------------------------------------------
 
 // A database whose "main" holds the fixture as dataset "x"; retention keeps one version per
@@ -456,6 +498,15 @@ void cowdb_w5(benchmark::State& st, std::size_t n) {
     for (std::size_t j = 0; j < 1000; ++j, ++k) x->set(f.writes[k & kWriteMask], write_value(k));
     if (!t.Commit("w5").ok()) st.SkipWithError("commit failed");
     if (++commits % 64 == 0) db->Prune();
+  }
+}
+
+void cowdb_snap(benchmark::State& st, std::size_t n) {
+  auto db = bench_database(n);
+  for (auto _ : st) {
+    absl::StatusOr<cowdb::Snapshot> s = db->OpenSnapshot("main");
+    absl::StatusOr<Pvec> x = s->Get<std::int64_t>("x");
+    benchmark::DoNotOptimize(x->identity());
   }
 }
 
@@ -521,7 +572,9 @@ std::vector<Pair> register_targets(const Config& cfg) {
     add_pair("M1", "", nullptr, cowdb_m1<Pvec>, kMicrosecond, kMicrosecond);
     add_pair("W5", "", std_w5, cowdb_w5, kMicrosecond, kMicrosecond);
     add_pair("C1", "", std_w4, cowdb_c1, kNanosecond, kNanosecond);
-    if (n == cfg.sizes.back()) {  // W8 at the largest N only
+    add_pair("SNAP", "", std_w1, cowdb_snap, kMicrosecond, kNanosecond);
+    if (n == cfg.sizes.back()) {  // W8 and MERGE at the largest N only
+      add_pair("MERGE", "1%", std_merge, cowdb_merge, kMicrosecond, kMicrosecond);
       add_pair("W8", "k=1", std_w8<1>, cowdb_w8<1>, kMicrosecond, kMicrosecond);
       add_pair("W8", "k=10", std_w8<10>, cowdb_w8<10>, kMicrosecond, kMicrosecond);
       add_pair("W8", "k=100", std_w8<100>, cowdb_w8<100>, kMicrosecond, kMicrosecond);
@@ -705,6 +758,8 @@ Target target_for(const Pair& p) {
   if (p.id == "W7") return {false, 1.0, "<= 1.0x"};
   if (p.id == "W5") return {true, 500'000, "<= 0.5 ms"};
   if (p.id == "C1") return {true, 2000, "<= 2 us"};  // >= 500k commits/s
+  if (p.id == "SNAP") return {true, 1e300, "-"};
+  if (p.id == "MERGE") return {true, 1e300, "-"};
   if (p.id == "W8") {
     return p.variant == "k=10" ? Target{true, 20'000, "<= 20 us"} : Target{true, 1e300, "-"};
   }
@@ -758,7 +813,8 @@ int print_targets(const CollectingReporter& rep, const std::vector<Pair>& pairs,
       }
       row.std_value = *s;
       row.cowdb_value = *c;
-      if (p.id == "W1" || p.id == "W4" || p.id == "W5" || p.id == "W8" || p.id == "C1") {
+      if (p.id == "W1" || p.id == "W4" || p.id == "W5" || p.id == "W8" || p.id == "C1" ||
+          p.id == "SNAP" || p.id == "MERGE") {
         row.abs = *c;
       }
     }
@@ -790,7 +846,7 @@ int print_targets(const CollectingReporter& rep, const std::vector<Pair>& pairs,
   fmt::print("machine: {}\n", machine());
   print_cpu_share(rep);
   if (quick) fmt::print("(--quick: small N, short runs; the targets are for N = 1M / 10M)\n");
-  fmt::print("{:<3} {:<6} {:>9} {:>12} {:>12} {:>10} {:>11} {:>10} {}\n", "id", "var", "n", "std",
+  fmt::print("{:<5} {:<6} {:>9} {:>12} {:>12} {:>10} {:>11} {:>10} {}\n", "id", "var", "n", "std",
              "cowdb", "ratio", "abs", "target", "");
   int misses = 0;
   for (const Row& r : rows) {
@@ -800,7 +856,7 @@ int print_targets(const CollectingReporter& rep, const std::vector<Pair>& pairs,
     const double measured = t.on_abs ? r.abs.value_or(0) : r.ratio;
     const bool ok = measured <= t.limit;
     misses += ok ? 0 : 1;
-    fmt::print("{:<3} {:<6} {:>9} {:>12} {:>12} {:>9.3g}x {:>11} {:>10} {}\n", r.pair.id,
+    fmt::print("{:<5} {:<6} {:>9} {:>12} {:>12} {:>9.3g}x {:>11} {:>10} {}\n", r.pair.id,
                r.pair.variant.empty() ? "-" : r.pair.variant, r.pair.n, show(r.std_value),
                show(r.cowdb_value), r.ratio, r.abs ? show(*r.abs) : "-", t.text,
                ok ? "ok" : "MISS");
