@@ -67,7 +67,7 @@
 #include "fmt/format.h"
 
 // A check that counts itself and, when it fails, ends the test case with the step and operation.
-#define DBM_CHECK(cond, ...)                                                       \
+#define COWDB_DBM_CHECK(cond, ...)                                                 \
   do {                                                                             \
     ++g_checks;                                                                    \
     if (!(cond)) {                                                                 \
@@ -294,14 +294,14 @@ struct RunStats {
   std::uint64_t commits_fast = 0;    // head had not moved
   std::uint64_t commits_merged = 0;  // head had moved, merged without conflict
   std::uint64_t commits_aborted = 0;
-  std::uint64_t commits_structural = 0;  // aborted with a length/modify-delete/dataset conflict
+  std::uint64_t commits_structural = 0;  // ... with a length, modify/delete or dataset conflict
   std::uint64_t commits_not_found = 0;
   std::uint64_t merges_ff = 0;
   std::uint64_t merges_noop = 0;
   std::uint64_t merges_3way = 0;
   std::uint64_t merges_conflict = 0;
-  std::uint64_t merges_no_base = 0;
-  std::uint64_t merges_skipped = 0;  // the merge-base walk was too long to model
+  std::uint64_t merges_base_pruned = 0;  // kFailedPrecondition: the merge base was pruned
+  std::uint64_t merges_skipped = 0;      // the merge-base walk was too long to model
   std::uint64_t pruned = 0;
   std::uint64_t full_checks = 0;
   std::uint64_t snapshots_checked = 0;
@@ -394,8 +394,8 @@ class DatabaseModel {
   // ---- model helpers
   // -----------------------------------------------------------------------------
   void ExpectCode(const absl::Status& s, absl::StatusCode code, std::string_view what) {
-    DBM_CHECK(s.code() == code, "{}: expected {}, got {}", what, absl::StatusCodeToString(code),
-              s.ToString());
+    COWDB_DBM_CHECK(s.code() == code, "{}: expected {}, got {}", what,
+                    absl::StatusCodeToString(code), s.ToString());
   }
 
   ModelVersionPtr AddVersion(std::vector<VersionId> parents, std::string message, Catalog catalog) {
@@ -486,7 +486,7 @@ class DatabaseModel {
       WithKind(d.kind, [&](auto tag) {
         using T = decltype(tag);
         absl::StatusOr<cowdb::pvec<T>> v = s.Get<T>(name);
-        DBM_CHECK(v.ok(), "snapshot {} dataset {}: {}", s.id(), name, v.status().ToString());
+        COWDB_DBM_CHECK(v.ok(), "snapshot {} dataset {}: {}", s.id(), name, v.status().ToString());
         ids[name] = v->identity();
       });
     }
@@ -502,13 +502,13 @@ class DatabaseModel {
       WithKind(d.kind, [&](auto tag) {
         using T = decltype(tag);
         absl::StatusOr<cowdb::pvec<T>> v = t.txn.Get<T>(name);
-        DBM_CHECK(v.ok(), "txn dataset {}: {}", name, v.status().ToString());
-        DBM_CHECK(SameElements(*v, Elems<T>(d)), "txn on {} reads dataset {} wrong", t.branch,
-                  name);
+        COWDB_DBM_CHECK(v.ok(), "txn dataset {}: {}", name, v.status().ToString());
+        COWDB_DBM_CHECK(SameElements(*v, Elems<T>(d)), "txn on {} reads dataset {} wrong", t.branch,
+                        name);
         ids[name] = v->identity();
       });
     }
-    DBM_CHECK(t.txn.Datasets() == names, "txn on {}: Datasets() differ", t.branch);
+    COWDB_DBM_CHECK(t.txn.Datasets() == names, "txn on {}: Datasets() differ", t.branch);
     return ids;
   }
 
@@ -521,7 +521,7 @@ class DatabaseModel {
     if (a == nullptr || b == nullptr) return a == b;
     if (a->kind != b->kind) return false;
     if (x.ids.at(name) != y.ids.at(name)) return false;
-    DBM_CHECK(*a == *b, "dataset {}: same identity but different elements", name);
+    COWDB_DBM_CHECK(*a == *b, "dataset {}: same identity but different elements", name);
     return true;
   }
 
@@ -576,36 +576,36 @@ class DatabaseModel {
   // ------------------------------------------------------------------------------------
   void CheckSnapshot(const cowdb::Snapshot& s, const ModelVersion& m, std::string_view what) {
     ++stats_.snapshots_checked;
-    DBM_CHECK(s.id() == m.id, "{}: id {} != model {}", what, s.id(), m.id);
-    DBM_CHECK(s.info().id == m.id, "{}: info().id", what);
-    DBM_CHECK(s.info().parents == m.parents, "{}: parents [{}] != model [{}]", what,
-              IdList(s.info().parents), IdList(m.parents));
-    DBM_CHECK(s.info().message == m.message, "{}: message '{}' != '{}'", what, s.info().message,
-              m.message);
+    COWDB_DBM_CHECK(s.id() == m.id, "{}: id {} != model {}", what, s.id(), m.id);
+    COWDB_DBM_CHECK(s.info().id == m.id, "{}: info().id", what);
+    COWDB_DBM_CHECK(s.info().parents == m.parents, "{}: parents [{}] != model [{}]", what,
+                    IdList(s.info().parents), IdList(m.parents));
+    COWDB_DBM_CHECK(s.info().message == m.message, "{}: message '{}' != '{}'", what,
+                    s.info().message, m.message);
     const std::vector<cowdb::DatasetInfo> infos = s.Datasets();
-    DBM_CHECK(infos.size() == m.catalog.size(), "{}: {} datasets, model {}", what, infos.size(),
-              m.catalog.size());
+    COWDB_DBM_CHECK(infos.size() == m.catalog.size(), "{}: {} datasets, model {}", what,
+                    infos.size(), m.catalog.size());
     std::size_t k = 0;
     for (const auto& [name, d] : m.catalog) {
-      DBM_CHECK(infos[k].name == name && infos[k].size == d.size(),
-                "{}: dataset #{} is {} ({} elements), model {} ({})", what, k, infos[k].name,
-                infos[k].size, name, d.size());
+      COWDB_DBM_CHECK(infos[k].name == name && infos[k].size == d.size(),
+                      "{}: dataset #{} is {} ({} elements), model {} ({})", what, k, infos[k].name,
+                      infos[k].size, name, d.size());
       ++k;
-      DBM_CHECK(s.Has(name), "{}: Has({})", what, name);
+      COWDB_DBM_CHECK(s.Has(name), "{}: Has({})", what, name);
       WithKind(d.kind, [&](auto tag) {
         using T = decltype(tag);
         using Other = std::conditional_t<std::is_same_v<T, Point>, std::int64_t, Point>;
         absl::StatusOr<cowdb::pvec<T>> v = s.Get<T>(name);
-        DBM_CHECK(v.ok(), "{}: Get({}): {}", what, name, v.status().ToString());
-        DBM_CHECK(SameElements(*v, Elems<T>(d)), "{}: dataset {} differs from the model", what,
-                  name);
+        COWDB_DBM_CHECK(v.ok(), "{}: Get({}): {}", what, name, v.status().ToString());
+        COWDB_DBM_CHECK(SameElements(*v, Elems<T>(d)), "{}: dataset {} differs from the model",
+                        what, name);
         ExpectCode(s.Get<Other>(name).status(), absl::StatusCode::kInvalidArgument,
                    "Get with the wrong type");
       });
     }
     for (const char* name : kDatasetPool) {
       if (m.catalog.contains(name)) continue;
-      DBM_CHECK(!s.Has(name), "{}: Has({}) for an absent dataset", what, name);
+      COWDB_DBM_CHECK(!s.Has(name), "{}: Has({}) for an absent dataset", what, name);
       ExpectCode(s.Get<std::int64_t>(name).status(), absl::StatusCode::kNotFound,
                  "Get of an absent dataset");
     }
@@ -613,19 +613,20 @@ class DatabaseModel {
 
   void CheckTables() {
     const std::vector<cowdb::BranchInfo> bs = db_->Branches();
-    DBM_CHECK(bs.size() == branches_.size(), "{} branches, model {}", bs.size(), branches_.size());
+    COWDB_DBM_CHECK(bs.size() == branches_.size(), "{} branches, model {}", bs.size(),
+                    branches_.size());
     std::size_t k = 0;
     for (const auto& [name, id] : branches_) {
-      DBM_CHECK(bs[k].name == name && bs[k].head.value == id,
-                "branch #{}: {} at {}, model {} at v{}", k, bs[k].name, bs[k].head, name, id);
+      COWDB_DBM_CHECK(bs[k].name == name && bs[k].head.value == id,
+                      "branch #{}: {} at {}, model {} at v{}", k, bs[k].name, bs[k].head, name, id);
       ++k;
     }
     const std::vector<cowdb::BranchInfo> ts = db_->Tags();
-    DBM_CHECK(ts.size() == tags_.size(), "{} tags, model {}", ts.size(), tags_.size());
+    COWDB_DBM_CHECK(ts.size() == tags_.size(), "{} tags, model {}", ts.size(), tags_.size());
     k = 0;
     for (const auto& [name, id] : tags_) {
-      DBM_CHECK(ts[k].name == name && ts[k].head.value == id, "tag #{}: {} at {}, model {} at v{}",
-                k, ts[k].name, ts[k].head, name, id);
+      COWDB_DBM_CHECK(ts[k].name == name && ts[k].head.value == id,
+                      "tag #{}: {} at {}, model {} at v{}", k, ts[k].name, ts[k].head, name, id);
       ++k;
     }
   }
@@ -635,25 +636,25 @@ class DatabaseModel {
     CheckTables();
     for (const auto& [name, id] : branches_) {
       absl::StatusOr<VersionId> h = db_->Head(name);
-      DBM_CHECK(h.ok() && h->value == id, "Head({})", name);
+      COWDB_DBM_CHECK(h.ok() && h->value == id, "Head({})", name);
       absl::StatusOr<cowdb::Snapshot> s = db_->OpenSnapshot(name);
-      DBM_CHECK(s.ok(), "OpenSnapshot({}): {}", name, s.status().ToString());
+      COWDB_DBM_CHECK(s.ok(), "OpenSnapshot({}): {}", name, s.status().ToString());
       CheckSnapshot(*s, *versions_.at(id), fmt::format("branch {}", name));
     }
     for (const auto& [name, id] : tags_) {
       absl::StatusOr<cowdb::Snapshot> s = db_->OpenSnapshot(name);
-      DBM_CHECK(s.ok(), "OpenSnapshot({}): {}", name, s.status().ToString());
+      COWDB_DBM_CHECK(s.ok(), "OpenSnapshot({}): {}", name, s.status().ToString());
       CheckSnapshot(*s, *Resolve(name), fmt::format("tag {}", name));
       if (!branches_.contains(name)) {
         // A branch of the tag's name would win; otherwise the tag's version must be retained.
         absl::StatusOr<cowdb::Snapshot> byid = db_->OpenSnapshot(VersionId{id});
-        DBM_CHECK(byid.ok(), "tagged version v{} must be retained", id);
+        COWDB_DBM_CHECK(byid.ok(), "tagged version v{} must be retained", id);
       }
     }
     for (const HeldSnapshot& h : snaps_) CheckSnapshot(h.snap, *h.model, h.how);
     for (OpenTxn& t : txns_) {
-      DBM_CHECK(t.txn.active() && t.txn.branch() == t.branch && t.txn.base() == t.base->id,
-                "open txn on {} lost its state", t.branch);
+      COWDB_DBM_CHECK(t.txn.active() && t.txn.branch() == t.branch && t.txn.base() == t.base->id,
+                      "open txn on {} lost its state", t.branch);
       TxnIds(t);
     }
     // Retained versions: exactly the model's (all of them, and every recent id).
@@ -664,17 +665,17 @@ class DatabaseModel {
     }
     for (std::uint64_t id : ids) {
       const bool ok = db_->OpenSnapshot(VersionId{id}).ok();
-      DBM_CHECK(ok == versions_.contains(id), "version v{} retained={} but model says {}", id, ok,
-                versions_.contains(id));
+      COWDB_DBM_CHECK(ok == versions_.contains(id), "version v{} retained={} but model says {}", id,
+                      ok, versions_.contains(id));
     }
     const cowdb::MemoryReport r = db_->GetMemoryReport();
-    DBM_CHECK(r.versions == versions_.size(), "memory report: {} versions, model {}", r.versions,
-              versions_.size());
-    DBM_CHECK(r.branches.size() == branches_.size(), "memory report branches");
+    COWDB_DBM_CHECK(r.versions == versions_.size(), "memory report: {} versions, model {}",
+                    r.versions, versions_.size());
+    COWDB_DBM_CHECK(r.branches.size() == branches_.size(), "memory report branches");
     for (const cowdb::BranchMemory& b : r.branches) {
-      DBM_CHECK(b.reachable_bytes == b.shared_bytes + b.exclusive_bytes &&
-                    b.reachable_bytes <= r.total_bytes,
-                "memory report of {}", b.name);
+      COWDB_DBM_CHECK(b.reachable_bytes == b.shared_bytes + b.exclusive_bytes &&
+                          b.reachable_bytes <= r.total_bytes,
+                      "memory report of {}", b.name);
     }
   }
 
@@ -723,11 +724,11 @@ class DatabaseModel {
     absl::StatusOr<cowdb::Transaction> t = db_->Begin(name);
     const auto it = branches_.find(name);
     if (it == branches_.end()) return ExpectCode(t.status(), absl::StatusCode::kNotFound, op_);
-    DBM_CHECK(t.ok(), "{}", t.status().ToString());
+    COWDB_DBM_CHECK(t.ok(), "{}", t.status().ToString());
     ModelVersionPtr base = versions_.at(it->second);
-    DBM_CHECK(t->active() && t->branch() == name && t->base() == base->id, "fresh txn state");
+    COWDB_DBM_CHECK(t->active() && t->branch() == name && t->base() == base->id, "fresh txn state");
     absl::StatusOr<cowdb::Snapshot> s = db_->OpenSnapshot(t->base());
-    DBM_CHECK(s.ok(), "the base of a new txn must be retained");
+    COWDB_DBM_CHECK(s.ok(), "the base of a new txn must be retained");
     txns_.push_back(OpenTxn{std::move(*t), name, base, std::move(*s), base->catalog});
     ++stats_.begun;
   }
@@ -754,7 +755,7 @@ class DatabaseModel {
     if (r < 70) {
       op_ = fmt::format("Edit({}) on {}", name, t.branch);
       absl::StatusOr<typename cowdb::pvec<T>::editor*> e = t.txn.Edit<T>(name);
-      DBM_CHECK(e.ok(), "{}", e.status().ToString());
+      COWDB_DBM_CHECK(e.ok(), "{}", e.status().ToString());
       auto* ed = *e;
       const std::size_t n = 1 + Uniform(4);
       for (std::size_t k = 0; k < n; ++k) {
@@ -785,27 +786,27 @@ class DatabaseModel {
           ed->resize(len, v);
           m.resize(len, v);
         } else if (op < 95) {
-          DBM_CHECK(ed->size() == m.size(), "editor size {} != {}", ed->size(), m.size());
+          COWDB_DBM_CHECK(ed->size() == m.size(), "editor size {} != {}", ed->size(), m.size());
           if (!m.empty()) {
             const std::size_t i = Index(m.size());
-            DBM_CHECK(ed->at(i) == m[i], "editor element {}", i);
+            COWDB_DBM_CHECK(ed->at(i) == m[i], "editor element {}", i);
           }
         } else {
           // Freeze mid-edit (Get), keep editing: the frozen view must not change.
           absl::StatusOr<cowdb::pvec<T>> g = t.txn.Get<T>(name);
-          DBM_CHECK(g.ok() && SameElements(*g, m), "Get mid-edit");
+          COWDB_DBM_CHECK(g.ok() && SameElements(*g, m), "Get mid-edit");
           const std::vector<T> frozen = m;
           if (!m.empty()) {
             ed->set(0, Bump(m[0]));
             m[0] = Bump(m[0]);
           }
-          DBM_CHECK(SameElements(*g, frozen), "a frozen view changed after an edit");
+          COWDB_DBM_CHECK(SameElements(*g, frozen), "a frozen view changed after an edit");
         }
       }
     } else if (r < 80) {
       op_ = fmt::format("Put({}, transform) on {}", name, t.branch);
       absl::StatusOr<cowdb::pvec<T>> g = t.txn.Get<T>(name);
-      DBM_CHECK(g.ok(), "{}", g.status().ToString());
+      COWDB_DBM_CHECK(g.ok(), "{}", g.status().ToString());
       const std::size_t first = Index(m.size() + 1);
       const std::size_t last = std::min(m.size(), first + Uniform(Chance(20) ? 600 : 8));
       const bool identity = Chance(25);
@@ -816,7 +817,7 @@ class DatabaseModel {
     } else if (r < 86) {
       op_ = fmt::format("Put({}, take) on {}", name, t.branch);
       absl::StatusOr<cowdb::pvec<T>> g = t.txn.Get<T>(name);
-      DBM_CHECK(g.ok(), "{}", g.status().ToString());
+      COWDB_DBM_CHECK(g.ok(), "{}", g.status().ToString());
       const std::size_t len = m.size() + 1 - std::min(m.size() + 1, Uniform(4));
       ExpectCode(t.txn.Put<T>(name, g->take(len)), absl::StatusCode::kOk, op_);
       if (len < m.size()) m.resize(len);
@@ -829,7 +830,7 @@ class DatabaseModel {
     } else {
       op_ = fmt::format("Get({}) on {}", name, t.branch);
       absl::StatusOr<cowdb::pvec<T>> g = t.txn.Get<T>(name);
-      DBM_CHECK(g.ok() && SameElements(*g, m), "Get reads its own writes");
+      COWDB_DBM_CHECK(g.ok() && SameElements(*g, m), "Get reads its own writes");
     }
   }
 
@@ -900,7 +901,7 @@ class DatabaseModel {
       head = versions_.at(it->second);
       if (head->id != t.base->id) {
         absl::StatusOr<cowdb::Snapshot> hs = db_->OpenSnapshot(head->id);
-        DBM_CHECK(hs.ok(), "head snapshot");
+        COWDB_DBM_CHECK(hs.ok(), "head snapshot");
         head_snap = *hs;
         const Side base{&t.base->catalog, SnapshotIds(t.base_snap, t.base->catalog)};
         const Side ours{&t.work, ours_ids};
@@ -910,27 +911,28 @@ class DatabaseModel {
       }
     }
     absl::StatusOr<VersionId> r = t.txn.Commit(message);
-    DBM_CHECK(!t.txn.active(), "a committed txn is finished");
+    COWDB_DBM_CHECK(!t.txn.active(), "a committed txn is finished");
     if (head == nullptr) {
       ExpectCode(r.status(), absl::StatusCode::kNotFound, op_);
       ++stats_.commits_not_found;
     } else if (outcome && !outcome->conflicts.empty()) {
       ExpectCode(r.status(), absl::StatusCode::kAborted, op_);
-      DBM_CHECK(t.txn.conflicts() == outcome->conflicts, "conflicts [{}], model [{}]",
-                ConflictList(t.txn.conflicts()), ConflictList(outcome->conflicts));
+      COWDB_DBM_CHECK(t.txn.conflicts() == outcome->conflicts, "conflicts [{}], model [{}]",
+                      ConflictList(t.txn.conflicts()), ConflictList(outcome->conflicts));
       ++stats_.commits_aborted;
       const bool structural =
           std::any_of(outcome->conflicts.begin(), outcome->conflicts.end(), [&](const Conflict& c) {
             const ModelDataset* d = nullptr;
             if (const auto w = t.work.find(c.dataset); w != t.work.end()) d = &w->second;
             return c.index == Conflict::kWholeDataset || d == nullptr || c.index >= d->size() ||
-                   c.index >= head->catalog.at(c.dataset).size();
+                   c.index >= head->catalog.at(c.dataset).size() ||
+                   c.index >= t.base->catalog.at(c.dataset).size();
           });
       if (structural) ++stats_.commits_structural;
     } else {
-      DBM_CHECK(r.ok(), "{}: expected success, got {}", op_, r.status().ToString());
-      DBM_CHECK(r->value == next_id_, "new version {} but model expects v{}", *r, next_id_);
-      DBM_CHECK(t.txn.conflicts().empty(), "conflicts after a successful commit");
+      COWDB_DBM_CHECK(r.ok(), "{}: expected success, got {}", op_, r.status().ToString());
+      COWDB_DBM_CHECK(r->value == next_id_, "new version {} but model expects v{}", *r, next_id_);
+      COWDB_DBM_CHECK(t.txn.conflicts().empty(), "conflicts after a successful commit");
       ModelVersionPtr v;
       if (outcome) {
         v = AddVersion({head->id}, message, std::move(outcome->merged));
@@ -942,7 +944,7 @@ class DatabaseModel {
       branches_[t.branch] = v->id.value;
       if (options_.auto_prune) ModelPrune();
       absl::StatusOr<cowdb::Snapshot> s = db_->OpenSnapshot(t.branch);
-      DBM_CHECK(s.ok(), "snapshot after commit");
+      COWDB_DBM_CHECK(s.ok(), "snapshot after commit");
       CheckSnapshot(*s, *v, "head after commit");
     }
     if (Chance(20)) {
@@ -960,7 +962,7 @@ class DatabaseModel {
     op_ = fmt::format("Abort on {}", t.branch);
     if (Chance(50)) {
       t.txn.Abort();
-      DBM_CHECK(!t.txn.active(), "aborted txn is finished");
+      COWDB_DBM_CHECK(!t.txn.active(), "aborted txn is finished");
       t.txn.Abort();  // idempotent
       ExpectCode(t.txn.Commit("after abort").status(), absl::StatusCode::kFailedPrecondition, op_);
       ExpectCode(t.txn.Edit<std::int64_t>("a").status(), absl::StatusCode::kFailedPrecondition,
@@ -968,7 +970,7 @@ class DatabaseModel {
     } else if (Chance(50)) {
       // Moving keeps the transaction; the moved-from handle fails.
       cowdb::Transaction moved = std::move(t.txn);
-      DBM_CHECK(!t.txn.active() && moved.active(), "move");
+      COWDB_DBM_CHECK(!t.txn.active() && moved.active(), "move");
       ExpectCode(t.txn.Commit("moved-from").status(), absl::StatusCode::kFailedPrecondition, op_);
       t.txn = std::move(moved);
       return;  // still open
@@ -1136,8 +1138,8 @@ class DatabaseModel {
     if (plan.kind == MergePlan::kNoop || plan.kind == MergePlan::kFastForward) {
       absl::StatusOr<VersionId> r = db_->Merge(src, dst, message, policy, &conflicts);
       const std::uint64_t head = plan.kind == MergePlan::kNoop ? did : sid;
-      DBM_CHECK(r.ok() && r->value == head, "{}: expected head v{}, got {}", op_, head,
-                r.ok() ? fmt::format("{}", *r) : r.status().ToString());
+      COWDB_DBM_CHECK(r.ok() && r->value == head, "{}: expected head v{}, got {}", op_, head,
+                      r.ok() ? fmt::format("{}", *r) : r.status().ToString());
       branches_[dst] = head;
       if (plan.kind == MergePlan::kNoop) {
         ++stats_.merges_noop;
@@ -1150,7 +1152,7 @@ class DatabaseModel {
     if (plan.kind == MergePlan::kBasePruned) {
       ExpectCode(db_->Merge(src, dst, message, policy, &conflicts).status(),
                  absl::StatusCode::kFailedPrecondition, op_);
-      ++stats_.merges_no_base;
+      ++stats_.merges_base_pruned;
       return;
     }
     const std::uint64_t base = plan.base;
@@ -1159,7 +1161,7 @@ class DatabaseModel {
     absl::StatusOr<cowdb::Snapshot> sb = db_->OpenSnapshot(VersionId{base});
     absl::StatusOr<cowdb::Snapshot> sd = db_->OpenSnapshot(VersionId{did});
     absl::StatusOr<cowdb::Snapshot> ss = db_->OpenSnapshot(VersionId{sid});
-    DBM_CHECK(sb.ok() && sd.ok() && ss.ok(), "merge sides must be retained");
+    COWDB_DBM_CHECK(sb.ok() && sd.ok() && ss.ok(), "merge sides must be retained");
     const Side b{&mb->catalog, SnapshotIds(*sb, mb->catalog)};
     const Side o{&md->catalog, SnapshotIds(*sd, md->catalog)};
     const Side t{&ms->catalog, SnapshotIds(*ss, ms->catalog)};
@@ -1168,19 +1170,19 @@ class DatabaseModel {
     absl::StatusOr<VersionId> r = db_->Merge(src, dst, message, policy, &conflicts);
     if (!outcome.conflicts.empty()) {
       ExpectCode(r.status(), absl::StatusCode::kAborted, op_);
-      DBM_CHECK(conflicts == outcome.conflicts, "merge conflicts [{}], model [{}]",
-                ConflictList(conflicts), ConflictList(outcome.conflicts));
+      COWDB_DBM_CHECK(conflicts == outcome.conflicts, "merge conflicts [{}], model [{}]",
+                      ConflictList(conflicts), ConflictList(outcome.conflicts));
       ++stats_.merges_conflict;
       return;
     }
-    DBM_CHECK(r.ok(), "{}: expected success, got {}", op_, r.status().ToString());
-    DBM_CHECK(r->value == next_id_, "merge made {} but model expects v{}", *r, next_id_);
+    COWDB_DBM_CHECK(r.ok(), "{}: expected success, got {}", op_, r.status().ToString());
+    COWDB_DBM_CHECK(r->value == next_id_, "merge made {} but model expects v{}", *r, next_id_);
     ModelVersionPtr v =
         AddVersion({VersionId{did}, VersionId{sid}}, message, std::move(outcome.merged));
     branches_[dst] = v->id.value;
     if (options_.auto_prune) ModelPrune();
     absl::StatusOr<cowdb::Snapshot> s = db_->OpenSnapshot(dst);
-    DBM_CHECK(s.ok(), "snapshot after merge");
+    COWDB_DBM_CHECK(s.ok(), "snapshot after merge");
     CheckSnapshot(*s, *v, "head after merge");
     ++stats_.merges_3way;
   }
@@ -1189,7 +1191,7 @@ class DatabaseModel {
     op_ = "Prune";
     const std::size_t n = db_->Prune();
     const std::size_t expected = ModelPrune();
-    DBM_CHECK(n == expected, "Prune forgot {} versions, model {}", n, expected);
+    COWDB_DBM_CHECK(n == expected, "Prune forgot {} versions, model {}", n, expected);
     stats_.pruned += n;
   }
 
@@ -1206,7 +1208,7 @@ class DatabaseModel {
       absl::StatusOr<cowdb::Snapshot> s = db_->OpenSnapshot(name);
       ModelVersionPtr v = Resolve(name);
       if (v == nullptr) return ExpectCode(s.status(), absl::StatusCode::kNotFound, op_);
-      DBM_CHECK(s.ok(), "{}", s.status().ToString());
+      COWDB_DBM_CHECK(s.ok(), "{}", s.status().ToString());
       held = HeldSnapshot{*std::move(s), v, fmt::format("snapshot of {} at step {}", name, step_)};
     } else {
       const VersionId id = PickVersionId();
@@ -1214,7 +1216,7 @@ class DatabaseModel {
       absl::StatusOr<cowdb::Snapshot> s = db_->OpenSnapshot(id);
       const auto it = versions_.find(id.value);
       if (it == versions_.end()) return ExpectCode(s.status(), absl::StatusCode::kNotFound, op_);
-      DBM_CHECK(s.ok(), "{}", s.status().ToString());
+      COWDB_DBM_CHECK(s.ok(), "{}", s.status().ToString());
       held = HeldSnapshot{*std::move(s), it->second,
                           fmt::format("snapshot of {} at step {}", id, step_)};
     }
@@ -1240,7 +1242,7 @@ class DatabaseModel {
     if (ia == versions_.end() || ib == versions_.end()) {
       return ExpectCode(d.status(), absl::StatusCode::kNotFound, op_);
     }
-    DBM_CHECK(d.ok(), "{}", d.status().ToString());
+    COWDB_DBM_CHECK(d.ok(), "{}", d.status().ToString());
     const Catalog& ca = ia->second->catalog;
     const Catalog& cb = ib->second->catalog;
     std::vector<std::string> added, removed, changed;
@@ -1268,18 +1270,18 @@ class DatabaseModel {
       const auto it = ca.find(name);
       if (it == ca.end() || it->second.kind != dbx.kind) added.push_back(name);
     }
-    DBM_CHECK(d->added == added && d->removed == removed, "added/removed datasets");
-    DBM_CHECK(d->changed.size() == changed.size(), "{} changed datasets, model {}",
-              d->changed.size(), changed.size());
+    COWDB_DBM_CHECK(d->added == added && d->removed == removed, "added/removed datasets");
+    COWDB_DBM_CHECK(d->changed.size() == changed.size(), "{} changed datasets, model {}",
+                    d->changed.size(), changed.size());
     for (std::size_t i = 0; i < changed.size(); ++i) {
       const cowdb::DatasetChange& c = d->changed[i];
-      DBM_CHECK(c.name == changed[i] && c.modified == counts[3 * i] &&
-                    c.appended == counts[3 * i + 1] && c.truncated == counts[3 * i + 2],
-                "changed dataset {}: {} ({}/{}/{}), model {} ({}/{}/{})", i, c.name, c.modified,
-                c.appended, c.truncated, changed[i], counts[3 * i], counts[3 * i + 1],
-                counts[3 * i + 2]);
+      COWDB_DBM_CHECK(c.name == changed[i] && c.modified == counts[3 * i] &&
+                          c.appended == counts[3 * i + 1] && c.truncated == counts[3 * i + 2],
+                      "changed dataset {}: {} ({}/{}/{}), model {} ({}/{}/{})", i, c.name,
+                      c.modified, c.appended, c.truncated, changed[i], counts[3 * i],
+                      counts[3 * i + 1], counts[3 * i + 2]);
     }
-    DBM_CHECK(d->empty() == (added.empty() && removed.empty() && changed.empty()), "empty()");
+    COWDB_DBM_CHECK(d->empty() == (added.empty() && removed.empty() && changed.empty()), "empty()");
   }
 
   void CheckLog() {
@@ -1289,17 +1291,18 @@ class DatabaseModel {
     absl::StatusOr<std::vector<cowdb::VersionInfo>> log = db_->Log(name, limit);
     const auto it = branches_.find(name);
     if (it == branches_.end()) return ExpectCode(log.status(), absl::StatusCode::kNotFound, op_);
-    DBM_CHECK(log.ok(), "{}", log.status().ToString());
+    COWDB_DBM_CHECK(log.ok(), "{}", log.status().ToString());
     std::vector<std::uint64_t> ids;
     for (const auto& [id, dist] : RetainedAncestors(it->second)) ids.push_back(id);
     std::sort(ids.rbegin(), ids.rend());
     if (ids.size() > limit) ids.resize(limit);
-    DBM_CHECK(log->size() == ids.size(), "log has {} versions, model {}", log->size(), ids.size());
+    COWDB_DBM_CHECK(log->size() == ids.size(), "log has {} versions, model {}", log->size(),
+                    ids.size());
     for (std::size_t i = 0; i < ids.size(); ++i) {
       const ModelVersion& m = *versions_.at(ids[i]);
       const cowdb::VersionInfo& v = (*log)[i];
-      DBM_CHECK(v.id == m.id && v.parents == m.parents && v.message == m.message,
-                "log entry {}: {} '{}', model {} '{}'", i, v.id, v.message, m.id, m.message);
+      COWDB_DBM_CHECK(v.id == m.id && v.parents == m.parents && v.message == m.message,
+                      "log entry {}: {} '{}', model {} '{}'", i, v.id, v.message, m.id, m.message);
     }
   }
 
@@ -1339,7 +1342,7 @@ void RunModel(std::string_view config, const cowdb::Options& options, int steps,
         "skipped, {} pruned, {} full checks, {} snapshot checks, {} checks\n",
         config, st.steps, st.begun, st.commits_fast, st.commits_merged, st.commits_aborted,
         st.commits_structural, st.commits_not_found, st.merges_ff, st.merges_noop, st.merges_3way,
-        st.merges_conflict, st.merges_no_base, st.merges_skipped, st.pruned, st.full_checks,
+        st.merges_conflict, st.merges_base_pruned, st.merges_skipped, st.pruned, st.full_checks,
         st.snapshots_checked, g_checks - checks0);
   }
   // Every node is freed once the database, the snapshots and the transactions are gone.

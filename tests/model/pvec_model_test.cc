@@ -330,12 +330,12 @@ class model_runner {
   // Mostly 0..300, often an exact leaf or tree capacity (+-1), sometimes up to ~1000.
   std::size_t random_size() {
     const std::size_t r = below(100);
-    if (r < 35) return below(41);
-    if (r < 62) return below(301);
-    if (r < 82) return boundaries_[below(boundaries_.size())];
-    if (r < 92) return below(4 * kCap + 2);
-    if (r < 97) return below(301 / kCap) * kCap;
-    if (r < 98 && !big_boundaries_.empty()) return big_boundaries_[below(big_boundaries_.size())];
+    if (r < 45) return below(41);
+    if (r < 66) return below(301);
+    if (r < 84) return boundaries_[below(boundaries_.size())];
+    if (r < 93) return below(4 * kCap + 2);
+    if (r < 98) return below(301 / kCap) * kCap;
+    if (r < 99 && !big_boundaries_.empty()) return big_boundaries_[below(big_boundaries_.size())];
     return 300 + below(701);
   }
 
@@ -848,7 +848,7 @@ class model_runner {
     const std::size_t n_ops = batch_length();
     // Most sessions freeze the editor at least once in the middle of the batch.
     const std::size_t freeze_at = n_ops > 1 && !one_in(4) ? 1 + below(n_ops - 1) : n_ops;
-    const bool grow = one_in(40);
+    const bool grow = one_in(80);
     const std::size_t grow_at = below(n_ops);
     for (std::size_t k = 0; k < n_ops; ++k) {
       g_editor_op_index = k;

@@ -50,7 +50,7 @@ void fail_node_alloc() {
 // while versions still point at it (use-after-free, double free). pvec.h promises "If fn throws,
 // nothing is changed and nothing leaks".
 // Found by: cowdb_model_tests --rng-seed 0 "*int_c1_f2" (step 28: transform(first, last) with a
-// throwing functor; later steps hit it under injected allocation failures too).
+// throwing functor; a transform under an injected allocation failure hits it as well).
 TEST_CASE("bug: pvec::transform that throws drops a reference to the source root",
           "[pvec][regress]") {
   const std::int64_t live0 = cowdb::internal::live_nodes();

@@ -177,13 +177,10 @@ class Failures {
 };
 
 // Records a failure (with a formatted message) when `cond` is false; evaluates to `cond`.
-#define STRESS_EXPECT(failures, cond, ...) \
-  ((cond)                                  \
-       ? true                              \
+#define COWDB_STRESS_EXPECT(failures, cond, ...) \
+  ((cond)                                        \
+       ? true                                    \
        : ((failures).Add(fmt::format("`{}` failed: {}", #cond, fmt::format(__VA_ARGS__))), false))
-
-// Counts checks made by worker threads, so that a test can show its loops asserted something.
-std::atomic<std::uint64_t> g_checks{0};
 
 std::uint64_t ThreadSeed(int thread) {
   return (static_cast<std::uint64_t>(Catch::rngSeed()) << 8) + static_cast<std::uint64_t>(thread);
@@ -238,7 +235,7 @@ bool CommitWithRetry(Database& db, std::string_view branch, std::string_view mes
   for (int attempt = 0; attempt < max_attempts; ++attempt) {
     absl::StatusOr<Transaction> t = db.Begin(branch);
     if (may_vanish && absl::IsNotFound(t.status())) return false;
-    if (!STRESS_EXPECT(failures, t.ok(), "Begin({}): {}", branch, t.status().ToString())) {
+    if (!COWDB_STRESS_EXPECT(failures, t.ok(), "Begin({}): {}", branch, t.status().ToString())) {
       return false;
     }
     if (!body(*t)) return false;
@@ -248,11 +245,11 @@ bool CommitWithRetry(Database& db, std::string_view branch, std::string_view mes
       return true;
     }
     if (may_vanish && absl::IsNotFound(v.status())) return false;
-    if (!STRESS_EXPECT(failures, absl::IsAborted(v.status()), "Commit on {}: {}", branch,
-                       v.status().ToString())) {
+    if (!COWDB_STRESS_EXPECT(failures, absl::IsAborted(v.status()), "Commit on {}: {}", branch,
+                             v.status().ToString())) {
       return false;
     }
-    STRESS_EXPECT(failures, !t->conflicts().empty(), "kAborted without conflicts");
+    COWDB_STRESS_EXPECT(failures, !t->conflicts().empty(), "kAborted without conflicts");
     ++counts.aborted;
   }
   failures.Add(fmt::format("gave up after {} aborted attempts on {}", max_attempts, branch));
@@ -281,7 +278,8 @@ TEST_CASE("stress: bank transfers keep the total constant in every snapshot", "[
         for (int k = 0; k < kTransfersPerWriter; ++k) {
           CommitWithRetry(*db, "main", "transfer", failures, counts, [&](Transaction& t) {
             absl::StatusOr<pvec<I64>> acc = t.Get<I64>("accounts");
-            if (!STRESS_EXPECT(failures, acc.ok() && acc->size() == kAccounts, "Get accounts")) {
+            if (!COWDB_STRESS_EXPECT(failures, acc.ok() && acc->size() == kAccounts,
+                                     "Get accounts")) {
               return false;
             }
             const auto from = static_cast<std::size_t>(rng() % kAccounts);
@@ -294,7 +292,7 @@ TEST_CASE("stress: bank transfers keep the total constant in every snapshot", "[
                 static_cast<I64>(rng() % static_cast<std::uint64_t>(std::min<I64>(balance, 50)));
             if (rng() % 4 == 0) std::this_thread::yield();  // widen the race window
             absl::StatusOr<pvec<I64>::editor*> e = t.Edit<I64>("accounts");
-            if (!STRESS_EXPECT(failures, e.ok(), "Edit accounts")) return false;
+            if (!COWDB_STRESS_EXPECT(failures, e.ok(), "Edit accounts")) return false;
             (*e)->set(from, balance - amount);
             (*e)->set(to, (*acc)[to] + amount);
             return true;
@@ -313,23 +311,24 @@ TEST_CASE("stress: bank transfers keep the total constant in every snapshot", "[
           if (round % 4 == 3) {
             // Through a transaction: it reads its base, also a consistent state.
             absl::StatusOr<Transaction> t = db->Begin("main");
-            if (!STRESS_EXPECT(failures, t.ok(), "reader Begin")) return;
+            if (!COWDB_STRESS_EXPECT(failures, t.ok(), "reader Begin")) return;
             absl::StatusOr<pvec<I64>> a = t->Get<I64>("accounts");
-            if (!STRESS_EXPECT(failures, a.ok(), "reader txn Get")) return;
+            if (!COWDB_STRESS_EXPECT(failures, a.ok(), "reader txn Get")) return;
             acc = *a;
           } else {
             absl::StatusOr<Snapshot> s = db->OpenSnapshot("main");
-            if (!STRESS_EXPECT(failures, s.ok(), "reader {} OpenSnapshot", r)) return;
-            STRESS_EXPECT(failures, s->id() >= last, "head went back from {} to {}", last, s->id());
+            if (!COWDB_STRESS_EXPECT(failures, s.ok(), "reader {} OpenSnapshot", r)) return;
+            COWDB_STRESS_EXPECT(failures, s->id() >= last, "head went back from {} to {}", last,
+                                s->id());
             last = s->id();
             absl::StatusOr<pvec<I64>> a = s->Get<I64>("accounts");
-            if (!STRESS_EXPECT(failures, a.ok(), "reader Get")) return;
+            if (!COWDB_STRESS_EXPECT(failures, a.ok(), "reader Get")) return;
             acc = *a;
           }
           I64 sum = 0;
           for (I64 v : acc) sum += v;
-          ++g_checks;
-          STRESS_EXPECT(failures, sum == total, "total {} != {} (round {})", sum, total, round);
+          COWDB_STRESS_EXPECT(failures, sum == total, "total {} != {} (round {})", sum, total,
+                              round);
           ++counts.reads;
           std::this_thread::yield();  // let the writers run on a machine with few cores
         }
@@ -375,7 +374,7 @@ TEST_CASE("stress: counters incremented with retry count every successful commit
         for (int k = 0; k < kIncrements; ++k) {
           CommitWithRetry(*db, "main", "increment", failures, counts, [&](Transaction& t) {
             absl::StatusOr<pvec<I64>::editor*> e = t.Edit<I64>("counters");
-            if (!STRESS_EXPECT(failures, e.ok(), "Edit counters")) return false;
+            if (!COWDB_STRESS_EXPECT(failures, e.ok(), "Edit counters")) return false;
             pvec<I64>::editor& ed = **e;
             if (rng() % 4 == 0) std::this_thread::yield();  // widen the race window
             if (rng() % 2 == 0) {
@@ -389,8 +388,8 @@ TEST_CASE("stress: counters incremented with retry count every successful commit
           // Now and then an empty commit: it must not disturb anything.
           if (k % 97 == 0) {
             absl::StatusOr<Transaction> t = db->Begin("main");
-            if (STRESS_EXPECT(failures, t.ok(), "Begin") &&
-                STRESS_EXPECT(failures, t->Commit("empty").ok(), "an empty commit fails")) {
+            if (COWDB_STRESS_EXPECT(failures, t.ok(), "Begin") &&
+                COWDB_STRESS_EXPECT(failures, t->Commit("empty").ok(), "an empty commit fails")) {
               ++empty_commits;
             }
           }
@@ -442,7 +441,7 @@ TEST_CASE("stress: writers of disjoint chunks never conflict and every write lan
                 *db, "main", "chunk write", failures, counts,
                 [&](Transaction& t) {
                   absl::StatusOr<pvec<I64>::editor*> e = t.Edit<I64>("grid");
-                  if (!STRESS_EXPECT(failures, e.ok(), "Edit grid")) return false;
+                  if (!COWDB_STRESS_EXPECT(failures, e.ok(), "Edit grid")) return false;
                   for (int m = 0; m < 3; ++m) {
                     const std::size_t i = rng() % kCap;
                     (*e)->set(static_cast<std::size_t>(w) * kCap + i, encode(w, k, m));
@@ -490,7 +489,7 @@ TEST_CASE("stress: writers of disjoint chunks never conflict and every write lan
                 *db, "main", "dataset write", failures, counts,
                 [&](Transaction& t) {
                   absl::StatusOr<pvec<I64>::editor*> e = t.Edit<I64>(name);
-                  if (!STRESS_EXPECT(failures, e.ok(), "Edit {}", name)) return false;
+                  if (!COWDB_STRESS_EXPECT(failures, e.ok(), "Edit {}", name)) return false;
                   (*e)->set(static_cast<std::size_t>(k) % (kCap + 1), k + 1);
                   (*e)->push_back(k);
                   return true;
@@ -549,7 +548,7 @@ TEST_CASE("stress: copying and dropping shared snapshots and pvecs while a write
       for (int k = 0; k < kWriterCommits; ++k) {
         CommitWithRetry(*db, "main", "write", failures, counts, [&](Transaction& t) {
           absl::StatusOr<pvec<I64>::editor*> e = t.Edit<I64>("v");
-          if (!STRESS_EXPECT(failures, e.ok(), "Edit v")) return false;
+          if (!COWDB_STRESS_EXPECT(failures, e.ok(), "Edit v")) return false;
           (*e)->set(rng() % kSize, -static_cast<I64>(k) - 1);
           return true;
         });
@@ -566,28 +565,27 @@ TEST_CASE("stress: copying and dropping shared snapshots and pvecs while a write
           if (k > 20 * kIterations) break;  // bounded even if the writer is slow
           Snapshot copy = s0;
           absl::StatusOr<pvec<I64>> p = copy.Get<I64>("v");
-          if (!STRESS_EXPECT(failures, p.ok(), "Get v from a copied snapshot")) return;
+          if (!COWDB_STRESS_EXPECT(failures, p.ok(), "Get v from a copied snapshot")) return;
           pvec<I64> q = p0;
           const std::size_t i = rng() % kSize;
-          ++g_checks;
-          STRESS_EXPECT(failures,
-                        (*p)[i] == m0[i] && q[i] == m0[i] && p->identity() == p0.identity(),
-                        "shared version changed at {}", i);
+          COWDB_STRESS_EXPECT(failures,
+                              (*p)[i] == m0[i] && q[i] == m0[i] && p->identity() == p0.identity(),
+                              "shared version changed at {}", i);
           if (k % 64 == 0) {
-            ++g_checks;
-            STRESS_EXPECT(failures, SameElements(q, m0), "shared pvec differs");
+            COWDB_STRESS_EXPECT(failures, SameElements(q, m0), "shared pvec differs");
           }
           // Writing through an editor of a shared version copies; the shared one stays.
           auto e = q.transient();
           e.set(i, -7);
           const pvec<I64> r = std::move(e).persistent();
-          STRESS_EXPECT(failures, r[i] == -7 && p0[i] == m0[i] && q[i] == m0[i],
-                        "editor wrote into a shared chunk at {}", i);
+          COWDB_STRESS_EXPECT(failures, r[i] == -7 && p0[i] == m0[i] && q[i] == m0[i],
+                              "editor wrote into a shared chunk at {}", i);
           // The moving head: snapshot, read, drop, while the writer commits and prunes.
           absl::StatusOr<Snapshot> head = db->OpenSnapshot("main");
-          if (!STRESS_EXPECT(failures, head.ok(), "OpenSnapshot(main)")) return;
+          if (!COWDB_STRESS_EXPECT(failures, head.ok(), "OpenSnapshot(main)")) return;
           absl::StatusOr<pvec<I64>> hv = head->Get<I64>("v");
-          if (!STRESS_EXPECT(failures, hv.ok() && hv->size() == kSize, "head dataset size")) return;
+          if (!COWDB_STRESS_EXPECT(failures, hv.ok() && hv->size() == kSize, "head dataset size"))
+            return;
           if (window.size() < 6) {
             window.push_back(k % 2 ? copy : *head);
             vecs.push_back(k % 3 ? r : *hv);
@@ -600,7 +598,7 @@ TEST_CASE("stress: copying and dropping shared snapshots and pvecs while a write
         // Whatever the copies are, they are still intact.
         for (const Snapshot& w : window) {
           absl::StatusOr<pvec<I64>> v = w.Get<I64>("v");
-          STRESS_EXPECT(failures, v.ok() && v->size() == kSize, "held snapshot {}", w.id());
+          COWDB_STRESS_EXPECT(failures, v.ok() && v->size() == kSize, "held snapshot {}", w.id());
         }
       });
     }
@@ -643,7 +641,7 @@ TEST_CASE("stress: commits to different branches from different threads, then me
                 if (k == 0) return t.Create<I64>(own, {}).ok();
                 absl::StatusOr<pvec<I64>::editor*> e = t.Edit<I64>(own);
                 absl::StatusOr<pvec<I64>::editor*> sh = t.Edit<I64>("shared");
-                if (!STRESS_EXPECT(failures, e.ok() && sh.ok(), "Edit on {}", branch)) {
+                if (!COWDB_STRESS_EXPECT(failures, e.ok() && sh.ok(), "Edit on {}", branch)) {
                   return false;
                 }
                 (*e)->push_back(k);
@@ -656,7 +654,7 @@ TEST_CASE("stress: commits to different branches from different threads, then me
         --writers_left;
         // Merge the branch into main; the other writers do the same at the same time.
         absl::StatusOr<cowdb::VersionId> m = db->Merge(branch, "main", "merge " + branch);
-        if (STRESS_EXPECT(failures, m.ok(), "Merge {}: {}", branch, m.status().ToString())) {
+        if (COWDB_STRESS_EXPECT(failures, m.ok(), "Merge {}: {}", branch, m.status().ToString())) {
           ++merges;
         }
       });
@@ -673,26 +671,25 @@ TEST_CASE("stress: commits to different branches from different threads, then me
         switch (rng() % 4) {
           case 0:
             (void)db->DeleteTag(tag);
-            STRESS_EXPECT(failures, db->CreateTag(tag, branch).ok(), "CreateTag {}", tag);
+            COWDB_STRESS_EXPECT(failures, db->CreateTag(tag, branch).ok(), "CreateTag {}", tag);
             break;
           case 1:
             if (db->CreateBranch(tmp, branch).ok()) {
-              STRESS_EXPECT(failures, db->DeleteBranch(tmp).ok(), "DeleteBranch {}", tmp);
+              COWDB_STRESS_EXPECT(failures, db->DeleteBranch(tmp).ok(), "DeleteBranch {}", tmp);
             }
             break;
           default: {
             // Within one snapshot of br-w: own-w is [1 .. n) and shared[w] == n - 1.
             absl::StatusOr<Snapshot> s = db->OpenSnapshot(branch);
-            if (!STRESS_EXPECT(failures, s.ok(), "OpenSnapshot {}", branch)) break;
+            if (!COWDB_STRESS_EXPECT(failures, s.ok(), "OpenSnapshot {}", branch)) break;
             absl::StatusOr<pvec<I64>> own = s->Get<I64>(fmt::format("own-{}", w));
             absl::StatusOr<pvec<I64>> sh = s->Get<I64>("shared");
-            STRESS_EXPECT(failures, sh.ok(), "shared on {}", branch);
+            COWDB_STRESS_EXPECT(failures, sh.ok(), "shared on {}", branch);
             if (own.ok() && sh.ok()) {
               const std::size_t n = own->size();
               bool ok = (*sh)[static_cast<std::size_t>(w)] == (n == 0 ? -1 : static_cast<I64>(n));
               for (std::size_t i = 0; ok && i < n; ++i) ok = (*own)[i] == static_cast<I64>(i + 1);
-              ++g_checks;
-              STRESS_EXPECT(failures, ok, "inconsistent snapshot {} of {}", s->id(), branch);
+              COWDB_STRESS_EXPECT(failures, ok, "inconsistent snapshot {} of {}", s->id(), branch);
             }
             ++counts.reads;
           }
@@ -754,7 +751,7 @@ TEST_CASE("stress: a snapshot held through many commits and prunes never changes
       const Snapshot* s = &snap;
       const cowdb::VersionId id = s->id();
       absl::StatusOr<pvec<I64>> held = s->Get<I64>("data");
-      if (!STRESS_EXPECT(failures, held.ok(), "Get data")) return;
+      if (!COWDB_STRESS_EXPECT(failures, held.ok(), "Get data")) return;
       for (int k = 0; writers_left.load() > 0 || k < 3; ++k) {
         if (k > 20000) break;  // bounded however the threads are scheduled
         absl::StatusOr<pvec<I64>> d = s->Get<I64>("data");
@@ -766,8 +763,7 @@ TEST_CASE("stress: a snapshot held through many commits and prunes never changes
           same = (*d)[i] == model[i] && (*held)[i] == model[i];
         }
         if (same && full) same = SameElements(*d, model) && SameElements(*held, model);
-        ++g_checks;
-        STRESS_EXPECT(
+        COWDB_STRESS_EXPECT(
             failures,
             s->id() == id && same && t.ok() && t->size() == 3 && s->Datasets().size() == 2,
             "held snapshot {} changed in round {}", id, k);
@@ -784,7 +780,7 @@ TEST_CASE("stress: a snapshot held through many commits and prunes never changes
               *db, branch, "overwrite", failures, counts,
               [&](Transaction& t) {
                 absl::StatusOr<pvec<I64>::editor*> e = t.Edit<I64>("data");
-                if (!STRESS_EXPECT(failures, e.ok(), "Edit data")) return false;
+                if (!COWDB_STRESS_EXPECT(failures, e.ok(), "Edit data")) return false;
                 for (int m = 0; m < 4; ++m) (*e)->set(rng() % kSize, -1 - w);
                 if (rng() % 8 == 0) (*e)->take(kSize - 1 - rng() % 3);
                 if ((*e)->size() < kSize) (*e)->resize(kSize, 5);
@@ -793,7 +789,7 @@ TEST_CASE("stress: a snapshot held through many commits and prunes never changes
               },
               /*max_attempts=*/1000, /*may_vanish=*/true);
           if (w == 0 && k == kCommits / 2) {
-            STRESS_EXPECT(failures, db->DeleteBranch("side").ok(), "DeleteBranch(side)");
+            COWDB_STRESS_EXPECT(failures, db->DeleteBranch("side").ok(), "DeleteBranch(side)");
             db->Prune();
             (void)db->CreateBranch("side", "main");
           }
