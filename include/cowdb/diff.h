@@ -1,17 +1,27 @@
 // cowdb/diff.h — what changed between two versions of a pvec, at a cost proportional to the change.
 //
-// diff(a, b) walks both trees together and skips every pair of identical nodes, so two versions
-// of a 10M-element dataset that differ in 10 elements are compared by reading ~10 chunks, not
-// 10M elements. The result lists the changed index ranges (modified in place, appended, truncated)
-// and yields the changes element by element, with old and new values, on demand.
+// diff(a, b) aligns both trees by the nodes they share, even where inserts or erases shifted them,
+// and skips everything shared, so two versions of a 10M-element dataset that differ in 10
+// elements are compared by reading ~10 chunks, not 10M elements. The result lists the changed
+// ranges (modified in place, inserted, erased, appended, truncated) and yields the changes
+// element by element, with old and new values, on demand.
+//
+// How changes are described. Where the two versions line up position by position (nothing
+// inserted or erased before), differing elements are "modified", and a longer or shorter end is
+// "appended" or "truncated". Where a region of one version has a different length than the
+// matching region of the other, the common prefix and suffix of that region are taken as
+// unchanged, the rest as "inserted" (or "erased") after "modified" elements for the overlap —
+// so an insert of 3 rows in the middle of 10M is reported as 3 inserted elements, not as
+// everything after it changed. A length change confined to the last chunk with nothing shifted
+// before it is reported the positional way (modified + appended/truncated).
 //
 //   auto d = cowdb::diff(v1, v2);
 //   fmt::print("{}\n", d);                       // git-like: ranges, context, +/- lines, summary
 //   for (const auto& c : d) use(c.index, c.old_value, c.new_value);
 //   assert(cowdb::patch(v1, d) == v2);
 //
-// Costs: diff O(changed chunks x (depth + fanout + chunk size)) plus O(1) per appended or
-// truncated element count (those are not read); O(1) when the versions are identical. Iterating
+// Costs: diff O(changed chunks x (depth + fanout + chunk size)) plus O(1) per appended, inserted,
+// truncated or erased element count (those are not read); O(1) when the versions are identical. Iterating
 // the changes: O(depth) per range, O(1) per element. Versions that share nothing are still
 // compared correctly (chunk by chunk, with T's operator==), in O(n).
 //
@@ -35,22 +45,44 @@
 namespace cowdb {
 
 enum class change_kind : std::uint8_t {
-  kModified,   // indices present in both versions whose values differ
-  kAppended,   // indices present only in the new version
-  kTruncated,  // indices present only in the old version
+  kModified,   // elements present in both versions whose values differ
+  kAppended,   // elements only in the new version, after the end of the old one
+  kTruncated,  // elements only in the old version, at its end
+  kInserted,   // elements only in the new version, before an element of the old one
+  kErased,     // elements only in the old version, before an element that remains
 };
 
-// A run of changed indices [first, last).
+// A run of changed elements. [first, last) indexes the new version (to()) for kModified,
+// kAppended and kInserted, and the old version (from()) for kTruncated and kErased. `shift` is
+// (index in to()) - (index in from()) at the start of the range: 0 until something was inserted
+// or erased before it.
 struct diff_range {
   std::size_t first = 0;
   std::size_t last = 0;
   change_kind kind = change_kind::kModified;
+  std::ptrdiff_t shift = 0;
   std::size_t size() const noexcept { return last - first; }
+  // Where the range starts in from() and in to().
+  std::size_t from_first() const noexcept {
+    return removes() ? first : static_cast<std::size_t>(static_cast<std::ptrdiff_t>(first) - shift);
+  }
+  std::size_t to_first() const noexcept {
+    return removes() ? static_cast<std::size_t>(static_cast<std::ptrdiff_t>(first) + shift) : first;
+  }
+  // True for kTruncated and kErased (the range indexes from()).
+  bool removes() const noexcept {
+    return kind == change_kind::kTruncated || kind == change_kind::kErased;
+  }
+  // True for kAppended and kInserted (no old values).
+  bool adds() const noexcept {
+    return kind == change_kind::kAppended || kind == change_kind::kInserted;
+  }
   friend bool operator==(const diff_range&, const diff_range&) = default;
 };
 
-// One changed element. old_value is null for an appended element, new_value for a truncated
-// one. The pointers stay valid as long as the pvec_diff (which holds both versions) lives.
+// One changed element. `index` is in to() (or in from() for removed elements, as in diff_range).
+// old_value is null for an added element, new_value for a removed one. The pointers stay valid as
+// long as the pvec_diff (which holds both versions) lives.
 template <class T>
 struct element_change {
   std::size_t index;
@@ -80,8 +112,7 @@ class pvec_diff {
     iterator() = default;
     reference operator*() const {
       const diff_range& r = d_->ranges_[range_];
-      return {index_, r.kind, r.kind == change_kind::kAppended ? nullptr : &*old_,
-              r.kind == change_kind::kTruncated ? nullptr : &*new_};
+      return {index_, r.kind, r.adds() ? nullptr : &*old_, r.removes() ? nullptr : &*new_};
     }
     iterator& operator++() {
       ++index_;
@@ -112,14 +143,13 @@ class pvec_diff {
       }
       const diff_range& r = d_->ranges_[range_];
       index_ = r.first;
-      const auto at = static_cast<std::ptrdiff_t>(r.first);
-      if (r.kind != change_kind::kAppended) old_ = d_->from_.begin() + at;
-      if (r.kind != change_kind::kTruncated) new_ = d_->to_.begin() + at;
+      if (!r.adds()) old_ = d_->from_.begin() + static_cast<std::ptrdiff_t>(r.from_first());
+      if (!r.removes()) new_ = d_->to_.begin() + static_cast<std::ptrdiff_t>(r.to_first());
     }
     void advance_sides() {
-      const change_kind k = d_->ranges_[range_].kind;
-      if (k != change_kind::kAppended) ++old_;
-      if (k != change_kind::kTruncated) ++new_;
+      const diff_range& r = d_->ranges_[range_];
+      if (!r.adds()) ++old_;
+      if (!r.removes()) ++new_;
     }
 
     const pvec_diff* d_ = nullptr;
@@ -133,40 +163,65 @@ class pvec_diff {
   pvec_diff(vec from, vec to)
     requires std::equality_comparable<T>
       : from_(std::move(from)), to_(std::move(to)) {
-    const std::size_t m = std::min(from_.size(), to_.size());
-    internal::tree_diff<T, vec::chunk_capacity, F>::runs(
-        internal::pvec_access::rep(from_), internal::pvec_access::rep(to_), 0, m, stats_,
-        [this](std::size_t first, std::size_t last) {
-          modified_ += last - first;
-          if (!ranges_.empty() && ranges_.back().last == first) {
-            ranges_.back().last = last;  // continues a run from the previous chunk
-          } else {
-            ranges_.push_back({first, last, change_kind::kModified});
+    using walker = internal::tree_diff<T, vec::chunk_capacity, F>;
+    const std::size_t na_total = from_.size(), nb_total = to_.size();
+    walker::regions(
+        internal::pvec_access::rep(from_), internal::pvec_access::rep(to_), stats_,
+        [&](const typename walker::region& g) {
+          const std::size_t na = g.a_hi - g.a_lo, nb = g.b_hi - g.b_lo;
+          const auto shift = static_cast<std::ptrdiff_t>(g.b_lo) - static_cast<std::ptrdiff_t>(g.a_lo);
+          auto modified = [&](std::size_t lo, std::size_t hi) {  // offsets into both sides
+            walker::runs(g, lo, hi, stats_, [&](std::size_t f, std::size_t l) {
+              add({g.b_lo + f, g.b_lo + l, change_kind::kModified, shift});
+            });
+          };
+          // Elements only in to() at [b, e), before from()[a]; elements only in from().
+          auto added = [&](std::size_t b, std::size_t e, std::size_t a) {
+            add({b, e, a == na_total ? change_kind::kAppended : change_kind::kInserted,
+                 static_cast<std::ptrdiff_t>(b) - static_cast<std::ptrdiff_t>(a)});
+          };
+          auto removed = [&](std::size_t b, std::size_t e, std::size_t at_to) {
+            add({b, e, e == na_total && at_to == nb_total ? change_kind::kTruncated : change_kind::kErased,
+                 static_cast<std::ptrdiff_t>(at_to) - static_cast<std::ptrdiff_t>(b)});
+          };
+          if (na == 0) return added(g.b_lo, g.b_hi, g.a_lo), true;
+          if (nb == 0) return removed(g.a_lo, g.a_hi, g.b_lo), true;
+          if (na == nb) return modified(0, na), true;
+          const std::size_t m = std::min(na, nb);
+          std::size_t p = 0, q = 0;  // common prefix and suffix
+          if (!(shift == 0 && g.a_hi == na_total && g.b_hi == nb_total)) {
+            typename walker::cursor ca(g.a), cb(g.b);
+            while (p < m && ca.at(p) == cb.at(p)) ++p;
+            typename walker::cursor ra(g.a), rb(g.b);
+            while (q < m - p && ra.at(na - 1 - q) == rb.at(nb - 1 - q)) ++q;
+            stats_.elements_compared += p + q + 1;
           }
+          const std::size_t x = na - p - q, y = nb - p - q, k = std::min(x, y);
+          modified(p, p + k);
+          if (y > x) added(g.b_lo + p + k, g.b_lo + p + y, g.a_lo + p + k);
+          if (x > y) removed(g.a_lo + p + k, g.a_lo + p + x, g.b_lo + p + k);
+          return true;
         });
-    if (to_.size() > m) ranges_.push_back({m, to_.size(), change_kind::kAppended});
-    if (from_.size() > m) ranges_.push_back({m, from_.size(), change_kind::kTruncated});
   }
 
   // The two versions compared. O(1).
   const vec& from() const noexcept { return from_; }
   const vec& to() const noexcept { return to_; }
 
-  // The changed runs, in index order: maximal runs of modified indices, then at most one
-  // appended or truncated run. O(1).
+  // The changed runs, in order (of both versions). O(1).
   const std::vector<diff_range>& ranges() const noexcept { return ranges_; }
 
   // Element counts. O(1).
-  std::size_t modified_count() const noexcept { return modified_; }
-  std::size_t appended_count() const noexcept {
-    return to_.size() > from_.size() ? to_.size() - from_.size() : 0;
-  }
-  std::size_t truncated_count() const noexcept {
-    return from_.size() > to_.size() ? from_.size() - to_.size() : 0;
-  }
+  std::size_t modified_count() const noexcept { return counts_[0]; }
+  std::size_t appended_count() const noexcept { return counts_[1]; }
+  std::size_t truncated_count() const noexcept { return counts_[2]; }
+  std::size_t inserted_count() const noexcept { return counts_[3]; }
+  std::size_t erased_count() const noexcept { return counts_[4]; }
   std::size_t changed_count() const noexcept {
-    return modified_ + appended_count() + truncated_count();
+    return counts_[0] + counts_[1] + counts_[2] + counts_[3] + counts_[4];
   }
+  // True when something was inserted or erased before the end (positions shifted). O(1).
+  bool shifted() const noexcept { return counts_[3] + counts_[4] > 0; }
   // True when from() and to() hold equal elements. O(1).
   bool empty() const noexcept { return ranges_.empty(); }
 
@@ -178,10 +233,24 @@ class pvec_diff {
   const diff_stats& stats() const noexcept { return stats_; }
 
  private:
+  // Appends a range, extending the previous one when it continues it.
+  void add(const diff_range& r) {
+    if (r.first == r.last) return;
+    counts_[static_cast<std::size_t>(r.kind)] += r.size();
+    if (!ranges_.empty()) {
+      diff_range& b = ranges_.back();
+      if (b.kind == r.kind && b.shift == r.shift && b.last == r.first) {
+        b.last = r.last;
+        return;
+      }
+    }
+    ranges_.push_back(r);
+  }
+
   vec from_;
   vec to_;
   std::vector<diff_range> ranges_;
-  std::size_t modified_ = 0;
+  std::size_t counts_[5] = {};
   diff_stats stats_;
 };
 
@@ -194,8 +263,9 @@ pvec_diff<T, C, F> diff(const pvec<T, C, F>& from, const pvec<T, C, F>& to) {
 
 // Applies d to `base`, which must hold the same elements as d.from() (typically it is d.from()
 // or an equal version): returns a version equal to d.to(). O(1) when base is d.from() itself;
-// otherwise O(changed elements x depth) and shares every chunk d did not touch. Throws
-// std::invalid_argument if base.size() != d.from().size().
+// otherwise O(changed elements x depth) plus O(B + F x depth) per inserted or erased range, and
+// shares every chunk d did not touch. Throws std::invalid_argument if base.size() !=
+// d.from().size().
 template <class T, std::size_t C, std::size_t F>
 pvec<T, C, F> patch(const pvec<T, C, F>& base, const pvec_diff<T, C, F>& d) {
   if (base.identity() == d.from().identity()) return d.to();
@@ -204,20 +274,27 @@ pvec<T, C, F> patch(const pvec<T, C, F>& base, const pvec_diff<T, C, F>& d) {
         "cowdb::patch: the vector has {} elements, the diff was made from {}", base.size(),
         d.from().size()));
   }
+  // Ranges are in order, and every range's to() position is final once the ranges before it
+  // are applied, so applying them in order at their to() positions works.
   auto e = base.transient();
-  for (const element_change<T>& c : d) {
-    switch (c.kind) {
+  const auto& to = d.to();
+  for (const diff_range& r : d.ranges()) {
+    switch (r.kind) {
       case change_kind::kModified:
-        e.set(c.index, *c.new_value);
+        for (std::size_t i = r.first; i < r.last; ++i) e.set(i, to[i]);
         break;
       case change_kind::kAppended:
-        e.push_back(*c.new_value);
+        for (std::size_t i = r.first; i < r.last; ++i) e.push_back(to[i]);
+        break;
+      case change_kind::kInserted:
+        e.insert(r.first, to.slice(r.first, r.last));
         break;
       case change_kind::kTruncated:
+      case change_kind::kErased:
+        e.erase(r.to_first(), r.to_first() + r.size());
         break;
     }
   }
-  if (d.truncated_count() > 0) e.take(d.to().size());
   return std::move(e).persistent();
 }
 
@@ -254,24 +331,25 @@ struct fmt::formatter<cowdb::pvec_diff<T, C, F>> {
     const auto& ranges = d.ranges();
     for (std::size_t r = 0; r < ranges.size(); ++r) {
       const cowdb::diff_range& g = ranges[r];
-      const char* what = g.kind == change_kind::kModified    ? "modified"
-                         : g.kind == change_kind::kAppended ? "appended"
-                                                             : "truncated";
+      static constexpr const char* kWhat[] = {"modified", "appended", "truncated", "inserted",
+                                              "erased"};
+      const char* what = kWhat[static_cast<std::size_t>(g.kind)];
       out = fmt::format_to(out, "@@ [{}, {}) {}: {} element{} @@\n", group_digits(g.first),
                            group_digits(g.last), what, group_digits(g.size()),
                            g.size() == 1 ? "" : "s");
-      // Context before comes from the old version (unchanged there).
-      const std::size_t ctx_first = g.first >= kContext ? g.first - kContext : 0;
-      for (std::size_t i = std::max(ctx_first, printed_to); i < g.first && i < from.size(); ++i) {
-        out = fmt::format_to(out, "  [{}] {}\n", group_digits(i), from[i]);
+      // Context (unchanged elements) is shown from the new version, with its indices.
+      const std::size_t at = g.to_first();
+      const std::size_t ctx_first = at >= kContext ? at - kContext : 0;
+      for (std::size_t i = std::max(ctx_first, printed_to); i < at && i < to.size(); ++i) {
+        out = fmt::format_to(out, "  [{}] {}\n", group_digits(i), to[i]);
       }
-      if (g.kind != change_kind::kAppended) out = lines(out, '-', from, g);
-      if (g.kind != change_kind::kTruncated) out = lines(out, '+', to, g);
-      const std::size_t next = r + 1 < ranges.size() ? ranges[r + 1].first : SIZE_MAX;
-      const auto& after = g.kind == change_kind::kTruncated ? from : to;
-      std::size_t i = g.last;
-      for (; i < g.last + kContext && i < next && i < after.size(); ++i) {
-        out = fmt::format_to(out, "  [{}] {}\n", group_digits(i), after[i]);
+      if (!g.adds()) out = lines(out, '-', from, g.from_first(), g.size());
+      if (!g.removes()) out = lines(out, '+', to, g.to_first(), g.size());
+      const std::size_t next = r + 1 < ranges.size() ? ranges[r + 1].to_first() : SIZE_MAX;
+      const std::size_t end = g.removes() ? at : g.last;
+      std::size_t i = end;
+      for (; i < end + kContext && i < next && i < to.size(); ++i) {
+        out = fmt::format_to(out, "  [{}] {}\n", group_digits(i), to[i]);
       }
       printed_to = i;
     }
@@ -285,24 +363,32 @@ struct fmt::formatter<cowdb::pvec_diff<T, C, F>> {
     if (d.truncated_count() > 0) {
       out = fmt::format_to(out, ", {} truncated", group_digits(d.truncated_count()));
     }
+    if (d.inserted_count() > 0) {
+      out = fmt::format_to(out, ", {} inserted", group_digits(d.inserted_count()));
+    }
+    if (d.erased_count() > 0) {
+      out = fmt::format_to(out, ", {} erased", group_digits(d.erased_count()));
+    }
     return out;
   }
 
  private:
   template <class Out>
-  static Out lines(Out out, char sign, const cowdb::pvec<T, C, F>& v, const cowdb::diff_range& g) {
+  static Out lines(Out out, char sign, const cowdb::pvec<T, C, F>& v, std::size_t first,
+                   std::size_t n) {
     constexpr std::size_t kShow = 3;
     auto line = [&](std::size_t i) {
       out = fmt::format_to(out, "{} [{}] {}\n", sign, cowdb::internal::group_digits(i), v[i]);
     };
-    if (g.size() <= 2 * kShow) {
-      for (std::size_t i = g.first; i < g.last; ++i) line(i);
+    const std::size_t last = first + n;
+    if (n <= 2 * kShow) {
+      for (std::size_t i = first; i < last; ++i) line(i);
       return out;
     }
-    for (std::size_t i = g.first; i < g.first + kShow; ++i) line(i);
+    for (std::size_t i = first; i < first + kShow; ++i) line(i);
     out = fmt::format_to(out, "{} ... {} more ...\n", sign,
-                         cowdb::internal::group_digits(g.size() - 2 * kShow));
-    for (std::size_t i = g.last - kShow; i < g.last; ++i) line(i);
+                         cowdb::internal::group_digits(n - 2 * kShow));
+    for (std::size_t i = last - kShow; i < last; ++i) line(i);
     return out;
   }
 };

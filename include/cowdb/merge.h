@@ -21,6 +21,19 @@
 // their conflict records have `ours` or `theirs` empty, and only a side (kOurs/kTheirs) resolves
 // them, by taking that side's length and tail.
 //
+// Shifts. When either side inserted or erased elements before its end (diff() reports kInserted
+// or kErased), the merge works on "hunks" instead of positions: each side's diff from base is a
+// list of base ranges replaced by new content. Hunks of one side that do not overlap a hunk of
+// the other are applied at their shifted positions, so an edit on one side lands on the same
+// logical element even though the other side inserted rows before it. Overlapping modifications
+// (same length on both sides) are merged element by element as above. Any other overlap — an
+// insert or erase on one side meeting a change of the same stretch on the other, or both sides
+// inserting at the same point — is a structural conflict (record with `ours` and `theirs` empty,
+// `index` where the stretch starts in merged()), unless both made the identical change
+// (merge_mode::kValues); a merge_side resolves it by taking that side's version of the stretch.
+// An insert exactly at the start or end of a range changed by the other side does not overlap
+// it (the insert goes before or after it).
+//
 // merge_mode::kValues (the default) treats the same change on both sides as agreement;
 // merge_mode::kWrites makes any element changed on both sides, and any length change on both
 // sides, a conflict (what optimistic transactions need against lost updates).
@@ -42,6 +55,7 @@
 #include <utility>
 #include <vector>
 
+#include "cowdb/diff.h"
 #include "cowdb/internal/tree_diff.h"
 #include "cowdb/pvec.h"
 
@@ -129,7 +143,7 @@ struct merger {
     const std::size_t hi = std::min(longer.size(), base.size());
     if (len >= hi) return len;
     bool any = false;
-    walker::runs(pvec_access::rep(base), pvec_access::rep(longer), len, hi, stats,
+    walker::aligned_runs(pvec_access::rep(base), pvec_access::rep(longer), len, hi, stats,
                  [&](std::size_t first, std::size_t last) {
                    any = true;
                    if (!side) {
@@ -141,6 +155,15 @@ struct merger {
   }
 
   vec run() {
+    if (walker::shifted(pvec_access::rep(base), pvec_access::rep(ours)) ||
+        walker::shifted(pvec_access::rep(base), pvec_access::rep(theirs))) {
+      vec out = run_shifted();
+      std::stable_sort(conflicts.begin(), conflicts.end(),
+                       [](const merge_conflict<T>& a, const merge_conflict<T>& b) {
+                         return a.index < b.index;
+                       });
+      return out;
+    }
     std::size_t len = length();
     const bool length_conflict = !conflicts.empty();
     if (!length_conflict && len < std::max(ours.size(), theirs.size())) len = modify_delete(len);
@@ -157,20 +180,30 @@ struct merger {
     // Bring in theirs' changes to base elements, chunk by chunk.
     tree_rep& r = pvec_access::mutable_rep(out);
     const tree_rep& ro = pvec_access::rep(ours);
-    walker::walk(
-        pvec_access::rep(base), pvec_access::rep(theirs), 0, std::min(common, base.size()), stats,
-        [&](const typename tree::leaf* lb, const typename tree::leaf* lt, std::size_t at0,
-            std::size_t k0, std::size_t k1) {
-          const auto* lo = tree::leaf_for(ro.root, ro.depth, at0);
-          if (lo == lb && tree::leaf_for(r.root, r.depth, at0)->count == lt->count) {
-            tree::replace_leaf(r, at0, lt);  // only theirs touched this chunk: share it
-            return;
+    const std::size_t lim = std::min(common, base.size());
+    walker::regions(
+        pvec_access::rep(base), pvec_access::rep(theirs), stats,
+        [&](const typename walker::region& g) {
+          if (g.a_lo >= lim) return false;
+          if (g.a.empty() || g.b.empty()) return true;
+          const std::size_t at0 = g.a_lo;
+          std::size_t slot = at0;
+          const auto* lo = tree::leaf_for(ro.root, ro.depth, slot);
+          if (g.a.size() == 1 && g.b.size() == 1 && g.b[0].level == 0 && g.a_hi <= lim && slot == 0 &&
+              lo == g.a[0].node && g.a[0].size == g.b[0].size) {
+            std::size_t rslot = at0;
+            if (tree::leaf_for(r.root, r.depth, rslot)->count == g.b[0].size && rslot == 0) {
+              tree::replace_leaf(r, at0, g.b[0].node);  // only theirs touched this chunk: share it
+              return true;
+            }
           }
-          stats.elements_compared += k1 - k0;
-          for (std::size_t k = k0; k < k1; ++k) {
-            const T& b = lb->data()[k];
-            const T& t = lt->data()[k];
-            const T& o = lo->data()[k];
+          const std::size_t n = std::min({g.a_hi, g.b_hi, lim}) - at0;
+          typename walker::cursor cb(g.a), ct(g.b);
+          stats.elements_compared += n;
+          for (std::size_t k = 0; k < n; ++k) {
+            const T& b = cb.at(k);
+            const T& t = ct.at(k);
+            const T& o = tree::get(ro, at0 + k);
             if (b == t || (o == t && (mode == merge_mode::kValues || &o == &t))) continue;
             if (o == b || side == merge_side::kTheirs) {
               set(r, at0 + k, t);
@@ -178,6 +211,7 @@ struct merger {
               conflict(at0 + k);
             }
           }
+          return true;
         });
 
     // Elements both sides appended: no base value.
@@ -203,8 +237,171 @@ struct merger {
     return std::move(out).persistent();
   }
 
-  static void set(tree_rep& r, std::size_t i, const T& v) {
-    tree::own_path(r, i)->data()[i & tree::leaf_mask] = v;
+  static void set(tree_rep& r, std::size_t i, const T& v) { *tree::own_slot(r, i) = v; }
+
+  // ---- merging across shifts ----------------------------------------------------------------------
+  // A base range [bf, bl) that one side replaced by its elements [sf, sl); `mod` when the lengths
+  // are equal and every element in it is a modification.
+  struct hunk {
+    std::size_t bf, bl, sf, sl;
+    bool mod;
+    bool ours;
+  };
+  static void hunks_of(const pvec_diff<T, C, F>& d, bool is_ours, std::vector<hunk>& out) {
+    for (const diff_range& r : d.ranges()) {
+      hunk h;
+      if (r.kind == change_kind::kModified) {
+        h = {r.from_first(), r.from_first() + r.size(), r.first, r.last, true, is_ours};
+      } else if (r.adds()) {
+        h = {r.from_first(), r.from_first(), r.first, r.last, false, is_ours};
+      } else {
+        h = {r.first, r.last, r.to_first(), r.to_first(), false, is_ours};
+      }
+      if (!out.empty() && out.back().ours == is_ours && out.back().bl == h.bf &&
+          out.back().sl == h.sf) {
+        out.back().bl = h.bl;  // touching hunks of one side form one
+        out.back().sl = h.sl;
+        out.back().mod = out.back().mod && h.mod;
+      } else {
+        out.push_back(h);
+      }
+    }
+  }
+  static bool overlap(const hunk& x, const hunk& y) noexcept {
+    const bool ex = x.bf == x.bl, ey = y.bf == y.bl;
+    if (ex && ey) return x.bf == y.bf;
+    if (ex) return y.bf < x.bf && x.bf < y.bl;
+    if (ey) return x.bf < y.bf && y.bf < x.bl;
+    return x.bf < y.bl && y.bf < x.bl;
+  }
+
+  // The merge when a side shifted elements: see "Shifts" in the header comment.
+  vec run_shifted() {
+    const pvec_diff<T, C, F> dours(base, ours), dtheirs(base, theirs);
+    std::vector<hunk> hs;
+    hunks_of(dours, true, hs);
+    const std::size_t n_ours = hs.size();
+    hunks_of(dtheirs, false, hs);
+    std::inplace_merge(hs.begin(), hs.begin() + static_cast<std::ptrdiff_t>(n_ours), hs.end(),
+                       [](const hunk& a, const hunk& b) {
+                         return a.bf < b.bf || (a.bf == b.bf && a.bl < b.bl);
+                       });
+    // An edit of the working vector (which starts as ours), in ours' coordinates.
+    struct action {
+      std::size_t at, len;         // replace [at, at + len) of ours...
+      std::size_t sf, sl;          // ...by theirs[sf, sl)
+      bool elementwise;            // or set the listed elements
+      std::vector<std::pair<std::size_t, std::size_t>> sets;  // (ours index, theirs index)
+    };
+    std::vector<action> actions;
+    std::ptrdiff_t d_ours = 0, d_theirs = 0;  // length change of each side before the cursor
+    std::ptrdiff_t applied = 0;               // length change of theirs' hunks applied so far
+    auto ours_at = [&](std::size_t b) { return static_cast<std::size_t>(static_cast<std::ptrdiff_t>(b) + d_ours); };
+    for (std::size_t i = 0; i < hs.size();) {
+      // A cluster: hunks linked by overlaps between the two sides.
+      std::size_t j = i + 1;
+      bool both = false;
+      for (; j < hs.size(); ++j) {
+        bool linked = false;
+        for (std::size_t k = i; k < j && !linked; ++k) {
+          linked = hs[k].ours != hs[j].ours && overlap(hs[k], hs[j]);
+        }
+        if (!linked) break;
+        both = true;
+      }
+      std::size_t cf = hs[i].bf, cl = hs[i].bl;
+      std::ptrdiff_t c_ours = 0, c_theirs = 0;
+      bool all_mod = true;
+      for (std::size_t k = i; k < j; ++k) {
+        cf = std::min(cf, hs[k].bf);
+        cl = std::max(cl, hs[k].bl);
+        const std::ptrdiff_t delta = static_cast<std::ptrdiff_t>(hs[k].sl - hs[k].sf) -
+                                     static_cast<std::ptrdiff_t>(hs[k].bl - hs[k].bf);
+        (hs[k].ours ? c_ours : c_theirs) += delta;
+        all_mod = all_mod && hs[k].mod;
+      }
+      const std::size_t o_first = ours_at(cf);
+      const std::size_t merged_first = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(o_first) + applied);
+      if (!both) {
+        for (std::size_t k = i; k < j; ++k) {
+          if (hs[k].ours) continue;
+          const hunk& h = hs[k];
+          action a{ours_at(h.bf), h.bl - h.bf, h.sf, h.sl, false, {}};
+          actions.push_back(std::move(a));
+        }
+        applied += c_theirs;
+      } else if (all_mod) {
+        // Equal lengths on both sides: merge element by element over [cf, cl).
+        action a{o_first, 0, 0, 0, true, {}};
+        std::size_t ko = i, kt = i;
+        for (std::size_t b = cf; b < cl; ++b) {
+          auto in_side = [&](bool side_ours, std::size_t& k) -> const hunk* {
+            for (; k < j; ++k) {
+              if (hs[k].ours != side_ours) continue;
+              if (hs[k].bl <= b) continue;
+              return hs[k].bf <= b ? &hs[k] : nullptr;
+            }
+            return nullptr;
+          };
+          const hunk* ho = in_side(true, ko);
+          const hunk* ht = in_side(false, kt);
+          if (ht == nullptr) continue;  // ours' value (changed or not) stays
+          const std::size_t ti = ht->sf + (b - ht->bf);
+          const std::size_t oi = ours_at(b);
+          if (ho == nullptr) {
+            a.sets.emplace_back(oi, ti);
+          } else if (mode == merge_mode::kValues && ours[oi] == theirs[ti]) {
+            continue;
+          } else if (side == merge_side::kTheirs) {
+            a.sets.emplace_back(oi, ti);
+          } else if (!side) {
+            const std::size_t mi = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(oi) + applied);
+            conflicts.push_back({mi, at(base, b), ours[oi], theirs[ti]});
+          }
+        }
+        actions.push_back(std::move(a));
+      } else {
+        // Structural: identical changes agree (kValues); otherwise a side decides.
+        bool same = false;
+        if (mode == merge_mode::kValues && j - i == 2 && hs[i].bf == hs[i + 1].bf &&
+            hs[i].bl == hs[i + 1].bl) {
+          const hunk& x = hs[i];
+          const hunk& y = hs[i + 1];
+          const vec& vx = x.ours ? ours : theirs;
+          const vec& vy = x.ours ? theirs : ours;
+          same = x.sl - x.sf == y.sl - y.sf && vx.slice(x.sf, x.sl) == vy.slice(y.sf, y.sl);
+        }
+        if (!same) {
+          if (side == merge_side::kTheirs) {
+            const std::size_t o_len = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(cl - cf) + c_ours);
+            const std::size_t t_first = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(cf) + d_theirs);
+            const std::size_t t_len = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(cl - cf) + c_theirs);
+            actions.push_back({o_first, o_len, t_first, t_first + t_len, false, {}});
+            applied += c_theirs - c_ours;
+          } else if (!side) {
+            conflicts.push_back({merged_first, at(base, cf), std::nullopt, std::nullopt});
+          }
+        }
+      }
+      d_ours += c_ours;
+      d_theirs += c_theirs;
+      i = j;
+    }
+    // Apply back to front, so that each action's position in ours is still valid.
+    auto out = ours.transient();
+    for (auto it = actions.rbegin(); it != actions.rend(); ++it) {
+      const action& a = *it;
+      if (a.elementwise) {
+        for (const auto& [oi, ti] : a.sets) out.set(oi, theirs[ti]);
+        continue;
+      }
+      const std::size_t n_new = a.sl - a.sf;
+      const std::size_t n_set = std::min(a.len, n_new);
+      for (std::size_t k = 0; k < n_set; ++k) out.set(a.at + k, theirs[a.sf + k]);
+      if (a.len > n_new) out.erase(a.at + n_set, a.at + a.len);
+      if (n_new > a.len) out.insert(a.at + n_set, theirs.slice(a.sf + n_set, a.sl));
+    }
+    return std::move(out).persistent();
   }
 };
 

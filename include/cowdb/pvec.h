@@ -54,11 +54,14 @@
 #include <initializer_list>
 #include <iterator>
 #include <ranges>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 
 #include "cowdb/internal/pvec_iterator.h"
 #include "cowdb/internal/rbtree.h"
+#include "cowdb/internal/tree_diff.h"
 
 namespace cowdb {
 
@@ -199,26 +202,26 @@ class pvec {
   // elements. The fastest way to scan. O(n).
   template <class Fn>
   void for_each_chunk(Fn&& fn) const {
-    if (!empty()) tree::for_each_chunk(rep_.root, rep_.depth, 0, 0, rep_.size, fn);
+    if (!empty()) tree::for_each_chunk(rep_.root, rep_.depth, rep_.size, 0, rep_.size, fn);
   }
   // Same, restricted to the elements with index in [first, last), clipped to size().
   template <class Fn>
   void for_each_chunk(size_type first, size_type last, Fn&& fn) const {
     last = std::min(last, size());
-    if (first < last) tree::for_each_chunk(rep_.root, rep_.depth, 0, first, last, fn);
+    if (first < last) tree::for_each_chunk(rep_.root, rep_.depth, rep_.size, first, last, fn);
   }
 
   // An opaque token naming this version's root node: two pvecs with the same identity are the
   // same version (equal contents, every chunk shared). O(1). nullptr for the empty vector.
   const void* identity() const noexcept { return rep_.root; }
 
-  // Element-wise equality. O(1) for the same version; otherwise walks both trees in step and
-  // skips every shared chunk, so the cost grows with the chunks that differ.
+  // Element-wise equality. O(1) for the same version; otherwise aligns the two trees by their
+  // shared nodes (even shifted ones) and compares only what they do not share, so the cost grows
+  // with the chunks that differ.
   friend bool operator==(const pvec& a, const pvec& b)
     requires std::equality_comparable<T>
   {
-    if (a.size() != b.size()) return false;
-    return a.empty() || tree::equal(a.rep_.root, b.rep_.root, a.rep_.depth);
+    return internal::tree_diff<T, chunk_capacity, Fanout>::equal(a.rep_, b.rep_);
   }
 
   // ---- persistent writes: each returns a new version; *this is unchanged -----------------------
@@ -253,6 +256,51 @@ class pvec {
   [[nodiscard]] pvec resize(size_type n, const T& value = T()) const& { return edit_copy([&](editor& e) { e.resize(n, value); }); }
   [[nodiscard]] pvec resize(size_type n, const T& value = T()) && { return edit_move([&](editor& e) { e.resize(n, value); }); }
 
+  // ---- structural writes ---------------------------------------------------------------------------
+  // Each returns a new version sharing every chunk it did not cut, in O(B + F * depth) (plus the
+  // inserted elements); with Fanout >= 4 the tree stays within its height bound (see
+  // check_invariants()). On a
+  // vector built by push_back they leave O(depth) relaxed nodes, which index by a short search.
+
+  // Inserts value before element i (i == size() appends). Throws std::out_of_range if i > size().
+  [[nodiscard]] pvec insert(size_type i, T value) const& { return edit_copy([&](editor& e) { e.insert(i, std::move(value)); }); }
+  [[nodiscard]] pvec insert(size_type i, T value) && { return edit_move([&](editor& e) { e.insert(i, std::move(value)); }); }
+  // Inserts the elements of a range before element i. O(B + F * depth + range size).
+  template <std::ranges::input_range R>
+    requires std::convertible_to<std::ranges::range_reference_t<R>, T>
+  [[nodiscard]] pvec insert(size_type i, R&& r) const& { return edit_copy([&](editor& e) { e.insert(i, std::forward<R>(r)); }); }
+  // Inserts value at the front. Same as insert(0, value).
+  [[nodiscard]] pvec push_front(T value) const& { return insert(0, std::move(value)); }
+  [[nodiscard]] pvec push_front(T value) && { return std::move(*this).insert(0, std::move(value)); }
+  // Removes element i. Throws std::out_of_range if i >= size().
+  [[nodiscard]] pvec erase(size_type i) const& { return edit_copy([i](editor& e) { e.erase(i); }); }
+  [[nodiscard]] pvec erase(size_type i) && { return edit_move([i](editor& e) { e.erase(i); }); }
+  // Removes the elements [first, last). Throws std::out_of_range unless first <= last <= size().
+  [[nodiscard]] pvec erase(size_type first, size_type last) const& { return edit_copy([=](editor& e) { e.erase(first, last); }); }
+  [[nodiscard]] pvec erase(size_type first, size_type last) && { return edit_move([=](editor& e) { e.erase(first, last); }); }
+  // Removes the first min(n, size()) elements.
+  [[nodiscard]] pvec drop(size_type n) const& { return edit_copy([n](editor& e) { e.drop(n); }); }
+  [[nodiscard]] pvec drop(size_type n) && { return edit_move([n](editor& e) { e.drop(n); }); }
+  // The elements [first, last), clipped to size().
+  [[nodiscard]] pvec slice(size_type first, size_type last) const& { return edit_copy([=](editor& e) { e.slice(first, last); }); }
+  [[nodiscard]] pvec slice(size_type first, size_type last) && { return edit_move([=](editor& e) { e.slice(first, last); }); }
+
+  // a followed by b. O(B + F * depth of the deeper one); shares every chunk of both except the
+  // two that meet at the seam when the left one is less than half full.
+  [[nodiscard]] friend pvec concat(const pvec& a, const pvec& b) {
+    pvec out;
+    out.rep_ = tree::concat(a.rep_, b.rep_);
+    return out;
+  }
+  [[nodiscard]] friend pvec operator+(const pvec& a, const pvec& b) { return concat(a, b); }
+
+  // Verifies the tree's shape invariants (node fill, height bound, size tables) and throws
+  // std::logic_error naming the first violation. O(n / B). For tests and debugging.
+  void check_invariants() const {
+    const std::string why = tree::check(rep_);
+    if (!why.empty()) throw std::logic_error("cowdb::pvec invariant violated: " + why);
+  }
+
   // A new version with every element x replaced by fn(x) (fn takes const T& and returns T).
   // Writes each output chunk once, building inner levels bottom-up; when T is
   // equality-comparable, a chunk whose contents come out unchanged is shared with this version.
@@ -268,7 +316,7 @@ class pvec {
     last = std::min(last, size());
     if (first >= last) return *this;
     internal::tree_rep r = rep_;
-    r.root = tree::transform(rep_.root, rep_.depth, 0, first, last, fn);  // a new reference
+    r.root = tree::transform(rep_.root, rep_.depth, rep_.size, first, last, fn);  // a new reference
     pvec out;
     out.rep_ = r;
     return out;
@@ -449,6 +497,59 @@ class pvec_editor {
     tree::truncate(rep_, n);
   }
 
+  // Inserts value before element i (i == size() appends). Throws std::out_of_range if i > size().
+  // O(B + F * depth): unlike set, each insert copies the path it changes.
+  void insert(size_type i, const T& value) {
+    if (i > size()) internal::throw_out_of_range("insert", i, size());
+    tail_ = nullptr;
+    tree::insert(rep_, i, value);
+  }
+  // Inserts the elements of a range before element i. O(B + F * depth + range size).
+  template <std::ranges::input_range R>
+    requires std::convertible_to<std::ranges::range_reference_t<R>, T>
+  void insert(size_type i, R&& r) {
+    if (i > size()) internal::throw_out_of_range("insert", i, size());
+    const vec mid(std::forward<R>(r));
+    tail_ = nullptr;
+    tree::insert_tree(rep_, i, mid.rep_);
+  }
+  void push_front(const T& value) { insert(0, value); }
+  // Removes element i. Throws std::out_of_range if i >= size().
+  void erase(size_type i) {
+    if (i >= size()) internal::throw_out_of_range("erase", i, size());
+    tail_ = nullptr;
+    tree::erase(rep_, i);
+  }
+  // Removes [first, last). Throws std::out_of_range unless first <= last <= size().
+  void erase(size_type first, size_type last) {
+    if (last > size()) internal::throw_out_of_range("erase", last, size());
+    if (first > last) internal::throw_out_of_range("erase", first, last);
+    if (first == last) return;
+    tail_ = nullptr;
+    tree::erase_range(rep_, first, last);
+  }
+  // Removes the first min(n, size()) elements.
+  void drop(size_type n) {
+    tail_ = nullptr;
+    tree::drop(rep_, n);
+  }
+  // Keeps the elements [first, last), clipped to size().
+  void slice(size_type first, size_type last) {
+    last = std::min(last, size());
+    if (first >= last) return take(0);
+    pvec_editor e(persistent());  // strong: only `e` is lost if a step throws
+    e.take(last);
+    e.drop(first);
+    *this = std::move(e);
+  }
+  // Appends the elements of v. O(B + F * depth), sharing v's chunks.
+  void append(const vec& v) {
+    internal::tree_rep t = tree::concat(rep_, v.rep_);
+    tree::release(rep_.root, rep_.depth);
+    rep_ = t;
+    tail_ = nullptr;
+  }
+
   // Shrinks to n or grows by appending copies of value. Strong guarantee: if growing throws, the
   // editor keeps its previous contents.
   void resize(size_type n, const T& value = T()) {
@@ -467,7 +568,7 @@ class pvec_editor {
   // Calls fn(first, last) once per chunk of the current contents, in order.
   template <class Fn>
   void for_each_chunk(Fn&& fn) const {
-    if (!empty()) tree::for_each_chunk(rep_.root, rep_.depth, 0, 0, rep_.size, fn);
+    if (!empty()) tree::for_each_chunk(rep_.root, rep_.depth, rep_.size, 0, rep_.size, fn);
   }
 
   // Freezes the current contents into a version. O(1). The editor stays usable; its next write
@@ -495,8 +596,7 @@ class pvec_editor {
     if constexpr (std::equality_comparable<T>) {
       if (tree::get(rep_, i) == value) return;
     }
-    T& slot = tree::own_path(rep_, i)->data()[i & tree::leaf_mask];
-    slot = std::move(value);
+    *tree::own_slot(rep_, i) = std::move(value);
   }
 
   internal::tree_rep rep_;

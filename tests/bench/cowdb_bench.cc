@@ -460,6 +460,122 @@ void cowdb_merge(benchmark::State& st, std::size_t n) {
   }
 }
 
+// ---- F1..F5: structural edits (insert, erase, concat, slice) and a diff across shifts -----------
+
+// Positions in the middle half, varied per iteration so that no two iterations hit the same chunk.
+std::size_t middle(std::size_t n, std::size_t k) { return n / 4 + (k * 7919) % (n / 2); }
+
+void std_f1(benchmark::State& st, std::size_t n) {
+  Vec v = std_fixture(n).vec;
+  std::size_t k = 0;
+  for (auto _ : st) {
+    const std::size_t i = middle(n, k++);
+    v.insert(v.begin() + static_cast<std::ptrdiff_t>(i), write_value(k));
+    benchmark::DoNotOptimize(v.data());
+    st.PauseTiming();
+    v.erase(v.begin() + static_cast<std::ptrdiff_t>(i));
+    st.ResumeTiming();
+  }
+}
+void cowdb_f1(benchmark::State& st, std::size_t n) {
+  const Pvec& v = pvec_fixture<Pvec>(n);
+  std::size_t k = 0;
+  for (auto _ : st) {
+    Pvec w = v.insert(middle(n, k++), write_value(k));
+    benchmark::DoNotOptimize(w.identity());
+  }
+}
+void std_f2(benchmark::State& st, std::size_t n) {
+  Vec v = std_fixture(n).vec;
+  std::size_t k = 0;
+  for (auto _ : st) {
+    const std::size_t i = middle(n, k++);
+    const std::int64_t x = v[i];
+    v.erase(v.begin() + static_cast<std::ptrdiff_t>(i));
+    benchmark::DoNotOptimize(v.data());
+    st.PauseTiming();
+    v.insert(v.begin() + static_cast<std::ptrdiff_t>(i), x);
+    st.ResumeTiming();
+  }
+}
+void cowdb_f2(benchmark::State& st, std::size_t n) {
+  const Pvec& v = pvec_fixture<Pvec>(n);
+  std::size_t k = 0;
+  for (auto _ : st) {
+    Pvec w = v.erase(middle(n, k++));
+    benchmark::DoNotOptimize(w.identity());
+  }
+}
+void std_f3(benchmark::State& st, std::size_t n) {
+  const Vec& v = std_fixture(n).vec;
+  const Vec a(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n / 2));
+  const Vec b(v.begin() + static_cast<std::ptrdiff_t>(n / 2), v.end());
+  for (auto _ : st) {
+    Vec c;
+    c.reserve(n);
+    c.insert(c.end(), a.begin(), a.end());
+    c.insert(c.end(), b.begin(), b.end());
+    benchmark::DoNotOptimize(c.data());
+  }
+}
+void cowdb_f3(benchmark::State& st, std::size_t n) {
+  const Pvec& v = pvec_fixture<Pvec>(n);
+  // Halves that do not split at a chunk boundary, so the seam is a real one.
+  const Pvec a = v.take(n / 2 + 3), b = v.drop(n / 2 + 3);
+  for (auto _ : st) {
+    Pvec c = a + b;
+    benchmark::DoNotOptimize(c.identity());
+  }
+}
+void std_f4(benchmark::State& st, std::size_t n) {
+  const Vec& v = std_fixture(n).vec;
+  for (auto _ : st) {
+    Vec c(v.begin() + static_cast<std::ptrdiff_t>(n / 4 + 1), v.begin() + static_cast<std::ptrdiff_t>(3 * n / 4 + 1));
+    benchmark::DoNotOptimize(c.data());
+  }
+}
+void cowdb_f4(benchmark::State& st, std::size_t n) {
+  const Pvec& v = pvec_fixture<Pvec>(n);
+  for (auto _ : st) {
+    Pvec c = v.slice(n / 4 + 1, 3 * n / 4 + 1);
+    benchmark::DoNotOptimize(c.identity());
+  }
+}
+// The fixture after 10 inserts and 10 erases at random positions.
+const Pvec& shifted_fixture(std::size_t n) {
+  static std::map<std::size_t, Pvec> cache;
+  auto it = cache.find(n);
+  if (it == cache.end()) {
+    auto e = pvec_fixture<Pvec>(n).transient();
+    std::mt19937_64 rng(kSeed + 5);
+    for (int j = 0; j < 10; ++j) {
+      e.insert(rng() % (e.size() + 1), write_value(static_cast<std::size_t>(j)));
+      e.erase(rng() % e.size());
+    }
+    it = cache.emplace(n, std::move(e).persistent()).first;
+  }
+  return it->second;
+}
+void std_f5(benchmark::State& st, std::size_t n) {  // a linear scan for the first difference
+  const Vec& a = std_fixture(n).vec;
+  const Pvec& s = shifted_fixture(n);
+  const Vec b(s.begin(), s.end());
+  for (auto _ : st) {
+    std::size_t differing = 0;
+    for (std::size_t i = 0; i < n; ++i) differing += a[i] != b[i] ? 1 : 0;
+    benchmark::DoNotOptimize(differing);
+  }
+}
+void cowdb_f5(benchmark::State& st, std::size_t n) {
+  const Pvec& a = pvec_fixture<Pvec>(n);
+  const Pvec& b = shifted_fixture(n);
+  for (auto _ : st) {
+    const auto d = cowdb::diff(a, b);
+    if (d.inserted_count() + d.erased_count() > 40) st.SkipWithError("diff is not local");
+    benchmark::DoNotOptimize(d.changed_count());
+  }
+}
+
 // ---- SNAP: open a snapshot of a branch and get its dataset ----------------------------------------
 
 void cowdb_snap(benchmark::State& st, std::size_t n);
@@ -573,6 +689,11 @@ std::vector<Pair> register_targets(const Config& cfg) {
     add_pair("W5", "", std_w5, cowdb_w5, kMicrosecond, kMicrosecond);
     add_pair("C1", "", std_w4, cowdb_c1, kNanosecond, kNanosecond);
     add_pair("SNAP", "", std_w1, cowdb_snap, kMicrosecond, kNanosecond);
+    add_pair("F1", "insert", std_f1, cowdb_f1, kMicrosecond, kNanosecond);
+    add_pair("F2", "erase", std_f2, cowdb_f2, kMicrosecond, kNanosecond);
+    add_pair("F3", "concat", std_f3, cowdb_f3, kMicrosecond, kNanosecond);
+    add_pair("F4", "slice", std_f4, cowdb_f4, kMicrosecond, kNanosecond);
+    add_pair("F5", "diff", std_f5, cowdb_f5, kMicrosecond, kMicrosecond);
     if (n == cfg.sizes.back()) {  // W8 and MERGE at the largest N only
       add_pair("MERGE", "1%", std_merge, cowdb_merge, kMicrosecond, kMicrosecond);
       add_pair("W8", "k=1", std_w8<1>, cowdb_w8<1>, kMicrosecond, kMicrosecond);
@@ -759,6 +880,8 @@ Target target_for(const Pair& p) {
   if (p.id == "W5") return {true, 500'000, "<= 0.5 ms"};
   if (p.id == "C1") return {true, 2000, "<= 2 us"};  // >= 500k commits/s
   if (p.id == "SNAP") return {true, 1e300, "-"};
+  if (p.id == "F5") return {true, 50'000, "< 50 us"};
+  if (p.id[0] == 'F') return {true, 5000, "< 5 us"};
   if (p.id == "MERGE") return {true, 1e300, "-"};
   if (p.id == "W8") {
     return p.variant == "k=10" ? Target{true, 20'000, "<= 20 us"} : Target{true, 1e300, "-"};

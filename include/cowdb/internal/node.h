@@ -2,9 +2,10 @@
 // Users never include this header; it is here because pvec<T> is a template.
 //
 // Layout. A tree has a `depth`: level 0 nodes are leaves (a header and up to `leaf_cap` elements
-// stored inline), level k > 0 nodes are inner nodes (a header and up to `fanout` child pointers to
-// level k-1 nodes). A node does not know its own level; whoever holds a pointer to it does (the
-// owning pvec stores the depth of its root), which keeps the header at 8 bytes.
+// stored inline), level k > 0 nodes are inner nodes (a header, up to `fanout` child pointers to
+// level k-1 nodes and, for a "relaxed" node, a table of their cumulative element counts). A node
+// does not know its own level; whoever holds a pointer to it does (the owning pvec stores the
+// depth of its root), which keeps the header at 8 bytes. See rbtree.h for the shape invariants.
 //
 // Invariants.
 // - `refs` counts the pointers to a node held by pvecs, editors, iterators' owners and parent
@@ -105,11 +106,17 @@ struct leaf_node : node_base {
   alignas(T) unsigned char storage[Cap * sizeof(T)];
 };
 
-// An inner node: header plus up to F children, packed at the front.
+// An inner node: header plus up to F children, packed at the front. A regular node finds a child
+// by radix (every child but the last is full); a relaxed one (after insert, erase, concat...)
+// keeps sizes[k] = the number of elements in child[0..k] and searches it. The table lives in
+// every inner node (F words, about 2% of the memory of the leaves below a node) so that a node
+// can turn relaxed or regular in place.
 template <std::size_t F>
 struct inner_node : node_base {
   inner_node() noexcept : node_base(0) {}
+  bool relaxed = false;
   node_base* child[F];
+  std::size_t sizes[F];
 };
 
 }  // namespace cowdb::internal

@@ -1,8 +1,8 @@
 // Internal: the const random-access iterator of pvec<T>. Users name it as pvec<T>::iterator.
 //
-// An iterator keeps the path of inner nodes from the root to its current leaf. Stepping inside a
-// leaf is a pointer increment; stepping past the end of a leaf climbs only as many levels as the
-// next leaf index wraps (amortized O(1) per leaf), never re-descending from the root. Jumps
+// An iterator keeps the path of inner nodes (and the slots taken) from the root to its current
+// leaf. Stepping inside a leaf is a pointer increment; stepping past the end of a leaf climbs only
+// as many levels as the path wraps (amortized O(1) per leaf), never re-descending from the root. Jumps
 // (`+=`, `-=`, `[]`) that leave the current leaf re-descend in O(log n).
 //
 // Validity: an iterator borrows the nodes of the version it came from. It stays valid as long as
@@ -13,6 +13,7 @@
 
 #include <compare>
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 
 #include "boost/container/static_vector.hpp"
@@ -110,45 +111,54 @@ class pvec_iterator {
       return;
     }
     const std::size_t at = i < size_ ? i : size_ - 1;
+    std::size_t rel = at;
     path_.clear();
     const node_base* n = root_;
     for (unsigned level = depth_; level > 0; --level) {
-      path_.push_back(tree::as_inner(n));
-      n = tree::as_inner(n)->child[tree::child_index(at, level)];
+      const inner* in = tree::as_inner(n);
+      const std::size_t k = tree::locate(in, level, rel);
+      path_.push_back({in, static_cast<std::uint32_t>(k)});
+      n = in->child[k];
     }
-    set_leaf(n, at & ~tree::leaf_mask);
-    cur_ = i < size_ ? leaf_begin_ + (at - leaf_base_) : leaf_end_;
+    set_leaf(n, at - rel);
+    cur_ = i < size_ ? leaf_begin_ + rel : leaf_end_;
   }
 
-  // path_[j] is the inner node at level depth_ - j on the way to the current leaf.
+  // path_[j] is the inner node at level depth_ - j on the way to the current leaf, with the slot
+  // taken there.
   void next_leaf() noexcept {
-    const std::size_t next = leaf_base_ + Cap;
+    const std::size_t next = leaf_base_ + static_cast<std::size_t>(leaf_end_ - leaf_begin_);
     if (next >= size_) return;  // stays at end()
     std::size_t j = path_.size() - 1;
-    while (tree::child_index(next, depth_ - static_cast<unsigned>(j)) == 0) --j;
-    const node_base* n =
-        path_[j]->child[tree::child_index(next, depth_ - static_cast<unsigned>(j))];
+    while (path_[j].slot + 1 == path_[j].node->count) --j;
+    ++path_[j].slot;
+    const node_base* n = path_[j].node->child[path_[j].slot];
     for (++j; j < path_.size(); ++j) {
-      path_[j] = tree::as_inner(n);
-      n = path_[j]->child[0];
+      path_[j] = {tree::as_inner(n), 0};
+      n = path_[j].node->child[0];
     }
     set_leaf(n, next);
     cur_ = leaf_begin_;
   }
 
   void prev_leaf() noexcept {
-    const std::size_t prev = leaf_base_ - Cap;
     std::size_t j = path_.size() - 1;
-    while (tree::child_index(leaf_base_, depth_ - static_cast<unsigned>(j)) == 0) --j;
-    const node_base* n =
-        path_[j]->child[tree::child_index(prev, depth_ - static_cast<unsigned>(j))];
+    while (path_[j].slot == 0) --j;
+    --path_[j].slot;
+    const node_base* n = path_[j].node->child[path_[j].slot];
     for (++j; j < path_.size(); ++j) {
-      path_[j] = tree::as_inner(n);
-      n = path_[j]->child[path_[j]->count - 1];
+      const inner* in = tree::as_inner(n);
+      path_[j] = {in, in->count - 1};
+      n = in->child[in->count - 1];
     }
-    set_leaf(n, prev);
+    set_leaf(n, leaf_base_ - n->count);
     cur_ = leaf_end_;
   }
+
+  struct step {
+    const inner* node;
+    std::uint32_t slot;
+  };
 
   const T* cur_ = nullptr;
   const T* leaf_end_ = nullptr;
@@ -157,7 +167,7 @@ class pvec_iterator {
   const node_base* root_ = nullptr;
   std::size_t size_ = 0;
   unsigned depth_ = 0;
-  boost::container::static_vector<const inner*, tree::max_depth> path_;
+  boost::container::static_vector<step, tree::max_depth> path_;
 };
 
 }  // namespace cowdb::internal

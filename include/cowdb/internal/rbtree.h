@@ -1,17 +1,31 @@
-// Internal: algorithms on radix-balanced trees of refcounted chunks (the body of pvec<T>).
+// Internal: algorithms on relaxed radix-balanced trees of refcounted chunks (the body of pvec<T>).
 // Users never include this header.
 //
-// Shape invariants (a "radix-balanced" tree, like Clojure's and immer's vectors without a tail):
-// - A tree of `size` elements has depth depth_for(size): the smallest d with Cap * F^d >= size.
-//   The empty tree has no root.
-// - Every leaf is full except the last one; every inner node is full except those on the
-//   rightmost path. Hence element i is found by radix: at an inner node of level L the child is
-//   (i >> shift(L-1)) & (F-1), and in the leaf the slot is i & (Cap-1).
-// - A root inner node has at least two children (otherwise the depth would be smaller).
+// Shape. A tree of `size` elements has a depth; level 0 nodes are leaves of 1..Cap elements,
+// level L > 0 nodes are inner nodes of 1..F children of level L-1. An inner node is either
+// - regular: every child but the last holds exactly capacity(L-1) = Cap * F^(L-1) elements (so it
+//   is completely full), and the last holds at most that; element i of the node is in child
+//   i >> shift(L-1), found by radix with no table; or
+// - relaxed: its children may hold any number of elements; sizes[k] counts the elements of
+//   child[0..k], and lookup searches that table starting from the radix guess.
+// Trees built by construction, push_back, set, transform, take and pop_back stay regular (the
+// classic radix-balanced vector: every leaf full but the last); insert, erase, drop, slice and
+// concat create relaxed nodes along the paths they touch, O(depth) of them per operation.
 //
-// Ownership: see node.h. Functions named `*_inplace` or taking a `rep&` write through nodes that
-// are uniquely owned and copy the shared ones first ("path copying"); everything else treats the
-// tree as immutable and returns new references.
+// Invariants (check_invariants() verifies them; every operation maintains them):
+// (I1) leaves hold 1..Cap elements, inner nodes 1..F children; the root, if inner, has >= 2.
+// (I2) fill: every node that is not on the right edge of the tree (the path to the last element)
+//      holds at least half its capacity: leaves >= ceil(Cap/2) elements, inner nodes >= F/2
+//      children. Only the right edge may be thinner, as in a push_back-built vector.
+// (I3) regular nodes satisfy the radix rule above; relaxed nodes have exact size tables.
+// Hence (F >= 4) a tree of depth d holds more than (F/2)^(d-1) * ceil(Cap/2) elements: its height
+// is at most 1 + log_{F/2}(size / ceil(Cap/2)), a single level more than a full tree for F = 32.
+// The bound needs F >= 4: with F = 2 the structural operations (insert, erase, drop, concat) are
+// still correct but the height is only bounded by the history of operations.
+//
+// Ownership: see node.h. Functions taking a `tree_rep&` write through nodes that are uniquely
+// owned and copy the shared ones first ("path copying"); the others treat the tree as immutable
+// and return new references.
 //
 // Exception safety: every function either completes or leaves the logical contents of its input
 // unchanged and releases whatever it allocated (strong guarantee). In-place functions may have
@@ -22,6 +36,7 @@
 #include <algorithm>
 #include <bit>
 #include <cassert>
+#include <climits>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -29,10 +44,13 @@
 #include <iterator>
 #include <memory>
 #include <new>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "boost/container/static_vector.hpp"
 #include "cowdb/internal/node.h"
 
 namespace cowdb::internal {
@@ -67,8 +85,16 @@ struct rbtree {
   static constexpr unsigned fanout_bits = static_cast<unsigned>(std::countr_zero(F));
   static constexpr std::size_t leaf_mask = Cap - 1;
   static constexpr std::size_t fanout_mask = F - 1;
-  // Enough inner levels to address any size_t index.
-  static constexpr unsigned max_depth = (64 - leaf_bits + fanout_bits - 1) / fanout_bits;
+  // Fill minimums of (I2).
+  static constexpr std::size_t min_leaf = (Cap + 1) / 2;
+  static constexpr std::size_t min_inner = F / 2;
+  // Whether insert/erase/drop/concat are available (they need min_inner >= 2 for the height bound).
+  static constexpr bool structural = F >= 4;
+  // Enough levels for any tree of up to SIZE_MAX elements: radix-dense ones need
+  // ceil((64 - leaf_bits) / fanout_bits); relaxed ones (I2) at most 1 + that bound with base F/2.
+  static constexpr unsigned max_depth =
+      structural ? 2 + (64 - (leaf_bits > 0 ? leaf_bits - 1 : 0) + fanout_bits - 2) / (fanout_bits - 1)
+                 : (64 - leaf_bits + fanout_bits - 1) / fanout_bits;
   static constexpr std::size_t leaf_bytes = sizeof(leaf);
   static constexpr std::size_t inner_bytes = sizeof(inner);
 
@@ -86,14 +112,51 @@ struct rbtree {
     const unsigned s = shift(level);
     return s >= 64 ? SIZE_MAX : (std::size_t{1} << s);
   }
+  // capacity(level) - 1 as a mask (all ones when saturated).
+  static constexpr std::size_t low_mask(unsigned level) noexcept {
+    const unsigned s = shift(level);
+    return s >= 64 ? SIZE_MAX : (std::size_t{1} << s) - 1;
+  }
   static constexpr unsigned depth_for(std::size_t n) noexcept {
     unsigned d = 0;
     while (capacity(d) < n) ++d;
     return d;
   }
-  // Child slot of element i in an inner node of level `level` (>= 1).
-  static constexpr std::size_t child_index(std::size_t i, unsigned level) noexcept {
-    return (i >> shift(level - 1)) & fanout_mask;
+
+  // Elements under n, a node of `level`. O(1) for leaves and relaxed nodes; O(depth) for regular
+  // ones (down their last-child path).
+  static std::size_t size_of(const node_base* n, unsigned level) noexcept {
+    std::size_t s = 0;
+    for (; level > 0; --level) {
+      const inner* in = as_inner(n);
+      if (in->relaxed) return s + in->sizes[in->count - 1];
+      s += (in->count - 1) * capacity(level - 1);
+      n = in->child[in->count - 1];
+    }
+    return s + n->count;
+  }
+  // Where child k of `in` (a node of `level`) starts, relative to `in`.
+  static std::size_t child_start(const inner* in, unsigned level, std::size_t k) noexcept {
+    if (in->relaxed) return k == 0 ? 0 : in->sizes[k - 1];
+    return k * capacity(level - 1);
+  }
+  // Elements in child k of `in`, a node of `level` holding `total` elements.
+  static std::size_t child_size(const inner* in, unsigned level, std::size_t k,
+                                std::size_t total) noexcept {
+    if (in->relaxed) return in->sizes[k] - (k == 0 ? 0 : in->sizes[k - 1]);
+    return k + 1 < in->count ? capacity(level - 1) : total - k * capacity(level - 1);
+  }
+  // The slot of the child of `in` (a node of `level`) holding element i, where i counts from the
+  // start of `in`; on return i counts from the start of that child.
+  static std::size_t locate(const inner* in, unsigned level, std::size_t& i) noexcept {
+    std::size_t k = i >> std::min(shift(level - 1), 63u);
+    if (!in->relaxed) {
+      i &= low_mask(level - 1);
+      return k;
+    }
+    while (in->sizes[k] <= i) ++k;
+    if (k > 0) i -= in->sizes[k - 1];
+    return k;
   }
 
   // ---- allocation and release -------------------------------------------------------------------
@@ -120,6 +183,10 @@ struct rbtree {
   static void release(const node_base* n, unsigned level) noexcept {
     if (n != nullptr && dec_ref(n)) destroy(const_cast<node_base*>(n), level);
   }
+  static node_base* share(const node_base* n) noexcept {
+    inc_ref(n);
+    return const_cast<node_base*>(n);
+  }
 
   // Owns one reference to a node under construction; releases it on scope exit unless dismissed.
   class holder {
@@ -132,6 +199,69 @@ struct rbtree {
 
    private:
     node_base* n_;
+    unsigned level_;
+  };
+
+  // Owns a tree under construction; releases it on scope exit unless dismissed.
+  class rep_holder {
+   public:
+    explicit rep_holder(tree_rep r) noexcept : r_(r) {}
+    rep_holder(const rep_holder&) = delete;
+    rep_holder& operator=(const rep_holder&) = delete;
+    ~rep_holder() { release(r_.root, r_.depth); }
+    tree_rep& get() noexcept { return r_; }
+    tree_rep dismiss() noexcept { return std::exchange(r_, {}); }
+
+   private:
+    tree_rep r_;
+  };
+
+  // A short run of nodes of one level with their element counts, owning one reference to each
+  // (released on destruction unless handed on). The working list of the structural operations.
+  struct kid {
+    node_base* node;
+    std::size_t size;
+  };
+  class kids {
+   public:
+    explicit kids(unsigned level) noexcept : level_(level) {}
+    kids(const kids&) = delete;
+    kids& operator=(const kids&) = delete;
+    ~kids() {
+      for (const kid& k : v_) release(k.node, level_);
+    }
+    unsigned level() const noexcept { return level_; }
+    std::size_t size() const noexcept { return v_.size(); }
+    kid& operator[](std::size_t j) noexcept { return v_[j]; }
+    // Takes over a reference.
+    void add(node_base* n, std::size_t s) noexcept { v_.push_back({n, s}); }
+    // Adds a new reference to an existing node.
+    void add_shared(const node_base* n, std::size_t s) noexcept { add(share(n), s); }
+    // Adds new references to children [b, e) of `in` (a node of level level() + 1 holding
+    // `total` elements).
+    void add_children(const inner* in, std::size_t total, std::size_t b, std::size_t e) noexcept {
+      for (std::size_t k = b; k < e; ++k) add_shared(in->child[k], child_size(in, level_ + 1, k, total));
+    }
+    void append(kids& o) noexcept {
+      for (const kid& k : o.v_) v_.push_back(k);
+      o.v_.clear();
+    }
+    // Replaces entries [j, j + n_old) by the entries of `o` (taking them over).
+    void splice(std::size_t j, std::size_t n_old, kids& o) noexcept {
+      for (std::size_t k = j; k < j + n_old; ++k) release(v_[k].node, level_);
+      v_.erase(v_.begin() + static_cast<std::ptrdiff_t>(j),
+               v_.begin() + static_cast<std::ptrdiff_t>(j + n_old));
+      v_.insert(v_.begin() + static_cast<std::ptrdiff_t>(j), o.v_.begin(), o.v_.end());
+      o.v_.clear();
+    }
+    std::size_t total(std::size_t b, std::size_t e) const noexcept {
+      std::size_t s = 0;
+      for (std::size_t k = b; k < e; ++k) s += v_[k].size;
+      return s;
+    }
+
+   private:
+    boost::container::static_vector<kid, 2 * F + 2> v_;
     unsigned level_;
   };
 
@@ -166,26 +296,27 @@ struct rbtree {
     return l;
   }
 
-  static leaf* copy_leaf(const leaf* src, std::size_t n) {
+  // A new leaf holding src[b, e).
+  static leaf* copy_leaf(const leaf* src, std::size_t b, std::size_t e) {
     if constexpr (std::is_trivially_copyable_v<T>) {
       leaf* l = new_leaf();
-      std::memcpy(static_cast<void*>(l->storage), src->storage, n * sizeof(T));
-      l->count = static_cast<std::uint32_t>(n);
+      std::memcpy(static_cast<void*>(l->storage), src->data() + b, (e - b) * sizeof(T));
+      l->count = static_cast<std::uint32_t>(e - b);
       return l;
     } else {
-      const T* s = src->data();
-      return make_leaf(n, [s](std::size_t k) -> const T& { return s[k]; });
+      const T* s = src->data() + b;
+      return make_leaf(e - b, [s](std::size_t k) -> const T& { return s[k]; });
     }
   }
+  static leaf* copy_leaf(const leaf* src, std::size_t n) { return copy_leaf(src, 0, n); }
 
-  // A new inner node referencing the first n children of src.
+  // A new inner node referencing the first n children of src, with the same shape.
   static inner* copy_inner(const inner* src, std::size_t n) {
     inner* c = new_inner();
-    for (std::size_t k = 0; k < n; ++k) {
-      c->child[k] = src->child[k];
-      inc_ref(c->child[k]);
-    }
+    for (std::size_t k = 0; k < n; ++k) c->child[k] = share(src->child[k]);
     c->count = static_cast<std::uint32_t>(n);
+    c->relaxed = src->relaxed;
+    if (src->relaxed) std::copy_n(src->sizes, n, c->sizes);
     return c;
   }
 
@@ -194,51 +325,86 @@ struct rbtree {
     return copy_inner(as_inner(n), n->count);
   }
 
+  // Sets the regular/relaxed shape of `in` (a node of `level`) from its children's sizes.
+  static void set_shape(inner* in, unsigned level, const std::size_t* kid_sizes) noexcept {
+    const std::size_t cc = capacity(level - 1);
+    bool regular = true;
+    for (std::uint32_t k = 0; k + 1 < in->count; ++k) regular &= kid_sizes[k] == cc;
+    in->relaxed = !regular;
+    if (!regular) {
+      std::size_t s = 0;
+      for (std::uint32_t k = 0; k < in->count; ++k) in->sizes[k] = s += kid_sizes[k];
+    }
+  }
+  // Recomputes the shape of `in` after its children changed. O(F * depth).
+  static void reshape(inner* in, unsigned level) noexcept {
+    std::size_t s[F];
+    for (std::uint32_t k = 0; k < in->count; ++k) s[k] = size_of(in->child[k], level - 1);
+    set_shape(in, level, s);
+  }
+
+  // A new inner node of `level` made of kids [b, e) (e - b <= F), whose references it takes over.
+  static node_base* make_node(kids& ks, std::size_t b, std::size_t e, unsigned level) {
+    inner* in = new_inner();
+    std::size_t s[F];
+    for (std::size_t k = b; k < e; ++k) {
+      in->child[k - b] = std::exchange(ks[k].node, nullptr);
+      s[k - b] = ks[k].size;
+    }
+    in->count = static_cast<std::uint32_t>(e - b);
+    set_shape(in, level, s);
+    return in;
+  }
+  // Packs kids (at most 2F of level `level - 1`) into one node of `level`, or two of at least
+  // F/2 children each, appended to `out`.
+  static void pack(kids& ks, unsigned level, kids& out) {
+    const std::size_t n = ks.size();
+    if (n <= F) {
+      const std::size_t t = ks.total(0, n);
+      out.add(make_node(ks, 0, n, level), t);
+      return;
+    }
+    const std::size_t h = (n + 1) / 2;
+    const std::size_t t0 = ks.total(0, h), t1 = ks.total(h, n);
+    out.add(make_node(ks, 0, h, level), t0);
+    out.add(make_node(ks, h, n, level), t1);
+  }
+
   // ---- reads -------------------------------------------------------------------------------------
-  static const leaf* leaf_for(const node_base* root, unsigned depth, std::size_t i) noexcept {
+  // The leaf holding element i; on return i is its slot in that leaf.
+  static const leaf* leaf_for(const node_base* root, unsigned depth, std::size_t& i) noexcept {
     const node_base* n = root;
-    for (unsigned level = depth; level > 0; --level) n = as_inner(n)->child[child_index(i, level)];
+    for (unsigned level = depth; level > 0; --level) {
+      const inner* in = as_inner(n);
+      n = in->child[locate(in, level, i)];
+    }
     return as_leaf(n);
   }
   static const T& get(const tree_rep& r, std::size_t i) noexcept {
-    return leaf_for(r.root, r.depth, i)->data()[i & leaf_mask];
+    const leaf* l = leaf_for(r.root, r.depth, i);
+    return l->data()[i];
   }
 
-  // Calls fn(first, last) for each leaf overlapping [lo, hi), clipped to it, in order.
+  // Calls fn(first, last) for each leaf overlapping [lo, hi) (relative to n, which holds `size`
+  // elements), clipped to it, in order.
   template <class Fn>
-  static void for_each_chunk(const node_base* n, unsigned level, std::size_t base, std::size_t lo,
+  static void for_each_chunk(const node_base* n, unsigned level, std::size_t size, std::size_t lo,
                              std::size_t hi, Fn& fn) {
     if (level == 0) {
       const T* d = as_leaf(n)->data();
-      const std::size_t b = lo > base ? lo - base : 0;
-      const std::size_t e = std::min<std::size_t>(hi - base, n->count);
-      fn(d + b, d + e);
+      fn(d + lo, d + std::min<std::size_t>(hi, n->count));
       return;
     }
-    const std::size_t cc = capacity(level - 1);
     const inner* in = as_inner(n);
-    std::size_t k = lo > base ? (lo - base) / cc : 0;
-    for (; k < in->count && base + k * cc < hi; ++k) {
-      for_each_chunk(in->child[k], level - 1, base + k * cc, lo, hi, fn);
+    std::size_t rel = lo;
+    std::size_t k = locate(in, level, rel);
+    std::size_t start = lo - rel;
+    for (; k < in->count && start < hi; ++k) {
+      const std::size_t cs = child_size(in, level, k, size);
+      for_each_chunk(in->child[k], level - 1, cs, lo > start ? lo - start : 0,
+                     std::min(hi - start, cs), fn);
+      start += cs;
     }
-  }
-
-  // Trees of equal size have equal shapes, so they can be walked in lock step; identical subtrees
-  // are skipped without reading them.
-  static bool equal(const node_base* a, const node_base* b, unsigned level)
-    requires std::equality_comparable<T>
-  {
-    if (a == b) return true;
-    if (level == 0) {
-      const leaf* la = as_leaf(a);
-      return std::equal(la->data(), la->data() + la->count, as_leaf(b)->data());
-    }
-    const inner* ia = as_inner(a);
-    const inner* ib = as_inner(b);
-    for (std::uint32_t k = 0; k < ia->count; ++k) {
-      if (!equal(ia->child[k], ib->child[k], level - 1)) return false;
-    }
-    return true;
   }
 
   // ---- introspection -----------------------------------------------------------------------------
@@ -291,6 +457,48 @@ struct rbtree {
     for (std::uint32_t k = 0; k < in->count; ++k) shared_stats(in->child[k], level - 1, other, s);
   }
 
+  // Verifies (I1)-(I3) and the recorded size and depth; returns a description of the first
+  // violation, or an empty string. O(n / Cap).
+  static std::string check(const tree_rep& r) {
+    if (r.root == nullptr) return r.size == 0 && r.depth == 0 ? "" : "empty root with a size";
+    if (r.depth > max_depth) return "depth above max_depth";
+    if (r.depth > 0 && r.root->count < 2) return "inner root with fewer than 2 children";
+    std::string why;
+    const std::size_t n = check_node(r.root, r.depth, true, true, why);
+    if (!why.empty()) return why;
+    if (n != r.size) return "recorded size " + std::to_string(r.size) + " != " + std::to_string(n);
+    if constexpr (structural) {
+      // Height bound implied by (I2): size > (F/2)^(depth-1) * min_leaf.
+      if (r.depth >= 2) {
+        std::size_t least = min_leaf;
+        for (unsigned d = 1; d < r.depth && least < SIZE_MAX / min_inner; ++d) least *= min_inner;
+        if (r.size <= least) return "depth " + std::to_string(r.depth) + " too large for size";
+      }
+    }
+    return "";
+  }
+  static std::size_t check_node(const node_base* n, unsigned level, bool root, bool right_edge,
+                                std::string& why) {
+    const std::size_t cnt = n->count;
+    if (level == 0) {
+      if (cnt < 1 || cnt > Cap) why = "leaf count out of range";
+      if (!root && !right_edge && cnt < min_leaf) why = "leaf below half full off the right edge";
+      return cnt;
+    }
+    if (cnt < 1 || cnt > F) why = "inner count out of range";
+    if (!root && !right_edge && cnt < min_inner) why = "inner node below half full off the right edge";
+    const inner* in = as_inner(n);
+    std::size_t total = 0;
+    for (std::uint32_t k = 0; k < cnt && why.empty(); ++k) {
+      const std::size_t s = check_node(in->child[k], level - 1, false, right_edge && k + 1 == cnt, why);
+      total += s;
+      if (in->relaxed && in->sizes[k] != total) why = "relaxed size table is wrong";
+      if (!in->relaxed && s != capacity(level - 1) && k + 1 < cnt) why = "regular node with a non-full child";
+      if (!in->relaxed && k + 1 == cnt && s > capacity(level - 1)) why = "regular node over capacity";
+    }
+    return total;
+  }
+
   // ---- building ------------------------------------------------------------------------------------
   // Builds a subtree of `n` elements (1 <= n <= capacity(level)), filling the leaves in order
   // with fill(out, k): constructs the next k elements at out, or destroys what it built and
@@ -331,9 +539,14 @@ struct rbtree {
   template <class It>
   static tree_rep build_copy(It it, std::size_t n) {
     auto fill = [&it](T* out, std::size_t k) {
-      it = std::ranges::uninitialized_copy_n(std::move(it), static_cast<std::iter_difference_t<It>>(k),
-                                             out, out + k)
-               .in;
+      for (std::size_t j = 0; j < k; ++j, ++it) {
+        try {
+          ::new (static_cast<void*>(out + j)) T(*it);
+        } catch (...) {
+          std::destroy_n(out, j);
+          throw;
+        }
+      }
     };
     return build_rep(fill, n);
   }
@@ -345,22 +558,18 @@ struct rbtree {
   }
 
   // ---- bulk transform (persistent) ---------------------------------------------------------------
-  // A new reference to a subtree equal to n with fn applied to the elements whose index is in
-  // [lo, hi). Subtrees outside the range, and chunks whose contents come out unchanged, are shared
-  // rather than copied.
+  // A new reference to a subtree equal to n (holding `size` elements) with fn applied to the
+  // elements whose index (relative to n) is in [lo, hi). Subtrees outside the range, and chunks
+  // whose contents come out unchanged, are shared rather than copied.
   template <class Fn>
-  static node_base* transform(const node_base* n, unsigned level, std::size_t base, std::size_t lo,
+  static node_base* transform(const node_base* n, unsigned level, std::size_t size, std::size_t lo,
                               std::size_t hi, Fn& fn) {
-    const std::size_t cap = capacity(level);
-    if (hi <= base || (cap != SIZE_MAX && lo >= base + cap)) {
-      inc_ref(n);
-      return const_cast<node_base*>(n);
-    }
+    if (hi <= lo || lo >= size) return share(n);
     if (level == 0) {
       const T* s = as_leaf(n)->data();
       const std::size_t cnt = n->count;
-      const std::size_t b = lo > base ? lo - base : 0;
-      const std::size_t e = std::min<std::size_t>(hi - base, cnt);
+      const std::size_t b = lo;
+      const std::size_t e = std::min<std::size_t>(hi, cnt);
       leaf* l;
       if (b == 0 && e == cnt) {
         l = make_leaf(cnt, [s, &fn](std::size_t k) -> T { return fn(s[k]); });
@@ -373,8 +582,7 @@ struct rbtree {
       if constexpr (std::equality_comparable<T>) {
         if (std::equal(s + b, s + e, l->data() + b)) {
           free_leaf(l);
-          inc_ref(n);
-          return const_cast<node_base*>(n);
+          return share(n);
         }
       }
       return l;
@@ -382,17 +590,20 @@ struct rbtree {
     const inner* src = as_inner(n);
     inner* out = new_inner();
     holder h(out, level);
-    const std::size_t cc = capacity(level - 1);
+    out->relaxed = src->relaxed;
+    if (src->relaxed) std::copy_n(src->sizes, src->count, out->sizes);
     bool changed = false;
+    std::size_t start = 0;
     for (std::uint32_t k = 0; k < src->count; ++k) {
-      out->child[k] = transform(src->child[k], level - 1, base + k * cc, lo, hi, fn);
+      const std::size_t cs = child_size(src, level, k, size);
+      const std::size_t clo = lo > start ? lo - start : 0;
+      const std::size_t chi = hi > start ? std::min(hi - start, cs) : 0;
+      out->child[k] = transform(src->child[k], level - 1, cs, clo, chi, fn);
       out->count = k + 1;
       changed |= out->child[k] != src->child[k];
+      start += cs;
     }
-    if (!changed) {
-      inc_ref(n);
-      return const_cast<node_base*>(n);  // h frees `out` and drops the extra child references
-    }
+    if (!changed) return share(n);  // h frees `out` and drops the extra child references
     return h.dismiss();
   }
 
@@ -407,14 +618,14 @@ struct rbtree {
     return c;
   }
 
-  // Makes every node on the path to element i uniquely owned; returns the leaf.
-  static leaf* own_path(tree_rep& r, std::size_t i) {
+  // Makes every node on the path to element i uniquely owned; returns the element's slot.
+  static T* own_slot(tree_rep& r, std::size_t i) {
     node_base** slot = &r.root;
-    for (unsigned level = r.depth;; --level) {
-      node_base* n = own(slot, level);
-      if (level == 0) return as_leaf(n);
-      slot = &as_inner(n)->child[child_index(i, level)];
+    for (unsigned level = r.depth; level > 0; --level) {
+      inner* in = as_inner(own(slot, level));
+      slot = &in->child[locate(in, level, i)];
     }
+    return as_leaf(own(slot, 0))->data() + i;
   }
 
   // Replaces the leaf holding element i by `l` (taking a new reference to it), owning the path
@@ -422,12 +633,11 @@ struct rbtree {
   static void replace_leaf(tree_rep& r, std::size_t i, const node_base* l) {
     node_base** slot = &r.root;
     for (unsigned level = r.depth; level > 0; --level) {
-      node_base* n = own(slot, level);
-      slot = &as_inner(n)->child[child_index(i, level)];
+      inner* in = as_inner(own(slot, level));
+      slot = &in->child[locate(in, level, i)];
     }
     assert((*slot)->count == l->count);
-    inc_ref(l);
-    release(std::exchange(*slot, const_cast<node_base*>(l)), 0);
+    release(std::exchange(*slot, share(l)), 0);
   }
 
   // A chain of new nodes from `level` down to a leaf holding one element built from args.
@@ -453,7 +663,9 @@ struct rbtree {
     return n;
   }
 
-  // Appends one element; returns the (uniquely owned) last leaf.
+  // Appends one element at the deepest node of the right edge that has room. Returns the last
+  // leaf when it and every node above it are owned and regular (so that the caller may append
+  // to that leaf directly, without updating any size table), nullptr otherwise.
   template <class... Args>
   static leaf* push_back(tree_rep& r, Args&&... args) {
     leaf* l = nullptr;
@@ -463,7 +675,17 @@ struct rbtree {
       r.depth = 0;
       return l;
     }
-    if (r.size == capacity(r.depth)) {  // full: grow a level
+    // The deepest level of the right edge with room (UINT_MAX: none).
+    unsigned room = UINT_MAX;
+    {
+      const node_base* n = r.root;
+      for (unsigned level = r.depth;; --level) {
+        if (n->count < (level == 0 ? Cap : F)) room = level;
+        if (level == 0) break;
+        n = as_inner(n)->child[n->count - 1];
+      }
+    }
+    if (room == UINT_MAX) {  // full: grow a level
       inner* nr = new_inner();
       try {
         nr->child[1] = new_path(r.depth, &l, std::forward<Args>(args)...);
@@ -473,32 +695,45 @@ struct rbtree {
       }
       nr->child[0] = r.root;
       nr->count = 2;
+      const std::size_t kid_sizes[2] = {r.size, 1};
+      set_shape(nr, r.depth + 1, kid_sizes);
       r.root = nr;
       ++r.depth;
       ++r.size;
-      return l;
+      return nr->relaxed ? nullptr : l;
     }
-    const std::size_t i = r.size;
+    // Own the right edge down to `room`.
+    inner* path[max_depth + 1];
     node_base** slot = &r.root;
-    for (unsigned level = r.depth;; --level) {
-      node_base* n = own(slot, level);
-      if (level == 0) {
-        l = as_leaf(n);
-        ::new (static_cast<void*>(l->data() + l->count)) T(std::forward<Args>(args)...);
-        ++l->count;
-        ++r.size;
-        return l;
-      }
-      inner* in = as_inner(n);
-      const std::size_t idx = child_index(i, level);
-      if (idx == in->count) {
-        in->child[idx] = new_path(level - 1, &l, std::forward<Args>(args)...);
-        ++in->count;
-        ++r.size;
-        return l;
-      }
-      slot = &in->child[idx];
+    bool regular = true;
+    for (unsigned level = r.depth; level > room; --level) {
+      inner* in = as_inner(own(slot, level));
+      path[level] = in;
+      regular &= !in->relaxed;
+      slot = &in->child[in->count - 1];
     }
+    node_base* target = own(slot, room);
+    if (room == 0) {
+      l = as_leaf(target);
+      ::new (static_cast<void*>(l->data() + l->count)) T(std::forward<Args>(args)...);
+      ++l->count;
+    } else {
+      inner* in = as_inner(target);
+      node_base* p = new_path(room - 1, &l, std::forward<Args>(args)...);
+      in->child[in->count] = p;
+      ++in->count;
+      if (in->relaxed) {
+        in->sizes[in->count - 1] = in->sizes[in->count - 2] + 1;
+      } else if (size_of(in->child[in->count - 2], room - 1) != capacity(room - 1)) {
+        reshape(in, room);  // the old last child is not full: the node turns relaxed
+      }
+      regular &= !in->relaxed;
+    }
+    for (unsigned level = r.depth; level > room; --level) {
+      if (path[level]->relaxed) ++path[level]->sizes[path[level]->count - 1];
+    }
+    ++r.size;
+    return regular ? l : nullptr;
   }
 
   // Removes the last element. REQUIRES: r.size > 0.
@@ -508,62 +743,55 @@ struct rbtree {
       r = {};
       return;
     }
-    const std::size_t i = r.size - 1;
-    leaf* l = own_path(r, i);  // may throw; nothing observable changed
-    inner* path[max_depth];
-    {
-      node_base* n = r.root;
-      for (unsigned level = r.depth; level > 0; --level) {
-        path[r.depth - level] = as_inner(n);
-        n = as_inner(n)->child[child_index(i, level)];
-      }
+    inner* path[max_depth + 1];
+    node_base** slot = &r.root;
+    for (unsigned level = r.depth; level > 0; --level) {
+      inner* in = as_inner(own(slot, level));
+      path[level] = in;
+      slot = &in->child[in->count - 1];
+    }
+    leaf* l = as_leaf(own(slot, 0));  // may throw; nothing observable changed
+    for (unsigned level = r.depth; level > 0; --level) {
+      if (path[level]->relaxed) --path[level]->sizes[path[level]->count - 1];
     }
     std::destroy_at(l->data() + (l->count - 1));
     --l->count;
     if (l->count == 0) {
       free_leaf(l);
-      for (unsigned j = r.depth; j-- > 0;) {
-        inner* p = path[j];
+      for (unsigned level = 1; level <= r.depth; ++level) {
+        inner* p = path[level];
         if (--p->count > 0) break;
         free_inner_shallow(p);
       }
     }
     --r.size;
-    collapse_root(r);
+    collapse(r);
   }
 
-  // Drops root levels that have a single child. REQUIRES: those roots are uniquely owned.
-  static void collapse_root(tree_rep& r) noexcept {
+  // Drops root levels that have a single child.
+  static void collapse(tree_rep& r) noexcept {
     while (r.depth > 0 && r.root->count == 1) {
-      inner* old = as_inner(r.root);
-      r.root = old->child[0];
-      free_inner_shallow(old);
+      node_base* c = share(as_inner(r.root)->child[0]);
+      release(r.root, r.depth);
+      r.root = c;
       --r.depth;
     }
   }
 
-  // A new reference to the first k elements (1 <= k <= elements under n) of the subtree n,
+  // A new reference to the first k elements (1 <= k <= size) of the subtree n (holding `size`),
   // sharing every child that is kept whole.
-  static node_base* take(const node_base* n, unsigned level, std::size_t k) {
-    if (level == 0) {
-      if (k == n->count) {
-        inc_ref(n);
-        return const_cast<node_base*>(n);
-      }
-      return copy_leaf(as_leaf(n), k);
-    }
+  static node_base* take(const node_base* n, unsigned level, std::size_t size, std::size_t k) {
+    if (k == size) return share(n);
+    if (level == 0) return copy_leaf(as_leaf(n), k);
     const inner* src = as_inner(n);
-    const std::size_t cc = capacity(level - 1);
-    const std::size_t whole = k / cc;
-    const std::size_t rem = k % cc;
-    if (rem == 0 && whole == src->count) {
-      inc_ref(n);
-      return const_cast<node_base*>(n);
-    }
-    node_base* last = rem != 0 ? take(src->child[whole], level - 1, rem) : nullptr;
+    std::size_t rel = k - 1;
+    const std::size_t j = locate(src, level, rel);
+    node_base* last = take(src->child[j], level - 1, child_size(src, level, j, size), rel + 1);
     holder h(last, level - 1);
-    inner* out = copy_inner(src, whole);
-    if (last != nullptr) out->child[out->count++] = h.dismiss();
+    inner* out = copy_inner(src, j);
+    out->child[j] = h.dismiss();
+    out->count = static_cast<std::uint32_t>(j + 1);
+    if (out->relaxed) out->sizes[j] = k;
     return out;
   }
 
@@ -575,12 +803,291 @@ struct rbtree {
       r = {};
       return;
     }
-    const unsigned d = depth_for(k);
-    const node_base* sub = r.root;
-    for (unsigned level = r.depth; level > d; --level) sub = as_inner(sub)->child[0];
-    node_base* nr = take(sub, d, k);
+    tree_rep t{take(r.root, r.depth, r.size, k), k, r.depth};
+    collapse(t);
     release(r.root, r.depth);
-    r = {nr, k, d};
+    r = t;
+  }
+
+  // ---- structural edits (F >= 4) -------------------------------------------------------------------
+  // Each builds the new version's changed paths and swaps it in, so each is strong.
+
+  // Whether node n (of `level`) is below the fill minimum (I2).
+  static bool thin(const node_base* n, unsigned level) noexcept {
+    return n->count < (level == 0 ? min_leaf : min_inner);
+  }
+
+  // Replaces ks[j], ks[j+1] (nodes of ks.level()) by one node holding both, or by two nodes of at
+  // least half capacity each (the first one getting the larger half).
+  static void rebalance(kids& ks, std::size_t j) {
+    const unsigned level = ks.level();
+    const node_base* a = ks[j].node;
+    const node_base* b = ks[j + 1].node;
+    const std::size_t ca = a->count, cb = b->count, total = ca + cb;
+    kids out(level);
+    if (level == 0) {
+      const T* pa = as_leaf(a)->data();
+      const T* pb = as_leaf(b)->data();
+      auto elem = [pa, pb, ca](std::size_t k) -> const T& { return k < ca ? pa[k] : pb[k - ca]; };
+      if (total <= Cap) {
+        out.add(make_leaf(total, elem), total);
+      } else {
+        const std::size_t h = (total + 1) / 2;
+        out.add(make_leaf(h, elem), h);
+        out.add(make_leaf(total - h, [&elem, h](std::size_t k) -> const T& { return elem(h + k); }),
+                total - h);
+      }
+    } else {
+      kids grand(level - 1);
+      grand.add_children(as_inner(a), ks[j].size, 0, ca);
+      grand.add_children(as_inner(b), ks[j + 1].size, 0, cb);
+      pack(grand, level, out);
+    }
+    ks.splice(j, 2, out);
+  }
+
+  // Inserts copies of value at i (0 <= i <= size of n) into the subtree n; appends the result,
+  // one node or two (after a split), to `out`.
+  static void insert_rec(const node_base* n, unsigned level, std::size_t size, std::size_t i,
+                         const T& value, kids& out) {
+    if (level == 0) {
+      const T* s = as_leaf(n)->data();
+      const std::size_t cnt = n->count;
+      auto elem = [s, i, &value](std::size_t k) -> const T& {
+        return k < i ? s[k] : k == i ? value : s[k - 1];
+      };
+      if (cnt < Cap) {
+        out.add(make_leaf(cnt + 1, elem), cnt + 1);
+      } else {
+        const std::size_t h = (cnt + 2) / 2;
+        out.add(make_leaf(h, elem), h);
+        out.add(make_leaf(cnt + 1 - h, [&elem, h](std::size_t k) -> const T& { return elem(h + k); }),
+                cnt + 1 - h);
+      }
+      return;
+    }
+    const inner* in = as_inner(n);
+    std::size_t rel = i;
+    std::size_t k;
+    if (i == size) {
+      k = in->count - 1;
+      rel = i - child_start(in, level, k);
+    } else {
+      k = locate(in, level, rel);
+    }
+    kids sub(level - 1);
+    insert_rec(in->child[k], level - 1, child_size(in, level, k, size), rel, value, sub);
+    kids ks(level - 1);
+    ks.add_children(in, size, 0, k);
+    ks.append(sub);
+    ks.add_children(in, size, k + 1, in->count);
+    pack(ks, level, out);
+  }
+
+  // A new reference to the subtree n (holding `size` elements) without element i, or nullptr if
+  // nothing is left. `right_edge`: n is on the right edge of the tree (may stay thin).
+  static node_base* erase_rec(const node_base* n, unsigned level, std::size_t size, std::size_t i,
+                              bool right_edge) {
+    if (level == 0) {
+      if (n->count == 1) return nullptr;
+      const T* s = as_leaf(n)->data();
+      return make_leaf(n->count - 1u, [s, i](std::size_t k) -> const T& { return s[k < i ? k : k + 1]; });
+    }
+    const inner* in = as_inner(n);
+    std::size_t rel = i;
+    const std::size_t k = locate(in, level, rel);
+    const std::size_t cs = child_size(in, level, k, size);
+    const bool last = k + 1 == in->count;
+    node_base* sub = erase_rec(in->child[k], level - 1, cs, rel, right_edge && last);
+    kids ks(level - 1);
+    ks.add_children(in, size, 0, k);
+    if (sub != nullptr) ks.add(sub, cs - 1);
+    ks.add_children(in, size, k + 1, in->count);
+    if (ks.size() == 0) return nullptr;
+    if (sub != nullptr && ks.size() > 1 && thin(sub, level - 1) && !(right_edge && last)) {
+      rebalance(ks, k + 1 < ks.size() ? k : k - 1);
+    }
+    return make_node(ks, 0, ks.size(), level);
+  }
+
+  // A new reference to the subtree n (holding `size` elements) without its first k elements
+  // (0 < k < size). The result's left edge may be thin; repair_left fixes that.
+  static node_base* suffix(const node_base* n, unsigned level, std::size_t size, std::size_t k) {
+    if (level == 0) return copy_leaf(as_leaf(n), k, n->count);
+    const inner* in = as_inner(n);
+    std::size_t rel = k;
+    const std::size_t j = locate(in, level, rel);
+    const std::size_t cs = child_size(in, level, j, size);
+    kids ks(level - 1);
+    ks.add(rel == 0 ? share(in->child[j]) : suffix(in->child[j], level - 1, cs, rel), cs - rel);
+    ks.add_children(in, size, j + 1, in->count);
+    return make_node(ks, 0, ks.size(), level);
+  }
+
+  // Restores (I2) along the left edge of r, top down: before descending into the first child of
+  // a node, gives that child more than the minimum (merging it with, or borrowing from, its
+  // right sibling) so that a merge below it cannot make it thin.
+  static void repair_left(tree_rep& r) {
+    collapse(r);
+    node_base** slot = &r.root;
+    unsigned level = r.depth;
+    while (level > 0) {
+      inner* p = as_inner(own(slot, level));
+      const node_base* c0 = p->child[0];
+      if (p->count >= 2 && (level == 1 ? c0->count < min_leaf : c0->count <= min_inner)) {
+        kids ks(level - 1);
+        const std::size_t psize = size_of(p, level);
+        ks.add_children(p, psize, 0, 2);
+        rebalance(ks, 0);
+        // Splice the result into p.
+        const std::uint32_t removed = 2 - static_cast<std::uint32_t>(ks.size());
+        release(p->child[0], level - 1);
+        release(p->child[1], level - 1);
+        p->child[0] = std::exchange(ks[0].node, nullptr);
+        if (ks.size() == 2) {
+          p->child[1] = std::exchange(ks[1].node, nullptr);
+        } else {
+          std::move(p->child + 2, p->child + p->count, p->child + 1);
+        }
+        p->count -= removed;
+        reshape(p, level);
+        if (slot == &r.root && p->count == 1) {
+          collapse(r);
+          slot = &r.root;
+          level = r.depth;
+          continue;
+        }
+      }
+      slot = &p->child[0];
+      --level;
+    }
+  }
+
+  // Concatenates the subtrees a (level la, sa elements) and b (level lb, sb elements) into one
+  // or two nodes of level max(la, lb), appended to `out`. b must satisfy (I2) on its left edge.
+  static void concat_rec(const node_base* a, unsigned la, std::size_t sa, const node_base* b,
+                         unsigned lb, std::size_t sb, kids& out) {
+    if (la == 0 && lb == 0) {
+      // Both leaves are kept (shared) unless a, the old last leaf of the left tree, is thin: then
+      // the two are merged into one leaf or split evenly into two.
+      kids ks(0);
+      ks.add_shared(a, a->count);
+      ks.add_shared(b, b->count);
+      if (a->count < min_leaf) rebalance(ks, 0);
+      out.append(ks);
+      return;
+    }
+    const unsigned level = std::max(la, lb);
+    kids ks(level - 1);
+    if (la > lb) {
+      const inner* ia = as_inner(a);
+      const std::size_t last = ia->count - 1;
+      kids mid(level - 1);
+      concat_rec(ia->child[last], la - 1, child_size(ia, la, last, sa), b, lb, sb, mid);
+      ks.add_children(ia, sa, 0, last);
+      ks.append(mid);
+    } else if (la < lb) {
+      const inner* ib = as_inner(b);
+      kids mid(level - 1);
+      concat_rec(a, la, sa, ib->child[0], lb - 1, child_size(ib, lb, 0, sb), mid);
+      ks.append(mid);
+      ks.add_children(ib, sb, 1, ib->count);
+    } else {
+      const inner* ia = as_inner(a);
+      const inner* ib = as_inner(b);
+      const std::size_t last = ia->count - 1;
+      kids mid(level - 1);
+      concat_rec(ia->child[last], la - 1, child_size(ia, la, last, sa), ib->child[0], lb - 1,
+                 child_size(ib, lb, 0, sb), mid);
+      ks.add_children(ia, sa, 0, last);
+      ks.append(mid);
+      ks.add_children(ib, sb, 1, ib->count);
+    }
+    pack(ks, level, out);
+  }
+
+  // Builds a tree from one or two nodes of `level`.
+  static tree_rep from_kids(kids& ks, std::size_t size) {
+    tree_rep t;
+    if (ks.size() == 1) {
+      t = {std::exchange(ks[0].node, nullptr), size, ks.level()};
+    } else {
+      t = {make_node(ks, 0, 2, ks.level() + 1), size, ks.level() + 1};
+    }
+    collapse(t);
+    return t;
+  }
+
+  // a followed by b, as a new tree (new references). O(F * depth + Cap).
+  static tree_rep concat(const tree_rep& a, const tree_rep& b) {
+    if (a.size == 0) return b.size == 0 ? tree_rep{} : tree_rep{share(b.root), b.size, b.depth};
+    if (b.size == 0) return {share(a.root), a.size, a.depth};
+    kids out(std::max(a.depth, b.depth));
+    concat_rec(a.root, a.depth, a.size, b.root, b.depth, b.size, out);
+    return from_kids(out, a.size + b.size);
+  }
+
+  // r without its first k elements.
+  static void drop(tree_rep& r, std::size_t k) {
+    if (k == 0) return;
+    if (k >= r.size) {
+      release(r.root, r.depth);
+      r = {};
+      return;
+    }
+    rep_holder t(tree_rep{suffix(r.root, r.depth, r.size, k), r.size - k, r.depth});
+    repair_left(t.get());
+    release(r.root, r.depth);
+    r = t.dismiss();
+  }
+
+  // Inserts value before element i (0 <= i <= r.size). O(F * depth + Cap).
+  static void insert(tree_rep& r, std::size_t i, const T& value) {
+    if (r.root == nullptr) {
+      leaf* l;
+      r.root = new_path(0, &l, value);
+      r.size = 1;
+      return;
+    }
+    kids out(r.depth);
+    insert_rec(r.root, r.depth, r.size, i, value, out);
+    tree_rep t = from_kids(out, r.size + 1);
+    release(r.root, r.depth);
+    r = t;
+  }
+
+  // Removes element i (i < r.size). O(F * depth + Cap).
+  static void erase(tree_rep& r, std::size_t i) {
+    node_base* n = erase_rec(r.root, r.depth, r.size, i, true);
+    tree_rep t{n, r.size - 1, n == nullptr ? 0 : r.depth};
+    collapse(t);
+    release(r.root, r.depth);
+    r = t;
+  }
+
+  // Removes elements [first, last) (first < last <= r.size): concat(take(first), drop(last)).
+  static void erase_range(tree_rep& r, std::size_t first, std::size_t last) {
+    if (last - first == 1) return erase(r, first);
+    rep_holder tail(tree_rep{share(r.root), r.size, r.depth});
+    drop(tail.get(), last);
+    rep_holder head(tree_rep{share(r.root), r.size, r.depth});
+    truncate(head.get(), first);
+    tree_rep t = concat(head.get(), tail.get());
+    release(r.root, r.depth);
+    r = t;
+  }
+
+  // Inserts the tree `mid` before element i: concat(concat(take(i), mid), drop(i)).
+  static void insert_tree(tree_rep& r, std::size_t i, const tree_rep& mid) {
+    if (mid.size == 0) return;
+    rep_holder tail(tree_rep{r.root == nullptr ? nullptr : share(r.root), r.size, r.depth});
+    drop(tail.get(), i);
+    rep_holder head(tree_rep{r.root == nullptr ? nullptr : share(r.root), r.size, r.depth});
+    truncate(head.get(), i);
+    rep_holder left(concat(head.get(), mid));
+    tree_rep t = concat(left.get(), tail.get());
+    release(r.root, r.depth);
+    r = t;
   }
 };
 

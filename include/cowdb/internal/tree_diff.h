@@ -1,87 +1,311 @@
-// Internal: the lock-step walk that compares two radix-balanced trees (diff.h, merge.h).
+// Internal: aligning two trees by their shared nodes (diff.h, merge.h, pvec::operator==).
 //
-// Two trees built by pvec are positionally aligned: the subtree at level L and slot path p covers
-// the same index range in both, whatever their sizes (a shallower tree is the leftmost subtree of a
-// deeper one). So the walk descends the deeper tree's leftmost spine until the depths match, then
-// visits both trees together and skips every pair of identical node pointers: its cost is
-// O(changed chunks x (depth + fanout + chunk)), independent of the size of the unchanged part.
+// Versions derived from one another share most of their nodes, at the same positions (after
+// set, push_back, take) or shifted (after insert, erase, drop, concat). The alignment walks both
+// trees top down, one level at a time, as two sequences of subtrees: subtrees that are the same
+// node on both sides are matched (in order) and skipped without being read; the unmatched ones
+// between two matches form a "region" and are replaced by their children, until a region is
+// made of leaves only, or is empty on one side. Each final region is reported, in order, with
+// the element ranges it covers in both trees; everything outside the regions is shared.
+//
+// Cost: O((changed nodes) x fanout) node visits, plus the regions' elements if the caller reads
+// them; O(1) for identical versions. Trees that share nothing give one region of all leaves.
 #ifndef COWDB_INTERNAL_TREE_DIFF_H_
 #define COWDB_INTERNAL_TREE_DIFF_H_
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "cowdb/internal/rbtree.h"
 
 namespace cowdb::internal {
 
 // What a walk looked at; lets tests prove that unchanged chunks were never read.
 struct walk_stats {
-  std::size_t inner_pairs = 0;        // pairs of distinct inner nodes visited
-  std::size_t leaf_pairs = 0;         // pairs of distinct leaves compared
+  std::size_t inner_pairs = 0;        // stretches of unmatched inner nodes opened (one per level
+                                      // for each changed path when nothing shifted)
+  std::size_t leaf_pairs = 0;         // unmatched leaves examined (the longer side of each region)
   std::size_t elements_compared = 0;  // element comparisons made
 };
 
 template <class T, std::size_t Cap, std::size_t F>
 struct tree_diff {
   using tree = rbtree<T, Cap, F>;
+  using leaf = typename tree::leaf;
 
-  // Calls on_leaves(a_leaf, b_leaf, base_index, lo_k, hi_k) for each pair of distinct leaves
-  // holding elements of [lo, hi), in index order; [base_index + lo_k, base_index + hi_k) is the
-  // part of the pair inside [lo, hi). REQUIRES: hi <= min(a.size, b.size).
-  template <class OnLeaves>
-  static void walk(const tree_rep& a, const tree_rep& b, std::size_t lo, std::size_t hi,
-                   walk_stats& st, OnLeaves&& on_leaves) {
-    if (lo >= hi) return;
-    const node_base* x = a.root;
-    const node_base* y = b.root;
-    unsigned level = std::min(a.depth, b.depth);
-    for (unsigned l = a.depth; l > level; --l) x = tree::as_inner(x)->child[0];
-    for (unsigned l = b.depth; l > level; --l) y = tree::as_inner(y)->child[0];
-    walk_rec(x, y, level, 0, lo, hi, st, on_leaves);
+  // A subtree of one side: node, level, first element index, element count.
+  struct item {
+    const node_base* node;
+    unsigned level;
+    std::size_t pos;
+    std::size_t size;
+  };
+  // Unmatched stretches of both trees: a[a_lo, a_hi) against b[b_lo, b_hi).
+  struct region {
+    std::size_t a_lo = 0, a_hi = 0, b_lo = 0, b_hi = 0;
+    std::vector<item> a, b;
+    bool final = false;
+  };
+
+  // Calls on_region(const region&) -> bool for each final region in order, while it returns true.
+  // A final region has at least one side non-empty; its items are mostly leaves (see lopsided).
+  template <class OnRegion>
+  static void regions(const tree_rep& a, const tree_rep& b, walk_stats& st, OnRegion&& on_region) {
+    if (a.root == b.root && a.size == b.size) return;
+    std::vector<region> stack;
+    {
+      region r0;
+      r0.a_hi = a.size;
+      r0.b_hi = b.size;
+      if (a.size > 0) r0.a.push_back({a.root, a.depth, 0, a.size});
+      if (b.size > 0) r0.b.push_back({b.root, b.depth, 0, b.size});
+      stack.push_back(std::move(r0));
+    }
+    std::vector<std::pair<std::size_t, std::size_t>> matches;
+    absl::flat_hash_map<const node_base*, std::size_t> index;
+    std::vector<region> subs;
+    while (!stack.empty()) {
+      region r = std::move(stack.back());
+      stack.pop_back();
+      if (r.final) {
+        if (!on_region(std::as_const(r))) return;
+        continue;
+      }
+      match(r, matches, index);
+      // The stretches between matches, in order.
+      subs.clear();
+      std::size_t ia = 0, ib = 0;
+      std::size_t pa = r.a_lo, pb = r.b_lo;
+      auto cut = [&](std::size_t ea, std::size_t eb, std::size_t qa, std::size_t qb) {
+        if (ea > ia || eb > ib) {
+          region s;
+          s.a_lo = pa;
+          s.a_hi = qa;
+          s.b_lo = pb;
+          s.b_hi = qb;
+          s.a.assign(r.a.begin() + static_cast<std::ptrdiff_t>(ia), r.a.begin() + static_cast<std::ptrdiff_t>(ea));
+          s.b.assign(r.b.begin() + static_cast<std::ptrdiff_t>(ib), r.b.begin() + static_cast<std::ptrdiff_t>(eb));
+          subs.push_back(std::move(s));
+        }
+      };
+      for (const auto& [i, j] : matches) {
+        cut(i, j, r.a[i].pos, r.b[j].pos);
+        ia = i + 1;
+        ib = j + 1;
+        pa = r.a[i].pos + r.a[i].size;
+        pb = r.b[j].pos + r.b[j].size;
+      }
+      cut(r.a.size(), r.b.size(), r.a_hi, r.b_hi);
+      for (auto it = subs.rbegin(); it != subs.rend(); ++it) {
+        region& s = *it;
+        unsigned top = 0, top_a = 0, top_b = 0;
+        for (const item& x : s.a) top_a = std::max(top_a, x.level);
+        for (const item& x : s.b) top_b = std::max(top_b, x.level);
+        top = std::max(top_a, top_b);
+        const std::size_t na = s.a_hi - s.a_lo, nb = s.b_hi - s.b_lo;
+        if (s.a.empty() || s.b.empty() || top == 0) {
+          s.final = true;
+          if (!s.a.empty() && !s.b.empty()) st.leaf_pairs += std::max(s.a.size(), s.b.size());
+        } else if (nb > 2 * (na + 2 * Cap) || na > 2 * (nb + 2 * Cap)) {
+          // Lopsided: one side much larger (a block appended, inserted, cut off). Opening all of
+          // the large side would enumerate the whole block, so the small side is opened down to
+          // leaves, and the large side only near its two ends, where the small side's nodes can
+          // be found again (a shared prefix or suffix). What stays unopened is added or removed
+          // content, reported without being read.
+          const bool a_small = na < nb;
+          std::vector<item>& small = a_small ? s.a : s.b;
+          std::vector<item>& big = a_small ? s.b : s.a;
+          const unsigned top_small = a_small ? top_a : top_b;
+          ++st.inner_pairs;
+          if (top_small > 0) {
+            expand(small, top_small);
+          } else {
+            const std::size_t lo = a_small ? s.b_lo : s.a_lo, hi = a_small ? s.b_hi : s.a_hi;
+            const std::size_t w = std::min(a_small ? na : nb, hi - lo) + 2 * Cap;
+            if (!expand_ends(big, lo + w, hi - w)) {
+              s.final = true;
+              st.leaf_pairs += small.size();
+            }
+          }
+        } else {
+          ++st.inner_pairs;
+          expand(s.a, top);
+          expand(s.b, top);
+        }
+        stack.push_back(std::move(s));
+      }
+    }
   }
 
-  template <class OnLeaves>
-  static void walk_rec(const node_base* x, const node_base* y, unsigned level, std::size_t base,
-                       std::size_t lo, std::size_t hi, walk_stats& st, OnLeaves& on_leaves) {
-    if (x == y) return;
-    if (level == 0) {
-      ++st.leaf_pairs;
-      const std::size_t b = lo > base ? lo - base : 0;
-      const std::size_t e = std::min<std::size_t>({x->count, y->count, hi - base});
-      on_leaves(tree::as_leaf(x), tree::as_leaf(y), base, b, e);
+  // Pairs of equal nodes, in order on both sides (greedy: each item of a takes the first equal
+  // item of b after the previous match).
+  static void match(const region& r, std::vector<std::pair<std::size_t, std::size_t>>& out,
+                    absl::flat_hash_map<const node_base*, std::size_t>& index) {
+    out.clear();
+    if (r.a.empty() || r.b.empty()) return;
+    std::size_t next = 0;
+    if (r.a.size() * r.b.size() <= 256) {
+      for (std::size_t i = 0; i < r.a.size() && next < r.b.size(); ++i) {
+        for (std::size_t j = next; j < r.b.size(); ++j) {
+          if (r.a[i].node == r.b[j].node && r.a[i].size == r.b[j].size) {
+            out.emplace_back(i, j);
+            next = j + 1;
+            break;
+          }
+        }
+      }
       return;
     }
-    ++st.inner_pairs;
-    const auto* ix = tree::as_inner(x);
-    const auto* iy = tree::as_inner(y);
-    const std::size_t cc = tree::capacity(level - 1);
-    const std::size_t kids = std::min(ix->count, iy->count);
-    for (std::size_t k = lo > base ? (lo - base) / cc : 0; k < kids && base + k * cc < hi; ++k) {
-      walk_rec(ix->child[k], iy->child[k], level - 1, base + k * cc, lo, hi, st, on_leaves);
+    index.clear();
+    for (std::size_t j = r.b.size(); j-- > 0;) index[r.b[j].node] = j;
+    for (std::size_t i = 0; i < r.a.size() && next < r.b.size(); ++i) {
+      auto it = index.find(r.a[i].node);
+      if (it == index.end()) continue;
+      std::size_t j = it->second;
+      if (j < next) {  // the same node again later in b (rare): look for it linearly
+        j = next;
+        while (j < r.b.size() && r.b[j].node != r.a[i].node) ++j;
+        if (j == r.b.size()) continue;
+      }
+      if (r.b[j].size != r.a[i].size) continue;
+      out.emplace_back(i, j);
+      next = j + 1;
     }
+  }
+
+  // Replaces each item of level `top` by its children.
+  static void expand(std::vector<item>& v, unsigned top) {
+    std::vector<item> out;
+    out.reserve(v.size() * 2);
+    for (const item& x : v) {
+      if (x.level != top) {
+        out.push_back(x);
+        continue;
+      }
+      const auto* in = tree::as_inner(x.node);
+      std::size_t pos = x.pos;
+      for (std::uint32_t k = 0; k < in->count; ++k) {
+        const std::size_t cs = tree::child_size(in, x.level, k, x.size);
+        out.push_back({in->child[k], x.level - 1, pos, cs});
+        pos += cs;
+      }
+    }
+    v.swap(out);
+  }
+
+  // Opens the inner items that reach below `head_end` or above `tail_start` (the two ends of the
+  // list); returns whether any was opened.
+  static bool expand_ends(std::vector<item>& v, std::size_t head_end, std::size_t tail_start) {
+    std::vector<item> out;
+    bool any = false;
+    for (const item& x : v) {
+      if (x.level == 0 || (x.pos >= head_end && x.pos + x.size <= tail_start)) {
+        out.push_back(x);
+        continue;
+      }
+      any = true;
+      const auto* in = tree::as_inner(x.node);
+      std::size_t pos = x.pos;
+      for (std::uint32_t k = 0; k < in->count; ++k) {
+        const std::size_t cs = tree::child_size(in, x.level, k, x.size);
+        out.push_back({in->child[k], x.level - 1, pos, cs});
+        pos += cs;
+      }
+    }
+    v.swap(out);
+    return any;
+  }
+
+  // Reads the elements of a list of items in order, or backwards.
+  class cursor {
+   public:
+    explicit cursor(const std::vector<item>& v) noexcept : v_(v) {}
+    // Element at offset `off` from the start of the list; fastest for nearby offsets (leaves are
+    // read directly, subtrees by a descent).
+    const T& at(std::size_t off) noexcept {
+      while (off >= start_ + v_[k_].size) start_ += v_[k_++].size;
+      while (off < start_) start_ -= v_[--k_].size;
+      std::size_t i = off - start_;
+      const item& x = v_[k_];
+      if (x.level == 0) return tree::as_leaf(x.node)->data()[i];
+      return tree::leaf_for(x.node, x.level, i)->data()[i];
+    }
+
+   private:
+    const std::vector<item>& v_;
+    std::size_t k_ = 0;
+    std::size_t start_ = 0;
+  };
+
+  // Calls on_run(first, last) (offsets into both sides) for each maximal run of positions in
+  // [lo, hi) where the two leaf lists differ.
+  template <class OnRun>
+  static void runs(const region& g, std::size_t lo, std::size_t hi, walk_stats& st, OnRun&& on_run) {
+    cursor ca(g.a), cb(g.b);
+    st.elements_compared += hi - lo;
+    std::size_t k = lo;
+    while (k < hi) {
+      while (k < hi && ca.at(k) == cb.at(k)) ++k;
+      if (k == hi) break;
+      const std::size_t first = k;
+      while (k < hi && !(ca.at(k) == cb.at(k))) ++k;
+      on_run(first, k);
+    }
+  }
+
+  // Equal lengths and elements. Reads only what the trees do not share.
+  static bool equal(const tree_rep& a, const tree_rep& b) {
+    if (a.size != b.size) return false;
+    walk_stats st;
+    bool same = true;
+    regions(a, b, st, [&](const region& g) {
+      if (g.a_hi - g.a_lo != g.b_hi - g.b_lo || g.a.empty() || g.b.empty()) {
+        same = false;
+        return false;
+      }
+      runs(g, 0, g.a_hi - g.a_lo, st, [&](std::size_t, std::size_t) { same = false; });
+      return same;
+    });
+    return same;
+  }
+
+  // True when b is not positionally aligned with a: some region changes length before the end of
+  // both (something was inserted or erased). Reads no elements.
+  static bool shifted(const tree_rep& a, const tree_rep& b) {
+    walk_stats st;
+    bool out = false;
+    regions(a, b, st, [&](const region& g) {
+      if (g.a_lo != g.b_lo) return !(out = true);
+      if (g.a_hi - g.a_lo != g.b_hi - g.b_lo && !(g.a_hi == a.size && g.b_hi == b.size)) {
+        return !(out = true);
+      }
+      return true;
+    });
+    return out;
   }
 
   // Calls on_run(first, last) for each maximal run of indices in [lo, hi) where a and b differ,
-  // in order; adjacent runs from neighbouring leaves are reported separately.
+  // in order. REQUIRES: nothing shifted between a and b (every region starts at the same index on
+  // both sides, as after set, push_back, take or transform); hi <= min(a.size, b.size).
   template <class OnRun>
-  static void runs(const tree_rep& a, const tree_rep& b, std::size_t lo, std::size_t hi,
-                   walk_stats& st, OnRun&& on_run) {
-    walk(a, b, lo, hi, st,
-         [&](const typename tree::leaf* la, const typename tree::leaf* lb, std::size_t base,
-             std::size_t k, std::size_t n) {
-           const T* pa = la->data();
-           const T* pb = lb->data();
-           st.elements_compared += n - k;
-           while (k < n) {
-             while (k < n && pa[k] == pb[k]) ++k;
-             if (k == n) break;
-             const std::size_t first = k;
-             while (k < n && !(pa[k] == pb[k])) ++k;
-             on_run(base + first, base + k);
-           }
-         });
+  static void aligned_runs(const tree_rep& a, const tree_rep& b, std::size_t lo, std::size_t hi,
+                           walk_stats& st, OnRun&& on_run) {
+    if (lo >= hi) return;
+    regions(a, b, st, [&](const region& g) {
+      if (g.a_lo >= hi) return false;
+      if (g.a.empty() || g.b.empty()) return true;
+      const std::size_t f = std::max(lo, g.a_lo);
+      const std::size_t l = std::min({hi, g.a_hi, g.b_hi});
+      if (f < l) {
+        runs(g, f - g.a_lo, l - g.a_lo, st,
+             [&](std::size_t x, std::size_t y) { on_run(g.a_lo + x, g.a_lo + y); });
+      }
+      return true;
+    });
   }
 };
 
