@@ -481,7 +481,8 @@ void cowdb_f1(benchmark::State& st, std::size_t n) {
   const Pvec& v = pvec_fixture<Pvec>(n);
   std::size_t k = 0;
   for (auto _ : st) {
-    Pvec w = v.insert(middle(n, k++), write_value(k));
+    const std::size_t i = middle(n, k++);
+    Pvec w = v.insert(i, write_value(k));
     benchmark::DoNotOptimize(w.identity());
   }
 }

@@ -148,7 +148,7 @@ struct tree_diff {
     out.clear();
     if (r.a.empty() || r.b.empty()) return;
     std::size_t next = 0;
-    if (r.a.size() * r.b.size() <= 256) {
+    if (r.a.size() <= 4 * F || r.b.size() <= 4 * F) {  // scans stay short: most items match nearby
       for (std::size_t i = 0; i < r.a.size() && next < r.b.size(); ++i) {
         for (std::size_t j = next; j < r.b.size(); ++j) {
           if (r.a[i].node == r.b[j].node && r.a[i].size == r.b[j].size) {
