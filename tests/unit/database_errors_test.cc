@@ -20,6 +20,7 @@
 #include "cowdb/database.h"
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
+#include "testing/db_helpers.h"
 
 namespace {
 
@@ -32,6 +33,10 @@ using cowdb::Snapshot;
 using cowdb::Transaction;
 using cowdb::VersionId;
 using cowdb::internal::live_nodes;
+using cowdb::testing::Iota;
+using cowdb::testing::IotaVec;
+using cowdb::testing::Ok;
+using cowdb::testing::ToStd;
 using I64 = std::int64_t;
 using Catch::Matchers::Contains;
 
@@ -41,34 +46,6 @@ struct Trade {
   double price = 0;
   friend bool operator==(const Trade&, const Trade&) = default;
 };
-
-template <class T>
-T Ok(absl::StatusOr<T> s) {
-  INFO("status: " << s.status().ToString());
-  REQUIRE(s.ok());
-  return *std::move(s);
-}
-
-void Ok(const absl::Status& s) {
-  INFO("status: " << s.ToString());
-  REQUIRE(s.ok());
-}
-
-std::vector<I64> Iota(std::size_t n, I64 from = 0) {
-  std::vector<I64> v(n);
-  std::iota(v.begin(), v.end(), from);
-  return v;
-}
-
-pvec<I64> IotaVec(std::size_t n, I64 from = 0) {
-  const std::vector<I64> v = Iota(n, from);
-  return pvec<I64>(v.begin(), v.end());
-}
-
-template <class T>
-std::vector<T> ToStd(const pvec<T>& p) {
-  return std::vector<T>(p.begin(), p.end());
-}
 
 // One row of the table: `what` failed with `code` and a message containing every `mention`.
 void CheckError(std::string_view what, const absl::Status& s, absl::StatusCode code,
