@@ -50,23 +50,25 @@ absl::StatusOr<TransactionImpl::Entry*> TransactionImpl::Lookup(std::string_view
 absl::StatusOr<VersionId> TransactionImpl::Commit(std::string_view message) {
   COWDB_RETURN_IF_ERROR(CheckActive());
   active = false;  // finished whatever the outcome
-  Catalog ours;
-  for (auto& [name, e] : work) ours.emplace(name, e.Current());
+  const auto v = std::make_shared<Version>();
+  v->catalog.reserve(work.size());
+  for (auto& [name, e] : work) v->catalog.emplace_hint(v->catalog.end(), name, e.Current());
   work.clear();
+  v->info.parents.assign(1, base->info.id);
+  v->info.message.assign(message.data(), message.size());
 
-  VersionPtr against = base;  // the version `ours` was last reconciled with
+  const Version* against = base.get();  // the version v->catalog was last reconciled with
+  VersionPtr moved;                     // owns `against` once it is not base
   for (;;) {
-    VersionPtr moved_to;
-    absl::StatusOr<VersionPtr> published =
-        db->Publish(branch, against->info.id, {against->info.id}, std::string(message), ours,
-                    &moved_to);
-    if (!published.ok()) return published.status();
-    if (*published != nullptr) {
+    VersionPtr head;
+    COWDB_ASSIGN_OR_RETURN(const bool published,
+                           db->Publish(branch, against->info.id, v, &head));
+    if (published) {
       if (db->options().auto_prune) db->Prune();
-      return (*published)->info.id;
+      return v->info.id;
     }
     // Another commit moved the head: merge our changes into it, with no lock held.
-    CatalogMerge m = MergeCatalogs(against->catalog, ours, moved_to->catalog,
+    CatalogMerge m = MergeCatalogs(against->catalog, v->catalog, head->catalog,
                                    db->options().conflict_mode, merge_mode::kWrites,
                                    std::nullopt);
     if (!m.conflicts.empty()) {
@@ -78,10 +80,12 @@ absl::StatusOr<VersionId> TransactionImpl::Commit(std::string_view message) {
       if (conflicts.size() > 10) list += fmt::format(", ... {} more", conflicts.size() - 10);
       return absl::AbortedError(fmt::format(
           "commit on branch \"{}\" conflicts with {} ({} conflict{}): {}", branch,
-          moved_to->info.id, conflicts.size(), conflicts.size() == 1 ? "" : "s", list));
+          head->info.id, conflicts.size(), conflicts.size() == 1 ? "" : "s", list));
     }
-    ours = std::move(m.merged);
-    against = std::move(moved_to);
+    v->catalog = std::move(m.merged);
+    v->info.parents.front() = head->info.id;
+    moved = std::move(head);
+    against = moved.get();
   }
 }
 
