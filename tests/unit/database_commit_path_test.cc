@@ -1,6 +1,7 @@
-// The commit path: Publish takes the version the commit prepared (merged again if the head moved),
-// and the version table is an array indexed by id, grown in blocks of 1024 records. These tests
-// publish several blocks' worth of versions with pruning in between.
+// The commit path: a transaction records only what it changes on top of its base version's
+// catalog (Begin copies nothing), and the version table is an array indexed by id, grown in
+// blocks of 1024 records. These tests work on a base that already holds datasets, and publish
+// several blocks' worth of versions with pruning in between.
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +16,7 @@ namespace {
 
 using cowdb::Database;
 using cowdb::Options;
+using cowdb::pvec;
 using cowdb::Snapshot;
 using cowdb::Transaction;
 using cowdb::VersionId;
@@ -23,8 +25,77 @@ using cowdb::testing::I64;
 using cowdb::testing::Iota;
 using cowdb::testing::IotaVec;
 using cowdb::testing::Ok;
+using cowdb::testing::Read;
 using cowdb::testing::SetElement;
 using cowdb::testing::ToStd;
+
+std::vector<std::string> Names(const Snapshot& s) {
+  std::vector<std::string> out;
+  for (const auto& d : s.Datasets()) out.push_back(d.name);
+  return out;
+}
+
+TEST_CASE("a transaction's changes layer over its base's datasets", "[database][commit]") {
+  const auto db = Database::Open();
+  // Names longer than the small-string buffer, and names that sort around each other.
+  const std::string long_a = "a_dataset_name_longer_than_sixteen_bytes";
+  CreateDataset<I64>(*db, "main", long_a, IotaVec(100));
+  CreateDataset<I64>(*db, "main", "c", IotaVec(10));
+  CreateDataset<double>(*db, "main", "e", pvec<double>{0.5});
+  const VersionId base = Ok(db->Head("main"));
+
+  Transaction t = Ok(db->Begin("main"));
+  CHECK(t.Datasets() == std::vector<std::string>{long_a, "c", "e"});
+
+  // Unchanged base datasets read through; a wrong type is still an error.
+  CHECK(ToStd(Ok(t.Get<I64>("c"))) == Iota(10));
+  CHECK(absl::IsInvalidArgument(t.Get<double>("c").status()));
+  CHECK(absl::IsInvalidArgument(t.Edit<double>("c").status()));
+  CHECK(absl::IsNotFound(t.Get<I64>("zz").status()));
+
+  // Edit a base dataset, drop another and re-create it with another type, add new ones.
+  Ok(t.Edit<I64>(long_a))->set(7, -7);
+  Ok(t.Drop("c"));
+  CHECK(absl::IsNotFound(t.Get<I64>("c").status()));
+  CHECK(absl::IsNotFound(t.Put<I64>("c", IotaVec(1))));
+  CHECK(absl::IsNotFound(t.Drop("c")));
+  CHECK(absl::IsNotFound(t.Edit<I64>("c").status()));
+  Ok(t.Create<double>("c", pvec<double>{1.0, 2.0}));
+  CHECK(absl::IsAlreadyExists(t.Create<double>("c", {})));
+  CHECK(absl::IsAlreadyExists(t.Create<double>("e", {})));
+  Ok(t.Create<I64>("b", IotaVec(3)));
+  Ok(t.Create<I64>("d", IotaVec(4)));
+  Ok(t.Drop("d"));  // created and dropped: leaves no trace
+  Ok(t.Put<double>("e", pvec<double>{9.0}));
+  CHECK(t.Datasets() == std::vector<std::string>{long_a, "b", "c", "e"});
+
+  // The base is untouched until Commit.
+  CHECK(Names(Ok(db->OpenSnapshot("main"))) == std::vector<std::string>{long_a, "c", "e"});
+  const VersionId v = Ok(t.Commit("layered"));
+  CHECK(t.Datasets().empty());  // finished
+
+  const Snapshot s = Ok(db->OpenSnapshot(v));
+  CHECK(Names(s) == std::vector<std::string>{long_a, "b", "c", "e"});
+  std::vector<I64> want = Iota(100);
+  want[7] = -7;
+  CHECK(ToStd(Ok(s.Get<I64>(long_a))) == want);
+  CHECK(ToStd(Ok(s.Get<double>("c"))) == std::vector<double>{1.0, 2.0});
+  CHECK(ToStd(Ok(s.Get<double>("e"))) == std::vector<double>{9.0});
+  CHECK(ToStd(Ok(s.Get<I64>("b"))) == Iota(3));
+  CHECK(Read(*db, base, "c") == Iota(10));
+
+  // A transaction that changes nothing publishes its base's datasets, shared.
+  Transaction idle = Ok(db->Begin("main"));
+  const VersionId same = Ok(idle.Commit("nothing"));
+  const cowdb::DatabaseDiff d = Ok(db->Diff(v, same));
+  CHECK(d.empty());
+
+  // Dropping every dataset leaves an empty catalog.
+  Transaction drop_all = Ok(db->Begin("main"));
+  for (const std::string& name : drop_all.Datasets()) Ok(drop_all.Drop(name));
+  CHECK(drop_all.Datasets().empty());
+  CHECK(Ok(db->OpenSnapshot(Ok(drop_all.Commit("empty")))).Datasets().empty());
+}
 
 TEST_CASE("a commit merged into a moved head keeps the datasets only one side changed",
           "[database][commit]") {
