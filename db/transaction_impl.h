@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "boost/container/flat_map.hpp"
+#include "boost/container/small_vector.hpp"
 #include "cowdb/transaction.h"
 #include "db/database_impl.h"
 #include "db/version.h"
@@ -51,8 +52,9 @@ class TransactionImpl {
   std::shared_ptr<DatabaseImpl> db;
   std::string branch;
   VersionPtr base;
-  // What the transaction changed, by name; every other dataset is base's.
-  boost::container::flat_map<std::string, Entry, std::less<>> changes;
+  // What the transaction changed, by name; every other dataset is base's. The first change is
+  // stored inline: a transaction on one dataset allocates no array for it.
+  boost::container::small_flat_map<std::string, Entry, 1, std::less<>> changes;
   std::vector<Conflict> conflicts;
   bool active = true;
 };
