@@ -25,10 +25,12 @@
 // database, from one thread in turn vs. from two threads, one per branch) has its own line,
 //
 //   RESULT C2 n=<N> one_thread_ns=<median> two_threads_ns=<median> speedup=<1t/2t> time=real
+//          one_thread_on_cpu=<share> two_threads_on_cpu=<share>
 //
 // with the wall-clock time per commit (all threads' commits together), real time even with
-// --cpu-time: the CPU time of a multi-threaded run counts only its main thread, and what two
-// threads buy is wall time. A table with the targets follows, then one for C2.
+// --cpu-time: what two threads buy is wall time. The on_cpu shares (median CPU time over median
+// real time, per thread) say how much of the machine the threads got: on a busy machine two
+// threads may get no more CPU than one. A table with the targets follows, then one for C2.
 // Misses are reported, never turned into a failure: the exit status is non-zero only when a
 // workload produced no result.
 #include <unistd.h>
@@ -759,13 +761,16 @@ class CollectingReporter : public benchmark::ConsoleReporter {
   // Median over the repetitions of the real (or, with --cpu-time, CPU) time per iteration, in
   // ns; always the real time with force_real.
   std::optional<double> median_ns(const std::string& name, bool force_real = false) const {
-    const auto& samples = use_cpu_time_ && !force_real ? cpu_ : real_;
-    const auto it = samples.find(name);
-    if (it == samples.end() || it->second.empty()) return std::nullopt;
-    std::vector<double> v = it->second;
-    std::sort(v.begin(), v.end());
-    const std::size_t m = v.size() / 2;
-    return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
+    return median(use_cpu_time_ && !force_real ? cpu_ : real_, name);
+  }
+
+  // The median CPU time over the median real time of a run with `threads` threads: the share
+  // of its threads' time they were on a CPU (well below 1 when the machine was busy).
+  std::optional<double> cpu_share(const std::string& name, int threads) const {
+    const auto cpu = median(cpu_, name);
+    const auto real = median(real_, name);
+    if (!cpu || !real || *real <= 0) return std::nullopt;
+    return *cpu / (*real * threads);
   }
 
   std::optional<double> counter(const std::string& name, const std::string& key) const {
@@ -781,11 +786,21 @@ class CollectingReporter : public benchmark::ConsoleReporter {
   double cpu_share() const { return real_seconds_ > 0 ? cpu_seconds_ / real_seconds_ : 1.0; }
 
  private:
+  using Samples = std::map<std::string, std::vector<double>>;
+  static std::optional<double> median(const Samples& samples, const std::string& name) {
+    const auto it = samples.find(name);
+    if (it == samples.end() || it->second.empty()) return std::nullopt;
+    std::vector<double> v = it->second;
+    std::sort(v.begin(), v.end());
+    const std::size_t m = v.size() / 2;
+    return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
+  }
+
   bool use_cpu_time_;
   double real_seconds_ = 0;
   double cpu_seconds_ = 0;
-  std::map<std::string, std::vector<double>> real_;
-  std::map<std::string, std::vector<double>> cpu_;
+  Samples real_;
+  Samples cpu_;
   std::map<std::string, std::map<std::string, double>> counters_;
 };
 
@@ -867,6 +882,8 @@ struct ScalingRow {
   std::size_t n = 0;
   double one_thread_ns = 0;
   double two_threads_ns = 0;
+  double one_thread_cpu_share = 0;   // of one thread's time, on a CPU
+  double two_threads_cpu_share = 0;  // of two threads' time, on a CPU
   double speedup() const { return one_thread_ns / two_threads_ns; }
 };
 
@@ -884,7 +901,8 @@ int print_targets(const CollectingReporter& rep, const std::vector<Pair>& pairs,
         ++missing;
         continue;
       }
-      c2_rows.push_back({p.n, *one, *two});
+      c2_rows.push_back({p.n, *one, *two, rep.cpu_share(p.std_name, 1).value_or(0),
+                         rep.cpu_share(p.cowdb_name, 2).value_or(0)});
       continue;
     }
     Row row;
@@ -941,8 +959,11 @@ int print_targets(const CollectingReporter& rep, const std::vector<Pair>& pairs,
     fmt::print("{}\n", line);
   }
   for (const ScalingRow& r : c2_rows) {
-    fmt::print("RESULT C2 n={} one_thread_ns={:.1f} two_threads_ns={:.1f} speedup={:.3f} time=real\n",
-               r.n, r.one_thread_ns, r.two_threads_ns, r.speedup());
+    fmt::print(
+        "RESULT C2 n={} one_thread_ns={:.1f} two_threads_ns={:.1f} speedup={:.3f} time=real "
+        "one_thread_on_cpu={:.2f} two_threads_on_cpu={:.2f}\n",
+        r.n, r.one_thread_ns, r.two_threads_ns, r.speedup(), r.one_thread_cpu_share,
+        r.two_threads_cpu_share);
   }
 
   fmt::print("\ncowdb vs std::vector<int64_t> — medians of the {} time per iteration\n",
@@ -973,10 +994,15 @@ int print_targets(const CollectingReporter& rep, const std::vector<Pair>& pairs,
         "wall-clock (real) time per commit, even with --cpu-time; no target (2 threads on {} "
         "hardware threads: at most {}x)\n",
         std::thread::hardware_concurrency(), std::min(2U, std::thread::hardware_concurrency()));
-    fmt::print("{:>9} {:>12} {:>12} {:>9}\n", "n", "1 thread", "2 threads", "speed-up");
+    fmt::print(
+        "on-CPU: the share of the threads' wall time they ran (CPU / real time); at equal CPU "
+        "time per commit the speed-up is 2 x (2 threads' share) / (1 thread's share)\n");
+    fmt::print("{:>9} {:>12} {:>12} {:>9} {:>10} {:>10}\n", "n", "1 thread", "2 threads",
+               "speed-up", "on-CPU 1t", "on-CPU 2t");
     for (const ScalingRow& r : c2_rows) {
-      fmt::print("{:>9} {:>12} {:>12} {:>8.2f}x\n", r.n, human_ns(r.one_thread_ns),
-                 human_ns(r.two_threads_ns), r.speedup());
+      fmt::print("{:>9} {:>12} {:>12} {:>8.2f}x {:>9.0f}% {:>9.0f}%\n", r.n,
+                 human_ns(r.one_thread_ns), human_ns(r.two_threads_ns), r.speedup(),
+                 100 * r.one_thread_cpu_share, 100 * r.two_threads_cpu_share);
     }
   }
   return missing;
