@@ -180,12 +180,14 @@ absl::StatusOr<VersionId> Database::Merge(std::string_view source, std::string_v
           "merging \"{}\" into \"{}\": {} conflict{}, first {}", source, target, n,
           n == 1 ? "" : "s", first));
     }
+    const auto v = std::make_shared<internal::Version>();
+    v->info.parents = {dst->info.id, src->info.id};
+    v->info.message.assign(message.data(), message.size());
+    v->catalog = std::move(m.merged);
     internal::VersionPtr moved_to;
-    COWDB_ASSIGN_OR_RETURN(
-        internal::VersionPtr v,
-        impl_->Publish(target, dst->info.id, {dst->info.id, src->info.id}, std::string(message),
-                       std::move(m.merged), &moved_to));
-    if (v != nullptr) {
+    COWDB_ASSIGN_OR_RETURN(const bool published,
+                           impl_->Publish(target, dst->info.id, v, &moved_to));
+    if (published) {
       if (impl_->options().auto_prune) impl_->Prune();
       return v->info.id;
     }

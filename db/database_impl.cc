@@ -18,17 +18,12 @@ const char* Kind(bool tag) { return tag ? "tag" : "branch"; }
 
 DatabaseImpl::DatabaseImpl(const Options& options) : options_(options) {
   auto v = std::make_shared<Version>();
-  v->info.id = VersionId{next_id_++};
+  v->info.id = versions_.next_id();
   v->info.message = "initial empty version";
-  v->info.time = absl::Now();
-  versions_.emplace(v->info.id.value, v);
-  parents_.emplace(v->info.id.value, v->info.parents);
+  v->info.time = last_time_ = absl::Now();
   branches_.emplace("main", v->info.id);
-}
-
-VersionPtr DatabaseImpl::Find(VersionId id) const {
-  const auto it = versions_.find(id.value);
-  return it == versions_.end() ? nullptr : it->second;
+  versions_.Reserve();
+  versions_.Append(std::move(v), {});
 }
 
 absl::StatusOr<VersionPtr> DatabaseImpl::GetVersion(VersionId id) const {
@@ -52,27 +47,23 @@ absl::StatusOr<VersionPtr> DatabaseImpl::Resolve(std::string_view name) const {
   return absl::NotFoundError(fmt::format("no branch or tag named \"{}\"", name));
 }
 
-absl::StatusOr<VersionPtr> DatabaseImpl::Publish(std::string_view branch, VersionId expected,
-                                                 std::vector<VersionId> parents,
-                                                 std::string message, Catalog catalog,
-                                                 VersionPtr* moved_to) {
-  auto v = std::make_shared<Version>();
-  v->info.parents = std::move(parents);
-  v->info.message = std::move(message);
-  v->catalog = std::move(catalog);
+absl::StatusOr<bool> DatabaseImpl::Publish(std::string_view branch, VersionId expected,
+                                           const std::shared_ptr<Version>& v,
+                                           VersionPtr* moved_to) {
+  const ParentIds parents(v->info.parents);
+  const absl::Time now = absl::Now();  // outside the critical section
   absl::MutexLock lock(&mu_);
   const auto it = branches_.find(branch);
   if (it == branches_.end()) return absl::NotFoundError(fmt::format("branch \"{}\" not found", branch));
   if (it->second != expected) {
     *moved_to = Find(it->second);
-    return VersionPtr();
+    return false;
   }
-  v->info.id = VersionId{next_id_++};
-  v->info.time = absl::Now();
-  versions_.emplace(v->info.id.value, v);
-  parents_.emplace(v->info.id.value, v->info.parents);
-  it->second = v->info.id;
-  return VersionPtr(std::move(v));
+  versions_.Reserve();  // the only step that can throw; nothing below does
+  v->info.id = versions_.next_id();
+  v->info.time = last_time_ = std::max(now, last_time_);  // never older than an earlier version
+  it->second = versions_.Append(v, parents);
+  return true;
 }
 
 absl::StatusOr<bool> DatabaseImpl::MoveBranch(std::string_view branch, VersionId expected,
@@ -138,9 +129,9 @@ std::vector<std::pair<VersionId, std::size_t>> DatabaseImpl::AncestorsLocked(
     const auto [id, dist] = queue.front();
     queue.pop_front();
     out.emplace_back(id, dist);
-    const auto it = parents_.find(id.value);
-    if (it == parents_.end() || dist == max_dist) continue;
-    for (VersionId p : it->second) {
+    const ParentIds* parents = versions_.Parents(id);
+    if (parents == nullptr || dist == max_dist) continue;
+    for (VersionId p : *parents) {
       if (seen.insert(p.value).second) queue.emplace_back(p, dist + 1);
     }
   }
@@ -155,11 +146,9 @@ std::vector<std::pair<VersionId, std::size_t>> DatabaseImpl::Ancestors(VersionId
 std::vector<VersionPtr> DatabaseImpl::AllVersions() const {
   absl::ReaderMutexLock lock(&mu_);
   std::vector<VersionPtr> out;
-  out.reserve(versions_.size());
-  for (const auto& [id, v] : versions_) out.push_back(v);
-  std::sort(out.begin(), out.end(),
-            [](const VersionPtr& a, const VersionPtr& b) { return a->info.id < b->info.id; });
-  return out;
+  out.reserve(versions_.retained().size());
+  for (const std::uint64_t id : versions_.retained()) out.push_back(Find(VersionId{id}));
+  return out;  // ascending ids
 }
 
 std::size_t DatabaseImpl::Prune() {
@@ -175,7 +164,7 @@ std::size_t DatabaseImpl::Prune() {
                                        ? SIZE_MAX
                                        : options_.keep_last_versions;
         for (const auto& [id, dist] : AncestorsLocked(head, window)) {
-          const VersionPtr v = Find(id);
+          const VersionPtr& v = Find(id);
           if (v == nullptr) continue;
           const bool in_window =
               options_.keep_last_versions == 0 || dist <= options_.keep_last_versions;
@@ -183,14 +172,8 @@ std::size_t DatabaseImpl::Prune() {
         }
       }
     }
-    for (auto it = versions_.begin(); it != versions_.end();) {
-      if (keep.contains(it->first)) {
-        ++it;
-      } else {
-        dropped.push_back(std::move(it->second));
-        versions_.erase(it++);
-      }
-    }
+    dropped.reserve(versions_.retained().size());  // Drop() must not throw halfway
+    versions_.Drop([&keep](std::uint64_t id) { return keep.contains(id); }, &dropped);
   }
   return dropped.size();
 }

@@ -11,12 +11,13 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "boost/container/flat_map.hpp"
 #include "cowdb/options.h"
 #include "db/version.h"
+#include "db/version_table.h"
 
 namespace cowdb::internal {
 
@@ -34,12 +35,14 @@ class DatabaseImpl {
   absl::StatusOr<VersionPtr> Resolve(std::string_view branch_or_tag) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Publishes a new version on `branch` if its head is still `expected`. Returns the new
-  // version; or, if the head moved, nullptr and the current head in *moved_to.
-  // Errors: kNotFound (branch deleted).
-  absl::StatusOr<VersionPtr> Publish(std::string_view branch, VersionId expected,
-                                     std::vector<VersionId> parents, std::string message,
-                                     Catalog catalog, VersionPtr* moved_to)
+  // Publishes `v` (its parents, message and catalog filled in by the caller) as the new head of
+  // `branch` if that head is still `expected`, setting v->info.id and v->info.time; returns true.
+  // If the head moved, returns false, leaves `v` as it was (to be merged and published again) and
+  // sets *moved_to to the current head. One short critical section; O(1) amortized, allocation
+  // only when the version table grows a block. Strong guarantee: if it throws (std::bad_alloc),
+  // nothing changed. Errors: kNotFound (branch deleted).
+  absl::StatusOr<bool> Publish(std::string_view branch, VersionId expected,
+                               const std::shared_ptr<Version>& v, VersionPtr* moved_to)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Moves `branch` from `expected` to the existing version `to` (fast-forward). Returns false if
   // the head moved. Errors: kNotFound.
@@ -67,19 +70,20 @@ class DatabaseImpl {
  private:
   using RefTable = boost::container::flat_map<std::string, VersionId, std::less<>>;
   RefTable& Table(bool tag) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return tag ? tags_ : branches_; }
-  VersionPtr Find(VersionId id) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  const VersionPtr& Find(VersionId id) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return versions_.Find(id);
+  }
   // Stops descending at max_dist steps (retention windows need no more).
   std::vector<std::pair<VersionId, std::size_t>> AncestorsLocked(
       VersionId from, std::size_t max_dist = SIZE_MAX) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::uint64_t, VersionPtr> versions_ ABSL_GUARDED_BY(mu_);
-  // Parents of every version ever published, retained or not (a few bytes each).
-  absl::flat_hash_map<std::uint64_t, std::vector<VersionId>> parents_ ABSL_GUARDED_BY(mu_);
+  // Every version ever published: retained ones whole, pruned ones as their parents.
+  VersionTable versions_ ABSL_GUARDED_BY(mu_);
   RefTable branches_ ABSL_GUARDED_BY(mu_);
   RefTable tags_ ABSL_GUARDED_BY(mu_);
-  std::uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::Time last_time_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // of the newest version
 };
 
 }  // namespace cowdb::internal

@@ -21,9 +21,7 @@ absl::Status MovedFrom() {
 
 TransactionImpl::TransactionImpl(std::shared_ptr<DatabaseImpl> database, std::string branch_name,
                                  VersionPtr base_version)
-    : db(std::move(database)), branch(std::move(branch_name)), base(std::move(base_version)) {
-  for (const auto& [name, d] : base->catalog) work.emplace(name, Entry{d, nullptr});
-}
+    : db(std::move(database)), branch(std::move(branch_name)), base(std::move(base_version)) {}
 
 absl::Status TransactionImpl::CheckActive() const {
   if (active) return absl::OkStatus();
@@ -31,42 +29,85 @@ absl::Status TransactionImpl::CheckActive() const {
       fmt::format("the transaction on branch \"{}\" is finished", branch));
 }
 
-absl::StatusOr<TransactionImpl::Entry*> TransactionImpl::Lookup(std::string_view name,
-                                                                const std::type_info& type) {
+bool TransactionImpl::Exists(std::string_view name) const {
+  if (const auto it = changes.find(name); it != changes.end()) return it->second.data != nullptr;
+  return base->catalog.find(name) != base->catalog.end();
+}
+
+absl::StatusOr<TransactionImpl::Seen> TransactionImpl::See(std::string_view name,
+                                                           const std::type_info& type) const {
   COWDB_RETURN_IF_ERROR(CheckActive());
-  const auto it = work.find(name);
-  if (it == work.end()) {
+  Seen seen;
+  if (const auto it = changes.find(name); it != changes.end()) {
+    if (it->second.data != nullptr) seen = {&it->second.data, &it->second};
+  } else if (const auto b = base->catalog.find(name); b != base->catalog.end()) {
+    seen = {&b->second, nullptr};
+  }
+  if (seen.data == nullptr) {
     return absl::NotFoundError(
         fmt::format("dataset \"{}\" not found in the transaction on branch \"{}\"", name, branch));
   }
-  if (it->second.data->type() != type) {
+  if ((*seen.data)->type() != type) {
     return absl::InvalidArgumentError(fmt::format("dataset \"{}\" holds {}, not {}", name,
-                                                  TypeName(it->second.data->type()),
-                                                  TypeName(type)));
+                                                  TypeName((*seen.data)->type()), TypeName(type)));
   }
-  return &it->second;
+  return seen;
+}
+
+absl::StatusOr<DatasetPtr> TransactionImpl::Current(std::string_view name,
+                                                    const std::type_info& type) const {
+  COWDB_ASSIGN_OR_RETURN(const Seen seen, See(name, type));
+  return seen.entry != nullptr ? seen.entry->Current() : *seen.data;
+}
+
+absl::StatusOr<TransactionImpl::Entry*> TransactionImpl::Writable(std::string_view name,
+                                                                  const std::type_info& type) {
+  COWDB_ASSIGN_OR_RETURN(const Seen seen, See(name, type));
+  if (seen.entry != nullptr) return &changes.find(name)->second;
+  const auto b = base->catalog.find(name);  // See() found it there
+  return &changes.emplace(b->first, Entry{b->second, nullptr}).first->second;
+}
+
+Catalog TransactionImpl::Changed() const {
+  Catalog out;
+  out.reserve(base->catalog.size() + changes.size());
+  // Both are sorted by name: merge them, a change replacing (or, dropped, hiding) base's entry.
+  auto b = base->catalog.begin();
+  auto c = changes.begin();
+  while (b != base->catalog.end() || c != changes.end()) {
+    if (c == changes.end() || (b != base->catalog.end() && b->first < c->first)) {
+      out.emplace_hint(out.end(), b->first, b->second);
+      ++b;
+      continue;
+    }
+    if (b != base->catalog.end() && b->first == c->first) ++b;
+    if (c->second.data != nullptr) out.emplace_hint(out.end(), c->first, c->second.Current());
+    ++c;
+  }
+  return out;
 }
 
 absl::StatusOr<VersionId> TransactionImpl::Commit(std::string_view message) {
   COWDB_RETURN_IF_ERROR(CheckActive());
   active = false;  // finished whatever the outcome
-  Catalog ours;
-  for (auto& [name, e] : work) ours.emplace(name, e.Current());
-  work.clear();
+  const auto v = std::make_shared<Version>();
+  v->catalog = Changed();
+  changes.clear();
+  v->info.parents.assign(1, base->info.id);
+  v->info.message.assign(message.data(), message.size());
 
-  VersionPtr against = base;  // the version `ours` was last reconciled with
+  const Version* against = base.get();  // the version v->catalog was last reconciled with
+  VersionPtr moved;                     // owns `against` once it is not base
   for (;;) {
-    VersionPtr moved_to;
-    absl::StatusOr<VersionPtr> published =
-        db->Publish(branch, against->info.id, {against->info.id}, std::string(message), ours,
-                    &moved_to);
-    if (!published.ok()) return published.status();
-    if (*published != nullptr) {
+    VersionPtr head;
+    COWDB_ASSIGN_OR_RETURN(const bool published,
+                           db->Publish(branch, against->info.id, v, &head));
+    if (published) {
       if (db->options().auto_prune) db->Prune();
-      return (*published)->info.id;
+      return v->info.id;
     }
     // Another commit moved the head: merge our changes into it, with no lock held.
-    CatalogMerge m = MergeCatalogs(against->catalog, ours, moved_to->catalog,
+    CatalogMerge m = MergeCatalogs(against->catalog, v->catalog, head->catalog,
                                    db->options().conflict_mode, merge_mode::kWrites,
                                    std::nullopt);
     if (!m.conflicts.empty()) {
@@ -78,10 +119,12 @@ absl::StatusOr<VersionId> TransactionImpl::Commit(std::string_view message) {
       if (conflicts.size() > 10) list += fmt::format(", ... {} more", conflicts.size() - 10);
       return absl::AbortedError(fmt::format(
           "commit on branch \"{}\" conflicts with {} ({} conflict{}): {}", branch,
-          moved_to->info.id, conflicts.size(), conflicts.size() == 1 ? "" : "s", list));
+          head->info.id, conflicts.size(), conflicts.size() == 1 ? "" : "s", list));
     }
-    ours = std::move(m.merged);
-    against = std::move(moved_to);
+    v->catalog = std::move(m.merged);
+    v->info.parents.front() = head->info.id;
+    moved = std::move(head);
+    against = moved.get();
   }
 }
 
@@ -101,25 +144,22 @@ const std::vector<Conflict>& Transaction::conflicts() const noexcept { return im
 void Transaction::Abort() noexcept {
   if (impl_ == nullptr) return;
   impl_->active = false;
-  impl_->work.clear();
+  impl_->changes.clear();
 }
 
 absl::StatusOr<internal::DatasetPtr> Transaction::Current(std::string_view name,
                                                           const std::type_info& type) const {
   if (impl_ == nullptr) return internal::MovedFrom();
-  absl::StatusOr<internal::TransactionImpl::Entry*> e = impl_->Lookup(name, type);
-  if (!e.ok()) return e.status();
-  return (*e)->Current();
+  return impl_->Current(name, type);
 }
 
 absl::StatusOr<internal::DatasetEditor*> Transaction::Editor(std::string_view name,
                                                              const std::type_info& type,
                                                              EditorFactory make) {
   if (impl_ == nullptr) return internal::MovedFrom();
-  absl::StatusOr<internal::TransactionImpl::Entry*> e = impl_->Lookup(name, type);
-  if (!e.ok()) return e.status();
-  if ((*e)->editor == nullptr) (*e)->editor = make(*(*e)->data);
-  return (*e)->editor.get();
+  COWDB_ASSIGN_OR_RETURN(internal::TransactionImpl::Entry * e, impl_->Writable(name, type));
+  if (e->editor == nullptr) e->editor = make(*e->data);
+  return e->editor.get();
 }
 
 absl::Status Transaction::Install(std::string_view name, const std::type_info& type,
@@ -127,34 +167,49 @@ absl::Status Transaction::Install(std::string_view name, const std::type_info& t
   if (impl_ == nullptr) return internal::MovedFrom();
   COWDB_RETURN_IF_ERROR(impl_->CheckActive());
   COWDB_RETURN_IF_ERROR(internal::ValidateName("dataset", name));
-  auto it = impl_->work.find(name);
   if (create) {
-    if (it != impl_->work.end()) {
+    if (impl_->Exists(name)) {
       return absl::AlreadyExistsError(fmt::format("dataset \"{}\" already exists", name));
     }
-    impl_->work.emplace(std::string(name), internal::TransactionImpl::Entry{std::move(data), nullptr});
+    if (const auto it = impl_->changes.find(name); it != impl_->changes.end()) {
+      it->second = internal::TransactionImpl::Entry{std::move(data), nullptr};  // was dropped
+    } else {
+      impl_->changes.emplace(std::string(name),
+                             internal::TransactionImpl::Entry{std::move(data), nullptr});
+    }
     return absl::OkStatus();
   }
-  COWDB_RETURN_IF_ERROR(impl_->Lookup(name, type).status());
-  it->second = internal::TransactionImpl::Entry{std::move(data), nullptr};
+  COWDB_ASSIGN_OR_RETURN(internal::TransactionImpl::Entry * e, impl_->Writable(name, type));
+  *e = internal::TransactionImpl::Entry{std::move(data), nullptr};
   return absl::OkStatus();
 }
 
 absl::Status Transaction::Drop(std::string_view name) {
   if (impl_ == nullptr) return internal::MovedFrom();
   COWDB_RETURN_IF_ERROR(impl_->CheckActive());
-  const auto it = impl_->work.find(name);
-  if (it == impl_->work.end()) {
+  if (!impl_->Exists(name)) {
     return absl::NotFoundError(fmt::format("dataset \"{}\" not found", name));
   }
-  impl_->work.erase(it);
+  if (const auto it = impl_->changes.find(name); it != impl_->changes.end()) {
+    it->second = internal::TransactionImpl::Entry{};
+  } else {
+    impl_->changes.emplace(std::string(name), internal::TransactionImpl::Entry{});
+  }
   return absl::OkStatus();
 }
 
 std::vector<std::string> Transaction::Datasets() const {
   std::vector<std::string> out;
-  if (impl_ == nullptr) return out;
-  for (const auto& [name, e] : impl_->work) out.push_back(name);
+  if (impl_ == nullptr || !impl_->active) return out;
+  // Both are sorted by name: merge them (a change hides base's entry of the same name).
+  const internal::Catalog& base = impl_->base->catalog;
+  auto b = base.begin();
+  for (const auto& [name, e] : impl_->changes) {
+    for (; b != base.end() && b->first < name; ++b) out.push_back(b->first);
+    if (b != base.end() && b->first == name) ++b;
+    if (e.data != nullptr) out.push_back(name);
+  }
+  for (; b != base.end(); ++b) out.push_back(b->first);
   return out;
 }
 

@@ -3,18 +3,24 @@
 #ifndef COWDB_DB_VERSION_H_
 #define COWDB_DB_VERSION_H_
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
 
 #include "boost/container/flat_map.hpp"
+#include "boost/container/small_vector.hpp"
 #include "cowdb/internal/dataset.h"
 #include "cowdb/snapshot.h"
 
 namespace cowdb::internal {
 
 // Dataset name -> contents, sorted by name. Datasets are immutable and shared between versions.
-using Catalog = boost::container::flat_map<std::string, DatasetPtr, std::less<>>;
+// The first kInlineDatasets entries live inside the catalog (inside the Version): a commit on a
+// database of a few datasets allocates no separate array for them.
+inline constexpr std::size_t kInlineDatasets = 2;
+using Catalog =
+    boost::container::small_flat_map<std::string, DatasetPtr, kInlineDatasets, std::less<>>;
 
 struct Version {
   VersionInfo info;

@@ -3,13 +3,15 @@
 //   cowdb_bench [--quick] [--sweep] [--cpu-time] [Google Benchmark flags, e.g.
 //               --benchmark_filter=W3]
 //
-//   (default)  W1-W7 and M1 at N = 1M and 10M, 5 repetitions each.
+//   (default)  W1-W8, M1, C1, C2, SNAP, MERGE at N = 1M and 10M (W8, MERGE: 10M), 5 repetitions
+//              each.
 //   --quick    N = 65536 and short repetitions (also COWDB_BENCH_QUICK=1); the ctest smoke test.
 //   --sweep    W2/W3/W4/W6/W7/M1 at N = 10M for a grid of tree shapes (ChunkBytes x Fanout), one
 //              `SWEEP ...` line per shape, to tune kDefaultChunkBytes / kDefaultFanout.
 //   --sweep-n=N  the sweep at another N (implies --sweep).
 //   --cpu-time   medians of the CPU time instead of the real time: steadier on a shared machine,
-//                where the real time also counts the time other processes held the CPU.
+//                where the real time also counts the time other processes held the CPU. Not for
+//                C2, which is always real time.
 //
 // After Google Benchmark's console output (one median and one cv line per benchmark) it prints
 // one machine-readable line per workload and N,
@@ -19,7 +21,16 @@
 // where the times are medians over the repetitions of the real (wall) time per iteration (CPU
 // time with --cpu-time), `abs` is the absolute figure a target bounds (W1, W4: ns; M1: bytes) and
 // `variant` names the W2 scan kind. For M1 the std_ns / cowdb_ns columns hold bytes: 100 deep
-// copies vs. the extra bytes of 100 one-element branches. A table with the targets follows.
+// copies vs. the extra bytes of 100 one-element branches. C2 (C1's commits on two branches of one
+// database, from one thread in turn vs. from two threads, one per branch) has its own line,
+//
+//   RESULT C2 n=<N> one_thread_ns=<median> two_threads_ns=<median> speedup=<1t/2t> time=real
+//          one_thread_on_cpu=<share> two_threads_on_cpu=<share>
+//
+// with the wall-clock time per commit (all threads' commits together), real time even with
+// --cpu-time: what two threads buy is wall time. The on_cpu shares (median CPU time over median
+// real time, per thread) say how much of the machine the threads got: on a busy machine two
+// threads may get no more CPU than one. A table with the targets follows, then one for C2.
 // Misses are reported, never turned into a failure: the exit status is non-zero only when a
 // workload produced no result.
 #include <unistd.h>
@@ -639,22 +650,87 @@ void cowdb_c1(benchmark::State& st, std::size_t n) {
   }
 }
 
+// ---- C2: C1's commits on two branches, from one thread vs. from two threads ----------------------
+
+// bench_database(n) plus branch "b" at main's head: both branches start sharing every chunk.
+constexpr const char* kC2Branches[2] = {"main", "b"};
+std::unique_ptr<cowdb::Database> c2_database(std::size_t n) {
+  auto db = bench_database(n);
+  (void)db->CreateBranch(kC2Branches[1], kC2Branches[0]);
+  return db;
+}
+
+// One 1-element transaction on `branch`, committed; `k` counts this caller's commits.
+bool c2_commit(cowdb::Database& db, const char* branch, const std::size_t* writes,
+               std::size_t k) {
+  absl::StatusOr<cowdb::Transaction> t = db.Begin(branch);
+  if (!t.ok()) return false;
+  (*t->Edit<std::int64_t>("x"))->set(writes[k & kWriteMask], write_value(k));
+  if (!t->Commit("c2").ok()) return false;
+  if ((k + 1) % kPruneEvery == 0) db.Prune();
+  return true;
+}
+
+// One thread commits on the two branches in turn.
+void cowdb_c2_one_thread(benchmark::State& st, std::size_t n) {
+  auto db = c2_database(n);
+  const std::size_t* writes = std_fixture(n).writes.data();
+  std::size_t k = 0;
+  for (auto _ : st) {
+    if (!c2_commit(*db, kC2Branches[k & 1], writes, k)) st.SkipWithError("commit failed");
+    ++k;
+  }
+}
+
+// Two threads (Threads(2)), each committing on its own branch. Thread 0 builds the database
+// before the timed loop; Google Benchmark starts no thread's loop before every thread reached
+// it, and lets none leave before all are done, so thread 1 reads g_c2_db only inside the loop
+// and thread 0 destroys it after.
+cowdb::Database* g_c2_db = nullptr;
+
+void cowdb_c2_two_threads(benchmark::State& st, std::size_t n) {
+  std::unique_ptr<cowdb::Database> owner;
+  if (st.thread_index() == 0) {
+    owner = c2_database(n);
+    g_c2_db = owner.get();
+    (void)std_fixture(n);  // built here, only read by both threads in the loop
+  }
+  const char* branch = kC2Branches[st.thread_index() & 1];
+  cowdb::Database* db = nullptr;
+  const std::size_t* writes = nullptr;
+  std::size_t k = 0;
+  for (auto _ : st) {
+    if (db == nullptr) {
+      db = g_c2_db;
+      writes = std_fixture(n).writes.data();
+    }
+    if (!c2_commit(*db, branch, writes, k)) st.SkipWithError("commit failed");
+    ++k;
+  }
+  if (st.thread_index() == 0) g_c2_db = nullptr;
+}
+
 // ---- registration -------------------------------------------------------------------------------
 
 using Body = void (*)(benchmark::State&, std::size_t);
 
-// Registers body(n) under `name`; returns the name (the key of its results).
+// Registers body(n) under `name`, run by `threads` threads at once; returns the name (the key
+// of its results). With several threads the real time per iteration is the wall time divided by
+// the iterations of all threads together.
 std::string add_bench(const Config& cfg, const std::string& name, Body body, std::size_t n,
-                      benchmark::TimeUnit unit) {
-  benchmark::RegisterBenchmark(name.c_str(), [body, n](benchmark::State& st) { body(st, n); })
-      ->Repetitions(cfg.repetitions)
-      ->MinTime(cfg.min_time)
-      ->UseRealTime()
-      ->Unit(unit);
+                      benchmark::TimeUnit unit, int threads = 1) {
+  benchmark::internal::Benchmark* b =
+      benchmark::RegisterBenchmark(name.c_str(), [body, n](benchmark::State& st) { body(st, n); })
+          ->Repetitions(cfg.repetitions)
+          ->MinTime(cfg.min_time)
+          ->UseRealTime()
+          ->Unit(unit);
+  if (threads > 1) b->Threads(threads);
   return name;
 }
 
-// One RESULT line: a cowdb benchmark and its std baseline (none for M1).
+// One RESULT line: a cowdb benchmark and its std baseline (none for M1). For C2, std_name is
+// the one-thread run and cowdb_name the two-thread run.
 struct Pair {
   std::string id;
   std::string variant;  // "iter" / "chunk" for W2, else empty
@@ -695,6 +771,11 @@ std::vector<Pair> register_targets(const Config& cfg) {
     add_pair("F3", "concat", std_f3, cowdb_f3, kMicrosecond, kNanosecond);
     add_pair("F4", "slice", std_f4, cowdb_f4, kMicrosecond, kNanosecond);
     add_pair("F5", "diff", std_f5, cowdb_f5, kMicrosecond, kMicrosecond);
+    pairs.push_back({"C2", "", n,
+                     add_bench(cfg, fmt::format("C2/n:{}/1thread", n), cowdb_c2_one_thread, n,
+                               kNanosecond),
+                     add_bench(cfg, fmt::format("C2/n:{}/2threads", n), cowdb_c2_two_threads, n,
+                               kNanosecond, /*threads=*/2)});
     if (n == cfg.sizes.back()) {  // W8 and MERGE at the largest N only
       add_pair("MERGE", "1%", std_merge, cowdb_merge, kMicrosecond, kMicrosecond);
       add_pair("W8", "k=1", std_w8<1>, cowdb_w8<1>, kMicrosecond, kMicrosecond);
@@ -799,15 +880,19 @@ class CollectingReporter : public benchmark::ConsoleReporter {
     if (!shown.empty()) ConsoleReporter::ReportRuns(shown);
   }
 
-  // Median over the repetitions of the real (or CPU) time per iteration, in ns.
-  std::optional<double> median_ns(const std::string& name) const {
-    const auto& samples = use_cpu_time_ ? cpu_ : real_;
-    const auto it = samples.find(name);
-    if (it == samples.end() || it->second.empty()) return std::nullopt;
-    std::vector<double> v = it->second;
-    std::sort(v.begin(), v.end());
-    const std::size_t m = v.size() / 2;
-    return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
+  // Median over the repetitions of the real (or, with --cpu-time, CPU) time per iteration, in
+  // ns; always the real time with force_real.
+  std::optional<double> median_ns(const std::string& name, bool force_real = false) const {
+    return median(use_cpu_time_ && !force_real ? cpu_ : real_, name);
+  }
+
+  // The median CPU time over the median real time of a run with `threads` threads: the share
+  // of its threads' time they were on a CPU (well below 1 when the machine was busy).
+  std::optional<double> cpu_share(const std::string& name, int threads) const {
+    const auto cpu = median(cpu_, name);
+    const auto real = median(real_, name);
+    if (!cpu || !real || *real <= 0) return std::nullopt;
+    return *cpu / (*real * threads);
   }
 
   std::optional<double> counter(const std::string& name, const std::string& key) const {
@@ -823,11 +908,21 @@ class CollectingReporter : public benchmark::ConsoleReporter {
   double cpu_share() const { return real_seconds_ > 0 ? cpu_seconds_ / real_seconds_ : 1.0; }
 
  private:
+  using Samples = std::map<std::string, std::vector<double>>;
+  static std::optional<double> median(const Samples& samples, const std::string& name) {
+    const auto it = samples.find(name);
+    if (it == samples.end() || it->second.empty()) return std::nullopt;
+    std::vector<double> v = it->second;
+    std::sort(v.begin(), v.end());
+    const std::size_t m = v.size() / 2;
+    return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
+  }
+
   bool use_cpu_time_;
   double real_seconds_ = 0;
   double cpu_seconds_ = 0;
-  std::map<std::string, std::vector<double>> real_;
-  std::map<std::string, std::vector<double>> cpu_;
+  Samples real_;
+  Samples cpu_;
   std::map<std::string, std::map<std::string, double>> counters_;
 };
 
@@ -906,11 +1001,34 @@ void print_cpu_share(const CollectingReporter& rep) {
                  : " (the machine was busy: real-time medians are inflated; try --cpu-time)");
 }
 
+// C2 at one N: wall-clock time per commit with one thread and with two.
+struct ScalingRow {
+  std::size_t n = 0;
+  double one_thread_ns = 0;
+  double two_threads_ns = 0;
+  double one_thread_cpu_share = 0;   // of one thread's time, on a CPU
+  double two_threads_cpu_share = 0;  // of two threads' time, on a CPU
+  double speedup() const { return one_thread_ns / two_threads_ns; }
+};
+
 // Prints the RESULT lines and the table; returns the number of workloads without a result.
 int print_targets(const CollectingReporter& rep, const std::vector<Pair>& pairs, bool quick) {
   std::vector<Row> rows;
+  std::vector<ScalingRow> c2_rows;
   int missing = 0;
   for (const Pair& p : pairs) {
+    if (p.id == "C2") {  // wall clock whatever --cpu-time says: the CPU time of a multi-threaded
+                         // run counts only its main thread
+      const auto one = rep.median_ns(p.std_name, /*force_real=*/true);
+      const auto two = rep.median_ns(p.cowdb_name, /*force_real=*/true);
+      if (!one || !two) {
+        ++missing;
+        continue;
+      }
+      c2_rows.push_back({p.n, *one, *two, rep.cpu_share(p.std_name, 1).value_or(0),
+                         rep.cpu_share(p.cowdb_name, 2).value_or(0)});
+      continue;
+    }
     Row row;
     row.pair = p;
     if (p.id == "M1") {
@@ -964,6 +1082,13 @@ int print_targets(const CollectingReporter& rep, const std::vector<Pair>& pairs,
     }
     fmt::print("{}\n", line);
   }
+  for (const ScalingRow& r : c2_rows) {
+    fmt::print(
+        "RESULT C2 n={} one_thread_ns={:.1f} two_threads_ns={:.1f} speedup={:.3f} time=real "
+        "one_thread_on_cpu={:.2f} two_threads_on_cpu={:.2f}\n",
+        r.n, r.one_thread_ns, r.two_threads_ns, r.speedup(), r.one_thread_cpu_share,
+        r.two_threads_cpu_share);
+  }
 
   fmt::print("\ncowdb vs std::vector<int64_t> — medians of the {} time per iteration\n",
              rep.use_cpu_time() ? "CPU" : "real");
@@ -986,6 +1111,24 @@ int print_targets(const CollectingReporter& rep, const std::vector<Pair>& pairs,
                ok ? "ok" : "MISS");
   }
   fmt::print("{} of {} targets met\n", rows.size() - static_cast<std::size_t>(misses), rows.size());
+  if (!c2_rows.empty()) {
+    fmt::print(
+        "\nC2: 1-element commits on 2 branches, from 1 thread (in turn) vs 2 threads (one per "
+        "branch)\n"
+        "wall-clock (real) time per commit, even with --cpu-time; no target (2 threads on {} "
+        "hardware threads: at most {}x)\n",
+        std::thread::hardware_concurrency(), std::min(2U, std::thread::hardware_concurrency()));
+    fmt::print(
+        "on-CPU: the share of the threads' wall time they ran (CPU / real time); at equal CPU "
+        "time per commit the speed-up is 2 x (2 threads' share) / (1 thread's share)\n");
+    fmt::print("{:>9} {:>12} {:>12} {:>9} {:>10} {:>10}\n", "n", "1 thread", "2 threads",
+               "speed-up", "on-CPU 1t", "on-CPU 2t");
+    for (const ScalingRow& r : c2_rows) {
+      fmt::print("{:>9} {:>12} {:>12} {:>8.2f}x {:>9.0f}% {:>9.0f}%\n", r.n,
+                 human_ns(r.one_thread_ns), human_ns(r.two_threads_ns), r.speedup(),
+                 100 * r.one_thread_cpu_share, 100 * r.two_threads_cpu_share);
+    }
+  }
   return missing;
 }
 

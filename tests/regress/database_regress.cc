@@ -10,39 +10,25 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "cowdb/database.h"
+#include "testing/db_helpers.h"
 
 namespace {
 
 using I64 = std::int64_t;
 
-template <class T>
-T Ok(absl::StatusOr<T> s) {
-  INFO("status: " << s.status().ToString());
-  REQUIRE(s.ok());
-  return *std::move(s);
-}
-
-void Ok(const absl::Status& s) {
-  INFO("status: " << s.ToString());
-  REQUIRE(s.ok());
-}
+using cowdb::testing::Ok;
 
 // Commits "a" = ten zeros on main (v2).
 void Load(cowdb::Database& db) {
-  cowdb::Transaction t = Ok(db.Begin("main"));
-  Ok(t.Create<I64>("a", cowdb::pvec<I64>(10, 0)));
-  Ok(t.Commit("load"));
+  cowdb::testing::CreateDataset(db, "main", "a", cowdb::pvec<I64>(10, 0));
 }
 
 cowdb::VersionId Set(cowdb::Database& db, const char* branch, std::size_t i, I64 value) {
-  cowdb::Transaction t = Ok(db.Begin(branch));
-  Ok(t.Edit<I64>("a"))->set(i, value);
-  return Ok(t.Commit("set"));
+  return cowdb::testing::SetElement(db, branch, "a", i, value);
 }
 
 std::vector<I64> ReadA(const cowdb::Database& db, cowdb::VersionId id) {
-  const cowdb::pvec<I64> a = Ok(Ok(db.OpenSnapshot(id)).Get<I64>("a"));
-  return std::vector<I64>(a.begin(), a.end());
+  return cowdb::testing::Read(db, id, "a");
 }
 
 }  // namespace

@@ -10,25 +10,19 @@
 #include "cowdb/pvec.h"
 #include "cowdb/snapshot.h"
 #include "cowdb/transaction.h"
+#include "testing/db_helpers.h"
 
 namespace {
 
 using I64 = std::int64_t;
 
 // Commits a dataset `name` with `contents` on main.
-void Load(cowdb::Database& db, const char* name, std::vector<I64> contents) {
-  absl::StatusOr<cowdb::Transaction> t = db.Begin("main");
-  REQUIRE(t.ok());
-  REQUIRE(t->Create<I64>(name, cowdb::pvec<I64>(contents)).ok());
-  REQUIRE(t->Commit("load").ok());
+void Load(cowdb::Database& db, const char* name, const std::vector<I64>& contents) {
+  cowdb::testing::CreateDataset(db, "main", name, cowdb::pvec<I64>(contents));
 }
 
 I64 Read(const cowdb::Database& db, const char* name, std::size_t i) {
-  absl::StatusOr<cowdb::Snapshot> s = db.OpenSnapshot("main");
-  REQUIRE(s.ok());
-  absl::StatusOr<cowdb::pvec<I64>> v = s->Get<I64>(name);
-  REQUIRE(v.ok());
-  return (*v)[i];
+  return cowdb::testing::Read(db, "main", name).at(i);
 }
 
 }  // namespace

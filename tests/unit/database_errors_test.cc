@@ -20,6 +20,7 @@
 #include "cowdb/database.h"
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
+#include "testing/db_helpers.h"
 
 namespace {
 
@@ -32,6 +33,12 @@ using cowdb::Snapshot;
 using cowdb::Transaction;
 using cowdb::VersionId;
 using cowdb::internal::live_nodes;
+using cowdb::testing::Iota;
+using cowdb::testing::IotaVec;
+using cowdb::testing::Ok;
+using cowdb::testing::Read;
+using cowdb::testing::SetElement;
+using cowdb::testing::ToStd;
 using I64 = std::int64_t;
 using Catch::Matchers::Contains;
 
@@ -41,34 +48,6 @@ struct Trade {
   double price = 0;
   friend bool operator==(const Trade&, const Trade&) = default;
 };
-
-template <class T>
-T Ok(absl::StatusOr<T> s) {
-  INFO("status: " << s.status().ToString());
-  REQUIRE(s.ok());
-  return *std::move(s);
-}
-
-void Ok(const absl::Status& s) {
-  INFO("status: " << s.ToString());
-  REQUIRE(s.ok());
-}
-
-std::vector<I64> Iota(std::size_t n, I64 from = 0) {
-  std::vector<I64> v(n);
-  std::iota(v.begin(), v.end(), from);
-  return v;
-}
-
-pvec<I64> IotaVec(std::size_t n, I64 from = 0) {
-  const std::vector<I64> v = Iota(n, from);
-  return pvec<I64>(v.begin(), v.end());
-}
-
-template <class T>
-std::vector<T> ToStd(const pvec<T>& p) {
-  return std::vector<T>(p.begin(), p.end());
-}
 
 // One row of the table: `what` failed with `code` and a message containing every `mention`.
 void CheckError(std::string_view what, const absl::Status& s, absl::StatusCode code,
@@ -281,8 +260,9 @@ TEST_CASE_METHOD(Fixture, "bad names -> kInvalidArgument", "[errors]") {
     std::vector<std::string> shown;  // how the message may show it (any one of them)
   };
   const BadName bad = GENERATE(
-      BadName{"", {}}, BadName{" x", {" x"}}, BadName{"a\tb", {"a\tb", "a\\tb"}},
-      BadName{"a\nb", {"a\nb", "a\\nb"}}, BadName{std::string(256, 'n'), {std::string(16, 'n')}});
+      BadName{"", {}}, BadName{" x", {" x"}}, BadName{"x ", {"x "}}, BadName{"a b", {"a b"}},
+      BadName{"a\tb", {"a\tb", "a\\tb"}}, BadName{"a\nb", {"a\nb", "a\\nb"}},
+      BadName{std::string(256, 'n'), {std::string(16, 'n')}});
   CAPTURE(bad.name, bad.name.size());
   const NoChange unchanged(*db);
 
@@ -497,6 +477,93 @@ TEST_CASE("merging branches whose common ancestor was pruned -> kFailedPrecondit
     unchanged.Check();
   }
   CHECK(live_nodes() == nodes0);
+}
+
+// ---- pruned versions and stale transactions -----------------------------------------------------
+
+TEST_CASE("a pruned version -> kNotFound naming it; a snapshot taken before still reads it",
+          "[errors]") {
+  const std::int64_t nodes0 = live_nodes();
+  {
+    const auto db = Database::Open(Options{.keep_last_versions = 1});
+    const VersionId v2 = cowdb::testing::CreateDataset<I64>(*db, "main", "qty", IotaVec(50));
+    const Snapshot pinned = Ok(db->OpenSnapshot(v2));
+    SetElement(*db, "main", "qty", 1, 100);                     // v3
+    const VersionId v4 = SetElement(*db, "main", "qty", 2, 200);  // v4
+    REQUIRE(db->Prune() == 2);                                  // v1 and v2
+    const NoChange unchanged(*db);
+    CheckError("OpenSnapshot", db->OpenSnapshot(v2).status(), kNotFound, {"v2"});
+    CheckError("CreateBranch at", db->CreateBranch("b", v2), kNotFound, {"v2"});
+    CheckError("CreateTag at", db->CreateTag("t", v2), kNotFound, {"v2"});
+    CheckError("Diff from", db->Diff(v2, v4).status(), kNotFound, {"v2"});
+    CHECK(ToStd(Ok(pinned.Get<I64>("qty"))) == Iota(50));
+    CHECK(pinned.id() == v2);
+    unchanged.Check();
+  }
+  CHECK(live_nodes() == nodes0);
+}
+
+// A stale transaction began before other commits on its branch, here with its base version pruned
+// meanwhile: its Commit merges its writes onto the moved head, or fails with kAborted on the
+// elements a later commit also wrote; the pruning changes neither.
+TEST_CASE("a stale transaction whose base was pruned commits, or conflicts -> kAborted",
+          "[errors]") {
+  const std::int64_t nodes0 = live_nodes();
+  {
+    const auto db = Database::Open(Options{.keep_last_versions = 1});
+    const VersionId v2 = cowdb::testing::CreateDataset<I64>(*db, "main", "qty", IotaVec(50));
+    Transaction clean = Ok(db->Begin("main"));
+    Transaction conflicting = Ok(db->Begin("main"));
+    Ok(clean.Edit<I64>("qty"))->set(0, -1);
+    Ok(conflicting.Edit<I64>("qty"))->set(1, -1);
+    SetElement(*db, "main", "qty", 1, 100);                     // v3
+    const VersionId v4 = SetElement(*db, "main", "qty", 2, 200);  // v4
+    REQUIRE(db->Prune() == 2);
+    REQUIRE(absl::IsNotFound(db->OpenSnapshot(v2).status()));
+    CHECK(clean.base() == v2);
+
+    const VersionId v5 = Ok(clean.Commit("stale, no conflict"));
+    std::vector<I64> want = Iota(50);
+    want[0] = -1;
+    want[1] = 100;
+    want[2] = 200;
+    CHECK(Read(*db, v5, "qty") == want);
+    CHECK(Ok(db->OpenSnapshot(v5)).info().parents == std::vector<VersionId>{v4});
+
+    const NoChange unchanged(*db);
+    CheckError("stale Commit", conflicting.Commit("stale, conflict").status(), kAborted,
+               {"qty", "1", "main"});
+    CHECK(conflicting.conflicts() == std::vector<Conflict>{{"qty", 1}});
+    unchanged.Check();
+  }
+  CHECK(live_nodes() == nodes0);
+}
+
+// Defined behavior: a transaction names its branch, not a version. When the branch is deleted and
+// created again before Commit, the new head is just a moved head: Commit merges the
+// transaction's writes onto it (with the transaction's base as the merge base), and fails with
+// kAborted where the new head differs from that base at an element the transaction wrote.
+TEST_CASE_METHOD(Fixture, "a branch deleted and re-created under a live transaction: Commit merges "
+                          "onto the new head, or conflicts -> kAborted", "[errors]") {
+  Transaction t = Ok(db->Begin("exp-1"));  // base v3: qty[3] = -3
+  Transaction u = Ok(db->Begin("exp-1"));
+  Ok(t.Edit<I64>("qty"))->set(0, 100);
+  Ok(u.Edit<I64>("qty"))->set(3, 33);  // v4 has qty[3] = 3: differs from u's base
+  Ok(db->DeleteBranch("exp-1"));
+  Ok(db->CreateBranch("exp-1", "main"));  // at v4
+
+  const VersionId v5 = Ok(t.Commit("onto the re-created branch"));
+  CHECK(Ok(db->Head("exp-1")) == v5);
+  CHECK(Ok(db->OpenSnapshot(v5)).info().parents == std::vector<VersionId>{v4});
+  std::vector<I64> want = Iota(50);
+  want[0] = 100;  // qty[3] is v4's 3: the old branch's -3 went with it
+  CHECK(Read(*db, v5, "qty") == want);
+  CHECK(Read<double>(*db, v5, "prices")[0] == 0.5);
+
+  const NoChange unchanged(*db);
+  CheckError("Commit", u.Commit("conflict").status(), kAborted, {"qty", "3", "exp-1"});
+  CHECK(u.conflicts() == std::vector<Conflict>{{"qty", 3}});
+  unchanged.Check();
 }
 
 // ---- kAborted ----------------------------------------------------------------------------------

@@ -9,6 +9,8 @@
 //   (e) commits to different branches from different threads, branch/tag churn, then concurrent
 //       merges of every branch into main;
 //   (f) a reader holding one snapshot through many commits, deletions and prunes sees it unchanged.
+// Under TSan, tests/testing/tsan_mutex.h annotates absl::Mutex (Debian's Abseil is not
+// instrumented); each test checks that the annotations are active.
 // Thread counts (4-6) and iterations are modest so that the file runs in about a second in Release
 // and well under two minutes under ThreadSanitizer on two cores. There are no timing assertions.
 //
@@ -35,10 +37,8 @@
 #include <utility>
 #include <vector>
 
-#include "absl/base/config.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "cowdb/database.h"
 #include "cowdb/internal/node.h"
 #include "cowdb/options.h"
@@ -47,99 +47,7 @@
 #include "cowdb/status.h"
 #include "cowdb/transaction.h"
 #include "fmt/format.h"
-
-#ifdef ABSL_HAVE_THREAD_SANITIZER
-// ThreadSanitizer and a prebuilt Abseil. Debian's libabsl_synchronization.so is not compiled with
-// -fsanitize=thread, so TSan never sees absl::Mutex being locked or unlocked, and it reports
-// every access that the database guards with its absl::Mutex (the version and branch tables) as
-// a data race. The definitions below, in the instrumented test binary, interpose the library's
-// (ELF symbol interposition: the executable's definition wins), tell TSan about each acquire and
-// release with its mutex annotations, and call the library's implementation. The plain lock and
-// unlock functions are wrapped (cowdb uses no Condition or CondVar). With an Abseil built with
-// -fsanitize=thread, delete this block.
-#include <dlfcn.h>
-#include <sanitizer/tsan_interface.h>
-
-#define COWDB_STRESS_STR2(x) #x
-#define COWDB_STRESS_STR(x) COWDB_STRESS_STR2(x)
-
-namespace {
-
-// The library's definition of absl::Mutex::<method>() (mangled by hand).
-template <class Fn>
-Fn RealMutexMethod(std::string_view method) {
-#if ABSL_OPTION_USE_INLINE_NAMESPACE
-  constexpr std::string_view ns = COWDB_STRESS_STR(ABSL_OPTION_INLINE_NAMESPACE_NAME);
-  const std::string symbol =
-      fmt::format("_ZN4absl{}{}5Mutex{}{}Ev", ns.size(), ns, method.size(), method);
-#else
-  const std::string symbol = fmt::format("_ZN4absl5Mutex{}{}Ev", method.size(), method);
-#endif
-  void* f = dlsym(RTLD_NEXT, symbol.c_str());
-  if (f == nullptr) {
-    fmt::print(stderr, "TSan absl::Mutex shim: {} not found\n", symbol);
-    std::abort();
-  }
-  return reinterpret_cast<Fn>(f);
-}
-
-using VoidMethod = void (*)(absl::Mutex*);
-using BoolMethod = bool (*)(absl::Mutex*);
-
-}  // namespace
-
-namespace absl {
-ABSL_NAMESPACE_BEGIN
-
-void Mutex::Lock() {
-  static const VoidMethod real = RealMutexMethod<VoidMethod>("Lock");
-  __tsan_mutex_pre_lock(this, 0);
-  real(this);
-  __tsan_mutex_post_lock(this, 0, 0);
-}
-
-void Mutex::Unlock() {
-  static const VoidMethod real = RealMutexMethod<VoidMethod>("Unlock");
-  __tsan_mutex_pre_unlock(this, 0);
-  real(this);
-  __tsan_mutex_post_unlock(this, 0);
-}
-
-bool Mutex::TryLock() {
-  static const BoolMethod real = RealMutexMethod<BoolMethod>("TryLock");
-  __tsan_mutex_pre_lock(this, __tsan_mutex_try_lock);
-  const bool locked = real(this);
-  __tsan_mutex_post_lock(this, __tsan_mutex_try_lock | (locked ? 0 : __tsan_mutex_try_lock_failed),
-                         0);
-  return locked;
-}
-
-void Mutex::ReaderLock() {
-  static const VoidMethod real = RealMutexMethod<VoidMethod>("ReaderLock");
-  __tsan_mutex_pre_lock(this, __tsan_mutex_read_lock);
-  real(this);
-  __tsan_mutex_post_lock(this, __tsan_mutex_read_lock, 0);
-}
-
-void Mutex::ReaderUnlock() {
-  static const VoidMethod real = RealMutexMethod<VoidMethod>("ReaderUnlock");
-  __tsan_mutex_pre_unlock(this, __tsan_mutex_read_lock);
-  real(this);
-  __tsan_mutex_post_unlock(this, __tsan_mutex_read_lock);
-}
-
-bool Mutex::ReaderTryLock() {
-  static const BoolMethod real = RealMutexMethod<BoolMethod>("ReaderTryLock");
-  const unsigned flags = __tsan_mutex_read_lock | __tsan_mutex_try_lock;
-  __tsan_mutex_pre_lock(this, flags);
-  const bool locked = real(this);
-  __tsan_mutex_post_lock(this, flags | (locked ? 0 : __tsan_mutex_try_lock_failed), 0);
-  return locked;
-}
-
-ABSL_NAMESPACE_END
-}  // namespace absl
-#endif  // ABSL_HAVE_THREAD_SANITIZER
+#include "testing/tsan_mutex.h"
 
 namespace {
 
@@ -259,6 +167,7 @@ bool CommitWithRetry(Database& db, std::string_view branch, std::string_view mes
 }  // namespace
 
 TEST_CASE("stress: bank transfers keep the total constant in every snapshot", "[stress]") {
+  COWDB_REQUIRE_TSAN_MUTEX_ANNOTATIONS();
   constexpr int kAccounts = 16;
   constexpr I64 kInitial = 1000;
   constexpr int kTransfersPerWriter = 2500;
@@ -358,6 +267,7 @@ TEST_CASE("stress: bank transfers keep the total constant in every snapshot", "[
 }
 
 TEST_CASE("stress: counters incremented with retry count every successful commit", "[stress]") {
+  COWDB_REQUIRE_TSAN_MUTEX_ANNOTATIONS();
   constexpr int kIncrements = 2500;
   const std::int64_t live0 = cowdb::internal::live_nodes();
   Failures failures;
@@ -415,6 +325,7 @@ TEST_CASE("stress: counters incremented with retry count every successful commit
 }
 
 TEST_CASE("stress: writers of disjoint chunks never conflict and every write lands", "[stress]") {
+  COWDB_REQUIRE_TSAN_MUTEX_ANNOTATIONS();
   constexpr std::size_t kCap = pvec<I64>::chunk_capacity;
   constexpr int kCommits = 1500;
   const std::int64_t live0 = cowdb::internal::live_nodes();
@@ -524,6 +435,7 @@ TEST_CASE("stress: writers of disjoint chunks never conflict and every write lan
 
 TEST_CASE("stress: copying and dropping shared snapshots and pvecs while a writer commits",
           "[stress]") {
+  COWDB_REQUIRE_TSAN_MUTEX_ANNOTATIONS();
   constexpr std::size_t kSize = 3 * pvec<I64>::chunk_capacity + 5;  // four chunks
   constexpr int kCopiers = 4;
   constexpr int kIterations = 3000;
@@ -615,6 +527,7 @@ TEST_CASE("stress: copying and dropping shared snapshots and pvecs while a write
 }
 
 TEST_CASE("stress: commits to different branches from different threads, then merges", "[stress]") {
+  COWDB_REQUIRE_TSAN_MUTEX_ANNOTATIONS();
   constexpr int kCommits = 1000;
   const std::int64_t live0 = cowdb::internal::live_nodes();
   Failures failures;
@@ -728,6 +641,7 @@ TEST_CASE("stress: commits to different branches from different threads, then me
 }
 
 TEST_CASE("stress: a snapshot held through many commits and prunes never changes", "[stress]") {
+  COWDB_REQUIRE_TSAN_MUTEX_ANNOTATIONS();
   constexpr std::size_t kSize = 2000;  // four chunks
   constexpr int kWriterThreads = 3;
   constexpr int kCommits = 1000;

@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
+#include "testing/db_helpers.h"
 
 namespace {
 
@@ -34,6 +35,13 @@ using cowdb::Snapshot;
 using cowdb::Transaction;
 using cowdb::VersionId;
 using cowdb::internal::live_nodes;
+using cowdb::testing::CreateDataset;
+using cowdb::testing::Iota;
+using cowdb::testing::IotaVec;
+using cowdb::testing::Ok;
+using cowdb::testing::Read;
+using cowdb::testing::SetElement;
+using cowdb::testing::ToStd;
 using I64 = std::int64_t;
 using Catch::Matchers::Contains;
 
@@ -44,35 +52,6 @@ struct Trade {
   int quantity = 0;
   friend bool operator==(const Trade&, const Trade&) = default;
 };
-
-// Unwraps a StatusOr, failing the test (and printing the status) when it holds an error.
-template <class T>
-T Ok(absl::StatusOr<T> s) {
-  INFO("status: " << s.status().ToString());
-  REQUIRE(s.ok());
-  return *std::move(s);
-}
-
-void Ok(const absl::Status& s) {
-  INFO("status: " << s.ToString());
-  REQUIRE(s.ok());
-}
-
-std::vector<I64> Iota(std::size_t n, I64 from = 0) {
-  std::vector<I64> v(n);
-  std::iota(v.begin(), v.end(), from);
-  return v;
-}
-
-pvec<I64> IotaVec(std::size_t n, I64 from = 0) {
-  const std::vector<I64> v = Iota(n, from);
-  return pvec<I64>(v.begin(), v.end());
-}
-
-template <class T>
-std::vector<T> ToStd(const pvec<T>& p) {
-  return std::vector<T>(p.begin(), p.end());
-}
 
 std::vector<std::uint64_t> Ids(const std::vector<VersionId>& ids) {
   std::vector<std::uint64_t> out;
@@ -90,38 +69,8 @@ std::vector<std::string> Names(const std::vector<Conflict>& conflicts) {
   return out;
 }
 
-template <class T = I64>
-std::vector<T> Read(const Database& db, std::string_view ref, std::string_view dataset) {
-  const Snapshot s = Ok(db.OpenSnapshot(ref));
-  return ToStd(Ok(s.Get<T>(dataset)));
-}
-
-template <class T = I64>
-std::vector<T> Read(const Database& db, VersionId id, std::string_view dataset) {
-  const Snapshot s = Ok(db.OpenSnapshot(id));
-  return ToStd(Ok(s.Get<T>(dataset)));
-}
-
 std::uint64_t HeadOf(const Database& db, std::string_view branch) {
   return Ok(db.Head(branch)).value;
-}
-
-// Commits a transaction on `branch` that creates dataset `name`.
-template <class T>
-VersionId CreateDataset(Database& db, std::string_view branch, std::string_view name,
-                        pvec<T> data) {
-  Transaction t = Ok(db.Begin(branch));
-  Ok(t.Create<T>(name, std::move(data)));
-  return Ok(t.Commit(fmt::format("create {}", name)));
-}
-
-// Commits a transaction on `branch` that sets one element.
-VersionId SetElement(Database& db, std::string_view branch, std::string_view name,
-                     std::size_t index, I64 value) {
-  Transaction t = Ok(db.Begin(branch));
-  auto* ed = Ok(t.Edit<I64>(name));
-  ed->set(index, value);
-  return Ok(t.Commit(fmt::format("set {}[{}] = {}", name, index, value)));
 }
 
 // Commits a transaction on `branch` that replaces a dataset's contents.

@@ -1,0 +1,93 @@
+// Small helpers shared by the database tests (tests/unit/database_*.cc, tests/regress/database_*.cc,
+// ...): unwrapping a status inside a Catch2 test, building int64 datasets, reading a dataset back
+// as a std::vector, and one-line transactions.
+//
+// Every helper that meets an error status fails the current test with REQUIRE and prints the
+// status; use them only on the thread that runs the test (Catch2 assertions are not thread-safe).
+#ifndef COWDB_TESTS_TESTING_DB_HELPERS_H_
+#define COWDB_TESTS_TESTING_DB_HELPERS_H_
+
+#include <catch2/catch.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cowdb/database.h"
+#include "cowdb/pvec.h"
+#include "cowdb/snapshot.h"
+#include "cowdb/transaction.h"
+#include "fmt/format.h"
+
+namespace cowdb::testing {
+
+using I64 = std::int64_t;
+
+// Unwraps a StatusOr, failing the test (and printing the status) when it holds an error.
+template <class T>
+T Ok(absl::StatusOr<T> s) {
+  INFO("status: " << s.status().ToString());
+  REQUIRE(s.ok());
+  return *std::move(s);
+}
+
+// Fails the test (printing the status) unless `s` is OK.
+inline void Ok(const absl::Status& s) {
+  INFO("status: " << s.ToString());
+  REQUIRE(s.ok());
+}
+
+// from, from + 1, ..., from + n - 1.
+inline std::vector<I64> Iota(std::size_t n, I64 from = 0) {
+  std::vector<I64> v(n);
+  std::iota(v.begin(), v.end(), from);
+  return v;
+}
+
+// The same as a pvec.
+inline pvec<I64> IotaVec(std::size_t n, I64 from = 0) {
+  const std::vector<I64> v = Iota(n, from);
+  return pvec<I64>(v.begin(), v.end());
+}
+
+template <class T, std::size_t C, std::size_t F>
+std::vector<T> ToStd(const pvec<T, C, F>& p) {
+  return std::vector<T>(p.begin(), p.end());
+}
+
+// The contents of `dataset` in the version a branch or tag names, or in version `id`.
+template <class T = I64>
+std::vector<T> Read(const Database& db, std::string_view ref, std::string_view dataset) {
+  const Snapshot s = Ok(db.OpenSnapshot(ref));
+  return ToStd(Ok(s.Get<T>(dataset)));
+}
+template <class T = I64>
+std::vector<T> Read(const Database& db, VersionId id, std::string_view dataset) {
+  const Snapshot s = Ok(db.OpenSnapshot(id));
+  return ToStd(Ok(s.Get<T>(dataset)));
+}
+
+// Commits a transaction on `branch` that creates dataset `name`; returns the new version.
+template <class T>
+VersionId CreateDataset(Database& db, std::string_view branch, std::string_view name,
+                        pvec<T> data) {
+  Transaction t = Ok(db.Begin(branch));
+  Ok(t.Create<T>(name, std::move(data)));
+  return Ok(t.Commit(fmt::format("create {}", name)));
+}
+
+// Commits a transaction on `branch` that sets one element of an int64 dataset.
+inline VersionId SetElement(Database& db, std::string_view branch, std::string_view name,
+                            std::size_t index, I64 value) {
+  Transaction t = Ok(db.Begin(branch));
+  Ok(t.Edit<I64>(name))->set(index, value);
+  return Ok(t.Commit(fmt::format("set {}[{}] = {}", name, index, value)));
+}
+
+}  // namespace cowdb::testing
+
+#endif  // COWDB_TESTS_TESTING_DB_HELPERS_H_
