@@ -114,7 +114,8 @@ absl::StatusOr<DatabaseDiff> Database::Diff(VersionId from, VersionId to) const 
     if (internal::SameDataset(d, it->second)) continue;
     internal::DatasetDiff dd = d->Diff(*it->second);
     if (dd.ranges == 0) continue;  // rewritten with equal contents
-    out.changed.push_back({name, dd.modified, dd.appended, dd.truncated, std::move(dd.text)});
+    out.changed.push_back(
+        {name, dd.modified, dd.appended, dd.truncated, std::move(dd.text), dd.inserted, dd.erased});
   }
   for (const auto& [name, d] : b->catalog) {
     const auto it = a->catalog.find(name);

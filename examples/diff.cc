@@ -1,7 +1,8 @@
-// diff — what changed between versions: an element diff printed git-like, and the dataset-level
-// diff between two database versions.
+// diff — what changed between versions: an element diff printed git-like, a diff after inserts
+// and erases, and the dataset-level diff between two database versions.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "cowdb/cowdb.h"
 #include "examples/example_util.h"
@@ -23,6 +24,21 @@ int main() {
   Check(d.modified_count() == 3 + 3 && d.truncated_count() == 7, "counts are exact");
   Check(d.stats().leaf_pairs <= 4, "unchanged chunks are skipped");
   Check(cowdb::patch(v1, d) == v2, "patch(v1, diff(v1, v2)) == v2");
+
+  // Diff after inserts and erases: shared chunks are found again at their shifted positions, so
+  // the diff names the inserted and erased rows instead of "everything after row 100 changed".
+  cowdb::pvec<std::int64_t> v3 = v1.insert(100, std::vector<std::int64_t>{7, 8, 9});
+  v3 = std::move(v3).erase(600'000, 600'002).insert(900'000, -9);
+  const auto shifted = cowdb::diff(v1, v3);
+  fmt::print("{}\n", shifted);
+  fmt::print("read {} chunks, {} element comparisons (of {} elements)\n\n",
+             shifted.stats().leaf_pairs, shifted.stats().elements_compared, v1.size());
+  Check(shifted.inserted_count() == 4 && shifted.erased_count() == 2 &&
+            shifted.modified_count() == 0,
+        "inserts and erases are reported as such");
+  Check(shifted.stats().elements_compared < 8 * v1.chunk_capacity,
+        "only the chunks around the edits are read");
+  Check(cowdb::patch(v1, shifted) == v3, "patch(v1, diff(v1, v3)) == v3");
 
   // Dataset-level diff between two database versions.
   auto db = cowdb::Database::Open();

@@ -64,6 +64,8 @@ struct DatasetChange {
   std::size_t appended = 0;   // elements added at the end
   std::size_t truncated = 0;  // elements removed from the end
   std::string text;           // git-like element diff, when the element type is formattable
+  std::size_t inserted = 0;   // elements inserted before the end (later ones shifted)
+  std::size_t erased = 0;     // elements erased before the end (later ones shifted)
 };
 
 // The difference between two versions, dataset by dataset.

@@ -39,6 +39,8 @@ struct DatasetDiff {
   std::size_t appended = 0;
   std::size_t truncated = 0;
   std::size_t ranges = 0;
+  std::size_t inserted = 0;
+  std::size_t erased = 0;
   std::string text;  // git-like rendering when T is formattable, else empty
 };
 
@@ -91,7 +93,7 @@ class TypedDataset final : public Dataset {
   DatasetDiff Diff(const Dataset& to) const override {
     const auto d = diff(data_, static_cast<const TypedDataset&>(to).data_);
     DatasetDiff out{d.modified_count(), d.appended_count(), d.truncated_count(),
-                    d.ranges().size(), {}};
+                    d.ranges().size(), d.inserted_count(), d.erased_count(), {}};
     if constexpr (fmt::is_formattable<T>::value) out.text = fmt::format("{}", d);
     return out;
   }
