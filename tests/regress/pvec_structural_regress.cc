@@ -1,0 +1,114 @@
+// Failures found by the structural model tests (tests/model/pvec_structural_model_test.cc and
+// tests/model/merge_shift_model_test.cc), frozen as minimal cases. Each names the run that found
+// it. Both were present at 41cd3b2 (these cases fail there).
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <vector>
+
+#include "cowdb/diff.h"
+#include "cowdb/merge.h"
+#include "cowdb/pvec.h"
+
+namespace {
+
+using vec = cowdb::pvec<int, 2 * sizeof(int), 4>;  // 2 elements per chunk, fan-out 4
+
+std::vector<int> elements(const vec& v) { return std::vector<int>(v.begin(), v.end()); }
+
+}  // namespace
+
+// tree_diff::match pairs the nodes two trees share greedily, each node of `a` with the first
+// equal node of `b` after the previous match, without checking that the pair sits at the same
+// offset in the elements both sides hold before it. When a version holds one chunk twice (v + v,
+// or an insert of a version into itself) or shares chunks in another order, the pairing skips
+// over unmatched nodes on one side only, so the regions between matches have different lengths
+// on the two sides although the versions hold the same elements. tree_diff::equal returns false
+// for any region whose lengths differ, without comparing elements, so operator== says "unequal"
+// for equal contents (pvec.h: "Element-wise equality").
+// Found by: cowdb_model_tests --rng-seed 1 "pvec structural model*" (every shape; with
+// int_c2_f4 first at step 6871: slots 7 and 5, 311 equal elements, compare unequal). During
+// development a sweep of 31 seeds also showed a == b with b != a (seeds 106, 111, 117, 120, 121,
+// 130, under an earlier mix of operations); the minimal case below comes from an exhaustive
+// search over vectors of three equal leaves.
+TEST_CASE("bug: operator== is false for equal versions holding a shared chunk at another position",
+          "[pvec][regress][structural]") {
+  const vec v{1, 2};  // one leaf L
+  SECTION("a chunk held twice") {
+    const vec a = v + v;          // [L, L]
+    const vec b = vec{1, 2} + v;  // [L', L], L' a copy of L
+    REQUIRE(elements(a) == elements(b));
+    CHECK(a == b);
+    CHECK(b == a);
+    CHECK_FALSE(a != b);
+  }
+  SECTION("two chunks with equal elements, in swapped order") {
+    const vec w{1, 2};  // another leaf with the same elements
+    REQUIRE(elements(v + w) == elements(w + v));
+    CHECK(v + w == w + v);
+  }
+  SECTION("not even symmetric") {
+    const vec x{1, 2}, y{1, 2};  // two more leaves with the same elements
+    const vec a = x + v + v;     // [X, L, L]
+    const vec b = y + v + x;     // [Y, L, X]
+    REQUIRE(elements(a) == elements(b));
+    CHECK(a == b);  // false
+    CHECK(b == a);  // true
+  }
+}
+
+// The same misalignment in diff(): the diff of two equal versions is not empty (diff.h: empty()
+// is "True when from() and to() hold equal elements"); it reports [0, 2) inserted and [2, 4)
+// truncated. It is still a correct edit script (patch() gives to()).
+// Found by: the same run (the diff check of two slots with equal models).
+TEST_CASE("bug: diff of equal versions holding a shared chunk at another position is not empty",
+          "[diff][regress][structural]") {
+  const vec v{1, 2};
+  const vec a = v + v;
+  const vec b = vec{1, 2} + v;
+  const auto d = cowdb::diff(a, b);
+  CHECK(d.empty());
+  CHECK(d.changed_count() == 0);
+  CHECK(d.ranges().empty());
+  CHECK(elements(cowdb::patch(a, d)) == elements(b));
+}
+
+// And in merge(): ours holds base's elements (rebuilt differently), theirs modified one element;
+// the merge must be theirs. Because diff(base, ours) is an insert plus a truncation, ours looks
+// shifted and its "truncated" hunk [2, 4) overlaps theirs' change at 3: a structural conflict
+// although ours changed nothing.
+// Found by: working out the consequences of the case above.
+TEST_CASE("bug: merge conflicts when ours only rebuilt base's elements with a chunk moved",
+          "[merge][regress][structural]") {
+  const vec v{1, 2};
+  const vec base = v + v;
+  const vec ours = vec{1, 2} + v;  // equal to base
+  const vec theirs = base.set(3, 9);
+  REQUIRE(elements(ours) == elements(base));
+  const auto r = cowdb::merge(base, ours, theirs);
+  CHECK(r.ok());
+  CHECK(r.conflicts().empty());
+  CHECK(elements(r.merged()) == std::vector<int>{1, 2, 1, 9});
+}
+
+// merge.h: "merge_mode::kWrites makes any element changed on both sides, and any length change
+// on both sides, a conflict". The positional merge does so (both sides appending, or both
+// truncating, conflicts), but the merge across shifts (run_shifted) never looks at the lengths:
+// both sides inserting, or both erasing, different elements merges without a conflict.
+// Found by: cowdb_model_tests --rng-seed 1 "merge shift model: disjoint*" (about half of the
+// 3000 trials of each shape change the length on both sides; every one of them merges).
+TEST_CASE("bug: merge_mode::kWrites accepts a length change on both sides made by insert or erase",
+          "[merge][regress][structural]") {
+  std::vector<int> m(20);
+  for (int i = 0; i < 20; ++i) m[static_cast<std::size_t>(i)] = i;
+  const vec base(m);
+  constexpr auto kWrites = cowdb::merge_mode::kWrites;
+  // The positional cases conflict, as documented.
+  REQUIRE_FALSE(cowdb::merge(base, base.push_back(100), base.push_back(200), kWrites).ok());
+  REQUIRE_FALSE(cowdb::merge(base, base.pop_back(), base.take(15), kWrites).ok());
+  // The shifted ones must too.
+  CHECK_FALSE(cowdb::merge(base, base.insert(2, 100), base.insert(15, 200), kWrites).ok());
+  CHECK_FALSE(cowdb::merge(base, base.erase(2), base.erase(15), kWrites).ok());
+  CHECK_FALSE(cowdb::merge(base, base.insert(2, 100), base.erase(15), kWrites).ok());
+  // One side resizing is no conflict under either mode.
+  CHECK(cowdb::merge(base, base.insert(2, 100), base.set(15, 200), kWrites).ok());
+}
