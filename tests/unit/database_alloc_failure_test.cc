@@ -7,8 +7,9 @@
 //   - user functor: the k-th call of a user functor (editor update/transform, merge_result::resolve
 //     with a function) throws;
 //   - any allocation (only in the separate binary cowdb_oom_tests, which compiles this file with
-//     COWDB_TEST_OPERATOR_NEW_FAULTS and replaces the global operator new): the k-th allocation of
-//     any kind -- std::string, absl and boost containers, version records, Status payloads, nodes.
+//     COWDB_TEST_OPERATOR_NEW_FAULTS and links the global operator new of
+//     tests/testing/oom/operator_new.cc): the k-th throwing allocation of any kind -- std::string,
+//     absl and boost containers, version records, Status payloads, nodes.
 // Faults fire only inside the operation under test (Injector::Armed); building the world and
 // checking it never fail.
 //
@@ -62,6 +63,9 @@
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
 #include "testing/db_helpers.h"
+#ifdef COWDB_TEST_OPERATOR_NEW_FAULTS
+#include "testing/operator_new_hook.h"
+#endif
 
 namespace {
 
@@ -481,7 +485,7 @@ DbWorld MakeWorld(const Options& options) {
                {Set("a", 5, -5), Set("a", 100, -100), Set("a", 2600, -2600), Set("e", 7, -7),
                 Push("b", -1)});
   CommitWrites(w, "main",
-               {Set("a", 6, -6), Set("a", 100, 100), Set("a", 1600, -1600), Set("e", 8, -8),
+               {Set("a", 6, -6), Set("a", 100, -1000), Set("a", 1600, -1600), Set("e", 8, -8),
                 Set("e", 250, -250), Create("c", 600, 50000)});
   Ok(w.db->CreateTag("t4", "main"));
   w.tags["t4"] = w.branches["main"];
@@ -667,9 +671,13 @@ void CommitOnly(DbWorld& w, const std::vector<Write>& ours, const std::vector<Wr
   w.branches["main"] = v->value;
 }
 
-// Database::Merge(source, target) with a policy; the model merges against `base`.
+// Database::Merge(source, target) with a policy; the model merges against `base`. `conflicting`:
+// whether the two branches wrote an element differently (checked on the model).
 void MergeOp(DbWorld& w, const std::string& source, const std::string& target,
-             std::uint64_t base, MergePolicy policy) {
+             std::uint64_t base, MergePolicy policy, bool conflicting) {
+  REQUIRE(MergeContents(w.versions.at(base).contents, w.HeadContents(target),
+                        w.HeadContents(source), std::nullopt)
+              .conflicts.empty() == !conflicting);
   std::optional<cowdb::merge_side> side;
   if (policy == MergePolicy::kOurs) side = cowdb::merge_side::kOurs;
   if (policy == MergePolicy::kTheirs) side = cowdb::merge_side::kTheirs;
@@ -854,19 +862,22 @@ std::vector<DbOp> DbOps() {
                    if (v) w.branches["main"] = v->value;
                  }});
   ops.push_back({"Merge: three-way, no conflict (kFail)", kNC, {},
-                 [](DbWorld& w) { MergeOp(w, "side", "main", 4, MergePolicy::kFail); }});
+                 [](DbWorld& w) { MergeOp(w, "side", "main", 4, MergePolicy::kFail, false); }});
   ops.push_back({"Merge: three-way, a conflict resolved by kOurs", kNC, {},
-                 [](DbWorld& w) { MergeOp(w, "feat", "main", 2, MergePolicy::kOurs); }});
+                 [](DbWorld& w) { MergeOp(w, "feat", "main", 2, MergePolicy::kOurs, true); }});
   ops.push_back({"Merge: three-way, a conflict resolved by kTheirs", kNC, {},
-                 [](DbWorld& w) { MergeOp(w, "feat", "main", 2, MergePolicy::kTheirs); }});
+                 [](DbWorld& w) { MergeOp(w, "feat", "main", 2, MergePolicy::kTheirs, true); }});
   ops.push_back({"Merge: three-way, a conflict with kFail (kAborted)", kNC, {},
-                 [](DbWorld& w) { MergeOp(w, "main", "feat", 2, MergePolicy::kFail); }});
-  ops.push_back({"Prune (keep_last_versions = 1, a branch deleted)", 0, kKeep1, [](DbWorld& w) {
+                 [](DbWorld& w) { MergeOp(w, "main", "feat", 2, MergePolicy::kFail, true); }});
+  ops.push_back({"Prune (keep_last_versions = 1, a branch and a tag deleted)", 0, kKeep1,
+                 [](DbWorld& w) {
                    Ok(w.db->DeleteBranch("feat"));
                    w.branches.erase("feat");
+                   Ok(w.db->DeleteTag("load"));
+                   w.tags.erase("load");
                    const std::set<std::uint64_t> keep = ModelRetained(w, 1);
                    const std::size_t want = w.versions.size() - keep.size();
-                   REQUIRE(want > 0);
+                   REQUIRE(want >= 2);  // v1 and v3 (held by a snapshot)
                    std::size_t pruned = 0;
                    g_inj.Armed([&] { pruned = w.db->Prune(); });
                    w.Expect(pruned == want, fmt::format("Prune forgot {}, model {}", pruned, want));
@@ -1237,6 +1248,12 @@ TEST_CASE("database operations: a throwing user functor changes nothing and leak
 
 TEST_CASE("database operations: any failed allocation changes nothing and leaks nothing",
           "[database][exception][oom]") {
+  cowdb::testing::g_before_operator_new = [] {
+    if (g_inj.Fire(kAnyAlloc)) throw std::bad_alloc();
+  };
+  struct Unhook {
+    ~Unhook() { cowdb::testing::g_before_operator_new = nullptr; }
+  } unhook;
   const Tally db = RunDbOps(kAnyAlloc);
   const Tally pv = RunPvecOps(kAnyAlloc);
   CHECK(db.failures > 0);
@@ -1244,54 +1261,5 @@ TEST_CASE("database operations: any failed allocation changes nothing and leaks 
   Report("database operations", kAnyAlloc, db);
   Report("pvec diff/merge", kAnyAlloc, pv);
 }
-
-// The global allocation functions of this binary: malloc/free, except that an armed Injector
-// makes the k-th allocation fail.
-namespace {
-void* Allocate(std::size_t n, bool nothrow) {
-  if (g_inj.Fire(kAnyAlloc)) {
-    if (nothrow) return nullptr;
-    throw std::bad_alloc();
-  }
-  void* p = std::malloc(n == 0 ? 1 : n);
-  if (p == nullptr && !nothrow) throw std::bad_alloc();
-  return p;
-}
-void* AllocateAligned(std::size_t n, std::align_val_t al, bool nothrow) {
-  if (g_inj.Fire(kAnyAlloc)) {
-    if (nothrow) return nullptr;
-    throw std::bad_alloc();
-  }
-  const auto a = static_cast<std::size_t>(al);
-  void* p = std::aligned_alloc(a, (n + a - 1) / a * a + (n == 0 ? a : 0));
-  if (p == nullptr && !nothrow) throw std::bad_alloc();
-  return p;
-}
-}  // namespace
-
-void* operator new(std::size_t n) { return Allocate(n, false); }
-void* operator new[](std::size_t n) { return Allocate(n, false); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return Allocate(n, true); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return Allocate(n, true); }
-void* operator new(std::size_t n, std::align_val_t a) { return AllocateAligned(n, a, false); }
-void* operator new[](std::size_t n, std::align_val_t a) { return AllocateAligned(n, a, false); }
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return AllocateAligned(n, a, true);
-}
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return AllocateAligned(n, a, true);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 
 #endif  // COWDB_TEST_OPERATOR_NEW_FAULTS
