@@ -885,6 +885,43 @@ std::vector<DbOp> DbOps() {
                  }});
   ops.push_back({"Diff between branches (v3 -> v6)", 0, {}, [](DbWorld& w) { DiffOp(w, 3, 6); }});
   ops.push_back({"Diff along history (v2 -> v5)", 0, {}, [](DbWorld& w) { DiffOp(w, 2, 5); }});
+  ops.push_back({"Log of a branch with a merge in its history", 0, {}, [](DbWorld& w) {
+                   AddBranch(w, "m", "main");
+                   const VersionId v7 = Ok(w.db->Merge("side", "m", "setup"));  // not armed
+                   w.AddVersion(v7,
+                                MergeContents(w.versions.at(4).contents, w.HeadContents("m"),
+                                              w.HeadContents("side"), std::nullopt)
+                                    .merged,
+                                {w.branches["m"], w.branches["side"]});
+                   w.branches["m"] = v7.value;
+                   // The model: every retained ancestor of m's head, newest first.
+                   std::set<std::uint64_t> want_ids;
+                   std::vector<std::uint64_t> todo{w.branches["m"]};
+                   while (!todo.empty()) {
+                     const std::uint64_t id = todo.back();
+                     todo.pop_back();
+                     if (!w.versions.contains(id) || !want_ids.insert(id).second) continue;
+                     for (std::uint64_t p : w.parents.at(id)) todo.push_back(p);
+                   }
+                   const std::vector<std::uint64_t> want(want_ids.rbegin(), want_ids.rend());
+                   absl::StatusOr<std::vector<cowdb::VersionInfo>> log = absl::UnknownError("");
+                   g_inj.Armed([&] { log = w.db->Log("m"); });
+                   if (!Expect(w, log.status(), "Log")) return;
+                   std::vector<std::uint64_t> got;
+                   for (const cowdb::VersionInfo& v : *log) got.push_back(v.id.value);
+                   w.Expect(got == want, fmt::format("Log: {}; model: {}", fmt::join(got, ","),
+                                                     fmt::join(want, ",")));
+                 }});
+  ops.push_back({"GetMemoryReport", 0, {}, [](DbWorld& w) {
+                   std::optional<cowdb::MemoryReport> r;
+                   g_inj.Armed([&] { r = w.db->GetMemoryReport(); });
+                   std::vector<std::string> names;
+                   for (const cowdb::BranchMemory& b : r->branches) names.push_back(b.name);
+                   w.Expect(names == std::vector<std::string>{"feat", "main", "side"},
+                            "memory report branches: " + fmt::format("{}", fmt::join(names, ",")));
+                   w.Expect(r->versions == w.versions.size(), "memory report version count");
+                   w.Expect(r->total_bytes > 0, "memory report total");
+                 }});
   ops.push_back({"editor writes around persistent() and Get in a transaction",
                  kNodeAlloc | kCopy | kFunctor, {}, EditorWithFreezes});
   ops.push_back({"Create and Drop datasets, Begin to Commit", kNC, {}, [](DbWorld& w) {
