@@ -1,9 +1,9 @@
 #include "cowdb/database.h"
 
 #include <algorithm>
+#include <unordered_set>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
 #include "db/catalog_merge.h"
 #include "db/database_impl.h"
 #include "db/names.h"
@@ -84,7 +84,7 @@ absl::StatusOr<std::vector<VersionInfo>> Database::Log(std::string_view branch,
   COWDB_ASSIGN_OR_RETURN(internal::VersionPtr head, impl_->GetHead(branch));
   // Breadth first through retained versions only: history stops where it was pruned.
   std::vector<VersionInfo> out;
-  absl::flat_hash_set<std::uint64_t> seen{head->info.id.value};
+  std::unordered_set<std::uint64_t> seen{head->info.id.value};  // not absl: see database_impl.cc
   std::vector<internal::VersionPtr> frontier{head};
   for (std::size_t i = 0; i < frontier.size(); ++i) {
     out.push_back(frontier[i]->info);
@@ -144,7 +144,7 @@ absl::StatusOr<VersionId> Database::Merge(std::string_view source, std::string_v
     COWDB_ASSIGN_OR_RETURN(internal::VersionPtr src, impl_->GetHead(source));
     COWDB_ASSIGN_OR_RETURN(internal::VersionPtr dst, impl_->GetHead(target));
     if (src == dst) return dst->info.id;
-    absl::flat_hash_set<std::uint64_t> in_src;
+    std::unordered_set<std::uint64_t> in_src;  // not absl: see database_impl.cc
     for (const auto& [id, dist] : impl_->Ancestors(src->info.id)) in_src.insert(id.value);
     if (in_src.contains(dst->info.id.value)) {  // target is behind: fast-forward
       COWDB_ASSIGN_OR_RETURN(bool moved, impl_->MoveBranch(target, dst->info.id, src->info.id));

@@ -2,12 +2,17 @@
 
 #include <algorithm>
 #include <deque>
+#include <unordered_set>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/time/clock.h"
 #include "db/names.h"
 #include "fmt/format.h"
+
+// Hash sets and maps in db/ are std::unordered_*, not absl::flat_hash_*: Abseil 20220623 (Debian's)
+// leaves a flat_hash_set/map corrupted when its growth fails to allocate (abseil-cpp#1581: the new
+// capacity is stored before the allocation), so a std::bad_alloc inside an operation would crash
+// the process or corrupt memory instead of propagating. See tests/regress/database_regress_oom.cc.
 
 namespace cowdb::internal {
 namespace {
@@ -95,9 +100,11 @@ absl::Status DatabaseImpl::RenameBranch(std::string_view from, std::string_view 
   if (branches_.contains(to)) {
     return absl::AlreadyExistsError(fmt::format("branch \"{}\" already exists", to));
   }
+  // The new key is allocated before the old entry goes: a failed allocation loses nothing.
+  std::string key(to);
   const VersionId head = it->second;
   branches_.erase(it);
-  branches_.emplace(std::string(to), head);
+  branches_.emplace(std::move(key), head);  // no allocation: erase left the capacity
   return absl::OkStatus();
 }
 
@@ -123,7 +130,7 @@ std::vector<std::pair<std::string, VersionId>> DatabaseImpl::Refs(bool tag) cons
 std::vector<std::pair<VersionId, std::size_t>> DatabaseImpl::AncestorsLocked(
     VersionId from, std::size_t max_dist) const {
   std::vector<std::pair<VersionId, std::size_t>> out;
-  absl::flat_hash_set<std::uint64_t> seen{from.value};
+  std::unordered_set<std::uint64_t> seen{from.value};
   std::deque<std::pair<VersionId, std::size_t>> queue{{from, 0}};
   while (!queue.empty()) {
     const auto [id, dist] = queue.front();
@@ -156,7 +163,7 @@ std::size_t DatabaseImpl::Prune() {
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = absl::Now();
-    absl::flat_hash_set<std::uint64_t> keep;
+    std::unordered_set<std::uint64_t> keep;
     for (const RefTable* table : {&branches_, &tags_}) {
       for (const auto& [name, head] : *table) {
         const std::size_t window = options_.keep_last_versions == 0 ||

@@ -1,9 +1,9 @@
 // Database::GetMemoryReport: which chunks each branch head shares and which it alone keeps alive.
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "cowdb/database.h"
 #include "db/database_impl.h"
 #include "fmt/format.h"
@@ -16,7 +16,7 @@ struct NodeUse {
   std::uint32_t last = UINT32_MAX;        // the last owner that visited it
   std::size_t bytes = 0;
 };
-using NodeTable = absl::flat_hash_map<const void*, NodeUse>;
+using NodeTable = std::unordered_map<const void*, NodeUse>;  // not absl: see database_impl.cc
 
 // Visits every node of v once for `owner` (skipping subtrees it already saw), calling
 // fn(node use) on each first visit.
@@ -48,7 +48,7 @@ MemoryReport Database::GetMemoryReport() const {
   const auto branches = impl_->Refs(/*tag=*/false);
   const auto tags = impl_->Refs(/*tag=*/true);
   const std::vector<internal::VersionPtr> all = impl_->AllVersions();
-  absl::flat_hash_map<std::uint64_t, internal::VersionPtr> by_id;
+  std::unordered_map<std::uint64_t, internal::VersionPtr> by_id;
   for (const auto& v : all) by_id.emplace(v->info.id.value, v);
 
   // Owners: every branch, then every tag. Pass 1 counts how many owners reach each node.

@@ -7,8 +7,9 @@
 //   - user functor: the k-th call of a user functor (editor update/transform, merge_result::resolve
 //     with a function) throws;
 //   - any allocation (only in the separate binary cowdb_oom_tests, which compiles this file with
-//     COWDB_TEST_OPERATOR_NEW_FAULTS and replaces the global operator new): the k-th allocation of
-//     any kind -- std::string, absl and boost containers, version records, Status payloads, nodes.
+//     COWDB_TEST_OPERATOR_NEW_FAULTS and links the global operator new of
+//     tests/testing/oom/operator_new.cc): the k-th throwing allocation of any kind -- std::string,
+//     absl and boost containers, version records, Status payloads, nodes.
 // Faults fire only inside the operation under test (Injector::Armed); building the world and
 // checking it never fail.
 //
@@ -36,7 +37,12 @@
 // Commit returns kFailedPrecondition (checked). An exception from an editor write inside a
 // transaction leaves the editor with its previous contents and the transaction active.
 // Operations that make no node and copy no element (a pointer-swap Commit, a fast-forward Merge,
-// Prune, Diff, branch and tag operations) meet no node or copy fault at all; that is checked too.
+// Prune, Diff, Log, GetMemoryReport, branch and tag operations) meet no node or copy fault at all;
+// that is checked too. Under cowdb_oom_tests every operation meets allocation failures; the two
+// bugs they exposed are frozen in tests/regress/database_regress_oom.cc. One remains outside
+// db/: pvec::shared_with collects nodes in an absl::flat_hash_set (internal/rbtree.h), which
+// Debian's Abseil corrupts when its growth fails to allocate (abseil-cpp#1581), so it is not
+// among the operations here.
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -62,6 +68,9 @@
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
 #include "testing/db_helpers.h"
+#ifdef COWDB_TEST_OPERATOR_NEW_FAULTS
+#include "testing/operator_new_hook.h"
+#endif
 
 namespace {
 
@@ -481,7 +490,7 @@ DbWorld MakeWorld(const Options& options) {
                {Set("a", 5, -5), Set("a", 100, -100), Set("a", 2600, -2600), Set("e", 7, -7),
                 Push("b", -1)});
   CommitWrites(w, "main",
-               {Set("a", 6, -6), Set("a", 100, 100), Set("a", 1600, -1600), Set("e", 8, -8),
+               {Set("a", 6, -6), Set("a", 100, -1000), Set("a", 1600, -1600), Set("e", 8, -8),
                 Set("e", 250, -250), Create("c", 600, 50000)});
   Ok(w.db->CreateTag("t4", "main"));
   w.tags["t4"] = w.branches["main"];
@@ -667,9 +676,13 @@ void CommitOnly(DbWorld& w, const std::vector<Write>& ours, const std::vector<Wr
   w.branches["main"] = v->value;
 }
 
-// Database::Merge(source, target) with a policy; the model merges against `base`.
+// Database::Merge(source, target) with a policy; the model merges against `base`. `conflicting`:
+// whether the two branches wrote an element differently (checked on the model).
 void MergeOp(DbWorld& w, const std::string& source, const std::string& target,
-             std::uint64_t base, MergePolicy policy) {
+             std::uint64_t base, MergePolicy policy, bool conflicting) {
+  REQUIRE(MergeContents(w.versions.at(base).contents, w.HeadContents(target),
+                        w.HeadContents(source), std::nullopt)
+              .conflicts.empty() == !conflicting);
   std::optional<cowdb::merge_side> side;
   if (policy == MergePolicy::kOurs) side = cowdb::merge_side::kOurs;
   if (policy == MergePolicy::kTheirs) side = cowdb::merge_side::kTheirs;
@@ -854,19 +867,22 @@ std::vector<DbOp> DbOps() {
                    if (v) w.branches["main"] = v->value;
                  }});
   ops.push_back({"Merge: three-way, no conflict (kFail)", kNC, {},
-                 [](DbWorld& w) { MergeOp(w, "side", "main", 4, MergePolicy::kFail); }});
+                 [](DbWorld& w) { MergeOp(w, "side", "main", 4, MergePolicy::kFail, false); }});
   ops.push_back({"Merge: three-way, a conflict resolved by kOurs", kNC, {},
-                 [](DbWorld& w) { MergeOp(w, "feat", "main", 2, MergePolicy::kOurs); }});
+                 [](DbWorld& w) { MergeOp(w, "feat", "main", 2, MergePolicy::kOurs, true); }});
   ops.push_back({"Merge: three-way, a conflict resolved by kTheirs", kNC, {},
-                 [](DbWorld& w) { MergeOp(w, "feat", "main", 2, MergePolicy::kTheirs); }});
+                 [](DbWorld& w) { MergeOp(w, "feat", "main", 2, MergePolicy::kTheirs, true); }});
   ops.push_back({"Merge: three-way, a conflict with kFail (kAborted)", kNC, {},
-                 [](DbWorld& w) { MergeOp(w, "main", "feat", 2, MergePolicy::kFail); }});
-  ops.push_back({"Prune (keep_last_versions = 1, a branch deleted)", 0, kKeep1, [](DbWorld& w) {
+                 [](DbWorld& w) { MergeOp(w, "main", "feat", 2, MergePolicy::kFail, true); }});
+  ops.push_back({"Prune (keep_last_versions = 1, a branch and a tag deleted)", 0, kKeep1,
+                 [](DbWorld& w) {
                    Ok(w.db->DeleteBranch("feat"));
                    w.branches.erase("feat");
+                   Ok(w.db->DeleteTag("load"));
+                   w.tags.erase("load");
                    const std::set<std::uint64_t> keep = ModelRetained(w, 1);
                    const std::size_t want = w.versions.size() - keep.size();
-                   REQUIRE(want > 0);
+                   REQUIRE(want >= 2);  // v1 and v3 (held by a snapshot)
                    std::size_t pruned = 0;
                    g_inj.Armed([&] { pruned = w.db->Prune(); });
                    w.Expect(pruned == want, fmt::format("Prune forgot {}, model {}", pruned, want));
@@ -874,6 +890,43 @@ std::vector<DbOp> DbOps() {
                  }});
   ops.push_back({"Diff between branches (v3 -> v6)", 0, {}, [](DbWorld& w) { DiffOp(w, 3, 6); }});
   ops.push_back({"Diff along history (v2 -> v5)", 0, {}, [](DbWorld& w) { DiffOp(w, 2, 5); }});
+  ops.push_back({"Log of a branch with a merge in its history", 0, {}, [](DbWorld& w) {
+                   AddBranch(w, "m", "main");
+                   const VersionId v7 = Ok(w.db->Merge("side", "m", "setup"));  // not armed
+                   w.AddVersion(v7,
+                                MergeContents(w.versions.at(4).contents, w.HeadContents("m"),
+                                              w.HeadContents("side"), std::nullopt)
+                                    .merged,
+                                {w.branches["m"], w.branches["side"]});
+                   w.branches["m"] = v7.value;
+                   // The model: every retained ancestor of m's head, newest first.
+                   std::set<std::uint64_t> want_ids;
+                   std::vector<std::uint64_t> todo{w.branches["m"]};
+                   while (!todo.empty()) {
+                     const std::uint64_t id = todo.back();
+                     todo.pop_back();
+                     if (!w.versions.contains(id) || !want_ids.insert(id).second) continue;
+                     for (std::uint64_t p : w.parents.at(id)) todo.push_back(p);
+                   }
+                   const std::vector<std::uint64_t> want(want_ids.rbegin(), want_ids.rend());
+                   absl::StatusOr<std::vector<cowdb::VersionInfo>> log = absl::UnknownError("");
+                   g_inj.Armed([&] { log = w.db->Log("m"); });
+                   if (!Expect(w, log.status(), "Log")) return;
+                   std::vector<std::uint64_t> got;
+                   for (const cowdb::VersionInfo& v : *log) got.push_back(v.id.value);
+                   w.Expect(got == want, fmt::format("Log: {}; model: {}", fmt::join(got, ","),
+                                                     fmt::join(want, ",")));
+                 }});
+  ops.push_back({"GetMemoryReport", 0, {}, [](DbWorld& w) {
+                   std::optional<cowdb::MemoryReport> r;
+                   g_inj.Armed([&] { r = w.db->GetMemoryReport(); });
+                   std::vector<std::string> names;
+                   for (const cowdb::BranchMemory& b : r->branches) names.push_back(b.name);
+                   w.Expect(names == std::vector<std::string>{"feat", "main", "side"},
+                            "memory report branches: " + fmt::format("{}", fmt::join(names, ",")));
+                   w.Expect(r->versions == w.versions.size(), "memory report version count");
+                   w.Expect(r->total_bytes > 0, "memory report total");
+                 }});
   ops.push_back({"editor writes around persistent() and Get in a transaction",
                  kNodeAlloc | kCopy | kFunctor, {}, EditorWithFreezes});
   ops.push_back({"Create and Drop datasets, Begin to Commit", kNC, {}, [](DbWorld& w) {
@@ -1237,6 +1290,12 @@ TEST_CASE("database operations: a throwing user functor changes nothing and leak
 
 TEST_CASE("database operations: any failed allocation changes nothing and leaks nothing",
           "[database][exception][oom]") {
+  cowdb::testing::g_before_operator_new = [] {
+    if (g_inj.Fire(kAnyAlloc)) throw std::bad_alloc();
+  };
+  struct Unhook {
+    ~Unhook() { cowdb::testing::g_before_operator_new = nullptr; }
+  } unhook;
   const Tally db = RunDbOps(kAnyAlloc);
   const Tally pv = RunPvecOps(kAnyAlloc);
   CHECK(db.failures > 0);
@@ -1244,54 +1303,5 @@ TEST_CASE("database operations: any failed allocation changes nothing and leaks 
   Report("database operations", kAnyAlloc, db);
   Report("pvec diff/merge", kAnyAlloc, pv);
 }
-
-// The global allocation functions of this binary: malloc/free, except that an armed Injector
-// makes the k-th allocation fail.
-namespace {
-void* Allocate(std::size_t n, bool nothrow) {
-  if (g_inj.Fire(kAnyAlloc)) {
-    if (nothrow) return nullptr;
-    throw std::bad_alloc();
-  }
-  void* p = std::malloc(n == 0 ? 1 : n);
-  if (p == nullptr && !nothrow) throw std::bad_alloc();
-  return p;
-}
-void* AllocateAligned(std::size_t n, std::align_val_t al, bool nothrow) {
-  if (g_inj.Fire(kAnyAlloc)) {
-    if (nothrow) return nullptr;
-    throw std::bad_alloc();
-  }
-  const auto a = static_cast<std::size_t>(al);
-  void* p = std::aligned_alloc(a, (n + a - 1) / a * a + (n == 0 ? a : 0));
-  if (p == nullptr && !nothrow) throw std::bad_alloc();
-  return p;
-}
-}  // namespace
-
-void* operator new(std::size_t n) { return Allocate(n, false); }
-void* operator new[](std::size_t n) { return Allocate(n, false); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return Allocate(n, true); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return Allocate(n, true); }
-void* operator new(std::size_t n, std::align_val_t a) { return AllocateAligned(n, a, false); }
-void* operator new[](std::size_t n, std::align_val_t a) { return AllocateAligned(n, a, false); }
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return AllocateAligned(n, a, true);
-}
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return AllocateAligned(n, a, true);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 
 #endif  // COWDB_TEST_OPERATOR_NEW_FAULTS
