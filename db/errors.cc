@@ -13,6 +13,13 @@ void throw_out_of_range(const char* op, std::size_t index, std::size_t size) {
       fmt::format("cowdb::pvec::{}: index {} is out of range for size {}", op, index, size));
 }
 
+void throw_bad_range(const char* op, std::size_t first, std::size_t last, std::size_t size) {
+  throw std::out_of_range(fmt::format(
+      "cowdb::pvec::{}: range [{}, {}) is not a range of a vector of size {} (needs first <= last "
+      "<= size)",
+      op, first, last, size));
+}
+
 void throw_empty(const char* op) {
   throw std::out_of_range(fmt::format("cowdb::pvec::{}: the vector is empty", op));
 }

@@ -23,13 +23,17 @@
 // Costs: diff O(changed chunks x (depth + fanout + chunk size)) plus O(1) per appended, inserted,
 // truncated or erased element count (those are not read); O(1) when the versions are identical. Iterating
 // the changes: O(depth) per range, O(1) per element. Versions that share nothing are still
-// compared correctly (chunk by chunk, with T's operator==), in O(n).
+// compared correctly (chunk by chunk, with T's operator==), in O(n). One more case reads more:
+// versions of equal length whose changed ranges hold equal elements index by index (chunks moved
+// without changing any element, or inserts and erases that put back equal values) are compared
+// element by element from the first shift on, to report them as equal (empty()) when they are.
 //
 // Thread-safety: diff() reads immutable versions and is thread-safe. A pvec_diff holds its two
 // versions (O(1) copies), is immutable and thread-safe to share.
 #ifndef COWDB_DIFF_H_
 #define COWDB_DIFF_H_
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -202,6 +206,14 @@ class pvec_diff {
           if (x > y) removed(g.a_lo + p + k, g.a_lo + p + x, g.b_lo + p + k);
           return true;
         });
+    // The alignment by shared chunks can describe equal versions as a move (chunks shared at
+    // other offsets: v + v against w + v with w equal to v). Equal versions have equal lengths
+    // and equal elements at every index a range covers; only then are they compared in full.
+    if (shifted() && na_total == nb_total && equal_in_place() &&
+        walker::equal(internal::pvec_access::rep(from_), internal::pvec_access::rep(to_))) {
+      ranges_.clear();
+      std::fill(std::begin(counts_), std::end(counts_), 0);
+    }
   }
 
   // The two versions compared. O(1).
@@ -245,6 +257,20 @@ class pvec_diff {
       }
     }
     ranges_.push_back(r);
+  }
+
+  // True when from() and to() (of equal lengths) hold equal elements at every index of every
+  // range. O(changed elements + ranges x depth).
+  bool equal_in_place() {
+    for (const diff_range& r : ranges_) {
+      auto a = from_.begin() + static_cast<std::ptrdiff_t>(r.first);
+      auto b = to_.begin() + static_cast<std::ptrdiff_t>(r.first);
+      for (std::size_t i = r.first; i < r.last; ++i, ++a, ++b) {
+        ++stats_.elements_compared;
+        if (!(*a == *b)) return false;
+      }
+    }
+    return true;
   }
 
   vec from_;

@@ -35,8 +35,11 @@
 // it (the insert goes before or after it).
 //
 // merge_mode::kValues (the default) treats the same change on both sides as agreement;
-// merge_mode::kWrites makes any element changed on both sides, and any length change on both
-// sides, a conflict (what optimistic transactions need against lost updates).
+// merge_mode::kWrites makes every write of both sides to the same place a conflict, even when
+// both wrote the same thing (what optimistic transactions need against lost updates): an element
+// both sides changed; the length changed at the end by both sides (appends or truncations on
+// both); overlapping hunks of a merge across shifts, identical or not. Inserts and erases at
+// different places write different elements and merge under both modes.
 //
 // Costs: O(chunks changed by theirs x (depth + fanout + chunk size)) + O(elements appended by
 // theirs or by both sides) + O(conflicts); independent of the size of the unchanged part.
@@ -67,9 +70,10 @@ enum class merge_side : std::uint8_t { kOurs, kTheirs };
 enum class merge_mode : std::uint8_t {
   // An element both sides changed to different values (the same change on both sides merges).
   kValues,
-  // An element both sides changed at all, even to equal values, and any length change on both
-  // sides: write-write conflicts, as optimistic transactions need (two increments of one counter
-  // from 0 to 1 must not both succeed).
+  // Anything both sides wrote, even the same value: an element both changed, the end of the
+  // vector both appended to or truncated, overlapping inserts/erases (see the header comment).
+  // Write-write conflicts, as optimistic transactions need (two increments of one counter from 0
+  // to 1 must not both succeed).
   kWrites,
 };
 

@@ -68,6 +68,10 @@ namespace cowdb {
 namespace internal {
 // Throws std::out_of_range with a message naming the operation, the index and the size.
 [[noreturn]] void throw_out_of_range(const char* op, std::size_t index, std::size_t size);
+// Throws std::out_of_range with a message naming the operation, the range and the size, for a
+// range [first, last) that is not within [0, size] or has first > last.
+[[noreturn]] void throw_bad_range(const char* op, std::size_t first, std::size_t last,
+                                  std::size_t size);
 // Throws std::out_of_range for an operation that needs a non-empty vector.
 [[noreturn]] void throw_empty(const char* op);
 }  // namespace internal
@@ -339,7 +343,8 @@ class pvec {
     if (!empty()) tree::stats(rep_.root, rep_.depth, s);
     return s;
   }
-  // The part of memory() also reachable from `other` (shared chunks). O(nodes of both).
+  // The part of memory() also reachable from `other` (shared chunks). O(nodes of both); builds a
+  // set of other's nodes, so it may throw std::bad_alloc (and then has no effect).
   memory_stats shared_with(const pvec& other) const {
     memory_stats s;
     if (empty() || other.empty()) return s;
@@ -522,8 +527,7 @@ class pvec_editor {
   }
   // Removes [first, last). Throws std::out_of_range unless first <= last <= size().
   void erase(size_type first, size_type last) {
-    if (last > size()) internal::throw_out_of_range("erase", last, size());
-    if (first > last) internal::throw_out_of_range("erase", first, last);
+    if (first > last || last > size()) internal::throw_bad_range("erase", first, last, size());
     if (first == last) return;
     tail_ = nullptr;
     tree::erase_range(rep_, first, last);

@@ -47,9 +47,9 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <unordered_set>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
 #include "boost/container/static_vector.hpp"
 #include "cowdb/internal/node.h"
 
@@ -442,7 +442,8 @@ struct rbtree {
     for (std::uint32_t k = 0; k < in->count; ++k) visit(in->child[k], level - 1, fn);
   }
 
-  using node_set = absl::flat_hash_set<const node_base*>;
+  // std, not absl: Abseil 20220623 corrupts its table when an allocation fails while it grows.
+  using node_set = std::unordered_set<const node_base*>;
   static void collect(const node_base* n, unsigned level, node_set& out) {
     if (!out.insert(n).second || level == 0) return;
     const inner* in = as_inner(n);

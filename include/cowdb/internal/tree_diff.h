@@ -16,10 +16,10 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "cowdb/internal/rbtree.h"
 
 namespace cowdb::internal {
@@ -65,8 +65,8 @@ struct tree_diff {
       if (b.size > 0) r0.b.push_back({b.root, b.depth, 0, b.size});
       stack.push_back(std::move(r0));
     }
-    std::vector<std::pair<std::size_t, std::size_t>> matches;
-    absl::flat_hash_map<const node_base*, std::size_t> index;
+    std::vector<std::pair<std::size_t, std::size_t>> matches, banned;
+    std::unordered_map<const node_base*, std::size_t> index;
     std::vector<region> subs;
     while (!stack.empty()) {
       region r = std::move(stack.back());
@@ -75,7 +75,7 @@ struct tree_diff {
         if (!on_region(std::as_const(r))) return;
         continue;
       }
-      match(r, matches, index);
+      match(r, matches, index, banned);
       // The stretches between matches, in order.
       subs.clear();
       std::size_t ia = 0, ib = 0;
@@ -142,16 +142,40 @@ struct tree_diff {
   }
 
   // Pairs of equal nodes, in order on both sides (greedy: each item of a takes the first equal
-  // item of b after the previous match).
+  // item of b after the previous match), then without "moved leaves" (see unmove).
   static void match(const region& r, std::vector<std::pair<std::size_t, std::size_t>>& out,
-                    absl::flat_hash_map<const node_base*, std::size_t>& index) {
+                    std::unordered_map<const node_base*, std::size_t>& index,
+                    std::vector<std::pair<std::size_t, std::size_t>>& banned) {
+    banned.clear();
+    // Each round bans at least one pair; a few rounds settle every case seen in practice (a
+    // version holding one chunk twice, or chunks in swapped order), and whatever pairing is
+    // left after the last round is still a correct alignment, only not the shortest.
+    for (int round = 0; round < 4; ++round) {
+      greedy(r, out, index, banned);
+      if (!unmove(r, out, banned)) return;
+    }
+    greedy(r, out, index, banned);
+  }
+
+  static bool is_banned(const std::vector<std::pair<std::size_t, std::size_t>>& banned,
+                        std::size_t i, std::size_t j) noexcept {
+    return std::find(banned.begin(), banned.end(), std::pair{i, j}) != banned.end();
+  }
+
+  static void greedy(const region& r, std::vector<std::pair<std::size_t, std::size_t>>& out,
+                     std::unordered_map<const node_base*, std::size_t>& index,
+                     const std::vector<std::pair<std::size_t, std::size_t>>& banned) {
     out.clear();
     if (r.a.empty() || r.b.empty()) return;
     std::size_t next = 0;
+    auto same = [&](std::size_t i, std::size_t j) {
+      return r.a[i].node == r.b[j].node && r.a[i].size == r.b[j].size &&
+             (banned.empty() || !is_banned(banned, i, j));
+    };
     if (r.a.size() <= 4 * F || r.b.size() <= 4 * F) {  // scans stay short: most items match nearby
       for (std::size_t i = 0; i < r.a.size() && next < r.b.size(); ++i) {
         for (std::size_t j = next; j < r.b.size(); ++j) {
-          if (r.a[i].node == r.b[j].node && r.a[i].size == r.b[j].size) {
+          if (same(i, j)) {
             out.emplace_back(i, j);
             next = j + 1;
             break;
@@ -165,16 +189,48 @@ struct tree_diff {
     for (std::size_t i = 0; i < r.a.size() && next < r.b.size(); ++i) {
       auto it = index.find(r.a[i].node);
       if (it == index.end()) continue;
-      std::size_t j = it->second;
-      if (j < next) {  // the same node again later in b (rare): look for it linearly
-        j = next;
-        while (j < r.b.size() && r.b[j].node != r.a[i].node) ++j;
-        if (j == r.b.size()) continue;
-      }
-      if (r.b[j].size != r.a[i].size) continue;
+      std::size_t j = std::max(it->second, next);
+      // The same node again later in b (rare), or a banned pair: look on linearly.
+      while (j < r.b.size() && !same(i, j)) ++j;
+      if (j == r.b.size()) continue;
       out.emplace_back(i, j);
       next = j + 1;
     }
+  }
+
+  // A "moved leaf": a leaf matched at another offset with content only on one side before it and
+  // only on the other side after it, the two of equal length (b = [X.., L, ..] against
+  // a = [.., L, X..]: v + v against w + v where w holds v's elements, or two chunks swapped).
+  // Such a pair reports the same elements as inserted on one side and erased on the other,
+  // although an alignment without it may find them equal in place. Bans each such pair (the next
+  // round pairs without it) and returns whether it banned any. Only leaves: dropping a pair of
+  // inner nodes could open a large subtree, and a leaf costs at most Cap comparisons.
+  static bool unmove(const region& r, const std::vector<std::pair<std::size_t, std::size_t>>& m,
+                     std::vector<std::pair<std::size_t, std::size_t>>& banned) {
+    bool any = false;
+    for (std::size_t k = 0; k < m.size(); ++k) {
+      const auto [i, j] = m[k];
+      if (r.a[i].level != 0) continue;
+      // Unmatched items and elements before and after the pair, up to the neighbouring pairs.
+      const std::size_t ia0 = k == 0 ? 0 : m[k - 1].first + 1;
+      const std::size_t ib0 = k == 0 ? 0 : m[k - 1].second + 1;
+      const std::size_t ia1 = k + 1 == m.size() ? r.a.size() : m[k + 1].first;
+      const std::size_t ib1 = k + 1 == m.size() ? r.b.size() : m[k + 1].second;
+      const std::size_t pa0 = k == 0 ? r.a_lo : r.a[ia0 - 1].pos + r.a[ia0 - 1].size;
+      const std::size_t pb0 = k == 0 ? r.b_lo : r.b[ib0 - 1].pos + r.b[ib0 - 1].size;
+      const std::size_t pa1 = k + 1 == m.size() ? r.a_hi : r.a[ia1].pos;
+      const std::size_t pb1 = k + 1 == m.size() ? r.b_hi : r.b[ib1].pos;
+      const std::size_t a_before = r.a[i].pos - pa0, b_before = r.b[j].pos - pb0;
+      const std::size_t a_after = pa1 - (r.a[i].pos + r.a[i].size);
+      const std::size_t b_after = pb1 - (r.b[j].pos + r.b[j].size);
+      const bool moved = (a_before == 0 && b_after == 0 && b_before > 0 && b_before == a_after) ||
+                         (b_before == 0 && a_after == 0 && a_before > 0 && a_before == b_after);
+      if (moved) {
+        banned.emplace_back(i, j);
+        any = true;
+      }
+    }
+    return any;
   }
 
   // Replaces each item of level `top` by its children.
@@ -257,20 +313,55 @@ struct tree_diff {
     }
   }
 
-  // Equal lengths and elements. Reads only what the trees do not share.
+  // Equal lengths and elements: one walk over both trees in index order, in which a subtree that
+  // is the same node at the same index on both sides is skipped unread, and everything else is
+  // opened down to leaves and compared element by element. O(1) for identical versions,
+  // O(changed paths x fanout) node visits for versions that differ by edits in place; versions
+  // whose shared chunks sit at other offsets (insert, erase) are compared element by element
+  // from the first shift on.
   static bool equal(const tree_rep& a, const tree_rep& b) {
     if (a.size != b.size) return false;
-    walk_stats st;
-    bool same = true;
-    regions(a, b, st, [&](const region& g) {
-      if (g.a_hi - g.a_lo != g.b_hi - g.b_lo || g.a.empty() || g.b.empty()) {
-        same = false;
-        return false;
+    if (a.root == b.root || a.size == 0) return true;
+    // Each side: a stack of subtrees, the top one holding index p; those below follow it.
+    std::vector<item> sa, sb;
+    sa.push_back({a.root, a.depth, 0, a.size});
+    sb.push_back({b.root, b.depth, 0, b.size});
+    std::size_t p = 0;
+    auto open = [&p](std::vector<item>& s) {
+      const item x = s.back();
+      s.pop_back();
+      const auto* in = tree::as_inner(x.node);
+      std::size_t end = x.pos + x.size;
+      for (std::uint32_t k = in->count; k-- > 0;) {
+        const std::size_t cs = tree::child_size(in, x.level, k, x.size);
+        end -= cs;
+        if (end + cs > p) s.push_back({in->child[k], x.level - 1, end, cs});
       }
-      runs(g, 0, g.a_hi - g.a_lo, st, [&](std::size_t, std::size_t) { same = false; });
-      return same;
-    });
-    return same;
+    };
+    while (p < a.size) {
+      const item& x = sa.back();
+      const item& y = sb.back();
+      if (x.node == y.node && x.pos == p && y.pos == p && x.size == y.size) {
+        p += x.size;
+        sa.pop_back();
+        sb.pop_back();
+      } else if (x.level > 0 && x.level >= y.level) {
+        open(sa);
+      } else if (y.level > 0) {
+        open(sb);
+      } else {
+        const T* da = tree::as_leaf(x.node)->data();
+        const T* db = tree::as_leaf(y.node)->data();
+        const std::size_t xe = x.pos + x.size, ye = y.pos + y.size;
+        const std::size_t end = std::min(xe, ye);
+        for (; p < end; ++p) {
+          if (!(da[p - x.pos] == db[p - y.pos])) return false;
+        }
+        if (xe == p) sa.pop_back();
+        if (ye == p) sb.pop_back();
+      }
+    }
+    return true;
   }
 
   // True when b is not positionally aligned with a: some region changes length before the end of
