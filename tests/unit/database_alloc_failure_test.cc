@@ -39,10 +39,9 @@
 // Operations that make no node and copy no element (a pointer-swap Commit, a fast-forward Merge,
 // Prune, Diff, Log, GetMemoryReport, branch and tag operations) meet no node or copy fault at all;
 // that is checked too. Under cowdb_oom_tests every operation meets allocation failures; the two
-// bugs they exposed are frozen in tests/regress/database_regress_oom.cc. One remains outside
-// db/: pvec::shared_with collects nodes in an absl::flat_hash_set (internal/rbtree.h), which
-// Debian's Abseil corrupts when its growth fails to allocate (abseil-cpp#1581), so it is not
-// among the operations here.
+// bugs they exposed are frozen in tests/regress/database_regress_oom.cc. pvec::shared_with
+// (which collects nodes in a hash set) joins the pvec operations since that set is a std one:
+// Debian's Abseil corrupts its flat_hash_set when growth fails to allocate (abseil-cpp#1581).
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -1112,6 +1111,22 @@ std::vector<PvecOp> PvecOps() {
                    w.results.emplace_back(r.merged(), MergeVectors(w.model(0), w.model(1),
                                                                    w.model(2), std::nullopt)
                                                           .merged);
+                 }});
+  ops.push_back({"shared_with and memory accounting", 0, [](PvecWorld& w) {
+                   const auto want_shared = w.ours().shared_with(w.base());
+                   const auto want_memory = w.ours().memory();
+                   cowdb::memory_stats shared, memory;
+                   g_inj.Armed([&] {
+                     shared = w.ours().shared_with(w.base());
+                     memory = w.ours().memory();
+                   });
+                   if (!(shared == want_shared) || !(memory == want_memory) ||
+                       shared.leaves == 0 || shared.bytes >= memory.bytes) {
+                     w.errors.push_back(fmt::format(
+                         "shared_with: {} bytes in {} leaves of {} (expected {} in {})",
+                         shared.bytes, shared.leaves, memory.bytes, want_shared.bytes,
+                         want_shared.leaves));
+                   }
                  }});
   ops.push_back({"merge_result::resolve(fn)", kNodeAlloc | kCopy | kFunctor, [](PvecWorld& w) {
                    const auto r = cowdb::merge(w.base(), w.ours(), w.theirs());
