@@ -195,9 +195,9 @@ class pvec_diff {
           std::size_t p = 0, q = 0;  // common prefix and suffix
           if (!(shift == 0 && g.a_hi == na_total && g.b_hi == nb_total)) {
             typename walker::cursor ca(g.a), cb(g.b);
-            while (p < m && ca.at(p) == cb.at(p)) ++p;
+            p = walker::scan(ca, cb, 0, m, true);
             typename walker::cursor ra(g.a), rb(g.b);
-            while (q < m - p && ra.at(na - 1 - q) == rb.at(nb - 1 - q)) ++q;
+            q = walker::common_suffix(ra, na, rb, nb, m - p);
             stats_.elements_compared += p + q + 1;
           }
           const std::size_t x = na - p - q, y = nb - p - q, k = std::min(x, y);

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -283,19 +284,73 @@ struct tree_diff {
     // Element at offset `off` from the start of the list; fastest for nearby offsets (leaves are
     // read directly, subtrees by a descent).
     const T& at(std::size_t off) noexcept {
+      auto [l, i] = leaf_at(off);
+      return l->data()[i];
+    }
+    // The elements stored contiguously from offset `off` to the end of its leaf: first, count.
+    std::pair<const T*, std::size_t> run_from(std::size_t off) noexcept {
+      auto [l, i] = leaf_at(off);
+      return {l->data() + i, l->count - i};
+    }
+    // The elements stored contiguously from the start of the leaf holding offset `end - 1` up to
+    // `end`: first, count.
+    std::pair<const T*, std::size_t> run_before(std::size_t end) noexcept {
+      auto [l, i] = leaf_at(end - 1);
+      return {l->data(), i + 1};
+    }
+
+   private:
+    std::pair<const leaf*, std::size_t> leaf_at(std::size_t off) noexcept {
       while (off >= start_ + v_[k_].size) start_ += v_[k_++].size;
       while (off < start_) start_ -= v_[--k_].size;
       std::size_t i = off - start_;
       const item& x = v_[k_];
-      if (x.level == 0) return tree::as_leaf(x.node)->data()[i];
-      return tree::leaf_for(x.node, x.level, i)->data()[i];
+      if (x.level == 0) return {tree::as_leaf(x.node), i};
+      const leaf* l = tree::leaf_for(x.node, x.level, i);
+      return {l, i};
     }
 
-   private:
     const std::vector<item>& v_;
     std::size_t k_ = 0;
     std::size_t start_ = 0;
   };
+
+  // The first offset k in [lo, hi) where a[k] == b[k] is `!equal_runs` (the end of the run of
+  // equal, or of unequal, elements starting at lo); hi if none. Compares leaf runs in bulk.
+  static std::size_t scan(cursor& ca, cursor& cb, std::size_t lo, std::size_t hi, bool equal_runs) {
+    std::size_t k = lo;
+    while (k < hi) {
+      const auto [pa, la] = ca.run_from(k);
+      const auto [pb, lb] = cb.run_from(k);
+      const std::size_t len = std::min({la, lb, hi - k});
+      const T* stop =
+          equal_runs
+              ? std::mismatch(pa, pa + len, pb, [](const T& x, const T& y) { return x == y; }).first
+              : std::mismatch(pa, pa + len, pb, [](const T& x, const T& y) { return !(x == y); }).first;
+      k += static_cast<std::size_t>(stop - pa);
+      if (stop != pa + len) break;
+    }
+    return k;
+  }
+
+  // The length of the common suffix of a[0, na) and b[0, nb), at most `max`.
+  static std::size_t common_suffix(cursor& ca, std::size_t na, cursor& cb, std::size_t nb,
+                                   std::size_t max) {
+    std::size_t q = 0;
+    while (q < max) {
+      const auto [pa, la] = ca.run_before(na - q);
+      const auto [pb, lb] = cb.run_before(nb - q);
+      const std::size_t len = std::min({la, lb, max - q});
+      const auto ra = std::make_reverse_iterator(pa + la);
+      const auto rb = std::make_reverse_iterator(pb + lb);
+      const auto stop = std::mismatch(ra, ra + static_cast<std::ptrdiff_t>(len), rb,
+                                      [](const T& x, const T& y) { return x == y; })
+                            .first;
+      q += static_cast<std::size_t>(stop - ra);
+      if (stop != ra + static_cast<std::ptrdiff_t>(len)) break;
+    }
+    return q;
+  }
 
   // Calls on_run(first, last) (offsets into both sides) for each maximal run of positions in
   // [lo, hi) where the two leaf lists differ.
@@ -305,10 +360,10 @@ struct tree_diff {
     st.elements_compared += hi - lo;
     std::size_t k = lo;
     while (k < hi) {
-      while (k < hi && ca.at(k) == cb.at(k)) ++k;
+      k = scan(ca, cb, k, hi, true);
       if (k == hi) break;
       const std::size_t first = k;
-      while (k < hi && !(ca.at(k) == cb.at(k))) ++k;
+      k = scan(ca, cb, k, hi, false);
       on_run(first, k);
     }
   }
