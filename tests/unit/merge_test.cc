@@ -340,6 +340,10 @@ TEST_CASE("merge: an append against a truncation is a length conflict", "[merge]
   want_theirs[0] = -1;
   CheckResolutions(base, ours, theirs, want_ours, want_theirs);
   CHECK_THROWS_AS(r.resolve(SumPlus1000), std::logic_error);
+  CHECK_THROWS_WITH(r.resolve(SumPlus1000),
+                    Catch::StartsWith("cowdb::merge_result::resolve: a length or modify/delete "
+                                      "conflict can only be resolved by taking one side") &&
+                        Catch::Contains("merge_side::kOurs or kTheirs"));
 
   // The mirror image.
   const auto m = cowdb::merge(base, theirs, ours);
