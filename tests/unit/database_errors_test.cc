@@ -1,8 +1,8 @@
-// The bad-input table of the database layer: each misuse returns the documented status code, a
-// message that names the thing (branch, tag, version, dataset, types), and changes nothing —
-// every branch head, tag, retained version and the contents of a snapshot taken before are
-// compared with after. Also: exceptions from editors and user functors inside a transaction, and
-// transactions dropped without commit.
+// The database rows of the bad-input table (README.md, "Bad input and errors"): each misuse
+// returns the documented status code, a message that names the thing (branch, tag, version,
+// dataset, types), and changes nothing — every branch head, tag, retained version and the
+// contents of a snapshot taken before are compared with after. Also: exceptions from editors and
+// user functors inside a transaction, and transactions dropped without commit.
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdint>
