@@ -191,10 +191,8 @@ TEMPLATE_TEST_CASE("drop, take and slice past the end are not errors: they clip 
   CheckUnchanged(v, model, id);
 }
 
-TEMPLATE_TEST_CASE(
-    "editor: a structural write out of range throws and leaves the editor as it "
-    "was",
-    "[pvec][structural][errors]", Small, Ints) {
+TEMPLATE_TEST_CASE("editor: out-of-range insert and erase throw and keep the editor's contents",
+                   "[pvec][structural][errors]", Small, Ints) {
   using V = TestType;
   const NoLeak no_leak;
   const std::vector<int> model = Iota(kN);
