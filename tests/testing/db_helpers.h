@@ -1,6 +1,6 @@
 // Small helpers shared by the database tests (tests/unit/database_*.cc, tests/regress/database_*.cc,
 // ...): unwrapping a status inside a Catch2 test, building int64 datasets, reading a dataset back
-// as a std::vector, and one-line transactions.
+// as a std::vector, and one-line transactions. Includes testing/pvec_helpers.h (Iota, ToVector).
 //
 // Every helper that meets an error status fails the current test with REQUIRE and prints the
 // status; use them only on the thread that runs the test (Catch2 assertions are not thread-safe).
@@ -10,7 +10,6 @@
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <numeric>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -22,6 +21,7 @@
 #include "cowdb/snapshot.h"
 #include "cowdb/transaction.h"
 #include "fmt/format.h"
+#include "testing/pvec_helpers.h"
 
 namespace cowdb::testing {
 
@@ -41,34 +41,22 @@ inline void Ok(const absl::Status& s) {
   REQUIRE(s.ok());
 }
 
-// from, from + 1, ..., from + n - 1.
-inline std::vector<I64> Iota(std::size_t n, I64 from = 0) {
-  std::vector<I64> v(n);
-  std::iota(v.begin(), v.end(), from);
-  return v;
-}
-
-// The same as a pvec.
+// An int64 dataset holding from, from + 1, ..., from + n - 1 (Iota<I64>(n, from) as a pvec).
 inline pvec<I64> IotaVec(std::size_t n, I64 from = 0) {
-  const std::vector<I64> v = Iota(n, from);
+  const std::vector<I64> v = Iota<I64>(n, from);
   return pvec<I64>(v.begin(), v.end());
-}
-
-template <class T, std::size_t C, std::size_t F>
-std::vector<T> ToStd(const pvec<T, C, F>& p) {
-  return std::vector<T>(p.begin(), p.end());
 }
 
 // The contents of `dataset` in the version a branch or tag names, or in version `id`.
 template <class T = I64>
 std::vector<T> Read(const Database& db, std::string_view ref, std::string_view dataset) {
   const Snapshot s = Ok(db.OpenSnapshot(ref));
-  return ToStd(Ok(s.Get<T>(dataset)));
+  return ToVector(Ok(s.Get<T>(dataset)));
 }
 template <class T = I64>
 std::vector<T> Read(const Database& db, VersionId id, std::string_view dataset) {
   const Snapshot s = Ok(db.OpenSnapshot(id));
-  return ToStd(Ok(s.Get<T>(dataset)));
+  return ToVector(Ok(s.Get<T>(dataset)));
 }
 
 // Commits a transaction on `branch` that creates dataset `name`; returns the new version.

@@ -27,7 +27,7 @@ using cowdb::testing::IotaVec;
 using cowdb::testing::Ok;
 using cowdb::testing::Read;
 using cowdb::testing::SetElement;
-using cowdb::testing::ToStd;
+using cowdb::testing::ToVector;
 
 std::vector<std::string> Names(const Snapshot& s) {
   std::vector<std::string> out;
@@ -48,7 +48,7 @@ TEST_CASE("a transaction's changes layer over its base's datasets", "[database][
   CHECK(t.Datasets() == std::vector<std::string>{long_a, "c", "e"});
 
   // Unchanged base datasets read through; a wrong type is still an error.
-  CHECK(ToStd(Ok(t.Get<I64>("c"))) == Iota(10));
+  CHECK(ToVector(Ok(t.Get<I64>("c"))) == Iota<I64>(10));
   CHECK(absl::IsInvalidArgument(t.Get<double>("c").status()));
   CHECK(absl::IsInvalidArgument(t.Edit<double>("c").status()));
   CHECK(absl::IsNotFound(t.Get<I64>("zz").status()));
@@ -76,13 +76,13 @@ TEST_CASE("a transaction's changes layer over its base's datasets", "[database][
 
   const Snapshot s = Ok(db->OpenSnapshot(v));
   CHECK(Names(s) == std::vector<std::string>{long_a, "b", "c", "e"});
-  std::vector<I64> want = Iota(100);
+  std::vector<I64> want = Iota<I64>(100);
   want[7] = -7;
-  CHECK(ToStd(Ok(s.Get<I64>(long_a))) == want);
-  CHECK(ToStd(Ok(s.Get<double>("c"))) == std::vector<double>{1.0, 2.0});
-  CHECK(ToStd(Ok(s.Get<double>("e"))) == std::vector<double>{9.0});
-  CHECK(ToStd(Ok(s.Get<I64>("b"))) == Iota(3));
-  CHECK(Read(*db, base, "c") == Iota(10));
+  CHECK(ToVector(Ok(s.Get<I64>(long_a))) == want);
+  CHECK(ToVector(Ok(s.Get<double>("c"))) == std::vector<double>{1.0, 2.0});
+  CHECK(ToVector(Ok(s.Get<double>("e"))) == std::vector<double>{9.0});
+  CHECK(ToVector(Ok(s.Get<I64>("b"))) == Iota<I64>(3));
+  CHECK(Read(*db, base, "c") == Iota<I64>(10));
 
   // A transaction that changes nothing publishes its base's datasets, shared.
   Transaction idle = Ok(db->Begin("main"));
@@ -109,12 +109,12 @@ TEST_CASE("a commit merged into a moved head keeps the datasets only one side ch
   const VersionId v = Ok(t.Commit("merged"));
   const Snapshot s = Ok(db->OpenSnapshot(v));
   CHECK(s.info().parents == std::vector<VersionId>{other});
-  std::vector<I64> x = Iota(10), y = Iota(10);
+  std::vector<I64> x = Iota<I64>(10), y = Iota<I64>(10);
   x[1] = -1;
   y[2] = -2;
-  CHECK(ToStd(Ok(s.Get<I64>("x"))) == x);
-  CHECK(ToStd(Ok(s.Get<I64>("y"))) == y);
-  CHECK(ToStd(Ok(s.Get<I64>("z"))) == Iota(2));
+  CHECK(ToVector(Ok(s.Get<I64>("x"))) == x);
+  CHECK(ToVector(Ok(s.Get<I64>("y"))) == y);
+  CHECK(ToVector(Ok(s.Get<I64>("z"))) == Iota<I64>(2));
 }
 
 TEST_CASE("thousands of versions with pruning: ids, parents, Log, snapshots and merges",
@@ -165,10 +165,10 @@ TEST_CASE("thousands of versions with pruning: ids, parents, Log, snapshots and 
   const VersionId m = Ok(db2->Merge("side", "main", "merge"));
   const Snapshot s = Ok(db2->OpenSnapshot(m));
   CHECK(s.info().parents == std::vector<VersionId>{main_head, side_head});
-  std::vector<I64> want = Iota(8);
+  std::vector<I64> want = Iota<I64>(8);
   want[0] = -1499;  // k = 1498 on main
   want[1] = -1500;  // k = 1499 on side
-  CHECK(ToStd(Ok(s.Get<I64>("x"))) == want);
+  CHECK(ToVector(Ok(s.Get<I64>("x"))) == want);
   db2->Prune();
   CHECK(db2->GetMemoryReport().versions >= 3);  // the tag, the two heads (the merge is main's)
 }

@@ -1,8 +1,8 @@
-// The bad-input table of the database layer: each misuse returns the documented status code, a
-// message that names the thing (branch, tag, version, dataset, types), and changes nothing —
-// every branch head, tag, retained version and the contents of a snapshot taken before are
-// compared with after. Also: exceptions from editors and user functors inside a transaction, and
-// transactions dropped without commit.
+// The database rows of the bad-input table (README.md, "Bad input and errors"): each misuse
+// returns the documented status code, a message that names the thing (branch, tag, version,
+// dataset, types), and changes nothing — every branch head, tag, retained version and the
+// contents of a snapshot taken before are compared with after. Also: exceptions from editors and
+// user functors inside a transaction, and transactions dropped without commit.
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -38,7 +38,7 @@ using cowdb::testing::IotaVec;
 using cowdb::testing::Ok;
 using cowdb::testing::Read;
 using cowdb::testing::SetElement;
-using cowdb::testing::ToStd;
+using cowdb::testing::ToVector;
 using I64 = std::int64_t;
 using Catch::Matchers::Contains;
 
@@ -243,10 +243,10 @@ TEST_CASE_METHOD(Fixture, "existing branch, tag or dataset name -> kAlreadyExist
   CheckError("Create", t.Create<I64>("qty", IotaVec(3)), kAlreadyExists, {"qty"});
   CheckError("Create other type", t.Create<double>("qty"), kAlreadyExists, {"qty"});
   // The failed Create left the transaction's dataset alone.
-  CHECK(ToStd(Ok(t.Get<I64>("qty"))) == Iota(50));
+  CHECK(ToVector(Ok(t.Get<I64>("qty"))) == Iota<I64>(50));
   Ok(t.Create<I64>("fresh", IotaVec(2)));
   CheckError("Create twice", t.Create<I64>("fresh", IotaVec(3)), kAlreadyExists, {"fresh"});
-  CHECK(ToStd(Ok(t.Get<I64>("fresh"))) == Iota(2));
+  CHECK(ToVector(Ok(t.Get<I64>("fresh"))) == Iota<I64>(2));
   t.Abort();
   unchanged.Check();
 }
@@ -296,7 +296,7 @@ TEST_CASE_METHOD(Fixture, "names of 255 bytes are accepted", "[errors]") {
   Ok(t.Create<I64>(longest, IotaVec(3)));
   const VersionId v5 = Ok(t.Commit("long names"));
   CHECK(Ok(db->Head(longest)).value == v5.value);
-  CHECK(ToStd(Ok(Ok(db->OpenSnapshot(longest)).Get<I64>(longest))) == Iota(3));
+  CHECK(ToVector(Ok(Ok(db->OpenSnapshot(longest)).Get<I64>(longest))) == Iota<I64>(3));
 }
 
 // ---- kInvalidArgument: element types
@@ -313,7 +313,7 @@ TEST_CASE_METHOD(Fixture, "wrong element type -> kInvalidArgument naming both ty
              {"prices", "Trade", "double"});
 
   Transaction t = Ok(db->Begin("main"));
-  const std::vector<double> prices = ToStd(Ok(t.Get<double>("prices")));
+  const std::vector<double> prices = ToVector(Ok(t.Get<double>("prices")));
   CheckError("Transaction::Get", t.Get<int>("prices").status(), kInvalidArgument,
              {"prices", "double", "int"});
   CheckError("Transaction::Edit", t.Edit<int>("prices").status(), kInvalidArgument,
@@ -323,7 +323,7 @@ TEST_CASE_METHOD(Fixture, "wrong element type -> kInvalidArgument naming both ty
   CheckError("Transaction::Put", t.Put<int>("prices", pvec<int>{1, 2}), kInvalidArgument,
              {"prices", "double", "int"});
   // The failed Put left the dataset as it was, with its type.
-  CHECK(ToStd(Ok(t.Get<double>("prices"))) == prices);
+  CHECK(ToVector(Ok(t.Get<double>("prices"))) == prices);
   // An editor opened with the right type, then a wrong-type Edit: the editor's writes survive.
   Ok(t.Edit<double>("prices"))->set(1, -1.0);
   CheckError("Edit after Edit", t.Edit<I64>("prices").status(), kInvalidArgument,
@@ -496,7 +496,7 @@ TEST_CASE("a pruned version -> kNotFound naming it; a snapshot taken before stil
     CheckError("CreateBranch at", db->CreateBranch("b", v2), kNotFound, {"v2"});
     CheckError("CreateTag at", db->CreateTag("t", v2), kNotFound, {"v2"});
     CheckError("Diff from", db->Diff(v2, v4).status(), kNotFound, {"v2"});
-    CHECK(ToStd(Ok(pinned.Get<I64>("qty"))) == Iota(50));
+    CHECK(ToVector(Ok(pinned.Get<I64>("qty"))) == Iota<I64>(50));
     CHECK(pinned.id() == v2);
     unchanged.Check();
   }
@@ -523,7 +523,7 @@ TEST_CASE("a stale transaction whose base was pruned commits, or conflicts -> kA
     CHECK(clean.base() == v2);
 
     const VersionId v5 = Ok(clean.Commit("stale, no conflict"));
-    std::vector<I64> want = Iota(50);
+    std::vector<I64> want = Iota<I64>(50);
     want[0] = -1;
     want[1] = 100;
     want[2] = 200;
@@ -555,7 +555,7 @@ TEST_CASE_METHOD(Fixture, "a branch deleted and re-created under a live transact
   const VersionId v5 = Ok(t.Commit("onto the re-created branch"));
   CHECK(Ok(db->Head("exp-1")) == v5);
   CHECK(Ok(db->OpenSnapshot(v5)).info().parents == std::vector<VersionId>{v4});
-  std::vector<I64> want = Iota(50);
+  std::vector<I64> want = Iota<I64>(50);
   want[0] = 100;  // qty[3] is v4's 3: the old branch's -3 went with it
   CHECK(Read(*db, v5, "qty") == want);
   CHECK(Read<double>(*db, v5, "prices")[0] == 0.5);
@@ -612,16 +612,16 @@ TEST_CASE_METHOD(Fixture, "an out-of-range index through an editor throws; the t
   Ok(t.Create<I64>("empty"));
   CHECK_THROWS_AS(Ok(t.Edit<I64>("empty"))->pop_back(), std::out_of_range);
   CHECK(t.active());
-  CHECK(ToStd(Ok(t.Get<I64>("qty"))) == Iota(50));
+  CHECK(ToVector(Ok(t.Get<I64>("qty"))) == Iota<I64>(50));
   unchanged.Check();
 
   SECTION("and commits") {
     ed->set(0, 42);
     const VersionId v5 = Ok(t.Commit("after out_of_range"));
-    std::vector<I64> want = Iota(50);
+    std::vector<I64> want = Iota<I64>(50);
     want[0] = 42;
     const Snapshot s = Ok(db->OpenSnapshot(v5));
-    CHECK(ToStd(Ok(s.Get<I64>("qty"))) == want);
+    CHECK(ToVector(Ok(s.Get<I64>("qty"))) == want);
     CHECK(Ok(s.Get<I64>("empty")).empty());
   }
   SECTION("or aborts") {
@@ -652,15 +652,15 @@ TEST_CASE("a throwing user functor in an editor propagates; the transaction stil
       return x * 10;
     }),
                       "boom in transform");
-    std::vector<I64> want = Iota(3000);
+    std::vector<I64> want = Iota<I64>(3000);
     want[0] = -100;
-    CHECK(ToStd(Ok(t.Get<I64>("big"))) == want);
+    CHECK(ToVector(Ok(t.Get<I64>("big"))) == want);
     CHECK(t.active());
 
     SECTION("commit publishes only the writes that completed") {
       const VersionId v = Ok(t.Commit("after throw"));
-      CHECK(ToStd(Ok(Ok(db.OpenSnapshot(v)).Get<I64>("big"))) == want);
-      CHECK(ToStd(Ok(Ok(db.OpenSnapshot("exp-1")).Get<I64>("qty")))[3] == -3);
+      CHECK(ToVector(Ok(Ok(db.OpenSnapshot(v)).Get<I64>("big"))) == want);
+      CHECK(ToVector(Ok(Ok(db.OpenSnapshot("exp-1")).Get<I64>("qty")))[3] == -3);
     }
     SECTION("abort leaves the database unchanged") {
       t.Abort();

@@ -41,7 +41,7 @@ using cowdb::testing::IotaVec;
 using cowdb::testing::Ok;
 using cowdb::testing::Read;
 using cowdb::testing::SetElement;
-using cowdb::testing::ToStd;
+using cowdb::testing::ToVector;
 using I64 = std::int64_t;
 using Catch::Matchers::Contains;
 
@@ -125,7 +125,7 @@ TEST_CASE("a transaction creates, reads, edits, replaces and drops datasets", "[
     Ok(t.Create<double>("b", pvec<double>{1.5, 2.5}));
     Ok(t.Create<I64>("c"));
     CHECK(t.Datasets() == std::vector<std::string>{"a", "b", "c"});
-    CHECK(ToStd(Ok(t.Get<I64>("a"))) == Iota(1000));
+    CHECK(ToVector(Ok(t.Get<I64>("a"))) == Iota<I64>(1000));
     CHECK(Ok(t.Get<I64>("c")).empty());
 
     // Edit: later reads see the writes; a pvec read before the write keeps its contents.
@@ -133,11 +133,11 @@ TEST_CASE("a transaction creates, reads, edits, replaces and drops datasets", "[
     auto* ed = Ok(t.Edit<I64>("a"));
     ed->set(5, -5);
     ed->push_back(1000);
-    std::vector<I64> want = Iota(1000);
+    std::vector<I64> want = Iota<I64>(1000);
     want[5] = -5;
     want.push_back(1000);
-    CHECK(ToStd(Ok(t.Get<I64>("a"))) == want);
-    CHECK(ToStd(before_edit) == Iota(1000));
+    CHECK(ToVector(Ok(t.Get<I64>("a"))) == want);
+    CHECK(ToVector(before_edit) == Iota<I64>(1000));
     auto* again = Ok(t.Edit<I64>("a"));  // a second Edit continues from the first one's writes
     CHECK((*again)[5] == -5);
     CHECK(again->size() == 1001);
@@ -145,8 +145,8 @@ TEST_CASE("a transaction creates, reads, edits, replaces and drops datasets", "[
     // Put: replace a dataset with a value derived from Get.
     const pvec<double> b = Ok(t.Get<double>("b"));
     Ok(t.Put<double>("b", b.transform([](double x) { return x * 2; })));
-    CHECK(ToStd(Ok(t.Get<double>("b"))) == std::vector<double>{3.0, 5.0});
-    CHECK(ToStd(b) == std::vector<double>{1.5, 2.5});
+    CHECK(ToVector(Ok(t.Get<double>("b"))) == std::vector<double>{3.0, 5.0});
+    CHECK(ToVector(b) == std::vector<double>{1.5, 2.5});
 
     // Drop.
     Ok(t.Drop("c"));
@@ -176,8 +176,8 @@ TEST_CASE("a transaction creates, reads, edits, replaces and drops datasets", "[
     CHECK(infos[1].name == "b");
     CHECK(infos[1].type == "double");
     CHECK(infos[1].size == 2);
-    CHECK(ToStd(Ok(s.Get<I64>("a"))) == want);
-    CHECK(ToStd(Ok(s.Get<double>("b"))) == std::vector<double>{3.0, 5.0});
+    CHECK(ToVector(Ok(s.Get<I64>("a"))) == want);
+    CHECK(ToVector(Ok(s.Get<double>("b"))) == std::vector<double>{3.0, 5.0});
   }
   CHECK(live_nodes() == nodes0);
 }
@@ -194,11 +194,11 @@ TEST_CASE("a transaction does not see commits made after it began", "[database]"
   CHECK(v4.value == 4);
 
   CHECK(reader.base().value == v2.value);
-  CHECK(ToStd(Ok(reader.Get<I64>("a"))) == Iota(100));
+  CHECK(ToVector(Ok(reader.Get<I64>("a"))) == Iota<I64>(100));
   CHECK(absl::IsNotFound(reader.Get<I64>("new").status()));
   CHECK(reader.Datasets() == std::vector<std::string>{"a"});
   CHECK(snap.id().value == v2.value);
-  CHECK(ToStd(Ok(snap.Get<I64>("a"))) == Iota(100));
+  CHECK(ToVector(Ok(snap.Get<I64>("a"))) == Iota<I64>(100));
   CHECK_FALSE(snap.Has("new"));
 
   // The reader writes another element; its commit merges with the moved head.
@@ -206,13 +206,13 @@ TEST_CASE("a transaction does not see commits made after it began", "[database]"
   ed->set(2, 222);
   const VersionId v5 = Ok(reader.Commit("reader"));
   CHECK(v5.value == 5);
-  std::vector<I64> want = Iota(100);
+  std::vector<I64> want = Iota<I64>(100);
   want[1] = 111;
   want[2] = 222;
   CHECK(Read(*db, "main", "a") == want);
-  CHECK(Read(*db, "main", "new") == Iota(3));
+  CHECK(Read(*db, "main", "new") == Iota<I64>(3));
   // The snapshot still shows v2.
-  CHECK(ToStd(Ok(snap.Get<I64>("a"))) == Iota(100));
+  CHECK(ToVector(Ok(snap.Get<I64>("a"))) == Iota<I64>(100));
 }
 
 TEST_CASE("a commit on an unmoved head publishes the transaction's trees without copying",
@@ -245,7 +245,7 @@ TEST_CASE("a commit on an unmoved head publishes the transaction's trees without
   CHECK(all.leaves == 10);
   CHECK(all.leaves - shared.leaves == 1);
   CHECK(all.inner_nodes - shared.inner_nodes == 1);
-  CHECK(ToStd(a2) == Iota(5000));
+  CHECK(ToVector(a2) == Iota<I64>(5000));
   CHECK(a3[4000] == -1);
 }
 
@@ -253,7 +253,7 @@ TEST_CASE("concurrent commits on one branch that write different elements both s
           "[database]") {
   const auto db = Database::Open();
   CreateDataset(*db, "main", "a", IotaVec(2000));
-  std::vector<I64> want = Iota(2000);
+  std::vector<I64> want = Iota<I64>(2000);
 
   SECTION("different chunks, plus a new dataset") {
     Transaction t1 = Ok(db->Begin("main"));
@@ -268,7 +268,7 @@ TEST_CASE("concurrent commits on one branch that write different elements both s
     want[10] = -10;
     want[1500] = -1500;
     CHECK(Read(*db, "main", "a") == want);
-    CHECK(Read(*db, "main", "t2-only") == Iota(4));
+    CHECK(Read(*db, "main", "t2-only") == Iota<I64>(4));
     // The second commit is rebased onto the first: history stays linear.
     const Snapshot s = Ok(db->OpenSnapshot(v4));
     CHECK(Ids(s.info().parents) == std::vector<std::uint64_t>{3});
@@ -377,13 +377,13 @@ TEST_CASE("a commit that writes an element another commit wrote differently is a
     // Nothing changed: same head, same retained versions, same contents.
     CHECK(HeadOf(*db, "main") == v3.value);
     CHECK(RetainedVersions(*db) == 3);
-    std::vector<I64> want = Iota(1000);
+    std::vector<I64> want = Iota<I64>(1000);
     want[7] = 70;
     want[600] = 6000;
     CHECK(Read(*db, "main", "prices") == want);
     CHECK(Read(*db, "main", "volumes") == std::vector<I64>{0, 11, 2, 3, 4, 5, 6, 7, 8, 9});
     CHECK(Ok(db->OpenSnapshot("main")).id().value == before.id().value);
-    CHECK(ToStd(Ok(before.Get<I64>("prices"))) == want);
+    CHECK(ToVector(Ok(before.Get<I64>("prices"))) == want);
   }
   CHECK(live_nodes() == nodes0);
 }
@@ -412,9 +412,9 @@ TEST_CASE("ConflictMode::kDataset makes any concurrent write to a dataset a conf
 
   const VersionId v4 = Ok(t3.Commit("t3"));
   CHECK(v4.value == 4);
-  std::vector<I64> prices = Iota(1000);
+  std::vector<I64> prices = Iota<I64>(1000);
   prices[1] = -1;
-  std::vector<I64> volumes = Iota(1000);
+  std::vector<I64> volumes = Iota<I64>(1000);
   volumes[1] = -1;
   CHECK(Read(*db, "main", "prices") == prices);
   CHECK(Read(*db, "main", "volumes") == volumes);
@@ -427,7 +427,7 @@ TEST_CASE("datasets of a user struct element type", "[database]") {
       CreateDataset(*db, "main", "trades", pvec<Trade>(trades.begin(), trades.end()));
 
   const Snapshot s2 = Ok(db->OpenSnapshot("main"));
-  CHECK(ToStd(Ok(s2.Get<Trade>("trades"))) == trades);
+  CHECK(ToVector(Ok(s2.Get<Trade>("trades"))) == trades);
   const auto infos = s2.Datasets();
   REQUIRE(infos.size() == 1);
   CHECK_THAT(infos[0].type, Contains("Trade"));
@@ -485,7 +485,7 @@ TEST_CASE("snapshots by branch, tag and version id", "[database]") {
   const VersionId v2 = CreateDataset(*db, "main", "a", IotaVec(10));
   Ok(db->CreateTag("v2-tag", "main"));
   const VersionId v3 = SetElement(*db, "main", "a", 0, 100);
-  std::vector<I64> at_v3 = Iota(10);
+  std::vector<I64> at_v3 = Iota<I64>(10);
   at_v3[0] = 100;
 
   const Snapshot by_branch = Ok(db->OpenSnapshot("main"));
@@ -496,16 +496,16 @@ TEST_CASE("snapshots by branch, tag and version id", "[database]") {
   CHECK(by_tag.id().value == v2.value);
   CHECK(by_id.id().value == v2.value);
   CHECK(initial.Datasets().empty());
-  CHECK(ToStd(Ok(by_branch.Get<I64>("a"))) == at_v3);
-  CHECK(ToStd(Ok(by_tag.Get<I64>("a"))) == Iota(10));
-  CHECK(ToStd(Ok(by_id.Get<I64>("a"))) == Iota(10));
+  CHECK(ToVector(Ok(by_branch.Get<I64>("a"))) == at_v3);
+  CHECK(ToVector(Ok(by_tag.Get<I64>("a"))) == Iota<I64>(10));
+  CHECK(ToVector(Ok(by_id.Get<I64>("a"))) == Iota<I64>(10));
 
   // A snapshot is a value: a copy reads the same version, never a later commit.
   const Snapshot copy = by_branch;
   SetElement(*db, "main", "a", 1, 101);
   CHECK(copy.id().value == v3.value);
-  CHECK(ToStd(Ok(copy.Get<I64>("a"))) == at_v3);
-  CHECK(ToStd(Ok(by_branch.Get<I64>("a"))) == at_v3);
+  CHECK(ToVector(Ok(copy.Get<I64>("a"))) == at_v3);
+  CHECK(ToVector(Ok(by_branch.Get<I64>("a"))) == at_v3);
 
   // A branch and a tag with the same name: the branch is looked up first.
   Ok(db->CreateTag("same", v2));
@@ -538,12 +538,12 @@ TEST_CASE("a snapshot pins its version through commits, branch deletion and Prun
     CHECK(absl::IsNotFound(db->OpenSnapshot(v4).status()));
 
     CHECK(pinned.id().value == 2);
-    CHECK(ToStd(Ok(pinned.Get<I64>("a"))) == Iota(3000));
-    std::vector<I64> exp_want = Iota(3000, 1);
+    CHECK(ToVector(Ok(pinned.Get<I64>("a"))) == Iota<I64>(3000));
+    std::vector<I64> exp_want = Iota<I64>(3000, 1);
     exp_want[0] = -1;
     CHECK(exp_snap.id().value == v4.value);
-    CHECK(ToStd(Ok(exp_snap.Get<I64>("a"))) == exp_want);
-    CHECK(Read(*db, "main", "a") == Iota(3000, 4));
+    CHECK(ToVector(Ok(exp_snap.Get<I64>("a"))) == exp_want);
+    CHECK(Read(*db, "main", "a") == Iota<I64>(3000, 4));
   }
   CHECK(live_nodes() == nodes0);
 }
@@ -589,7 +589,7 @@ TEST_CASE("branches are created from a branch, a tag or a version in O(1), renam
   CHECK(absl::IsNotFound(db->Head("from-tag").status()));
   CHECK(HeadOf(*db, "renamed") == v2.value);
   const VersionId v4 = SetElement(*db, "renamed", "a", 2, -2);
-  std::vector<I64> renamed_want = Iota(1000);
+  std::vector<I64> renamed_want = Iota<I64>(1000);
   renamed_want[2] = -2;
   CHECK(Read(*db, "renamed", "a") == renamed_want);
   CHECK(HeadOf(*db, "main") == v3.value);
@@ -636,13 +636,13 @@ TEST_CASE("tags name fixed versions and keep them through Prune", "[database]") 
   CHECK(db->Prune() == 2);
   CHECK(absl::IsNotFound(db->OpenSnapshot(VersionId{5}).status()));
   CHECK(absl::IsNotFound(db->OpenSnapshot(VersionId{4}).status()));
-  CHECK(Read(*db, "release-1", "a") == Iota(10));
+  CHECK(Read(*db, "release-1", "a") == Iota<I64>(10));
   CHECK(Read(*db, v3, "a") == std::vector<I64>{-1, 1, 2, 3, 4, 5, 6, 7, 8, 9});
 
   Ok(db->DeleteTag("release-1"));
   CHECK(tags() == std::vector<std::string>{"by-id@v2", "head@v3", "release-1-copy@v2"});
   CHECK(absl::IsNotFound(db->OpenSnapshot("release-1").status()));
-  CHECK(Read(*db, v2, "a") == Iota(10));  // still tagged by the others
+  CHECK(Read(*db, v2, "a") == Iota<I64>(10));  // still tagged by the others
 }
 
 TEST_CASE("Log lists a branch's history newest first with its parents", "[database]") {
@@ -787,12 +787,12 @@ TEST_CASE("Merge: fast-forward, up to date, three-way, conflicts and policies", 
       const Snapshot s = Ok(db->OpenSnapshot(v5));
       CHECK(Ids(s.info().parents) == std::vector<std::uint64_t>{v3.value, v4.value});
       CHECK(s.info().message == "merge exp");
-      std::vector<I64> want = Iota(1000);
+      std::vector<I64> want = Iota<I64>(1000);
       want[1] = -1;
       want[900] = -900;
-      CHECK(ToStd(Ok(s.Get<I64>("a"))) == want);
-      CHECK(ToStd(Ok(s.Get<I64>("d"))) == Iota(3));
-      CHECK(ToStd(Ok(s.Get<I64>("b"))) == Iota(10));
+      CHECK(ToVector(Ok(s.Get<I64>("a"))) == want);
+      CHECK(ToVector(Ok(s.Get<I64>("d"))) == Iota<I64>(3));
+      CHECK(ToVector(Ok(s.Get<I64>("b"))) == Iota<I64>(10));
 
       // Merging back fast-forwards exp to the merge version.
       CHECK(Ok(db->Merge("main", "exp", "back")).value == 5);
@@ -855,7 +855,7 @@ TEST_CASE("Merge: fast-forward, up to date, three-way, conflicts and policies", 
       SECTION("kTheirs keeps the written dataset") {
         const Snapshot s =
             Ok(db->OpenSnapshot(Ok(db->Merge("exp", "main", "m", MergePolicy::kTheirs))));
-        CHECK(ToStd(Ok(s.Get<I64>("b"))) == std::vector<I64>{0, -1, 2, 3, 4, 5, 6, 7, 8, 9});
+        CHECK(ToVector(Ok(s.Get<I64>("b"))) == std::vector<I64>{0, -1, 2, 3, 4, 5, 6, 7, 8, 9});
       }
     }
   }
@@ -884,14 +884,14 @@ TEST_CASE("Prune forgets versions outside the window; pinned ones stay readable 
       CAPTURE(gone);
       CHECK(absl::IsNotFound(db->OpenSnapshot(VersionId{gone}).status()));
     }
-    CHECK(Read(*db, VersionId{5}, "a") == Iota(kN, 30000));
+    CHECK(Read(*db, VersionId{5}, "a") == Iota<I64>(kN, 30000));
     std::vector<std::uint64_t> ids;
     for (const auto& v : Ok(db->Log("main"))) ids.push_back(v.id.value);
     CHECK(ids == std::vector<std::uint64_t>{7, 6, 5});  // history stops at pruned versions
 
     // v3 and v4 are freed; v2 lives on in the snapshot, which still reads it.
     CHECK(live_nodes() - nodes0 == 4 * per_version);
-    CHECK(ToStd(Ok(old->Get<I64>("a"))) == Iota(kN));
+    CHECK(ToVector(Ok(old->Get<I64>("a"))) == Iota<I64>(kN));
     old.reset();
     CHECK(live_nodes() - nodes0 == 3 * per_version);
     CHECK(db->Prune() == 0);
@@ -906,7 +906,7 @@ TEST_CASE("Prune keeps young versions (keep_newer_than) and drops unreachable on
     CreateDataset(*db, "main", "a", IotaVec(10));
     for (int i = 0; i < 4; ++i) SetElement(*db, "main", "a", 0, i + 1);  // v3..v6
     CHECK(db->Prune() == 0);
-    CHECK(Read(*db, VersionId{2}, "a") == Iota(10));
+    CHECK(Read(*db, VersionId{2}, "a") == Iota<I64>(10));
   }
   SECTION("with keep_last_versions = 0 only versions no branch or tag reaches go") {
     const auto db = Database::Open();
@@ -947,7 +947,7 @@ TEST_CASE("auto_prune prunes after every commit and merge", "[database]") {
   // main now keeps v9 and its parents v8 and v6; v7 is two steps away and goes.
   CHECK(absl::IsNotFound(db->OpenSnapshot(VersionId{7}).status()));
   CHECK(RetainedVersions(*db) == 4);  // v5, v6, v8, v9
-  std::vector<I64> want = Iota(1000);
+  std::vector<I64> want = Iota<I64>(1000);
   want[0] = 3;
   want[1] = -1;
   want[2] = -2;

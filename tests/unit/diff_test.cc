@@ -9,7 +9,6 @@
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <numeric>
 #include <optional>
 #include <random>
 #include <set>
@@ -20,11 +19,14 @@
 
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
+#include "testing/pvec_helpers.h"
 
 namespace {
 
 using cowdb::change_kind;
 using cowdb::diff_range;
+using cowdb::testing::Iota;
+using cowdb::testing::ToVector;
 
 // Chunks of 2 ints, fan-out 2: a few dozen elements make a deep tree.
 using Tiny = cowdb::pvec<int, 2 * sizeof(int), 2>;
@@ -32,17 +34,6 @@ using Tiny = cowdb::pvec<int, 2 * sizeof(int), 2>;
 using Small = cowdb::pvec<int, 4 * sizeof(int), 4>;
 using Big = cowdb::pvec<std::int64_t>;
 using Ints = cowdb::pvec<int>;
-
-std::vector<int> Iota(int n, int from = 0) {
-  std::vector<int> v(static_cast<std::size_t>(n));
-  std::iota(v.begin(), v.end(), from);
-  return v;
-}
-
-template <class V>
-std::vector<typename V::value_type> ToVector(const V& v) {
-  return std::vector<typename V::value_type>(v.begin(), v.end());
-}
 
 // One element change with the values copied out, comparable and printable.
 struct Change {

@@ -6,7 +6,6 @@
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <numeric>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
@@ -15,26 +14,18 @@
 
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
+#include "testing/pvec_helpers.h"
 
 namespace {
 
 using cowdb::merge_side;
+using cowdb::testing::Iota;
+using cowdb::testing::ToVector;
 
 // Chunks of 4 ints, fan-out 4.
 using Small = cowdb::pvec<int, 4 * sizeof(int), 4>;
 using Big = cowdb::pvec<std::int64_t>;
 using Opt = std::optional<int>;
-
-std::vector<int> Iota(int n, int from = 0) {
-  std::vector<int> v(static_cast<std::size_t>(n));
-  std::iota(v.begin(), v.end(), from);
-  return v;
-}
-
-template <class V>
-std::vector<typename V::value_type> ToVector(const V& v) {
-  return std::vector<typename V::value_type>(v.begin(), v.end());
-}
 
 // A conflict record with plain values, comparable and printable.
 struct Rec {
@@ -349,6 +340,10 @@ TEST_CASE("merge: an append against a truncation is a length conflict", "[merge]
   want_theirs[0] = -1;
   CheckResolutions(base, ours, theirs, want_ours, want_theirs);
   CHECK_THROWS_AS(r.resolve(SumPlus1000), std::logic_error);
+  CHECK_THROWS_WITH(r.resolve(SumPlus1000),
+                    Catch::StartsWith("cowdb::merge_result::resolve: a length or modify/delete "
+                                      "conflict can only be resolved by taking one side") &&
+                        Catch::Contains("merge_side::kOurs or kTheirs"));
 
   // The mirror image.
   const auto m = cowdb::merge(base, theirs, ours);

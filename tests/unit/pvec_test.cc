@@ -11,18 +11,15 @@
 #include <vector>
 
 #include "cowdb/pvec.h"
+#include "testing/pvec_helpers.h"
 
 namespace {
+
+using cowdb::testing::Iota;
 
 // Chunks of 2 ints, fan-out 2: depth grows at 3, 5, 9, 17, ... elements.
 using Tiny = cowdb::pvec<int, 2 * sizeof(int), 2>;
 using Big = cowdb::pvec<std::int64_t>;
-
-std::vector<int> Iota(int n, int from = 0) {
-  std::vector<int> v(static_cast<std::size_t>(n));
-  std::iota(v.begin(), v.end(), from);
-  return v;
-}
 
 template <class V>
 std::vector<typename V::value_type> ByIndex(const V& v) {
