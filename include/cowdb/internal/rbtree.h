@@ -373,11 +373,44 @@ struct rbtree {
   // ---- reads -------------------------------------------------------------------------------------
   // The leaf holding element i; on return i is its slot in that leaf.
   static const leaf* leaf_for(const node_base* root, unsigned depth, std::size_t& i) noexcept {
+    // Through regular nodes i is not reduced: each level's radix digit is masked out of it. A
+    // relaxed node first reduces i to its own range, then searches its size table. Below a
+    // regular node's non-last child, every node is full (it holds capacity(level) elements), so
+    // the rest of the path is pure radix and reads no node header: in a push_back-built tree a
+    // lookup reads one header (the root's) and one child slot per level, as a plain radix tree.
+    //
+    // Above level kWide a child could hold 2^64 elements or more (only very deep relaxed trees of
+    // a tiny fan-out get there), so a regular node there holds all in its first child; at kWide
+    // and below, shift(level - 1) < 64.
+    constexpr unsigned kWide = (63 - leaf_bits) / fanout_bits + 1;
     const node_base* n = root;
-    for (unsigned level = depth; level > 0; --level) {
+    unsigned level = depth;
+    for (; level > kWide; --level) {
       const inner* in = as_inner(n);
-      n = in->child[locate(in, level, i)];
+      if (!in->relaxed) {
+        n = in->child[0];
+      } else {
+        i &= low_mask(level);
+        n = in->child[locate(in, level, i)];
+      }
     }
+    while (level > 0) {
+      const inner* in = as_inner(n);
+      if (in->relaxed) {
+        i &= low_mask(level);
+        n = in->child[locate(in, level, i)];
+        --level;
+        continue;
+      }
+      const std::size_t k = (i >> shift(level - 1)) & (F - 1);
+      n = in->child[k];
+      --level;
+      if (k + 1 < in->count) {
+        for (; level > 0; --level) n = as_inner(n)->child[(i >> shift(level - 1)) & (F - 1)];
+        break;
+      }
+    }
+    i &= low_mask(0);
     return as_leaf(n);
   }
   static const T& get(const tree_rep& r, std::size_t i) noexcept {
