@@ -12,8 +12,11 @@
 // pointer swap if the head has not moved; otherwise the transaction's changes are merged
 // three-way with the new head and the commit fails with kAborted only where both changed the
 // same element -- even to equal values: first committer wins, so two read-modify-writes of one
-// element never both succeed -- or both resized the same dataset, or (ConflictMode::kDataset)
-// both wrote the same dataset. Writes to different elements, even in the same chunk, merge.
+// element never both succeed -- or both appended to or truncated the same dataset, or both
+// inserted or erased rows over the same stretch, or (ConflictMode::kDataset) both wrote the same
+// dataset. Writes to different elements, even in the same chunk, merge; so do rows inserted or
+// erased by one side and elements written elsewhere by the other (a write lands on the same
+// logical row after the shift; see merge.h, "Shifts").
 // A transaction that is destroyed or aborted leaves no trace.
 //
 // Errors: every operation on a finished (committed, failed or aborted) transaction returns
