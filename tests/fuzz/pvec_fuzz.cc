@@ -726,6 +726,28 @@ class PvecFuzzer {
     CheckInvariants(slot);
     CheckIndexed(slots_[slot], models_[slot], "new version");
     CheckIterated(slot);
+    CheckBackwardAndJumps(slot);
+  }
+
+  // Backward iteration from end(), and iterator jumps to a few positions (and back).
+  void CheckBackwardAndJumps(std::size_t slot) {
+    const Vec& v = slots_[slot];
+    const Model& m = models_[slot];
+    const std::size_t n = m.size();
+    auto it = v.end();
+    for (std::size_t k = n; k-- > 0;) {
+      --it;
+      COWDB_FUZZ_CHECK(*it == m[k], "slot {}: backward iteration reads {} at {}", slot, *it, k);
+    }
+    COWDB_FUZZ_CHECK(it == v.begin(), "slot {}: backward iteration did not end at begin()", slot);
+    for (const std::size_t k : {n / 3, n / 2, n - n / 5}) {
+      if (k >= n) continue;
+      const auto at = v.begin() + static_cast<std::ptrdiff_t>(k);
+      const auto back = v.end() - static_cast<std::ptrdiff_t>(n - k);
+      COWDB_FUZZ_CHECK(
+          *at == m[k] && at == back && at - v.begin() == static_cast<std::ptrdiff_t>(k),
+          "slot {}: a jump to {} reads {}", slot, k, *at);
+    }
   }
 
   void CheckEditor() {
