@@ -40,6 +40,7 @@
 #define COWDB_TESTS_TESTING_DB_MODEL_H_
 
 #include <algorithm>
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -409,6 +410,25 @@ class DatabaseModel {
       return it->first;
     }
     return kTagPool[Uniform(std::size(kTagPool))];
+  }
+  // A name for something new: mostly one of `pool`, else (odd_percent) one of kBadNames or
+  // arbitrary bytes, which may be valid or not (NameIsValid).
+  template <std::size_t N>
+  std::string NewName(const char* const (&pool)[N], int odd_percent) {
+    if (!Chance(odd_percent)) return pool[Uniform(N)];
+    if (Chance(50)) return kBadNames[Uniform(std::size(kBadNames))];
+    std::string s(Chance(90) ? Uniform(10) : 250 + Uniform(10), 'x');
+    for (char& c : s) {
+      c = static_cast<char>(Chance(80) ? 'a' + static_cast<int>(Uniform(26)) : Uniform(256));
+    }
+    return s;
+  }
+  // database.h: a name is 1..255 bytes, none of them whitespace or a control character.
+  static bool NameIsValid(std::string_view s) {
+    return !s.empty() && s.size() <= 255 && std::none_of(s.begin(), s.end(), [](char c) {
+      const auto u = static_cast<unsigned char>(c);
+      return std::isspace(u) != 0 || std::iscntrl(u) != 0;
+    });
   }
   // A version id: mostly recent ones, sometimes one never created.
   VersionId PickVersionId() {
@@ -907,13 +927,12 @@ class DatabaseModel {
   }
 
   void CreateDataset(OpenTxn& t) {
-    if (Chance(3)) {
-      const char* bad = kBadNames[Uniform(std::size(kBadNames))];
-      op_ = fmt::format("Create(bad name) on {}", t.branch);
-      return ExpectCode(t.txn.Create<std::int64_t>(bad, {}), absl::StatusCode::kInvalidArgument,
+    const std::string name = NewName(kDatasetPool, 4);
+    if (!NameIsValid(name)) {
+      op_ = fmt::format("Create({:?}) on {}", name, t.branch);
+      return ExpectCode(t.txn.Create<std::int64_t>(name, {}), absl::StatusCode::kInvalidArgument,
                         op_);
     }
-    const std::string name = kDatasetPool[Uniform(std::size(kDatasetPool))];
     Kind kind = name == "pts" ? Kind::kPoint : Kind::kInt;
     if (Chance(15)) kind = kind == Kind::kInt ? Kind::kPoint : Kind::kInt;
     op_ = fmt::format("Create({}) on {}", name, t.branch);
@@ -1051,27 +1070,22 @@ class DatabaseModel {
   }
 
   void CreateBranch() {
-    const std::string name = Chance(3) ? kBadNames[Uniform(std::size(kBadNames))]
-                                       : kBranchPool[Uniform(std::size(kBranchPool))];
+    const std::string name = NewName(kBranchPool, 5);
     if (Chance(70)) {
       const std::string from = Chance(70) ? PickBranchName() : PickTagName();
-      op_ = fmt::format("CreateBranch({}, {})", name, from);
+      op_ = fmt::format("CreateBranch({:?}, {})", name, from);
       const absl::Status s = db_->CreateBranch(name, from);
       ModelVersionPtr v = Resolve(from);
-      if (name.empty() || name.find_first_of(" \t\n") != std::string::npos) {
-        return ExpectCode(s, absl::StatusCode::kInvalidArgument, op_);
-      }
+      if (!NameIsValid(name)) return ExpectCode(s, absl::StatusCode::kInvalidArgument, op_);
       if (v == nullptr) return ExpectCode(s, absl::StatusCode::kNotFound, op_);
       if (branches_.contains(name)) return ExpectCode(s, absl::StatusCode::kAlreadyExists, op_);
       ExpectCode(s, absl::StatusCode::kOk, op_);
       branches_.emplace(name, v->id.value);
     } else {
       const VersionId at = PickVersionId();
-      op_ = fmt::format("CreateBranch({}, {})", name, at);
+      op_ = fmt::format("CreateBranch({:?}, {})", name, at);
       const absl::Status s = db_->CreateBranch(name, at);
-      if (name.empty() || name.find_first_of(" \t\n") != std::string::npos) {
-        return ExpectCode(s, absl::StatusCode::kInvalidArgument, op_);
-      }
+      if (!NameIsValid(name)) return ExpectCode(s, absl::StatusCode::kInvalidArgument, op_);
       if (!versions_.contains(at.value)) return ExpectCode(s, absl::StatusCode::kNotFound, op_);
       if (branches_.contains(name)) return ExpectCode(s, absl::StatusCode::kAlreadyExists, op_);
       ExpectCode(s, absl::StatusCode::kOk, op_);
@@ -1091,13 +1105,10 @@ class DatabaseModel {
 
   void RenameBranch() {
     const std::string from = PickBranchName();
-    const std::string to = Chance(4) ? kBadNames[Uniform(std::size(kBadNames))]
-                                     : kBranchPool[Uniform(std::size(kBranchPool))];
-    op_ = fmt::format("RenameBranch({}, {})", from, to);
+    const std::string to = NewName(kBranchPool, 6);
+    op_ = fmt::format("RenameBranch({}, {:?})", from, to);
     const absl::Status s = db_->RenameBranch(from, to);
-    if (to.empty() || to.find_first_of(" \t\n") != std::string::npos) {
-      return ExpectCode(s, absl::StatusCode::kInvalidArgument, op_);
-    }
+    if (!NameIsValid(to)) return ExpectCode(s, absl::StatusCode::kInvalidArgument, op_);
     const auto it = branches_.find(from);
     if (it == branches_.end()) return ExpectCode(s, absl::StatusCode::kNotFound, op_);
     if (branches_.contains(to)) return ExpectCode(s, absl::StatusCode::kAlreadyExists, op_);
@@ -1108,11 +1119,12 @@ class DatabaseModel {
   }
 
   void CreateTag() {
-    const std::string name = kTagPool[Uniform(std::size(kTagPool))];
+    const std::string name = NewName(kTagPool, 4);
     if (Chance(60)) {
       const std::string from = Chance(80) ? PickBranchName() : PickTagName();
-      op_ = fmt::format("CreateTag({}, {})", name, from);
+      op_ = fmt::format("CreateTag({:?}, {})", name, from);
       const absl::Status s = db_->CreateTag(name, from);
+      if (!NameIsValid(name)) return ExpectCode(s, absl::StatusCode::kInvalidArgument, op_);
       ModelVersionPtr v = Resolve(from);
       if (v == nullptr) return ExpectCode(s, absl::StatusCode::kNotFound, op_);
       if (tags_.contains(name)) return ExpectCode(s, absl::StatusCode::kAlreadyExists, op_);
@@ -1120,8 +1132,9 @@ class DatabaseModel {
       tags_.emplace(name, v->id.value);
     } else {
       const VersionId at = PickVersionId();
-      op_ = fmt::format("CreateTag({}, {})", name, at);
+      op_ = fmt::format("CreateTag({:?}, {})", name, at);
       const absl::Status s = db_->CreateTag(name, at);
+      if (!NameIsValid(name)) return ExpectCode(s, absl::StatusCode::kInvalidArgument, op_);
       if (!versions_.contains(at.value)) return ExpectCode(s, absl::StatusCode::kNotFound, op_);
       if (tags_.contains(name)) return ExpectCode(s, absl::StatusCode::kAlreadyExists, op_);
       ExpectCode(s, absl::StatusCode::kOk, op_);
