@@ -6,6 +6,18 @@ target_compile_options(cowdb_build_flags INTERFACE
   -Wimplicit-fallthrough -Wcast-qual -Wmissing-declarations
   $<$<BOOL:${COWDB_WERROR}>:-Werror>)
 
+# COWDB_FUZZ: coverage instrumentation for libFuzzer in every cowdb target (the fuzz targets link
+# libFuzzer itself), and the fuzzers' usual sanitizers unless COWDB_SANITIZE names others.
+if(COWDB_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "COWDB_FUZZ needs clang++ (-DCMAKE_CXX_COMPILER=clang++), not ${CMAKE_CXX_COMPILER_ID}")
+  endif()
+  if(NOT COWDB_SANITIZE)
+    set(COWDB_SANITIZE address,undefined)
+  endif()
+  target_compile_options(cowdb_build_flags INTERFACE -fsanitize=fuzzer-no-link)
+endif()
+
 if(COWDB_SANITIZE)
   if(NOT COWDB_SANITIZE MATCHES "^(address,undefined|undefined,address|address|undefined|thread)$")
     message(FATAL_ERROR "COWDB_SANITIZE must be address,undefined or thread, not '${COWDB_SANITIZE}'")

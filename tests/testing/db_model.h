@@ -1,0 +1,1416 @@
+// A model of cowdb::Database and a driver that checks a database against it, one random
+// operation at a time: the core of tests/model/database_model_test.cc (choices from a seeded
+// generator, failures as Catch2 failures) and of tests/fuzz/db_fuzz.cc (choices from the fuzzer's
+// bytes, failures abort).
+//
+// The model is a table of versions (id -> parents, message, catalog), the branch and tag tables,
+// the set of retained versions, and for every live Snapshot and open Transaction the model
+// version it must show. A catalog maps a dataset name to a std::vector (of int64_t, or of a small
+// struct whose chunks hold 128 elements, so that some datasets span several chunks).
+//
+// Every step applies one random operation: begin a transaction on a random branch (up to three
+// are open at once, on the same or different branches), edit one through Edit<T>() (set,
+// push_back, pop_back, update, take, resize, and indices out of range, which must throw
+// std::out_of_range and change nothing), Put (transform, take, fresh copy), Create or Drop
+// datasets, commit or abort one, create / delete / rename branches, create / delete tags, merge a
+// branch into another (kFail, kOurs, kTheirs), prune, open or drop snapshots (by branch, tag and
+// version id), diff two versions, read a log. Each outcome (status code, new version id,
+// conflicts, contents) is predicted from the model first:
+// - a commit whose branch head did not move publishes the transaction's catalog;
+// - otherwise the catalogs are merged three-way (cowdb/merge.h and db/catalog_merge.h): a
+//   dataset changed on one side only is taken from that side; a dataset created, dropped or
+//   retyped on one side and changed on the other is a whole-dataset conflict; otherwise the
+//   elements are merged with merge_mode::kWrites, and the commit fails with kAborted iff some
+//   element was changed on both sides (even to equal values: first committer wins), both sides
+//   resized the dataset, or a modify/delete conflict arises (ConflictMode::kDataset: any dataset
+//   changed on both sides). "Changed" for a dataset means "not the same version"
+//   (pvec::identity(), public API); the model checks the documented invariant that datasets with
+//   the same identity hold equal elements, so a write that kept the identity would be caught.
+// - Database::Merge fast-forwards, does nothing (source already merged), or merges with
+//   merge_mode::kValues against the newest common ancestor over the whole history (pruned
+//   versions included), failing with kFailedPrecondition if that ancestor was pruned.
+// - Prune keeps the retained versions within keep_last_versions steps of a branch or tag head,
+//   counted over the whole history; Log lists retained ancestors and stops at pruned ones.
+// Every ModelConfig::full_check_every steps, and at the end, EVERYTHING is compared: Branches(),
+// Tags(), every branch head and tag, every held snapshot (id, parents, message, Datasets(),
+// contents, type checks), every open transaction's view, the retained versions, the memory
+// report's version count. With full_check_every = 1 this follows every operation, so an
+// operation that fails (or succeeds) must leave every other version exactly as the model has it.
+#ifndef COWDB_TESTS_TESTING_DB_MODEL_H_
+#define COWDB_TESTS_TESTING_DB_MODEL_H_
+
+#include <algorithm>
+#include <cctype>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cowdb/database.h"
+#include "cowdb/merge.h"
+#include "cowdb/options.h"
+#include "cowdb/pvec.h"
+#include "cowdb/snapshot.h"
+#include "cowdb/status.h"
+#include "cowdb/transaction.h"
+#include "fmt/format.h"
+
+// A check that counts itself and, when it fails, reports the step and operation through
+// ModelConfig::fail (which ends the run).
+#define COWDB_DBM_CHECK(cond, ...)                                                 \
+  do {                                                                             \
+    ++stats_.checks;                                                               \
+    if (!(cond)) {                                                                 \
+      Fail(fmt::format("check `{}` failed at step {} [{}]: {}", #cond, step_, op_, \
+                       fmt::format(__VA_ARGS__)));                                 \
+    }                                                                              \
+  } while (false)
+
+namespace cowdb::testing {
+
+// Where the model's random choices come from: a seeded generator (the model test) or the bytes
+// of a fuzzer input (the fuzz target).
+class ModelChoices {
+ public:
+  virtual ~ModelChoices() = default;
+  // A number in [0, n). REQUIRES: n > 0.
+  virtual std::size_t Below(std::size_t n) = 0;
+  // False once the source has run out (a fuzzer input is used up): the run stops there.
+  virtual bool More() const { return true; }
+};
+
+// How a run reports failures and how often it compares everything.
+struct ModelConfig {
+  // Called with a description of the first failed check; must not return (a Catch2 FAIL, which
+  // throws, or a print and abort()).
+  void (*fail)(const std::string& message) = nullptr;
+  // Every this many steps everything is compared with the model. Default: 32.
+  int full_check_every = 32;
+};
+
+// ---- element types ------------------------------------------------------------------------------
+
+struct Point {
+  std::int64_t x = 0;
+  std::int64_t y = 0;
+  std::int64_t z = 0;
+  friend bool operator==(const Point&, const Point&) = default;
+};
+static_assert(cowdb::pvec<Point>::chunk_capacity == 128);
+static_assert(cowdb::pvec<std::int64_t>::chunk_capacity == 512);
+
+enum class Kind : std::uint8_t { kInt, kPoint };
+
+template <class T>
+constexpr Kind KindOf() {
+  return std::is_same_v<T, Point> ? Kind::kPoint : Kind::kInt;
+}
+
+// Calls fn(T{}) with T the element type of `kind`.
+template <class Fn>
+decltype(auto) WithKind(Kind kind, Fn&& fn) {
+  if (kind == Kind::kInt) return fn(std::int64_t{});
+  return fn(Point{});
+}
+
+inline std::int64_t Bump(std::int64_t x) { return (x + 1) % 5; }
+inline Point Bump(const Point& p) { return {(p.x + 1) % 5, p.y, p.z}; }
+
+// ---- the model ----------------------------------------------------------------------------------
+
+struct ModelDataset {
+  Kind kind = Kind::kInt;
+  std::vector<std::int64_t> ints;
+  std::vector<Point> points;
+  std::size_t size() const { return kind == Kind::kInt ? ints.size() : points.size(); }
+  friend bool operator==(const ModelDataset&, const ModelDataset&) = default;
+};
+
+template <class T>
+std::vector<T>& Elems(ModelDataset& d) {
+  if constexpr (std::is_same_v<T, Point>) {
+    return d.points;
+  } else {
+    return d.ints;
+  }
+}
+template <class T>
+const std::vector<T>& Elems(const ModelDataset& d) {
+  if constexpr (std::is_same_v<T, Point>) {
+    return d.points;
+  } else {
+    return d.ints;
+  }
+}
+
+using Catalog = std::map<std::string, ModelDataset, std::less<>>;
+
+struct ModelVersion {
+  VersionId id;
+  std::vector<VersionId> parents;
+  std::string message;
+  Catalog catalog;
+};
+using ModelVersionPtr = std::shared_ptr<const ModelVersion>;
+
+// A snapshot the test holds, with the (immutable) model version it must keep showing.
+struct HeldSnapshot {
+  cowdb::Snapshot snap;
+  ModelVersionPtr model;
+  std::string how;
+};
+
+// An open transaction, its base (pinned by a snapshot, so its datasets' identities stay valid
+// even after the base is pruned) and the model of its working catalog.
+struct OpenTxn {
+  cowdb::Transaction txn;
+  std::string branch;
+  ModelVersionPtr base;
+  cowdb::Snapshot base_snap;
+  Catalog work;
+};
+
+// Dataset name -> pvec identity, for the three sides of a merge (all alive at once).
+using IdMap = std::map<std::string, const void*, std::less<>>;
+
+struct Side {
+  const Catalog* cat;
+  IdMap ids;
+  const ModelDataset* Find(const std::string& name) const {
+    const auto it = cat->find(name);
+    return it == cat->end() ? nullptr : &it->second;
+  }
+};
+
+struct CatalogOutcome {
+  Catalog merged;
+  std::vector<Conflict> conflicts;
+};
+
+// The three-way merge of merge.h on std::vectors. Appends conflicting indices (sorted) to
+// *conflicts when `side` is empty.
+template <class T>
+std::vector<T> MergeVectors(const std::vector<T>& b, const std::vector<T>& o,
+                            const std::vector<T>& t, std::optional<cowdb::merge_side> side,
+                            std::vector<std::size_t>* conflicts, cowdb::merge_mode mode) {
+  using cowdb::merge_side;
+  const bool writes = mode == cowdb::merge_mode::kWrites;
+  const std::size_t lb = b.size(), lo = o.size(), lt = t.size();
+  std::vector<std::size_t> found;
+  std::size_t len = 0;
+  bool length_conflict = false;
+  if (writes && lo != lb && lt != lb) {  // kWrites: both resized
+    if (side) {
+      len = *side == merge_side::kOurs ? lo : lt;
+    } else {
+      for (std::size_t i = std::min({lb, lo, lt}); i < std::max({lb, lo, lt}); ++i) {
+        found.push_back(i);
+      }
+      len = lo;
+      length_conflict = true;
+    }
+  } else if (lo == lt) {
+    len = lo;
+  } else if (lo == lb) {
+    len = lt;
+  } else if (lt == lb) {
+    len = lo;
+  } else if (lo < lb && lt < lb) {
+    len = std::min(lo, lt);
+  } else if (side) {
+    len = *side == merge_side::kOurs ? lo : lt;
+  } else {
+    for (std::size_t i = std::min(lo, lt); i < std::max(lo, lt); ++i) found.push_back(i);
+    len = lo;
+    length_conflict = true;
+  }
+  if (!length_conflict && len < std::max(lo, lt)) {
+    // Modify/delete: the longer side changed elements the shorter side deleted.
+    const bool ours_longer = lo > lt;
+    const std::vector<T>& longer = ours_longer ? o : t;
+    const std::size_t hi = std::min(longer.size(), lb);
+    bool any = false;
+    for (std::size_t i = len; i < hi; ++i) {
+      if (longer[i] == b[i]) continue;
+      any = true;
+      if (!side) found.push_back(i);
+    }
+    const bool longer_wins = side && (*side == merge_side::kOurs) == ours_longer;
+    if (any && longer_wins) len = longer.size();
+  }
+  std::vector<T> out(o.begin(), o.begin() + static_cast<std::ptrdiff_t>(std::min(lo, len)));
+  for (std::size_t i = out.size(); i < len; ++i) out.push_back(t[i]);
+  const std::size_t common = std::min({lo, lt, len});
+  for (std::size_t i = 0; i < std::min(common, lb); ++i) {
+    if (b[i] == t[i] || (!writes && o[i] == t[i])) continue;
+    if (o[i] == b[i] || side == merge_side::kTheirs) {
+      out[i] = t[i];
+    } else if (!side) {
+      found.push_back(i);
+    }
+  }
+  for (std::size_t i = lb; i < common; ++i) {
+    if (!writes && o[i] == t[i]) continue;
+    if (side == merge_side::kTheirs) {
+      out[i] = t[i];
+    } else if (!side) {
+      found.push_back(i);
+    }
+  }
+  std::sort(found.begin(), found.end());
+  found.erase(std::unique(found.begin(), found.end()), found.end());
+  conflicts->insert(conflicts->end(), found.begin(), found.end());
+  return out;
+}
+
+template <class T>
+bool SameElements(const cowdb::pvec<T>& v, const std::vector<T>& m) {
+  if (v.size() != m.size()) return false;
+  std::size_t i = 0;
+  bool same = true;
+  v.for_each_chunk([&](const T* first, const T* last) {
+    if (!same) return;
+    same = std::equal(first, last, m.begin() + static_cast<std::ptrdiff_t>(i));
+    i += static_cast<std::size_t>(last - first);
+  });
+  return same && i == m.size();
+}
+
+inline std::string ConflictList(const std::vector<Conflict>& cs) {
+  std::string s;
+  for (const Conflict& c : cs) s += fmt::format("{} ", c);
+  return s;
+}
+
+inline std::string IdList(const std::vector<VersionId>& ids) {
+  std::string s;
+  for (VersionId id : ids) s += fmt::format("{} ", id);
+  return s;
+}
+
+inline constexpr const char* kBranchPool[] = {"main", "dev", "exp-1", "exp-2", "hot"};
+// "dev" is also a branch name: branches resolve first.
+inline constexpr const char* kTagPool[] = {"t1", "t2", "t3", "dev"};
+inline constexpr const char* kDatasetPool[] = {"a", "b", "c", "pts"};
+inline constexpr const char* kBadNames[] = {"", "bad name", "tab\tname", "nl\n"};
+
+struct RunStats {
+  std::uint64_t steps = 0;
+  std::uint64_t begun = 0;
+  std::uint64_t commits_fast = 0;    // head had not moved
+  std::uint64_t commits_merged = 0;  // head had moved, merged without conflict
+  std::uint64_t commits_aborted = 0;
+  std::uint64_t commits_structural = 0;  // ... with a length, modify/delete or dataset conflict
+  std::uint64_t commits_not_found = 0;
+  std::uint64_t merges_ff = 0;
+  std::uint64_t merges_noop = 0;
+  std::uint64_t merges_3way = 0;
+  std::uint64_t merges_conflict = 0;
+  std::uint64_t merges_base_pruned = 0;  // kFailedPrecondition: the merge base was pruned
+  std::uint64_t merges_skipped = 0;      // the merge-base walk was too long to model
+  std::uint64_t pruned = 0;
+  std::uint64_t full_checks = 0;
+  std::uint64_t snapshots_checked = 0;
+  std::uint64_t checks = 0;  // COWDB_DBM_CHECKs evaluated
+};
+
+class DatabaseModel {
+ public:
+  // `choices` must outlive the model.
+  DatabaseModel(ModelChoices& choices, const cowdb::Options& options, const ModelConfig& config)
+      : choices_(choices), config_(config), options_(options), db_(cowdb::Database::Open(options)) {
+    auto v = std::make_shared<ModelVersion>();
+    v->id = VersionId{1};
+    v->message = "initial empty version";
+    versions_.emplace(1, std::move(v));
+    all_parents_[1] = {};
+    branches_.emplace("main", 1);
+  }
+
+  // Runs up to `steps` random operations (fewer if the choices run out), comparing everything
+  // every config.full_check_every steps and at the end; then commits the open transactions.
+  void Run(int steps) {
+    op_ = "initial";
+    CheckAll();
+    for (step_ = 1; step_ <= steps && choices_.More(); ++step_) {
+      Step();
+      if (step_ % config_.full_check_every == 0) CheckAll();
+      ++stats_.steps;
+    }
+    op_ = "final";
+    CheckAll();
+    // Finish the open transactions (each must predict correctly) and check again.
+    while (!txns_.empty()) CommitTxn(0);
+    CheckAll();
+  }
+
+  const RunStats& stats() const { return stats_; }
+
+ private:
+  [[noreturn]] void Fail(const std::string& message) const {
+    config_.fail(message);
+    std::abort();  // config_.fail must not return; in case it does
+  }
+
+  // ---- randomness
+  // --------------------------------------------------------------------------------
+  std::size_t Uniform(std::size_t n) { return n == 0 ? 0 : choices_.Below(n); }
+  bool Chance(int percent) { return Uniform(100) < static_cast<std::size_t>(percent); }
+  // An index into a vector of `size` elements, often among the first few (conflict hot spot).
+  std::size_t Index(std::size_t size) {
+    if (size == 0) return 0;
+    if (Chance(50)) return Uniform(std::min<std::size_t>(size, 6));
+    if (Chance(30)) return size - 1 - Uniform(std::min<std::size_t>(size, 4));
+    return Uniform(size);
+  }
+  template <class T>
+  T Value() {
+    const auto v = static_cast<std::int64_t>(Uniform(4));
+    if constexpr (std::is_same_v<T, Point>) {
+      return Point{v, v & 1, 7};
+    } else {
+      return v;
+    }
+  }
+  template <class T>
+  std::vector<T> RandomContents() {
+    std::size_t n = Uniform(24);
+    if (Chance(25)) n = Uniform(200);
+    if (Chance(8)) n = KindOf<T>() == Kind::kInt ? 500 + Uniform(700) : 200 + Uniform(200);
+    std::vector<T> out;
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) out.push_back(Value<T>());
+    return out;
+  }
+  std::string PickBranchName() {
+    if (!branches_.empty() && Chance(85)) {
+      auto it = branches_.begin();
+      std::advance(it, static_cast<std::ptrdiff_t>(Uniform(branches_.size())));
+      return it->first;
+    }
+    return kBranchPool[Uniform(std::size(kBranchPool))];
+  }
+  std::string PickTagName() {
+    if (!tags_.empty() && Chance(60)) {
+      auto it = tags_.begin();
+      std::advance(it, static_cast<std::ptrdiff_t>(Uniform(tags_.size())));
+      return it->first;
+    }
+    return kTagPool[Uniform(std::size(kTagPool))];
+  }
+  // A name for something new: mostly one of `pool`, else (odd_percent) one of kBadNames or
+  // arbitrary bytes, which may be valid or not (NameIsValid).
+  template <std::size_t N>
+  std::string NewName(const char* const (&pool)[N], int odd_percent) {
+    if (!Chance(odd_percent)) return pool[Uniform(N)];
+    if (Chance(50)) return kBadNames[Uniform(std::size(kBadNames))];
+    std::string s(Chance(90) ? Uniform(10) : 250 + Uniform(10), 'x');
+    for (char& c : s) {
+      c = static_cast<char>(Chance(80) ? 'a' + static_cast<int>(Uniform(26)) : Uniform(256));
+    }
+    return s;
+  }
+  // database.h: a name is 1..255 bytes, none of them whitespace or a control character.
+  static bool NameIsValid(std::string_view s) {
+    return !s.empty() && s.size() <= 255 && std::none_of(s.begin(), s.end(), [](char c) {
+      const auto u = static_cast<unsigned char>(c);
+      return std::isspace(u) != 0 || std::iscntrl(u) != 0;
+    });
+  }
+  // A version id: mostly recent ones, sometimes one never created.
+  VersionId PickVersionId() {
+    if (Chance(5)) return VersionId{next_id_ + Uniform(3)};
+    if (Chance(60))
+      return VersionId{next_id_ - 1 - Uniform(std::min<std::uint64_t>(next_id_ - 1, 8))};
+    return VersionId{1 + Uniform(next_id_ - 1)};
+  }
+
+  // ---- model helpers
+  // -----------------------------------------------------------------------------
+  void ExpectCode(const absl::Status& s, absl::StatusCode code, std::string_view what) {
+    COWDB_DBM_CHECK(s.code() == code, "{}: expected {}, got {}", what,
+                    absl::StatusCodeToString(code), s.ToString());
+  }
+
+  ModelVersionPtr AddVersion(std::vector<VersionId> parents, std::string message, Catalog catalog) {
+    auto v = std::make_shared<ModelVersion>();
+    v->id = VersionId{next_id_++};
+    v->parents = std::move(parents);
+    v->message = std::move(message);
+    v->catalog = std::move(catalog);
+    versions_.emplace(v->id.value, v);
+    std::vector<std::uint64_t>& ps = all_parents_[v->id.value];
+    for (VersionId p : v->parents) ps.push_back(p.value);
+    return v;
+  }
+
+  // The version a branch, or failing that a tag, names.
+  ModelVersionPtr Resolve(const std::string& name) const {
+    if (const auto it = branches_.find(name); it != branches_.end()) {
+      return versions_.at(it->second);
+    }
+    if (const auto it = tags_.find(name); it != tags_.end()) return versions_.at(it->second);
+    return nullptr;
+  }
+
+  // Retained ancestors of `from` (itself included) with their distance, breadth first; stops
+  // at pruned versions (Log).
+  std::vector<std::pair<std::uint64_t, std::size_t>> RetainedAncestors(std::uint64_t from) const {
+    std::vector<std::pair<std::uint64_t, std::size_t>> out;
+    std::set<std::uint64_t> seen{from};
+    std::deque<std::pair<std::uint64_t, std::size_t>> queue{{from, 0}};
+    while (!queue.empty()) {
+      const auto [id, dist] = queue.front();
+      queue.pop_front();
+      const auto it = versions_.find(id);
+      if (it == versions_.end()) continue;
+      for (VersionId p : it->second->parents) {
+        if (seen.insert(p.value).second) queue.emplace_back(p.value, dist + 1);
+      }
+      out.emplace_back(id, dist);
+    }
+    return out;
+  }
+
+  // Ancestors of `from` (itself included) at most `max_dist` steps away, pruned ones too, with
+  // their distance: breadth first over the whole history.
+  std::vector<std::pair<std::uint64_t, std::size_t>> HistoryAncestors(std::uint64_t from,
+                                                                      std::size_t max_dist) const {
+    std::vector<std::pair<std::uint64_t, std::size_t>> out;
+    std::set<std::uint64_t> seen{from};
+    std::deque<std::pair<std::uint64_t, std::size_t>> queue{{from, 0}};
+    while (!queue.empty()) {
+      const auto [id, dist] = queue.front();
+      queue.pop_front();
+      out.emplace_back(id, dist);
+      if (dist == max_dist) continue;
+      for (std::uint64_t p : all_parents_.at(id)) {
+        if (seen.insert(p).second) queue.emplace_back(p, dist + 1);
+      }
+    }
+    return out;
+  }
+
+  // Prune keeps every retained version within keep_last_versions steps of a branch or tag head,
+  // distances counted over the whole history (pruned versions included).
+  std::size_t ModelPrune() {
+    const std::size_t window =
+        options_.keep_last_versions == 0 ? SIZE_MAX : options_.keep_last_versions;
+    std::set<std::uint64_t> keep;
+    for (const auto* table : {&branches_, &tags_}) {
+      for (const auto& [name, head] : *table) {
+        for (const auto& [id, dist] : HistoryAncestors(head, window)) keep.insert(id);
+      }
+    }
+    std::size_t n = 0;
+    for (auto it = versions_.begin(); it != versions_.end();) {
+      if (keep.contains(it->first)) {
+        ++it;
+      } else {
+        it = versions_.erase(it);
+        ++n;
+      }
+    }
+    return n;
+  }
+
+  IdMap SnapshotIds(const cowdb::Snapshot& s, const Catalog& c) {
+    IdMap ids;
+    for (const auto& entry : c) {
+      const std::string& name = entry.first;  // lambdas do not capture structured bindings
+      const ModelDataset& d = entry.second;   // before clang 16
+      WithKind(d.kind, [&](auto tag) {
+        using T = decltype(tag);
+        absl::StatusOr<cowdb::pvec<T>> v = s.Get<T>(name);
+        COWDB_DBM_CHECK(v.ok(), "snapshot {} dataset {}: {}", s.id(), name, v.status().ToString());
+        ids[name] = v->identity();
+      });
+    }
+    return ids;
+  }
+
+  // The identities of a transaction's datasets; also checks that it reads its own writes.
+  IdMap TxnIds(OpenTxn& t) {
+    IdMap ids;
+    std::vector<std::string> names;
+    for (const auto& entry : t.work) {
+      const std::string& name = entry.first;
+      const ModelDataset& d = entry.second;
+      names.push_back(name);
+      WithKind(d.kind, [&](auto tag) {
+        using T = decltype(tag);
+        absl::StatusOr<cowdb::pvec<T>> v = t.txn.Get<T>(name);
+        COWDB_DBM_CHECK(v.ok(), "txn dataset {}: {}", name, v.status().ToString());
+        COWDB_DBM_CHECK(SameElements(*v, Elems<T>(d)), "txn on {} reads dataset {} wrong", t.branch,
+                        name);
+        ids[name] = v->identity();
+      });
+    }
+    COWDB_DBM_CHECK(t.txn.Datasets() == names, "txn on {}: Datasets() differ", t.branch);
+    return ids;
+  }
+
+  // Whether the implementation treats the dataset as unchanged between two sides (same version:
+  // both absent, or same type and same identity). Checks that the same identity means equal
+  // elements (pvec::identity's contract).
+  bool Same(const std::string& name, const Side& x, const Side& y) {
+    const ModelDataset* a = x.Find(name);
+    const ModelDataset* b = y.Find(name);
+    if (a == nullptr || b == nullptr) return a == b;
+    if (a->kind != b->kind) return false;
+    if (x.ids.at(name) != y.ids.at(name)) return false;
+    COWDB_DBM_CHECK(*a == *b, "dataset {}: same identity but different elements", name);
+    return true;
+  }
+
+  // db/catalog_merge.h on the model.
+  CatalogOutcome MergeModel(const Side& b, const Side& o, const Side& t, cowdb::ConflictMode mode,
+                            std::optional<cowdb::merge_side> side, cowdb::merge_mode elements) {
+    std::set<std::string> names;
+    for (const Side* s : {&b, &o, &t}) {
+      for (const auto& [name, d] : *s->cat) names.insert(name);
+    }
+    CatalogOutcome out;
+    for (const std::string& name : names) {
+      const ModelDataset* db = b.Find(name);
+      const ModelDataset* dox = o.Find(name);
+      const ModelDataset* dt = t.Find(name);
+      const ModelDataset* result = nullptr;
+      ModelDataset merged;
+      if (Same(name, o, t) || Same(name, t, b)) {
+        result = dox;
+      } else if (Same(name, o, b)) {
+        result = dt;
+      } else {
+        const bool whole = mode == cowdb::ConflictMode::kDataset || db == nullptr ||
+                           dox == nullptr || dt == nullptr || dox->kind != dt->kind ||
+                           db->kind != dox->kind;
+        if (whole && side) {
+          result = *side == cowdb::merge_side::kOurs ? dox : dt;
+        } else if (whole) {
+          out.conflicts.push_back({name, Conflict::kWholeDataset});
+          continue;
+        } else {
+          std::vector<std::size_t> idx;
+          merged.kind = db->kind;
+          WithKind(db->kind, [&](auto tag) {
+            using T = decltype(tag);
+            Elems<T>(merged) =
+                MergeVectors(Elems<T>(*db), Elems<T>(*dox), Elems<T>(*dt), side, &idx, elements);
+          });
+          if (!idx.empty()) {
+            for (std::size_t i : idx) out.conflicts.push_back({name, i});
+            continue;
+          }
+          result = &merged;
+        }
+      }
+      if (result != nullptr) out.merged.emplace(name, *result);
+    }
+    return out;
+  }
+
+  // ---- checks
+  // ------------------------------------------------------------------------------------
+  void CheckSnapshot(const cowdb::Snapshot& s, const ModelVersion& m, std::string_view what) {
+    ++stats_.snapshots_checked;
+    COWDB_DBM_CHECK(s.id() == m.id, "{}: id {} != model {}", what, s.id(), m.id);
+    COWDB_DBM_CHECK(s.info().id == m.id, "{}: info().id", what);
+    COWDB_DBM_CHECK(s.info().parents == m.parents, "{}: parents [{}] != model [{}]", what,
+                    IdList(s.info().parents), IdList(m.parents));
+    COWDB_DBM_CHECK(s.info().message == m.message, "{}: message '{}' != '{}'", what,
+                    s.info().message, m.message);
+    const std::vector<cowdb::DatasetInfo> infos = s.Datasets();
+    COWDB_DBM_CHECK(infos.size() == m.catalog.size(), "{}: {} datasets, model {}", what,
+                    infos.size(), m.catalog.size());
+    std::size_t k = 0;
+    for (const auto& entry : m.catalog) {
+      const std::string& name = entry.first;
+      const ModelDataset& d = entry.second;
+      COWDB_DBM_CHECK(infos[k].name == name && infos[k].size == d.size(),
+                      "{}: dataset #{} is {} ({} elements), model {} ({})", what, k, infos[k].name,
+                      infos[k].size, name, d.size());
+      ++k;
+      COWDB_DBM_CHECK(s.Has(name), "{}: Has({})", what, name);
+      WithKind(d.kind, [&](auto tag) {
+        using T = decltype(tag);
+        using Other = std::conditional_t<std::is_same_v<T, Point>, std::int64_t, Point>;
+        absl::StatusOr<cowdb::pvec<T>> v = s.Get<T>(name);
+        COWDB_DBM_CHECK(v.ok(), "{}: Get({}): {}", what, name, v.status().ToString());
+        COWDB_DBM_CHECK(SameElements(*v, Elems<T>(d)), "{}: dataset {} differs from the model",
+                        what, name);
+        ExpectCode(s.Get<Other>(name).status(), absl::StatusCode::kInvalidArgument,
+                   "Get with the wrong type");
+      });
+    }
+    for (const char* name : kDatasetPool) {
+      if (m.catalog.contains(name)) continue;
+      COWDB_DBM_CHECK(!s.Has(name), "{}: Has({}) for an absent dataset", what, name);
+      ExpectCode(s.Get<std::int64_t>(name).status(), absl::StatusCode::kNotFound,
+                 "Get of an absent dataset");
+    }
+  }
+
+  void CheckTables() {
+    const std::vector<cowdb::BranchInfo> bs = db_->Branches();
+    COWDB_DBM_CHECK(bs.size() == branches_.size(), "{} branches, model {}", bs.size(),
+                    branches_.size());
+    std::size_t k = 0;
+    for (const auto& [name, id] : branches_) {
+      COWDB_DBM_CHECK(bs[k].name == name && bs[k].head.value == id,
+                      "branch #{}: {} at {}, model {} at v{}", k, bs[k].name, bs[k].head, name, id);
+      ++k;
+    }
+    const std::vector<cowdb::BranchInfo> ts = db_->Tags();
+    COWDB_DBM_CHECK(ts.size() == tags_.size(), "{} tags, model {}", ts.size(), tags_.size());
+    k = 0;
+    for (const auto& [name, id] : tags_) {
+      COWDB_DBM_CHECK(ts[k].name == name && ts[k].head.value == id,
+                      "tag #{}: {} at {}, model {} at v{}", k, ts[k].name, ts[k].head, name, id);
+      ++k;
+    }
+  }
+
+  void CheckAll() {
+    ++stats_.full_checks;
+    CheckTables();
+    for (const auto& [name, id] : branches_) {
+      absl::StatusOr<VersionId> h = db_->Head(name);
+      COWDB_DBM_CHECK(h.ok() && h->value == id, "Head({})", name);
+      absl::StatusOr<cowdb::Snapshot> s = db_->OpenSnapshot(name);
+      COWDB_DBM_CHECK(s.ok(), "OpenSnapshot({}): {}", name, s.status().ToString());
+      CheckSnapshot(*s, *versions_.at(id), fmt::format("branch {}", name));
+    }
+    for (const auto& [name, id] : tags_) {
+      absl::StatusOr<cowdb::Snapshot> s = db_->OpenSnapshot(name);
+      COWDB_DBM_CHECK(s.ok(), "OpenSnapshot({}): {}", name, s.status().ToString());
+      CheckSnapshot(*s, *Resolve(name), fmt::format("tag {}", name));
+      if (!branches_.contains(name)) {
+        // A branch of the tag's name would win; otherwise the tag's version must be retained.
+        absl::StatusOr<cowdb::Snapshot> byid = db_->OpenSnapshot(VersionId{id});
+        COWDB_DBM_CHECK(byid.ok(), "tagged version v{} must be retained", id);
+      }
+    }
+    for (const HeldSnapshot& h : snaps_) CheckSnapshot(h.snap, *h.model, h.how);
+    for (OpenTxn& t : txns_) {
+      COWDB_DBM_CHECK(t.txn.active() && t.txn.branch() == t.branch && t.txn.base() == t.base->id,
+                      "open txn on {} lost its state", t.branch);
+      TxnIds(t);
+    }
+    // Retained versions: exactly the model's (all of them, and every recent id).
+    std::set<std::uint64_t> ids;
+    for (const auto& [id, v] : versions_) ids.insert(id);
+    for (std::uint64_t id = next_id_ > 64 ? next_id_ - 64 : 1; id < next_id_ + 2; ++id) {
+      ids.insert(id);
+    }
+    for (std::uint64_t id : ids) {
+      const bool ok = db_->OpenSnapshot(VersionId{id}).ok();
+      COWDB_DBM_CHECK(ok == versions_.contains(id), "version v{} retained={} but model says {}", id,
+                      ok, versions_.contains(id));
+    }
+    const cowdb::MemoryReport r = db_->GetMemoryReport();
+    COWDB_DBM_CHECK(r.versions == versions_.size(), "memory report: {} versions, model {}",
+                    r.versions, versions_.size());
+    COWDB_DBM_CHECK(r.branches.size() == branches_.size(), "memory report branches");
+    for (const cowdb::BranchMemory& b : r.branches) {
+      COWDB_DBM_CHECK(b.reachable_bytes == b.shared_bytes + b.exclusive_bytes &&
+                          b.reachable_bytes <= r.total_bytes,
+                      "memory report of {}", b.name);
+    }
+  }
+
+  // ---- operations
+  // --------------------------------------------------------------------------------
+  void Step() {
+    const std::size_t r = Uniform(100);
+    if (r < 14) {
+      BeginTxn();
+    } else if (r < 50) {
+      EditTxn();
+    } else if (r < 63) {
+      if (txns_.empty()) return BeginTxn();
+      CommitTxn(Uniform(txns_.size()));
+    } else if (r < 65) {
+      AbortTxn();
+    } else if (r < 69) {
+      CreateBranch();
+    } else if (r < 71) {
+      DeleteBranch();
+    } else if (r < 73) {
+      RenameBranch();
+    } else if (r < 76) {
+      CreateTag();
+    } else if (r < 77) {
+      DeleteTag();
+    } else if (r < 85) {
+      MergeBranches();
+    } else if (r < 88) {
+      Prune();
+    } else if (r < 94) {
+      OpenSnapshot();
+    } else if (r < 96) {
+      DropSnapshot();
+    } else if (r < 98) {
+      CheckDiff();
+    } else {
+      CheckLog();
+    }
+  }
+
+  void BeginTxn() {
+    if (txns_.size() >= 3) return CommitTxn(Uniform(txns_.size()));
+    const std::string name = PickBranchName();
+    op_ = fmt::format("Begin({})", name);
+    absl::StatusOr<cowdb::Transaction> t = db_->Begin(name);
+    const auto it = branches_.find(name);
+    if (it == branches_.end()) return ExpectCode(t.status(), absl::StatusCode::kNotFound, op_);
+    COWDB_DBM_CHECK(t.ok(), "{}", t.status().ToString());
+    ModelVersionPtr base = versions_.at(it->second);
+    COWDB_DBM_CHECK(t->active() && t->branch() == name && t->base() == base->id, "fresh txn state");
+    absl::StatusOr<cowdb::Snapshot> s = db_->OpenSnapshot(t->base());
+    COWDB_DBM_CHECK(s.ok(), "the base of a new txn must be retained");
+    txns_.push_back(OpenTxn{std::move(*t), name, base, std::move(*s), base->catalog});
+    ++stats_.begun;
+  }
+
+  void EditTxn() {
+    if (txns_.empty()) return BeginTxn();
+    OpenTxn& t = txns_[Uniform(txns_.size())];
+    const std::size_t r = Uniform(100);
+    if (r < 8 || t.work.empty()) return CreateDataset(t);
+    if (r < 12) return DropDataset(t);
+    if (r < 15) return WrongUse(t);
+    auto it = t.work.begin();
+    std::advance(it, static_cast<std::ptrdiff_t>(Uniform(t.work.size())));
+    const std::string name = it->first;
+    WithKind(it->second.kind, [&](auto tag) {
+      using T = decltype(tag);
+      EditTyped<T>(t, name, Elems<T>(it->second));
+    });
+  }
+
+  template <class T>
+  void EditTyped(OpenTxn& t, const std::string& name, std::vector<T>& m) {
+    const std::size_t r = Uniform(100);
+    if (r < 70) {
+      op_ = fmt::format("Edit({}) on {}", name, t.branch);
+      absl::StatusOr<typename cowdb::pvec<T>::editor*> e = t.txn.Edit<T>(name);
+      COWDB_DBM_CHECK(e.ok(), "{}", e.status().ToString());
+      auto* ed = *e;
+      const std::size_t n = 1 + Uniform(4);
+      for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t op = Uniform(100);
+        if (op < 45 && !m.empty()) {
+          const std::size_t i = Index(m.size());
+          const T v = Value<T>();
+          ed->set(i, v);
+          m[i] = v;
+        } else if (op < 62) {
+          const T v = Value<T>();
+          ed->push_back(v);
+          m.push_back(v);
+        } else if (op < 68 && !m.empty()) {
+          ed->pop_back();
+          m.pop_back();
+        } else if (op < 82 && !m.empty()) {
+          const std::size_t i = Index(m.size());
+          ed->update(i, [](const T& x) { return Bump(x); });
+          m[i] = Bump(m[i]);
+        } else if (op < 86) {
+          const std::size_t len = m.size() + 2 - std::min(m.size() + 2, Uniform(6));
+          ed->take(len);
+          if (len < m.size()) m.resize(len);
+        } else if (op < 89) {
+          const std::size_t len = m.size() + Uniform(5);
+          const T v = Value<T>();
+          ed->resize(len, v);
+          m.resize(len, v);
+        } else if (op < 95) {
+          COWDB_DBM_CHECK(ed->size() == m.size(), "editor size {} != {}", ed->size(), m.size());
+          if (!m.empty()) {
+            const std::size_t i = Index(m.size());
+            COWDB_DBM_CHECK(ed->at(i) == m[i], "editor element {}", i);
+          }
+          BadIndex(t, name, *ed, m);
+        } else {
+          // Freeze mid-edit (Get), keep editing: the frozen view must not change.
+          absl::StatusOr<cowdb::pvec<T>> g = t.txn.Get<T>(name);
+          COWDB_DBM_CHECK(g.ok() && SameElements(*g, m), "Get mid-edit");
+          const std::vector<T> frozen = m;
+          if (!m.empty()) {
+            ed->set(0, Bump(m[0]));
+            m[0] = Bump(m[0]);
+          }
+          COWDB_DBM_CHECK(SameElements(*g, frozen), "a frozen view changed after an edit");
+        }
+      }
+    } else if (r < 80) {
+      op_ = fmt::format("Put({}, transform) on {}", name, t.branch);
+      absl::StatusOr<cowdb::pvec<T>> g = t.txn.Get<T>(name);
+      COWDB_DBM_CHECK(g.ok(), "{}", g.status().ToString());
+      const std::size_t first = Index(m.size() + 1);
+      const std::size_t last = std::min(m.size(), first + Uniform(Chance(20) ? 600 : 8));
+      const bool identity = Chance(25);
+      auto fn = [identity](const T& x) { return identity ? x : Bump(x); };
+      cowdb::pvec<T> out = g->transform(first, last, fn);
+      for (std::size_t i = first; i < last; ++i) m[i] = fn(m[i]);
+      ExpectCode(t.txn.Put<T>(name, std::move(out)), absl::StatusCode::kOk, op_);
+    } else if (r < 86) {
+      op_ = fmt::format("Put({}, take) on {}", name, t.branch);
+      absl::StatusOr<cowdb::pvec<T>> g = t.txn.Get<T>(name);
+      COWDB_DBM_CHECK(g.ok(), "{}", g.status().ToString());
+      const std::size_t len = m.size() + 1 - std::min(m.size() + 1, Uniform(4));
+      ExpectCode(t.txn.Put<T>(name, g->take(len)), absl::StatusCode::kOk, op_);
+      if (len < m.size()) m.resize(len);
+    } else if (r < 92) {
+      // A fresh version (new identity), often with equal elements.
+      op_ = fmt::format("Put({}, fresh) on {}", name, t.branch);
+      if (Chance(50) && !m.empty()) m[Index(m.size())] = Value<T>();
+      ExpectCode(t.txn.Put<T>(name, cowdb::pvec<T>(m.begin(), m.end())), absl::StatusCode::kOk,
+                 op_);
+    } else {
+      op_ = fmt::format("Get({}) on {}", name, t.branch);
+      absl::StatusOr<cowdb::pvec<T>> g = t.txn.Get<T>(name);
+      COWDB_DBM_CHECK(g.ok() && SameElements(*g, m), "Get reads its own writes");
+    }
+  }
+
+  // An index out of range on a transaction's editor (or pop_back on an empty one) throws
+  // std::out_of_range and changes nothing: the transaction still reads the model's elements.
+  template <class T, class Editor>
+  void BadIndex(OpenTxn& t, const std::string& name, Editor& ed, const std::vector<T>& m) {
+    const std::size_t i = m.size() + Uniform(3);
+    const std::size_t which = m.empty() ? Uniform(6) : Uniform(5);
+    bool thrown = false;
+    try {
+      switch (which) {
+        case 0:
+          static_cast<void>(ed.at(i));
+          break;
+        case 1:
+          ed.set(i, Value<T>());
+          break;
+        case 2:
+          ed.update(i, [](const T& x) { return Bump(x); });
+          break;
+        case 3:
+          ed.erase(i);
+          break;
+        case 4:
+          ed.insert(i + 1, Value<T>());
+          break;
+        default:
+          ed.pop_back();
+          break;
+      }
+    } catch (const std::out_of_range&) {
+      thrown = true;
+    }
+    COWDB_DBM_CHECK(thrown, "editor call #{} at index {} (size {}) did not throw out_of_range",
+                    which, i, m.size());
+    absl::StatusOr<cowdb::pvec<T>> g = t.txn.Get<T>(name);
+    COWDB_DBM_CHECK(g.ok() && SameElements(*g, m), "editor call #{} at index {} changed {}", which,
+                    i, name);
+  }
+
+  void CreateDataset(OpenTxn& t) {
+    const std::string name = NewName(kDatasetPool, 4);
+    if (!NameIsValid(name)) {
+      op_ = fmt::format("Create({:?}) on {}", name, t.branch);
+      return ExpectCode(t.txn.Create<std::int64_t>(name, {}), absl::StatusCode::kInvalidArgument,
+                        op_);
+    }
+    Kind kind = name == "pts" ? Kind::kPoint : Kind::kInt;
+    if (Chance(15)) kind = kind == Kind::kInt ? Kind::kPoint : Kind::kInt;
+    op_ = fmt::format("Create({}) on {}", name, t.branch);
+    WithKind(kind, [&](auto tag) {
+      using T = decltype(tag);
+      std::vector<T> contents = RandomContents<T>();
+      const absl::Status s =
+          t.txn.Create<T>(name, cowdb::pvec<T>(contents.begin(), contents.end()));
+      if (t.work.contains(name)) return ExpectCode(s, absl::StatusCode::kAlreadyExists, op_);
+      ExpectCode(s, absl::StatusCode::kOk, op_);
+      ModelDataset d;
+      d.kind = kind;
+      Elems<T>(d) = std::move(contents);
+      t.work.emplace(name, std::move(d));
+    });
+  }
+
+  void DropDataset(OpenTxn& t) {
+    const std::string name = kDatasetPool[Uniform(std::size(kDatasetPool))];
+    op_ = fmt::format("Drop({}) on {}", name, t.branch);
+    const absl::Status s = t.txn.Drop(name);
+    if (t.work.erase(name) == 0) return ExpectCode(s, absl::StatusCode::kNotFound, op_);
+    ExpectCode(s, absl::StatusCode::kOk, op_);
+  }
+
+  // Wrong types and unknown names fail and change nothing.
+  void WrongUse(OpenTxn& t) {
+    const std::string name = kDatasetPool[Uniform(std::size(kDatasetPool))];
+    op_ = fmt::format("wrong use of {} on {}", name, t.branch);
+    const auto it = t.work.find(name);
+    if (it == t.work.end()) {
+      ExpectCode(t.txn.Get<std::int64_t>(name).status(), absl::StatusCode::kNotFound, op_);
+      ExpectCode(t.txn.Edit<Point>(name).status(), absl::StatusCode::kNotFound, op_);
+      ExpectCode(t.txn.Put<std::int64_t>(name, {}), absl::StatusCode::kNotFound, op_);
+      return;
+    }
+    WithKind(it->second.kind, [&](auto tag) {
+      using T = decltype(tag);
+      using Other = std::conditional_t<std::is_same_v<T, Point>, std::int64_t, Point>;
+      ExpectCode(t.txn.Get<Other>(name).status(), absl::StatusCode::kInvalidArgument, op_);
+      ExpectCode(t.txn.Edit<Other>(name).status(), absl::StatusCode::kInvalidArgument, op_);
+      ExpectCode(t.txn.Put<Other>(name, {}), absl::StatusCode::kInvalidArgument, op_);
+    });
+  }
+
+  void CommitTxn(std::size_t k) {
+    OpenTxn& t = txns_[k];
+    const std::string message = fmt::format("commit at step {}", step_);
+    op_ = fmt::format("Commit on {} (base {})", t.branch, t.base->id);
+    const IdMap ours_ids = TxnIds(t);
+    const auto it = branches_.find(t.branch);
+    // What the commit must do, predicted before it runs.
+    std::optional<CatalogOutcome> outcome;
+    ModelVersionPtr head;
+    std::optional<cowdb::Snapshot> head_snap;
+    if (it != branches_.end()) {
+      head = versions_.at(it->second);
+      if (head->id != t.base->id) {
+        absl::StatusOr<cowdb::Snapshot> hs = db_->OpenSnapshot(head->id);
+        COWDB_DBM_CHECK(hs.ok(), "head snapshot");
+        head_snap = *hs;
+        const Side base{&t.base->catalog, SnapshotIds(t.base_snap, t.base->catalog)};
+        const Side ours{&t.work, ours_ids};
+        const Side theirs{&head->catalog, SnapshotIds(*head_snap, head->catalog)};
+        outcome = MergeModel(base, ours, theirs, options_.conflict_mode, std::nullopt,
+                             cowdb::merge_mode::kWrites);  // commits: write-write conflicts
+      }
+    }
+    absl::StatusOr<VersionId> r = t.txn.Commit(message);
+    COWDB_DBM_CHECK(!t.txn.active(), "a committed txn is finished");
+    if (head == nullptr) {
+      ExpectCode(r.status(), absl::StatusCode::kNotFound, op_);
+      ++stats_.commits_not_found;
+    } else if (outcome && !outcome->conflicts.empty()) {
+      ExpectCode(r.status(), absl::StatusCode::kAborted, op_);
+      COWDB_DBM_CHECK(t.txn.conflicts() == outcome->conflicts, "conflicts [{}], model [{}]",
+                      ConflictList(t.txn.conflicts()), ConflictList(outcome->conflicts));
+      ++stats_.commits_aborted;
+      const bool structural =
+          std::any_of(outcome->conflicts.begin(), outcome->conflicts.end(), [&](const Conflict& c) {
+            const ModelDataset* d = nullptr;
+            if (const auto w = t.work.find(c.dataset); w != t.work.end()) d = &w->second;
+            return c.index == Conflict::kWholeDataset || d == nullptr || c.index >= d->size() ||
+                   c.index >= head->catalog.at(c.dataset).size() ||
+                   c.index >= t.base->catalog.at(c.dataset).size();
+          });
+      if (structural) ++stats_.commits_structural;
+    } else {
+      COWDB_DBM_CHECK(r.ok(), "{}: expected success, got {}", op_, r.status().ToString());
+      COWDB_DBM_CHECK(r->value == next_id_, "new version {} but model expects v{}", *r, next_id_);
+      COWDB_DBM_CHECK(t.txn.conflicts().empty(), "conflicts after a successful commit");
+      ModelVersionPtr v;
+      if (outcome) {
+        v = AddVersion({head->id}, message, std::move(outcome->merged));
+        ++stats_.commits_merged;
+      } else {
+        v = AddVersion({t.base->id}, message, t.work);
+        ++stats_.commits_fast;
+      }
+      branches_[t.branch] = v->id.value;
+      if (options_.auto_prune) ModelPrune();
+      absl::StatusOr<cowdb::Snapshot> s = db_->OpenSnapshot(t.branch);
+      COWDB_DBM_CHECK(s.ok(), "snapshot after commit");
+      CheckSnapshot(*s, *v, "head after commit");
+    }
+    if (Chance(20)) {
+      ExpectCode(t.txn.Commit("again").status(), absl::StatusCode::kFailedPrecondition,
+                 "commit twice");
+      ExpectCode(t.txn.Drop("a"), absl::StatusCode::kFailedPrecondition, "drop after commit");
+    }
+    txns_.erase(txns_.begin() + static_cast<std::ptrdiff_t>(k));
+  }
+
+  void AbortTxn() {
+    if (txns_.empty()) return;
+    const std::size_t k = Uniform(txns_.size());
+    OpenTxn& t = txns_[k];
+    op_ = fmt::format("Abort on {}", t.branch);
+    if (Chance(50)) {
+      t.txn.Abort();
+      COWDB_DBM_CHECK(!t.txn.active(), "aborted txn is finished");
+      t.txn.Abort();  // idempotent
+      ExpectCode(t.txn.Commit("after abort").status(), absl::StatusCode::kFailedPrecondition, op_);
+      ExpectCode(t.txn.Edit<std::int64_t>("a").status(), absl::StatusCode::kFailedPrecondition,
+                 op_);
+    } else if (Chance(50)) {
+      // Moving keeps the transaction; the moved-from handle fails.
+      cowdb::Transaction moved = std::move(t.txn);
+      COWDB_DBM_CHECK(!t.txn.active() && moved.active(), "move");
+      ExpectCode(t.txn.Commit("moved-from").status(), absl::StatusCode::kFailedPrecondition, op_);
+      t.txn = std::move(moved);
+      return;  // still open
+    }
+    txns_.erase(txns_.begin() + static_cast<std::ptrdiff_t>(k));  // destroyed: aborts
+  }
+
+  void CreateBranch() {
+    const std::string name = NewName(kBranchPool, 5);
+    if (Chance(70)) {
+      const std::string from = Chance(70) ? PickBranchName() : PickTagName();
+      op_ = fmt::format("CreateBranch({:?}, {})", name, from);
+      const absl::Status s = db_->CreateBranch(name, from);
+      ModelVersionPtr v = Resolve(from);
+      if (!NameIsValid(name)) return ExpectCode(s, absl::StatusCode::kInvalidArgument, op_);
+      if (v == nullptr) return ExpectCode(s, absl::StatusCode::kNotFound, op_);
+      if (branches_.contains(name)) return ExpectCode(s, absl::StatusCode::kAlreadyExists, op_);
+      ExpectCode(s, absl::StatusCode::kOk, op_);
+      branches_.emplace(name, v->id.value);
+    } else {
+      const VersionId at = PickVersionId();
+      op_ = fmt::format("CreateBranch({:?}, {})", name, at);
+      const absl::Status s = db_->CreateBranch(name, at);
+      if (!NameIsValid(name)) return ExpectCode(s, absl::StatusCode::kInvalidArgument, op_);
+      if (!versions_.contains(at.value)) return ExpectCode(s, absl::StatusCode::kNotFound, op_);
+      if (branches_.contains(name)) return ExpectCode(s, absl::StatusCode::kAlreadyExists, op_);
+      ExpectCode(s, absl::StatusCode::kOk, op_);
+      branches_.emplace(name, at.value);
+    }
+  }
+
+  void DeleteBranch() {
+    const std::string name = PickBranchName();
+    op_ = fmt::format("DeleteBranch({})", name);
+    const absl::Status s = db_->DeleteBranch(name);
+    if (!branches_.contains(name)) return ExpectCode(s, absl::StatusCode::kNotFound, op_);
+    if (branches_.size() == 1) return ExpectCode(s, absl::StatusCode::kFailedPrecondition, op_);
+    ExpectCode(s, absl::StatusCode::kOk, op_);
+    branches_.erase(name);
+  }
+
+  void RenameBranch() {
+    const std::string from = PickBranchName();
+    const std::string to = NewName(kBranchPool, 6);
+    op_ = fmt::format("RenameBranch({}, {:?})", from, to);
+    const absl::Status s = db_->RenameBranch(from, to);
+    if (!NameIsValid(to)) return ExpectCode(s, absl::StatusCode::kInvalidArgument, op_);
+    const auto it = branches_.find(from);
+    if (it == branches_.end()) return ExpectCode(s, absl::StatusCode::kNotFound, op_);
+    if (branches_.contains(to)) return ExpectCode(s, absl::StatusCode::kAlreadyExists, op_);
+    ExpectCode(s, absl::StatusCode::kOk, op_);
+    const std::uint64_t head = it->second;
+    branches_.erase(it);
+    branches_.emplace(to, head);
+  }
+
+  void CreateTag() {
+    const std::string name = NewName(kTagPool, 4);
+    if (Chance(60)) {
+      const std::string from = Chance(80) ? PickBranchName() : PickTagName();
+      op_ = fmt::format("CreateTag({:?}, {})", name, from);
+      const absl::Status s = db_->CreateTag(name, from);
+      if (!NameIsValid(name)) return ExpectCode(s, absl::StatusCode::kInvalidArgument, op_);
+      ModelVersionPtr v = Resolve(from);
+      if (v == nullptr) return ExpectCode(s, absl::StatusCode::kNotFound, op_);
+      if (tags_.contains(name)) return ExpectCode(s, absl::StatusCode::kAlreadyExists, op_);
+      ExpectCode(s, absl::StatusCode::kOk, op_);
+      tags_.emplace(name, v->id.value);
+    } else {
+      const VersionId at = PickVersionId();
+      op_ = fmt::format("CreateTag({:?}, {})", name, at);
+      const absl::Status s = db_->CreateTag(name, at);
+      if (!NameIsValid(name)) return ExpectCode(s, absl::StatusCode::kInvalidArgument, op_);
+      if (!versions_.contains(at.value)) return ExpectCode(s, absl::StatusCode::kNotFound, op_);
+      if (tags_.contains(name)) return ExpectCode(s, absl::StatusCode::kAlreadyExists, op_);
+      ExpectCode(s, absl::StatusCode::kOk, op_);
+      tags_.emplace(name, at.value);
+    }
+  }
+
+  void DeleteTag() {
+    const std::string name = PickTagName();
+    op_ = fmt::format("DeleteTag({})", name);
+    const absl::Status s = db_->DeleteTag(name);
+    if (tags_.erase(name) == 0) return ExpectCode(s, absl::StatusCode::kNotFound, op_);
+    ExpectCode(s, absl::StatusCode::kOk, op_);
+  }
+
+  // What Database::Merge does with two heads: nothing, a fast-forward, a three-way merge
+  // against `base`, or kFailedPrecondition (the merge base was pruned).
+  struct MergePlan {
+    enum Kind { kNoop, kFastForward, kThreeWay, kBasePruned, kUnknown } kind = kUnknown;
+    std::uint64_t base = 0;
+  };
+
+  // The merge base is the newest common ancestor of the two heads over the whole history (pruned
+  // versions included). Found by painting both histories down in decreasing id order (parents
+  // always have smaller ids), which stops at the fork point instead of walking all history: the
+  // first version reached from both heads is the newest common ancestor. kUnknown if the walk
+  // is unusually long.
+  MergePlan PlanMerge(std::uint64_t sid, std::uint64_t did) const {
+    if (sid == did) return {MergePlan::kNoop, 0};
+    constexpr std::uint8_t kFromTarget = 1, kFromSource = 2;
+    std::map<std::uint64_t, std::uint8_t> flags{{did, kFromTarget}, {sid, kFromSource}};
+    std::set<std::uint64_t> queue{did, sid};
+    for (int budget = 20000; !queue.empty(); --budget) {
+      if (budget == 0) return {};
+      const std::uint64_t id = *queue.rbegin();
+      queue.erase(std::prev(queue.end()));
+      const std::uint8_t f = flags[id];
+      if (f == (kFromTarget | kFromSource)) {
+        if (id == did) return {MergePlan::kFastForward, 0};  // target is behind source
+        if (id == sid) return {MergePlan::kNoop, 0};         // source already merged
+        return {versions_.contains(id) ? MergePlan::kThreeWay : MergePlan::kBasePruned, id};
+      }
+      for (std::uint64_t p : all_parents_.at(id)) {
+        std::uint8_t& pf = flags[p];
+        if ((pf | f) != pf) {
+          pf |= f;
+          queue.insert(p);
+        }
+      }
+    }
+    return {};  // not reached: v1 is an ancestor of every version
+  }
+
+  void MergeBranches() {
+    const std::string src = PickBranchName();
+    const std::string dst = Chance(10) ? src : PickBranchName();
+    const std::size_t p = Uniform(10);
+    const cowdb::MergePolicy policy = p < 5   ? cowdb::MergePolicy::kFail
+                                      : p < 8 ? cowdb::MergePolicy::kOurs
+                                              : cowdb::MergePolicy::kTheirs;
+    std::optional<cowdb::merge_side> side;
+    if (policy == cowdb::MergePolicy::kOurs) side = cowdb::merge_side::kOurs;
+    if (policy == cowdb::MergePolicy::kTheirs) side = cowdb::merge_side::kTheirs;
+    const std::string message = fmt::format("merge at step {}", step_);
+    op_ = fmt::format("Merge({} -> {}, policy {})", src, dst,
+                      p < 5   ? "fail"
+                      : p < 8 ? "ours"
+                              : "theirs");
+
+    if (src == dst) {
+      return ExpectCode(db_->Merge(src, dst, message, policy).status(),
+                        absl::StatusCode::kInvalidArgument, op_);
+    }
+    if (!branches_.contains(src) || !branches_.contains(dst)) {
+      return ExpectCode(db_->Merge(src, dst, message, policy).status(), absl::StatusCode::kNotFound,
+                        op_);
+    }
+    const std::uint64_t sid = branches_.at(src);
+    const std::uint64_t did = branches_.at(dst);
+    const MergePlan plan = PlanMerge(sid, did);
+    if (plan.kind == MergePlan::kUnknown) {
+      ++stats_.merges_skipped;
+      return;
+    }
+    std::vector<Conflict> conflicts;
+    if (plan.kind == MergePlan::kNoop || plan.kind == MergePlan::kFastForward) {
+      absl::StatusOr<VersionId> r = db_->Merge(src, dst, message, policy, &conflicts);
+      const std::uint64_t head = plan.kind == MergePlan::kNoop ? did : sid;
+      COWDB_DBM_CHECK(r.ok() && r->value == head, "{}: expected head v{}, got {}", op_, head,
+                      r.ok() ? fmt::format("{}", *r) : r.status().ToString());
+      branches_[dst] = head;
+      if (plan.kind == MergePlan::kNoop) {
+        ++stats_.merges_noop;
+        return;
+      }
+      ++stats_.merges_ff;
+      if (options_.auto_prune) ModelPrune();  // a fast-forward is a merge: auto_prune runs
+      return;
+    }
+    if (plan.kind == MergePlan::kBasePruned) {
+      ExpectCode(db_->Merge(src, dst, message, policy, &conflicts).status(),
+                 absl::StatusCode::kFailedPrecondition, op_);
+      ++stats_.merges_base_pruned;
+      return;
+    }
+    const std::uint64_t base = plan.base;
+    op_ += fmt::format(" base v{}", base);
+    const ModelVersionPtr mb = versions_.at(base), md = versions_.at(did), ms = versions_.at(sid);
+    absl::StatusOr<cowdb::Snapshot> sb = db_->OpenSnapshot(VersionId{base});
+    absl::StatusOr<cowdb::Snapshot> sd = db_->OpenSnapshot(VersionId{did});
+    absl::StatusOr<cowdb::Snapshot> ss = db_->OpenSnapshot(VersionId{sid});
+    COWDB_DBM_CHECK(sb.ok() && sd.ok() && ss.ok(), "merge sides must be retained");
+    const Side b{&mb->catalog, SnapshotIds(*sb, mb->catalog)};
+    const Side o{&md->catalog, SnapshotIds(*sd, md->catalog)};
+    const Side t{&ms->catalog, SnapshotIds(*ss, ms->catalog)};
+    CatalogOutcome outcome =
+        MergeModel(b, o, t, cowdb::ConflictMode::kElement, side, cowdb::merge_mode::kValues);
+    absl::StatusOr<VersionId> r = db_->Merge(src, dst, message, policy, &conflicts);
+    if (!outcome.conflicts.empty()) {
+      ExpectCode(r.status(), absl::StatusCode::kAborted, op_);
+      COWDB_DBM_CHECK(conflicts == outcome.conflicts, "merge conflicts [{}], model [{}]",
+                      ConflictList(conflicts), ConflictList(outcome.conflicts));
+      ++stats_.merges_conflict;
+      return;
+    }
+    COWDB_DBM_CHECK(r.ok(), "{}: expected success, got {}", op_, r.status().ToString());
+    COWDB_DBM_CHECK(r->value == next_id_, "merge made {} but model expects v{}", *r, next_id_);
+    ModelVersionPtr v =
+        AddVersion({VersionId{did}, VersionId{sid}}, message, std::move(outcome.merged));
+    branches_[dst] = v->id.value;
+    if (options_.auto_prune) ModelPrune();
+    absl::StatusOr<cowdb::Snapshot> s = db_->OpenSnapshot(dst);
+    COWDB_DBM_CHECK(s.ok(), "snapshot after merge");
+    CheckSnapshot(*s, *v, "head after merge");
+    ++stats_.merges_3way;
+  }
+
+  void Prune() {
+    op_ = "Prune";
+    const std::size_t n = db_->Prune();
+    const std::size_t expected = ModelPrune();
+    COWDB_DBM_CHECK(n == expected, "Prune forgot {} versions, model {}", n, expected);
+    stats_.pruned += n;
+  }
+
+  void OpenSnapshot() {
+    std::optional<HeldSnapshot> held;
+    const std::size_t r = Uniform(100);
+    if (r < 15 && !snaps_.empty()) {
+      const HeldSnapshot& from = snaps_[Uniform(snaps_.size())];
+      op_ = "copy snapshot";
+      held = HeldSnapshot{from.snap, from.model, from.how + " (copy)"};
+    } else if (r < 55) {
+      const std::string name = r < 45 ? PickBranchName() : PickTagName();
+      op_ = fmt::format("OpenSnapshot({})", name);
+      absl::StatusOr<cowdb::Snapshot> s = db_->OpenSnapshot(name);
+      ModelVersionPtr v = Resolve(name);
+      if (v == nullptr) return ExpectCode(s.status(), absl::StatusCode::kNotFound, op_);
+      COWDB_DBM_CHECK(s.ok(), "{}", s.status().ToString());
+      held = HeldSnapshot{*std::move(s), v, fmt::format("snapshot of {} at step {}", name, step_)};
+    } else {
+      const VersionId id = PickVersionId();
+      op_ = fmt::format("OpenSnapshot({})", id);
+      absl::StatusOr<cowdb::Snapshot> s = db_->OpenSnapshot(id);
+      const auto it = versions_.find(id.value);
+      if (it == versions_.end()) return ExpectCode(s.status(), absl::StatusCode::kNotFound, op_);
+      COWDB_DBM_CHECK(s.ok(), "{}", s.status().ToString());
+      held = HeldSnapshot{*std::move(s), it->second,
+                          fmt::format("snapshot of {} at step {}", id, step_)};
+    }
+    CheckSnapshot(held->snap, *held->model, held->how);
+    if (snaps_.size() < 8) {
+      snaps_.push_back(*std::move(held));
+    } else {
+      snaps_[Uniform(snaps_.size())] = *std::move(held);
+    }
+  }
+
+  void DropSnapshot() {
+    if (snaps_.empty()) return;
+    op_ = "drop snapshot";
+    snaps_.erase(snaps_.begin() + static_cast<std::ptrdiff_t>(Uniform(snaps_.size())));
+  }
+
+  void CheckDiff() {
+    const VersionId a = PickVersionId(), b = PickVersionId();
+    op_ = fmt::format("Diff({}, {})", a, b);
+    absl::StatusOr<cowdb::DatabaseDiff> d = db_->Diff(a, b);
+    const auto ia = versions_.find(a.value), ib = versions_.find(b.value);
+    if (ia == versions_.end() || ib == versions_.end()) {
+      return ExpectCode(d.status(), absl::StatusCode::kNotFound, op_);
+    }
+    COWDB_DBM_CHECK(d.ok(), "{}", d.status().ToString());
+    const Catalog& ca = ia->second->catalog;
+    const Catalog& cb = ib->second->catalog;
+    std::vector<std::string> added, removed, changed;
+    std::vector<std::size_t> counts;  // modified, appended, truncated per changed dataset
+    for (const auto& entry : ca) {
+      const std::string& name = entry.first;
+      const ModelDataset& da = entry.second;
+      const auto it = cb.find(name);
+      if (it == cb.end() || it->second.kind != da.kind) {
+        removed.push_back(name);
+        continue;
+      }
+      if (it->second == da) continue;
+      changed.push_back(name);
+      WithKind(da.kind, [&, &dbx = it->second](auto tag) {
+        using T = decltype(tag);
+        const std::vector<T>& x = Elems<T>(da);
+        const std::vector<T>& y = Elems<T>(dbx);
+        std::size_t modified = 0;
+        for (std::size_t i = 0; i < std::min(x.size(), y.size()); ++i) modified += !(x[i] == y[i]);
+        counts.push_back(modified);
+        counts.push_back(y.size() > x.size() ? y.size() - x.size() : 0);
+        counts.push_back(x.size() > y.size() ? x.size() - y.size() : 0);
+      });
+    }
+    for (const auto& [name, dbx] : cb) {
+      const auto it = ca.find(name);
+      if (it == ca.end() || it->second.kind != dbx.kind) added.push_back(name);
+    }
+    COWDB_DBM_CHECK(d->added == added && d->removed == removed, "added/removed datasets");
+    COWDB_DBM_CHECK(d->changed.size() == changed.size(), "{} changed datasets, model {}",
+                    d->changed.size(), changed.size());
+    for (std::size_t i = 0; i < changed.size(); ++i) {
+      const cowdb::DatasetChange& c = d->changed[i];
+      COWDB_DBM_CHECK(c.name == changed[i] && c.modified == counts[3 * i] &&
+                          c.appended == counts[3 * i + 1] && c.truncated == counts[3 * i + 2],
+                      "changed dataset {}: {} ({}/{}/{}), model {} ({}/{}/{})", i, c.name,
+                      c.modified, c.appended, c.truncated, changed[i], counts[3 * i],
+                      counts[3 * i + 1], counts[3 * i + 2]);
+    }
+    COWDB_DBM_CHECK(d->empty() == (added.empty() && removed.empty() && changed.empty()), "empty()");
+  }
+
+  void CheckLog() {
+    const std::string name = PickBranchName();
+    const std::size_t limit = Chance(50) ? 1000 : 1 + Uniform(4);
+    op_ = fmt::format("Log({}, {})", name, limit);
+    absl::StatusOr<std::vector<cowdb::VersionInfo>> log = db_->Log(name, limit);
+    const auto it = branches_.find(name);
+    if (it == branches_.end()) return ExpectCode(log.status(), absl::StatusCode::kNotFound, op_);
+    COWDB_DBM_CHECK(log.ok(), "{}", log.status().ToString());
+    std::vector<std::uint64_t> ids;
+    for (const auto& [id, dist] : RetainedAncestors(it->second)) ids.push_back(id);
+    std::sort(ids.rbegin(), ids.rend());
+    if (ids.size() > limit) ids.resize(limit);
+    COWDB_DBM_CHECK(log->size() == ids.size(), "log has {} versions, model {}", log->size(),
+                    ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      const ModelVersion& m = *versions_.at(ids[i]);
+      const cowdb::VersionInfo& v = (*log)[i];
+      COWDB_DBM_CHECK(v.id == m.id && v.parents == m.parents && v.message == m.message,
+                      "log entry {}: {} '{}', model {} '{}'", i, v.id, v.message, m.id, m.message);
+    }
+  }
+
+  ModelChoices& choices_;
+  const ModelConfig config_;
+  const cowdb::Options options_;
+  std::unique_ptr<cowdb::Database> db_;
+  std::map<std::uint64_t, ModelVersionPtr> versions_;                // retained versions
+  std::map<std::uint64_t, std::vector<std::uint64_t>> all_parents_;  // every version ever made
+  std::map<std::string, std::uint64_t, std::less<>> branches_;
+  std::map<std::string, std::uint64_t, std::less<>> tags_;
+  std::uint64_t next_id_ = 2;
+  std::vector<HeldSnapshot> snaps_;
+  std::vector<OpenTxn> txns_;  // after snaps_ and db_: destroyed first
+  int step_ = 0;
+  std::string op_;
+  RunStats stats_;
+};
+
+}  // namespace cowdb::testing
+
+#undef COWDB_DBM_CHECK
+
+#endif  // COWDB_TESTS_TESTING_DB_MODEL_H_
