@@ -323,10 +323,10 @@ struct tree_diff {
       const auto [pa, la] = ca.run_from(k);
       const auto [pb, lb] = cb.run_from(k);
       const std::size_t len = std::min({la, lb, hi - k});
-      const T* stop =
-          equal_runs
-              ? std::mismatch(pa, pa + len, pb, [](const T& x, const T& y) { return x == y; }).first
-              : std::mismatch(pa, pa + len, pb, [](const T& x, const T& y) { return !(x == y); }).first;
+      auto same = [](const T& x, const T& y) { return x == y; };
+      auto differ = [](const T& x, const T& y) { return !(x == y); };
+      const T* stop = equal_runs ? std::mismatch(pa, pa + len, pb, same).first
+                                 : std::mismatch(pa, pa + len, pb, differ).first;
       k += static_cast<std::size_t>(stop - pa);
       if (stop != pa + len) break;
     }
@@ -355,7 +355,8 @@ struct tree_diff {
   // Calls on_run(first, last) (offsets into both sides) for each maximal run of positions in
   // [lo, hi) where the two leaf lists differ.
   template <class OnRun>
-  static void runs(const region& g, std::size_t lo, std::size_t hi, walk_stats& st, OnRun&& on_run) {
+  static void runs(const region& g, std::size_t lo, std::size_t hi, walk_stats& st,
+                   OnRun&& on_run) {
     cursor ca(g.a), cb(g.b);
     st.elements_compared += hi - lo;
     std::size_t k = lo;
