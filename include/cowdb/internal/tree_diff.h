@@ -234,33 +234,15 @@ struct tree_diff {
     return any;
   }
 
-  // Replaces each item of level `top` by its children.
-  static void expand(std::vector<item>& v, unsigned top) {
+  // Replaces each item for which open(item) holds (an inner node) by its children, in order;
+  // returns whether any was replaced.
+  template <class Open>
+  static bool open_items(std::vector<item>& v, Open&& open) {
     std::vector<item> out;
     out.reserve(v.size() * 2);
-    for (const item& x : v) {
-      if (x.level != top) {
-        out.push_back(x);
-        continue;
-      }
-      const auto* in = tree::as_inner(x.node);
-      std::size_t pos = x.pos;
-      for (std::uint32_t k = 0; k < in->count; ++k) {
-        const std::size_t cs = tree::child_size(in, x.level, k, x.size);
-        out.push_back({in->child[k], x.level - 1, pos, cs});
-        pos += cs;
-      }
-    }
-    v.swap(out);
-  }
-
-  // Opens the inner items that reach below `head_end` or above `tail_start` (the two ends of the
-  // list); returns whether any was opened.
-  static bool expand_ends(std::vector<item>& v, std::size_t head_end, std::size_t tail_start) {
-    std::vector<item> out;
     bool any = false;
     for (const item& x : v) {
-      if (x.level == 0 || (x.pos >= head_end && x.pos + x.size <= tail_start)) {
+      if (!open(x)) {
         out.push_back(x);
         continue;
       }
@@ -275,6 +257,19 @@ struct tree_diff {
     }
     v.swap(out);
     return any;
+  }
+
+  // Replaces each item of level `top` (> 0) by its children.
+  static void expand(std::vector<item>& v, unsigned top) {
+    open_items(v, [top](const item& x) { return x.level == top; });
+  }
+
+  // Opens the inner items that reach below `head_end` or above `tail_start` (the two ends of the
+  // list); returns whether any was opened.
+  static bool expand_ends(std::vector<item>& v, std::size_t head_end, std::size_t tail_start) {
+    return open_items(v, [=](const item& x) {
+      return x.level > 0 && (x.pos < head_end || x.pos + x.size > tail_start);
+    });
   }
 
   // Reads the elements of a list of items in order, or backwards.
