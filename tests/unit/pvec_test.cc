@@ -326,3 +326,47 @@ TEST_CASE("live nodes return to zero", "[pvec][leak]") {
   }
   CHECK(cowdb::internal::live_nodes() == before);
 }
+
+TEST_CASE("radix lookup hint: kept by push_back-style edits, correct after structural ones",
+          "[pvec][radix]") {
+  // Chunks of 4 ints, fan-out 4 (structural edits need F >= 4): depth 3 at 65+ elements.
+  using Small = cowdb::pvec<int, 4 * sizeof(int), 4>;
+  using cowdb::internal::pvec_access;
+  auto radix = [](const Small& v) { return pvec_access::rep(v).radix; };
+  const std::vector<int> model = Iota(300);
+
+  Small pushed;
+  for (int x : model) pushed = pushed.push_back(x);
+  Small::editor e;
+  for (int x : model) e.push_back(x);
+  const Small edited = std::move(e).persistent();
+  const Small built(model);
+  // Vectors built from a range or by push_back, and what set, transform, take and pop_back make
+  // of them, keep the hint: their lookups are pure radix.
+  for (const Small& v : {pushed, edited, built, built.set(150, -1), built.take(97),
+                         built.pop_back(), built.transform([](int x) { return x * 2; }),
+                         built.take(64).push_back(7)}) {
+    CHECK(radix(v));
+    CHECK_NOTHROW(v.check_invariants());
+  }
+  CheckEq(built.take(97), Iota(97));
+
+  // An insert in the middle makes the right edge relaxed: the hint is off and lookups search the
+  // size tables. Structural edits recompute it: erasing the last element rebuilds only regular
+  // nodes, and a concat with an empty vector keeps the other side's tree.
+  const Small ins = built.insert(10, -5);
+  CHECK_FALSE(radix(ins));
+  std::vector<int> m = model;
+  m.insert(m.begin() + 10, -5);
+  CheckEq(ins, m);
+  CHECK(radix(built.erase(299)));
+  CheckEq(built.erase(299), Iota(299));
+  CHECK(radix(Small{} + built));
+  CHECK_FALSE(radix(Small{} + ins));
+
+  // check_invariants rejects a hint on a tree that radix indexing would misread.
+  cowdb::internal::tree_rep forged = pvec_access::rep(ins);
+  forged.radix = true;
+  CHECK(cowdb::internal::rbtree<int, Small::chunk_capacity, Small::fanout>::check(forged) ==
+        "radix hint set on a tree with a non-full child on the right edge");
+}

@@ -18,6 +18,8 @@
 //      holds at least half its capacity: leaves >= ceil(Cap/2) elements, inner nodes >= F/2
 //      children. Only the right edge may be thinner, as in a push_back-built vector.
 // (I3) regular nodes satisfy the radix rule above; relaxed nodes have exact size tables.
+// (I4) a tree_rep's `radix` hint, when set, means the radix rule holds at every node (each child
+//      but the last of every node on the right edge is full), so lookups skip node headers.
 // Hence (F >= 4) a tree of depth d holds more than (F/2)^(d-1) * ceil(Cap/2) elements: its height
 // is at most 1 + log_{F/2}(size / ceil(Cap/2)), a single level more than a full tree for F = 32.
 // The bound needs F >= 4: with F = 2 the structural operations (insert, erase, drop, concat) are
@@ -68,6 +70,11 @@ struct tree_rep {
   node_base* root = nullptr;
   std::size_t size = 0;
   unsigned depth = 0;
+  // A hint for lookups: true only when every inner node on the right edge is regular, so that
+  // (by I3) every node of the tree follows the radix rule and an index is found from its digits
+  // alone, without reading any node header. False is always safe. Trees built from a range or by
+  // push_back keep it; structural edits recompute it from the right edge (O(depth)).
+  bool radix = false;
 };
 
 template <class T, std::size_t Cap, std::size_t F>
@@ -413,9 +420,32 @@ struct rbtree {
     i &= low_mask(0);
     return as_leaf(n);
   }
+  // The leaf holding element i of r, using the radix hint; on return i is its slot in it.
+  static const leaf* leaf_at(const tree_rep& r, std::size_t& i) noexcept {
+    if (!r.radix) return leaf_for(r.root, r.depth, i);
+    // Radix all the way down: one child slot per level, no node header, and the independent
+    // loads of different lookups can overlap. A radix tree holds more than capacity(depth - 1)
+    // elements, so shift(depth - 1) < 64.
+    const node_base* n = r.root;
+    for (unsigned level = r.depth; level > 0; --level) {
+      n = as_inner(n)->child[(i >> shift(level - 1)) & (F - 1)];
+    }
+    i &= low_mask(0);
+    return as_leaf(n);
+  }
   static const T& get(const tree_rep& r, std::size_t i) noexcept {
-    const leaf* l = leaf_for(r.root, r.depth, i);
+    const leaf* l = leaf_at(r, i);
     return l->data()[i];
+  }
+  // Whether every inner node on the right edge of r is regular (see tree_rep::radix). O(depth).
+  static bool right_edge_regular(const tree_rep& r) noexcept {
+    const node_base* n = r.root;
+    for (unsigned level = r.depth; level > 0; --level) {
+      const inner* in = as_inner(n);
+      if (in->relaxed) return false;
+      n = in->child[in->count - 1];
+    }
+    return r.root != nullptr;
   }
 
   // Calls fn(first, last) for each leaf overlapping [lo, hi) (relative to n, which holds `size`
@@ -491,7 +521,7 @@ struct rbtree {
     for (std::uint32_t k = 0; k < in->count; ++k) shared_stats(in->child[k], level - 1, other, s);
   }
 
-  // Verifies (I1)-(I3) and the recorded size and depth; returns a description of the first
+  // Verifies (I1)-(I4) and the recorded size and depth; returns a description of the first
   // violation, or an empty string. O(n / Cap).
   static std::string check(const tree_rep& r) {
     if (r.root == nullptr) return r.size == 0 && r.depth == 0 ? "" : "empty root with a size";
@@ -501,6 +531,20 @@ struct rbtree {
     const std::size_t n = check_node(r.root, r.depth, true, true, why);
     if (!why.empty()) return why;
     if (n != r.size) return "recorded size " + std::to_string(r.size) + " != " + std::to_string(n);
+    if (r.radix) {
+      // Radix indexing is right when, on the right edge, every child but the last is full (a
+      // full subtree has every node full, so it is radix-indexable).
+      const node_base* e = r.root;
+      for (unsigned level = r.depth; level > 0; --level) {
+        const inner* in = as_inner(e);
+        for (std::uint32_t k = 0; k + 1 < in->count; ++k) {
+          if (size_of(in->child[k], level - 1) != capacity(level - 1)) {
+            return "radix hint set on a tree with a non-full child on the right edge";
+          }
+        }
+        e = in->child[in->count - 1];
+      }
+    }
     if constexpr (structural) {
       // Height bound implied by (I2): size > (F/2)^(depth-1) * min_leaf.
       if (r.depth >= 2) {
@@ -566,7 +610,7 @@ struct rbtree {
   static tree_rep build_rep(Fill& fill, std::size_t n) {
     if (n == 0) return {};
     const unsigned d = depth_for(n);
-    return {build(fill, d, n), n, d};
+    return {build(fill, d, n), n, d, true};
   }
 
   // A tree of the n elements starting at `it`.
@@ -707,6 +751,7 @@ struct rbtree {
       r.root = new_path(0, &l, std::forward<Args>(args)...);
       r.size = 1;
       r.depth = 0;
+      r.radix = true;
       return l;
     }
     // The deepest level of the right edge with room (UINT_MAX: none).
@@ -837,7 +882,8 @@ struct rbtree {
       r = {};
       return;
     }
-    tree_rep t{take(r.root, r.depth, r.size, k), k, r.depth};
+    // A prefix of a radix tree is one: its full children stay full.
+    tree_rep t{take(r.root, r.depth, r.size, k), k, r.depth, r.radix};
     collapse(t);
     release(r.root, r.depth);
     r = t;
@@ -1049,13 +1095,14 @@ struct rbtree {
       t = {make_node(ks, 0, 2, ks.level() + 1), size, ks.level() + 1};
     }
     collapse(t);
+    t.radix = right_edge_regular(t);
     return t;
   }
 
   // a followed by b, as a new tree (new references). O(F * depth + Cap).
   static tree_rep concat(const tree_rep& a, const tree_rep& b) {
-    if (a.size == 0) return b.size == 0 ? tree_rep{} : tree_rep{share(b.root), b.size, b.depth};
-    if (b.size == 0) return {share(a.root), a.size, a.depth};
+    if (a.size == 0) return b.size == 0 ? tree_rep{} : tree_rep{share(b.root), b.size, b.depth, b.radix};
+    if (b.size == 0) return {share(a.root), a.size, a.depth, a.radix};
     kids out(std::max(a.depth, b.depth));
     concat_rec(a.root, a.depth, a.size, b.root, b.depth, b.size, out);
     return from_kids(out, a.size + b.size);
@@ -1071,6 +1118,7 @@ struct rbtree {
     }
     rep_holder t(tree_rep{suffix(r.root, r.depth, r.size, k), r.size - k, r.depth});
     repair_left(t.get());
+    t.get().radix = right_edge_regular(t.get());
     release(r.root, r.depth);
     r = t.dismiss();
   }
@@ -1081,6 +1129,7 @@ struct rbtree {
       leaf* l;
       r.root = new_path(0, &l, value);
       r.size = 1;
+      r.radix = true;
       return;
     }
     kids out(r.depth);
@@ -1095,6 +1144,7 @@ struct rbtree {
     node_base* n = erase_rec(r.root, r.depth, r.size, i, true);
     tree_rep t{n, r.size - 1, n == nullptr ? 0 : r.depth};
     collapse(t);
+    t.radix = right_edge_regular(t);
     release(r.root, r.depth);
     r = t;
   }
