@@ -18,7 +18,10 @@
 //
 // Costs (n = size, B = chunk_capacity, F = fanout, depth = log_F(n / B)):
 //   copy, identity, size                      O(1), no allocation
-//   operator[], at, front, back               O(depth), no allocation
+//   operator[], at, front, back               O(depth), no allocation: a radix digit per level
+//     on vectors built from a range or by push_back (and what set, take, pop_back and transform
+//     make of them); a short size-table search per level once structural writes (insert,
+//     erase, drop, slice, concat) have left relaxed nodes on the way
 //   iteration                                 amortized O(1) per element, leaf to leaf
 //   set, update, push_back, pop_back          O(B + F * depth): one chunk + one path copied
 //     (on an editor, or an rvalue whose nodes are uniquely owned: O(depth), no copy)
@@ -263,8 +266,9 @@ class pvec {
   // ---- structural writes ---------------------------------------------------------------------------
   // Each returns a new version sharing every chunk it did not cut, in O(B + F * depth) (plus the
   // inserted elements); with Fanout >= 4 the tree stays within its height bound (see
-  // check_invariants()). On a
-  // vector built by push_back they leave O(depth) relaxed nodes, which index by a short search.
+  // check_invariants()). On a vector built by push_back they leave O(depth) relaxed nodes, which
+  // index by a short search; random reads of a heavily relaxed vector cost several times more
+  // than of a push_back-built one (README, "Benchmarks").
 
   // Inserts value before element i (i == size() appends). Throws std::out_of_range if i > size().
   [[nodiscard]] pvec insert(size_type i, T value) const& { return edit_copy([&](editor& e) { e.insert(i, std::move(value)); }); }

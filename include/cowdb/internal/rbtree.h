@@ -378,13 +378,13 @@ struct rbtree {
   }
 
   // ---- reads -------------------------------------------------------------------------------------
-  // The leaf holding element i; on return i is its slot in that leaf.
+  // The leaf holding element i of the subtree `root` (any subtree, with or without the radix
+  // hint; leaf_at below uses the hint); on return i is its slot in that leaf.
   static const leaf* leaf_for(const node_base* root, unsigned depth, std::size_t& i) noexcept {
     // Through regular nodes i is not reduced: each level's radix digit is masked out of it. A
     // relaxed node first reduces i to its own range, then searches its size table. Below a
     // regular node's non-last child, every node is full (it holds capacity(level) elements), so
-    // the rest of the path is pure radix and reads no node header: in a push_back-built tree a
-    // lookup reads one header (the root's) and one child slot per level, as a plain radix tree.
+    // the rest of the path is pure radix and reads no node header.
     //
     // Above level kWide a child could hold 2^64 elements or more (only very deep relaxed trees of
     // a tiny fan-out get there), so a regular node there holds all in its first child; at kWide
