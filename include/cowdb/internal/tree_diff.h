@@ -57,23 +57,121 @@ struct tree_diff {
   template <class OnRegion>
   static void regions(const tree_rep& a, const tree_rep& b, walk_stats& st, OnRegion&& on_region) {
     if (a.root == b.root && a.size == b.size) return;
-    std::vector<region> stack;
-    {
-      region r0;
-      r0.a_hi = a.size;
-      r0.b_hi = b.size;
-      if (a.size > 0) r0.a.push_back({a.root, a.depth, 0, a.size});
-      if (b.size > 0) r0.b.push_back({b.root, b.depth, 0, b.size});
-      stack.push_back(std::move(r0));
+    scratch sc(st);
+    if (a.size > 0 && b.size > 0) {
+      const item ra{a.root, a.depth, 0, a.size}, rb{b.root, b.depth, 0, b.size};
+      if (aligned(ra, rb)) {  // the common case (edits in place): no region lists at all
+        if (walk_aligned(ra, rb, sc, on_region)) flush(sc, on_region);
+        return;
+      }
     }
+    region r0;
+    r0.a_hi = a.size;
+    r0.b_hi = b.size;
+    if (a.size > 0) r0.a.push_back({a.root, a.depth, 0, a.size});
+    if (b.size > 0) r0.b.push_back({b.root, b.depth, 0, b.size});
+    align(std::move(r0), sc, on_region);
+  }
+
+ private:
+  // Buffers reused across the steps of one alignment.
+  struct scratch {
+    explicit scratch(walk_stats& s) noexcept : st(s) {}
+    walk_stats& st;
     std::vector<std::pair<std::size_t, std::size_t>> matches, banned;
     std::unordered_map<const node_base*, std::size_t> index;
     std::vector<region> subs;
+    region run;  // the leaf pairs gathered by walk_aligned, not yet reported
+  };
+
+  // Two inner subtrees at the same index, of the same level and size, whose children cover the
+  // same index ranges: their children pair up by position (as after set, push_back or take).
+  static bool aligned(const item& x, const item& y) noexcept {
+    if (x.level == 0 || x.level != y.level || x.pos != y.pos || x.size != y.size) return false;
+    const auto* p = tree::as_inner(x.node);
+    const auto* q = tree::as_inner(y.node);
+    if (p->count != q->count) return false;
+    if (!p->relaxed && !q->relaxed) return true;  // same size and count: the same radix layout
+    for (std::uint32_t k = 0; k + 1 < p->count; ++k) {
+      if (tree::child_size(p, x.level, k, x.size) != tree::child_size(q, y.level, k, y.size)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Reports the gathered leaf pairs, if any, as one final region. False: on_region said stop.
+  template <class OnRegion>
+  static bool flush(scratch& sc, OnRegion& on_region) {
+    region& g = sc.run;
+    if (g.a.empty()) return true;
+    g.final = true;
+    sc.st.leaf_pairs += g.a.size();
+    const bool go = on_region(std::as_const(g));
+    g.a.clear();
+    g.b.clear();
+    return go;
+  }
+
+  // Aligns x and y (aligned(x, y)) child by child without building region lists: a child shared
+  // by both is skipped, differing leaves at consecutive positions are gathered into one final
+  // region, differing aligned inner children are walked the same way, and any other pair goes
+  // through the general alignment. O(F) per differing inner pair and no allocation once the
+  // buffers have grown; reports the same regions as the general alignment would.
+  template <class OnRegion>
+  static bool walk_aligned(const item& x, const item& y, scratch& sc, OnRegion& on_region) {
+    ++sc.st.inner_pairs;
+    const auto* p = tree::as_inner(x.node);
+    const auto* q = tree::as_inner(y.node);
+    std::size_t pos = x.pos;
+    for (std::uint32_t k = 0; k < p->count; ++k) {
+      const std::size_t cs = tree::child_size(p, x.level, k, x.size);
+      const item cx{p->child[k], x.level - 1, pos, cs};
+      const item cy{q->child[k], y.level - 1, pos, cs};
+      pos += cs;
+      if (cx.node == cy.node) {
+        if (!flush(sc, on_region)) return false;
+      } else if (cx.level == 0) {
+        region& g = sc.run;
+        if (g.a.empty()) g.a_lo = g.b_lo = cx.pos;
+        g.a_hi = g.b_hi = cx.pos + cs;
+        g.a.push_back(cx);
+        g.b.push_back(cy);
+      } else if (aligned(cx, cy)) {
+        if (!walk_aligned(cx, cy, sc, on_region)) return false;
+      } else {
+        if (!flush(sc, on_region)) return false;
+        region g;
+        g.a_lo = g.b_lo = cx.pos;
+        g.a_hi = g.b_hi = cx.pos + cs;
+        g.a.push_back(cx);
+        g.b.push_back(cy);
+        if (!align(std::move(g), sc, on_region)) return false;
+      }
+    }
+    return true;
+  }
+
+  // Aligns the two sides of r (not final), reporting its final regions in order. False:
+  // on_region said stop.
+  template <class OnRegion>
+  static bool align(region r0, scratch& sc, OnRegion& on_region) {
+    walk_stats& st = sc.st;
+    auto& matches = sc.matches;
+    auto& banned = sc.banned;
+    auto& index = sc.index;
+    auto& subs = sc.subs;
+    std::vector<region> stack;
+    stack.push_back(std::move(r0));
     while (!stack.empty()) {
       region r = std::move(stack.back());
       stack.pop_back();
       if (r.final) {
-        if (!on_region(std::as_const(r))) return;
+        if (!on_region(std::as_const(r))) return false;
+        continue;
+      }
+      if (r.a.size() == 1 && r.b.size() == 1 && aligned(r.a[0], r.b[0])) {
+        if (!walk_aligned(r.a[0], r.b[0], sc, on_region) || !flush(sc, on_region)) return false;
         continue;
       }
       match(r, matches, index, banned);
@@ -140,8 +238,10 @@ struct tree_diff {
         stack.push_back(std::move(s));
       }
     }
+    return true;
   }
 
+ public:
   // Pairs of equal nodes, in order on both sides (greedy: each item of a takes the first equal
   // item of b after the previous match), then without "moved leaves" (see unmove).
   static void match(const region& r, std::vector<std::pair<std::size_t, std::size_t>>& out,
