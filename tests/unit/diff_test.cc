@@ -515,3 +515,22 @@ TEST_CASE("format: indices and counts are grouped by thousands", "[diff][format]
   CHECK(big.back() == "1 range, 0 elements changed, 1,299,000 truncated");
   CHECK(CountLines(big, "- ... 1,298,994 more ...") == 1);
 }
+
+TEST_CASE("a run of changes across chunk and subtree boundaries is one range", "[diff]") {
+  // Tiny: chunks of 2, fan-out 2, so a level-1 subtree holds 4 elements and a level-2 one 8.
+  // Changing 3..8 touches chunks [2,4), [4,6), [6,8), [8,10) under three different level-1
+  // subtrees and two level-2 ones; the in-place walk must still report one modified range.
+  const Tiny a(Iota(32));
+  auto e = a.transient();
+  for (std::size_t i = 3; i <= 8; ++i) e.set(i, -static_cast<int>(i));
+  e.set(20, -20);
+  const Tiny b = std::move(e).persistent();
+  const auto d = cowdb::diff(a, b);
+  CHECK(d.ranges() == std::vector<diff_range>{{3, 9, change_kind::kModified},
+                                              {20, 21, change_kind::kModified}});
+  CHECK(d.modified_count() == 7);
+  // Four chunks for the run, one for index 20; the 27 other chunks are never read.
+  CHECK(d.stats().leaf_pairs == 5);
+  CHECK(d.stats().elements_compared == 10);
+  CHECK(ToVector(cowdb::patch(a, d)) == ToVector(b));
+}
