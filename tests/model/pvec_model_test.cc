@@ -17,6 +17,8 @@
 // Replay: the seed comes from Catch::rngSeed(); a failure prints seed, step and operation.
 //   cowdb_model_tests --rng-seed <seed> "<test name>"
 // `--rng-seed time` explores new sequences; COWDB_MODEL_VERBOSE=1 prints what each shape ran.
+#include "testing/pvec_model.h"
+
 #include <algorithm>
 #include <array>
 #include <catch2/catch.hpp>
@@ -26,8 +28,6 @@
 #include <initializer_list>
 #include <iterator>
 #include <limits>
-#include <new>
-#include <random>
 #include <ranges>
 #include <stdexcept>
 #include <string>
@@ -39,137 +39,21 @@
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
 
-// A check for the hot loops: one branch and a counter increment when it holds; a Catch2 failure
-// (which ends the test case and prints the captured seed and step) when it does not. The
-// message arguments are only evaluated on failure.
-#define COWDB_MODEL_CHECK(cond, ...)                                                     \
-  do {                                                                                   \
-    ++g_checks;                                                                          \
-    if (!(cond)) {                                                                       \
-      FAIL(fmt::format("model check `{}` failed: {}{}", #cond, fmt::format(__VA_ARGS__), \
-                       editor_context()));                                               \
-    }                                                                                    \
-  } while (false)
-
 namespace {
 
 using cowdb::internal::live_nodes;
-
-// Checks evaluated so far: proves that the loops assert something.
-std::uint64_t g_checks = 0;
-
-// The editor operation being run, if any, for failure messages.
-const char* g_editor_op = nullptr;
-std::size_t g_editor_op_index = 0;
-
-std::string editor_context() {
-  if (g_editor_op == nullptr) return {};
-  return fmt::format(" [in editor session, editor op #{} = {}]", g_editor_op_index, g_editor_op);
-}
-
-// Thrown by the functors that simulate a failing user function.
-struct injected_error : std::runtime_error {
-  injected_error() : std::runtime_error("injected failure") {}
-};
-
-// Allocation-failure injection: while an alloc_failure_scope is alive, the node allocation after
-// `budget` successful ones throws std::bad_alloc.
-int g_alloc_budget = 0;
-
-void failing_node_alloc() {
-  if (g_alloc_budget-- <= 0) throw std::bad_alloc();
-}
-
-class alloc_failure_scope {
- public:
-  explicit alloc_failure_scope(int budget) {
-    g_alloc_budget = budget;
-    cowdb::internal::g_before_node_alloc = &failing_node_alloc;
-  }
-  ~alloc_failure_scope() { cowdb::internal::g_before_node_alloc = nullptr; }
-  alloc_failure_scope(const alloc_failure_scope&) = delete;
-  alloc_failure_scope& operator=(const alloc_failure_scope&) = delete;
-};
-
-// ---- element types ------------------------------------------------------------------------------
-
-template <class T>
-struct values;
-
-template <>
-struct values<int> {
-  static int make(std::uint64_t r) { return static_cast<int>(r % 1000); }
-  // kind 0 changes every element, kind 1 none, kind 2 about one in five.
-  static int map(unsigned kind, int x) {
-    switch (kind) {
-      case 0:
-        return (x + 7) % 1000;
-      case 1:
-        return x;
-      default:
-        return x % 5 == 0 ? (x + 1) % 1000 : x;
-    }
-  }
-  // Emplaces a value built from constructor arguments and returns the same value.
-  template <class Editor>
-  static int emplace(Editor& e, std::uint64_t r) {
-    if (r % 4 == 0) {
-      e.emplace_back();
-      return 0;
-    }
-    const int x = make(r >> 2);
-    e.emplace_back(x);
-    return x;
-  }
-};
-
-template <>
-struct values<std::string> {
-  // Mostly short strings (inline storage), one in five long enough to live on the heap.
-  static std::string make(std::uint64_t r) {
-    if (r % 5 == 0) return fmt::format("a string long enough to need the heap #{}", r / 5 % 200);
-    return fmt::format("s{}", r % 1000);
-  }
-  static std::string map(unsigned kind, const std::string& x) {
-    switch (kind) {
-      case 0:
-        return x.size() < 48 ? x + "+" : x.substr(0, 2);
-      case 1:
-        return x;
-      default:
-        return x.size() % 3 == 0 ? x + "?" : x;
-    }
-  }
-  template <class Editor>
-  static std::string emplace(Editor& e, std::uint64_t r) {
-    if (r % 8 == 0) {
-      e.emplace_back();
-      return {};
-    }
-    const std::size_t count = r / 8 % 24;  // crosses the small-string limit
-    const char c = static_cast<char>('a' + r / 256 % 26);
-    e.emplace_back(count, c);
-    return std::string(count, c);
-  }
-};
-
-// The element functors given to update() and transform().
-template <class T>
-struct mapper {
-  unsigned kind;
-  T operator()(const T& x) const { return values<T>::map(kind, x); }
-};
-
-// Throws injected_error on the call after `*calls_left` successful ones.
-template <class T>
-struct throwing_mapper {
-  unsigned kind;
-  int* calls_left;
-  T operator()(const T& x) const {
-    if ((*calls_left)-- <= 0) throw injected_error();
-    return values<T>::map(kind, x);
-  }
-};
+using cowdb::testing::g_editor_op;
+using cowdb::testing::g_editor_op_index;
+using cowdb::testing::g_model_checks;
+using cowdb::testing::injected_error;
+using cowdb::testing::kConstRef;
+using cowdb::testing::kMoveCopy;
+using cowdb::testing::kMoveInPlace;
+using cowdb::testing::mapper;
+using cowdb::testing::model_stats;
+using cowdb::testing::throwing_mapper;
+using cowdb::testing::values;
+using cowdb::testing::write_ctx;
 
 // A single-pass iterator over an array, so that construction takes its input-iterator path.
 template <class T>
@@ -215,11 +99,7 @@ enum class op_kind : unsigned {
   kSwap,
 };
 
-struct op_info {
-  op_kind code;
-  unsigned weight;
-  const char* name;
-};
+using op_info = cowdb::testing::op_info<op_kind>;
 
 constexpr op_info kOps[] = {
     {op_kind::kCopy, 7, "copy"},
@@ -239,49 +119,17 @@ constexpr op_info kOps[] = {
     {op_kind::kSwap, 2, "swap"},
 };
 
-constexpr unsigned total_weight() {
-  unsigned w = 0;
-  for (const op_info& o : kOps) w += o.weight;
-  return w;
-}
-
-// How a write reads its source: `v.op()` on the const source; `std::move(copy).op()` on a copy
-// of the source (the && overload on shared nodes); `std::move(dst).op()` with source ==
-// destination (the && overload writing in place where the nodes are uniquely owned).
-enum write_form : unsigned { kConstRef = 0, kMoveCopy = 1, kMoveInPlace = 2 };
-
-struct write_ctx {
-  std::size_t src;
-  std::size_t dst;
-  unsigned form;
-  bool fallible;  // run under allocation-failure injection
-};
-
-struct run_stats {
-  std::uint64_t steps = 0;
-  std::uint64_t editor_ops = 0;
-  std::uint64_t alloc_failures = 0;
-  std::size_t max_size = 0;
-  std::uint64_t size_sum = 0;  // sum over steps of the total slot size
-};
-
 template <class Vec>
-class model_runner {
- public:
-  using T = typename Vec::value_type;
-  using editor = typename Vec::editor;
-  using model = std::vector<T>;
-  using tree = cowdb::internal::rbtree<T, Vec::chunk_capacity, Vec::fanout>;
-  static constexpr std::size_t kSlots = 8;
-  static constexpr std::size_t kCap = Vec::chunk_capacity;
-  static constexpr std::size_t kFanout = Vec::fanout;
+class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
+  using base = cowdb::testing::slot_model<model_runner<Vec>, Vec>;
+  friend base;
 
-  static_assert(std::ranges::random_access_range<Vec>);
-  static_assert(std::ranges::common_range<Vec>);
-  static_assert(std::ranges::sized_range<Vec>);
+ public:
+  using base::kCap, base::kFanout, base::kSlots, typename base::editor, typename base::model,
+      typename base::T, typename base::tree;
 
   model_runner(std::uint64_t seed, std::int64_t live_baseline)
-      : seed_(seed), rng_(seed), live0_(live_baseline) {
+      : base(seed, live_baseline, /*packed_leaves=*/true) {
     // Sizes at which leaves and whole trees are exactly full, and one past them.
     boundaries_ = {0, 1, 2};
     for (std::size_t c = kCap; c <= 1024; c *= kFanout) {
@@ -291,41 +139,15 @@ class model_runner {
     }
   }
 
-  const run_stats& stats() const { return stats_; }
-
   void run(std::uint64_t steps) {
     g_editor_op = nullptr;
-    for (step_ = 0; step_ < steps; ++step_) {
-      const op_info& o = pick_op();
-      const std::size_t src = below(kSlots);
-      const unsigned form = static_cast<unsigned>(below(3));
-      std::size_t dst = one_in(4) ? src : below(kSlots);
-      if (form == kMoveInPlace) dst = src;
-      const bool fallible = one_in(40);
-      const std::uint64_t seed = seed_;
-      const std::uint64_t step = step_;
-      const char* op = o.name;
-      CAPTURE(seed, step, op, form, fallible, src, dst);
-      step_with_pinned_iterator(o.code, write_ctx{src, dst, form, fallible});
-      check_all(src, dst);
-      ++stats_.steps;
-    }
+    for (step_ = 0; step_ < steps; ++step_) this->run_step(kOps);
   }
 
  private:
-  // ---- randomness ----------------------------------------------------------------------------
-  std::size_t below(std::size_t n) { return n == 0 ? 0 : static_cast<std::size_t>(rng_() % n); }
-  bool one_in(std::size_t n) { return below(n) == 0; }
-  T make_value() { return values<T>::make(rng_()); }
-
-  const op_info& pick_op() {
-    std::size_t r = below(total_weight());
-    for (const op_info& o : kOps) {
-      if (r < o.weight) return o;
-      r -= o.weight;
-    }
-    return kOps[0];
-  }
+  using base::below, base::check_editor_full, base::check_editor_light, base::check_throws,
+      base::edit, base::freeze, base::make_value, base::models_, base::one_in, base::rng_,
+      base::slots_, base::stats_, base::step_, base::write, base::write_throws;
 
   // Mostly 0..300, often an exact leaf or tree capacity (+-1), sometimes up to ~1000.
   std::size_t random_size() {
@@ -355,28 +177,13 @@ class model_runner {
     }
   }
 
-  static unsigned depth_of(std::size_t n) { return tree::depth_for(n); }
+  // Allocations allowed before an injected failure, for a write or an edit of `size` elements.
+  template <class V>
+  static std::size_t alloc_budget_bound(const V&, std::size_t size) {
+    return 3 * tree::depth_for(size) + 4;
+  }
 
   // ---- one step ---------------------------------------------------------------------------------
-
-  // Sometimes holds an iterator into the source across the operation: it must stay valid (and
-  // keep its contents) while a copy of its version lives, whatever the operation writes.
-  void step_with_pinned_iterator(op_kind code, const write_ctx& c) {
-    if (!one_in(16)) return apply(code, c);
-    const Vec keep = slots_[c.src];
-    const model keep_model = models_[c.src];
-    const std::size_t pos = below(keep_model.size() + 1);
-    auto it = slots_[c.src].begin() + static_cast<std::ptrdiff_t>(pos);
-    apply(code, c);
-    for (std::size_t k = pos; k < keep_model.size(); ++k, ++it) {
-      COWDB_MODEL_CHECK(it != keep.end(), "pinned iterator reached end at {} of {}", k,
-                        keep_model.size());
-      COWDB_MODEL_CHECK(*it == keep_model[k], "pinned iterator at {}: {} != model {}", k, *it,
-                        keep_model[k]);
-    }
-    COWDB_MODEL_CHECK(it == keep.end(), "pinned iterator did not reach end ({} elements)",
-                      keep_model.size());
-  }
 
   void apply(op_kind code, const write_ctx& c) {
     switch (code) {
@@ -385,7 +192,7 @@ class model_runner {
       case op_kind::kPushBack:
         return op_push_back(c);
       case op_kind::kPopBack:
-        return op_pop_back(c);
+        return this->op_pop_back(c);
       case op_kind::kSet:
         return op_set(c);
       case op_kind::kUpdate:
@@ -411,90 +218,6 @@ class model_runner {
       case op_kind::kSwap:
         return op_swap(c);
     }
-  }
-
-  // Runs a persistent write `vf` (called with the source as const& or as an rvalue) and the same
-  // edit `mf` on a copy of the source model; stores both into the destination. Returns false if
-  // an injected allocation failure stopped it (then nothing changed).
-  template <class VecFn, class ModelFn>
-  bool write(const write_ctx& c, VecFn&& vf, ModelFn&& mf) {
-    if (c.fallible) return write_fallible(c, vf, mf);
-    model m = models_[c.src];
-    mf(m);
-    switch (c.form) {
-      case kConstRef:
-        slots_[c.dst] = vf(std::as_const(slots_[c.src]));
-        break;
-      case kMoveCopy: {
-        Vec tmp = slots_[c.src];
-        slots_[c.dst] = vf(std::move(tmp));
-        break;
-      }
-      default:  // src == dst
-        slots_[c.dst] = vf(std::move(slots_[c.dst]));
-        break;
-    }
-    models_[c.dst] = std::move(m);
-    return true;
-  }
-
-  // The write under allocation-failure injection: it either completes or throws bad_alloc and
-  // leaves every version unchanged, the rvalue source of an in-place write included (strong
-  // guarantee; the checks after the step verify that).
-  template <class VecFn, class ModelFn>
-  bool write_fallible(const write_ctx& c, VecFn& vf, ModelFn& mf) {
-    Vec out;
-    bool failed = false;
-    {
-      alloc_failure_scope scope(static_cast<int>(below(3 * depth_of(models_[c.src].size()) + 4)));
-      try {
-        switch (c.form) {
-          case kConstRef:
-            out = vf(std::as_const(slots_[c.src]));
-            break;
-          case kMoveCopy:
-            out = vf(Vec(slots_[c.src]));
-            break;
-          default:
-            out = vf(std::move(slots_[c.src]));
-            break;
-        }
-      } catch (const std::bad_alloc&) {
-        failed = true;
-      }
-    }
-    if (failed) {
-      ++stats_.alloc_failures;
-      return false;
-    }
-    model m = models_[c.src];
-    mf(m);
-    slots_[c.dst] = std::move(out);
-    models_[c.dst] = std::move(m);
-    return true;
-  }
-
-  // A write that must throw E. The source must be unchanged afterwards (checked after the step),
-  // even when it was passed as an rvalue: "the source version is unchanged".
-  template <class E, class VecFn>
-  void write_throws(const write_ctx& c, VecFn&& vf, const char* what) {
-    bool thrown = false;
-    try {
-      switch (c.form) {
-        case kConstRef:
-          static_cast<void>(vf(std::as_const(slots_[c.src])));
-          break;
-        case kMoveCopy:
-          static_cast<void>(vf(Vec(slots_[c.src])));
-          break;
-        default:
-          static_cast<void>(vf(std::move(slots_[c.src])));
-          break;
-      }
-    } catch (const E&) {
-      thrown = true;
-    }
-    COWDB_MODEL_CHECK(thrown, "{} did not throw", what);
   }
 
   void op_copy(const write_ctx& c) {
@@ -533,20 +256,12 @@ class model_runner {
         [&](model& mod) { mod.push_back(x); });
   }
 
-  void op_pop_back(const write_ctx& c) {
-    auto vf = [](auto&& vec) { return std::forward<decltype(vec)>(vec).pop_back(); };
-    if (models_[c.src].empty()) {
-      return write_throws<std::out_of_range>(c, vf, "pop_back() on an empty pvec");
-    }
-    write(c, vf, [](model& mod) { mod.pop_back(); });
-  }
-
   void op_set(const write_ctx& c) {
     const std::size_t n = models_[c.src].size();
     if (n == 0 || one_in(24)) {
       const std::size_t i = n + below(3);
       const T x = make_value();
-      return write_throws<std::out_of_range>(
+      return this->template write_throws<std::out_of_range>(
           c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).set(i, x); },
           "set() out of range");
     }
@@ -568,7 +283,7 @@ class model_runner {
     const unsigned kind = static_cast<unsigned>(below(3));
     if (n == 0 || one_in(24)) {
       const std::size_t i = n + below(3);
-      return write_throws<std::out_of_range>(
+      return this->template write_throws<std::out_of_range>(
           c,
           [&](auto&& vec) { return std::forward<decltype(vec)>(vec).update(i, mapper<T>{kind}); },
           "update() out of range");
@@ -576,7 +291,7 @@ class model_runner {
     const std::size_t i = random_index(n);
     if (one_in(12)) {
       int calls_left = 0;
-      return write_throws<injected_error>(
+      return this->template write_throws<injected_error>(
           c,
           [&](auto&& vec) {
             return std::forward<decltype(vec)>(vec).update(i,
@@ -818,12 +533,7 @@ class model_runner {
       case 2:
         return editor(slots_[c.src]);
       case 3:
-        if (c.src == c.dst) {  // edit the destination's own nodes; it is refilled at the end
-          editor e = std::move(slots_[c.dst]).transient();
-          slots_[c.dst] = Vec();
-          models_[c.dst].clear();
-          return e;
-        }
+        if (c.src == c.dst) return this->edit_in_place(c.dst);
         return editor(Vec(slots_[c.src]));
       case 4:
         em.clear();
@@ -889,55 +599,10 @@ class model_runner {
     }
   }
 
-  // persistent() const& into a slot other than the destination; the editor keeps editing.
-  void freeze(const editor& e, const model& em, std::vector<std::size_t>& frozen, std::size_t dst) {
-    std::size_t f = below(kSlots);
-    if (f == dst) f = (f + 1) % kSlots;
-    slots_[f] = e.persistent();
-    models_[f] = em;
-    if (std::find(frozen.begin(), frozen.end(), f) == frozen.end()) frozen.push_back(f);
-    COWDB_MODEL_CHECK(slots_[f].size() == em.size(), "persistent() has size {}, editor model {}",
-                      slots_[f].size(), em.size());
-    COWDB_MODEL_CHECK(slots_[f].exclusive().bytes == 0,
-                      "a version frozen from a live editor has {} exclusive bytes",
-                      slots_[f].exclusive().bytes);
-  }
-
-  // Runs an editor edit `ef` and its model edit `mf`; when `fallible`, under allocation-failure
-  // injection: a failed edit must leave the editor's contents unchanged.
-  template <class EdFn, class ModelFn>
-  void edit(editor& e, model& em, bool fallible, EdFn&& ef, ModelFn&& mf) {
-    if (!fallible) {
-      ef(e);
-      mf(em);
-      return;
-    }
-    bool failed = false;
-    {
-      alloc_failure_scope scope(static_cast<int>(below(3 * depth_of(em.size()) + 4)));
-      try {
-        ef(e);
-      } catch (const std::bad_alloc&) {
-        failed = true;
-      }
-    }
-    if (failed) {
-      ++stats_.alloc_failures;
-      check_editor_full(e, em);
-      return;
-    }
-    mf(em);
-  }
-
   template <class E, class EdFn>
   void edit_throws(editor& e, const model& em, EdFn&& ef, const char* what) {
-    bool thrown = false;
-    try {
-      ef(e);
-    } catch (const E&) {
-      thrown = true;
-    }
-    COWDB_MODEL_CHECK(thrown, "editor {} did not throw", what);
+    // The message ends with editor_context(), which names the editor.
+    this->template check_throws<E>([&] { ef(e); }, "{}", what);
     check_editor_light(e, em);
   }
 
@@ -1094,60 +759,13 @@ class model_runner {
 
   // ---- checks ----------------------------------------------------------------------------------
 
-  void check_editor_light(const editor& e, const model& em) {
-    const std::size_t n = em.size();
-    COWDB_MODEL_CHECK(e.size() == n, "editor size {} != model size {}", e.size(), n);
-    COWDB_MODEL_CHECK(e.empty() == (n == 0), "editor empty() wrong at size {}", n);
-    if (n == 0) return;
-    COWDB_MODEL_CHECK(e[n - 1] == em[n - 1], "editor last element {} != model {}", e[n - 1],
-                      em[n - 1]);
-    const std::size_t i = below(n);
-    COWDB_MODEL_CHECK(e[i] == em[i], "editor[{}] = {} != model {}", i, e[i], em[i]);
-  }
-
-  void check_editor_full(const editor& e, const model& em) { check_indexed(e, em, "editor", 0); }
-
-  // size, operator[] and for_each_chunk of a pvec or an editor.
-  template <class V>
-  void check_indexed(const V& v, const model& m, const char* what, std::size_t slot) {
-    const std::size_t n = m.size();
-    COWDB_MODEL_CHECK(v.size() == n, "{} {}: size {} != model size {}", what, slot, v.size(), n);
-    COWDB_MODEL_CHECK(v.empty() == (n == 0), "{} {}: empty() wrong at size {}", what, slot, n);
-    for (std::size_t k = 0; k < n; ++k) {
-      COWDB_MODEL_CHECK(v[k] == m[k], "{} {}: [{}] = {} but the model has {}", what, slot, k, v[k],
-                        m[k]);
-    }
-    // Chunks come in order; every chunk but the last is full (leaves are packed).
-    std::size_t pos = 0;
-    v.for_each_chunk([&](const T* first, const T* last) {
-      const auto len = static_cast<std::size_t>(last - first);
-      COWDB_MODEL_CHECK(len > 0 && len <= kCap && pos % kCap == 0 && pos + len <= n,
-                        "{} {}: bad chunk of {} elements at {} (size {})", what, slot, len, pos, n);
-      for (std::size_t k = 0; k < len; ++k) {
-        COWDB_MODEL_CHECK(first[k] == m[pos + k], "{} {}: chunk element {} = {} but model has {}",
-                          what, slot, pos + k, first[k], m[pos + k]);
-      }
-      pos += len;
-    });
-    COWDB_MODEL_CHECK(pos == n, "{} {}: for_each_chunk covered {} of {} elements", what, slot, pos,
-                      n);
-  }
-
   // The checks every slot gets after every step.
   void check_basic(std::size_t slot) {
     const Vec& v = slots_[slot];
     const model& m = models_[slot];
     const std::size_t n = m.size();
-    check_indexed(v, m, "slot", slot);
-    std::size_t k = 0;
-    for (auto it = v.begin(), end = v.end(); it != end; ++it, ++k) {
-      COWDB_MODEL_CHECK(k < n, "slot {}: iteration runs past the size {}", slot, n);
-      COWDB_MODEL_CHECK(*it == m[k], "slot {}: iterator at {} reads {} but the model has {}", slot,
-                        k, *it, m[k]);
-    }
-    COWDB_MODEL_CHECK(k == n, "slot {}: iteration stopped at {} of {}", slot, k, n);
-    COWDB_MODEL_CHECK(v.end() - v.begin() == static_cast<std::ptrdiff_t>(n),
-                      "slot {}: end() - begin() = {} for size {}", slot, v.end() - v.begin(), n);
+    this->check_indexed(v, m, "slot", slot);
+    this->check_iteration(slot);
     if (n > 0) {
       const std::size_t i = below(n);
       COWDB_MODEL_CHECK(v.at(i) == m[i], "slot {}: at({}) = {} but the model has {}", slot, i,
@@ -1166,77 +784,8 @@ class model_runner {
       COWDB_MODEL_CHECK(v.front() == m.front() && v.back() == m.back(), "slot {}: front/back wrong",
                         slot);
     }
-    // Backward iteration, prefix and postfix.
-    {
-      auto it = v.end();
-      for (std::size_t k = n; k-- > 0;) {
-        if (k % 2 == 0) {
-          --it;
-        } else {
-          it--;
-        }
-        COWDB_MODEL_CHECK(*it == m[k], "slot {}: backward iteration at {} reads {}, model {}", slot,
-                          k, *it, m[k]);
-      }
-      COWDB_MODEL_CHECK(it == v.begin(), "slot {}: backward iteration did not end at begin()",
-                        slot);
-    }
-    // Random jumps.
-    {
-      auto it = v.begin();
-      std::size_t pos = 0;
-      for (int t = 0; t < 24; ++t) {
-        const std::size_t target = below(n + 1);
-        const auto delta = static_cast<std::ptrdiff_t>(target) - static_cast<std::ptrdiff_t>(pos);
-        switch (below(6)) {
-          case 0:
-            it += delta;
-            break;
-          case 1:
-            it -= -delta;
-            break;
-          case 2:
-            it = it + delta;
-            break;
-          case 3:
-            it = delta + it;
-            break;
-          case 4:
-            it = it - (-delta);
-            break;
-          default:
-            it = v.begin() + static_cast<std::ptrdiff_t>(target);
-            break;
-        }
-        pos = target;
-        const auto spos = static_cast<std::ptrdiff_t>(pos);
-        COWDB_MODEL_CHECK(
-            it - v.begin() == spos && v.end() - it == static_cast<std::ptrdiff_t>(n) - spos,
-            "slot {}: jump to {} landed at {}", slot, pos, it - v.begin());
-        COWDB_MODEL_CHECK((it == v.end()) == (pos == n) && (it < v.end()) == (pos < n) &&
-                              v.begin() <= it && it <= v.end(),
-                          "slot {}: iterator comparisons wrong at {} of {}", slot, pos, n);
-        if (pos < n) {
-          COWDB_MODEL_CHECK(*it == m[pos] && it[0] == m[pos] && v.begin()[spos] == m[pos],
-                            "slot {}: jump to {} reads {}, model {}", slot, pos, *it, m[pos]);
-          auto next = it;
-          next++;
-          COWDB_MODEL_CHECK(next - it == 1 && (pos + 1 == n) == (next == v.end()),
-                            "slot {}: ++ after a jump to {} is wrong", slot, pos);
-          if (pos + 1 < n) {
-            COWDB_MODEL_CHECK(*next == m[pos + 1], "slot {}: ++ after jump to {} reads {}", slot,
-                              pos, *next);
-          }
-        }
-        if (pos > 0) {
-          auto prev = it;
-          --prev;
-          COWDB_MODEL_CHECK(*prev == m[pos - 1] && it[-1] == m[pos - 1],
-                            "slot {}: -- after a jump to {} reads {}, model {}", slot, pos, *prev,
-                            m[pos - 1]);
-        }
-      }
-    }
+    this->check_backward(slot);
+    this->check_jumps(slot, 24, /*all_forms=*/true);
     // std::ranges algorithms and views.
     COWDB_MODEL_CHECK(std::ranges::equal(v, m), "slot {}: ranges::equal is false", slot);
     COWDB_MODEL_CHECK(std::ranges::equal(v | std::views::reverse, m | std::views::reverse),
@@ -1261,29 +810,10 @@ class model_runner {
                         "slot {}: ranges::count({}) wrong", slot, x);
       COWDB_MODEL_CHECK(*std::ranges::max_element(v) == *std::ranges::max_element(m),
                         "slot {}: ranges::max_element wrong", slot);
-      bool threw = false;
-      try {
-        static_cast<void>(v.at(n + below(3)));
-      } catch (const std::out_of_range&) {
-        threw = true;
-      }
-      COWDB_MODEL_CHECK(threw, "slot {}: at(out of range) did not throw", slot);
+      this->template check_throws<std::out_of_range>([&] { static_cast<void>(v.at(n + below(3))); },
+                                                     "slot {}: at(out of range)", slot);
     }
-    // for_each_chunk over a sub-range (clipped to the size).
-    {
-      const std::size_t first = below(n + 2);
-      const std::size_t last = one_in(4) ? std::numeric_limits<std::size_t>::max() : below(n + 3);
-      std::size_t pos = first;
-      v.for_each_chunk(first, last, [&](const T* b, const T* e) {
-        for (const T* p = b; p != e; ++p, ++pos) {
-          COWDB_MODEL_CHECK(pos < n && *p == m[pos], "slot {}: for_each_chunk({}, {}) at {}", slot,
-                            first, last, pos);
-        }
-      });
-      const std::size_t want = first < std::min(last, n) ? std::min(last, n) : first;
-      COWDB_MODEL_CHECK(pos == want, "slot {}: for_each_chunk({}, {}) ended at {}", slot, first,
-                        last, pos);
-    }
+    this->check_chunk_range(slot);
     check_memory(slot, true);
   }
 
@@ -1341,22 +871,7 @@ class model_runner {
                       "slots {} and {}: operator== is not {}", a, b, want);
   }
 
-  // The live node count equals the nodes reachable from the slots: nothing leaked, nothing freed
-  // early.
-  void check_live_nodes() {
-    typename tree::node_set all;
-    all.reserve(static_cast<std::size_t>(live_nodes() - live0_) + 1);
-    for (const Vec& v : slots_) {
-      if (v.empty()) continue;
-      tree::collect(static_cast<const cowdb::internal::node_base*>(v.identity()),
-                    tree::depth_for(v.size()), all);
-    }
-    const std::int64_t live = live_nodes() - live0_;
-    COWDB_MODEL_CHECK(live == static_cast<std::int64_t>(all.size()),
-                      "{} nodes alive but {} reachable from the slots", live, all.size());
-  }
-
-  void check_all(std::size_t src, std::size_t dst) {
+  void check_after_step(std::size_t src, std::size_t dst) {
     std::size_t total = 0;
     for (std::size_t i = 0; i < kSlots; ++i) {
       check_basic(i);
@@ -1382,18 +897,11 @@ class model_runner {
         }
       }
     }
-    if (step_ % 128 == 0) check_live_nodes();
+    if (step_ % 128 == 0) this->check_live_nodes();
   }
 
-  std::uint64_t seed_;
-  std::mt19937_64 rng_;
-  std::int64_t live0_;
-  std::uint64_t step_ = 0;
   std::vector<std::size_t> boundaries_;      // full leaves and trees up to 300 elements
   std::vector<std::size_t> big_boundaries_;  // and beyond
-  std::array<Vec, kSlots> slots_;
-  std::array<model, kSlots> models_;
-  run_stats stats_;
 };
 
 // ---- shapes ------------------------------------------------------------------------------------
@@ -1416,11 +924,7 @@ static_assert(int_c1_f2::steps + int_c2_f2::steps + int_c4_f2::steps + int_c2_f4
               1'000'000);
 
 std::uint64_t announced_seed() {
-  static const std::uint64_t seed = [] {
-    const std::uint64_t s = Catch::rngSeed();
-    fmt::print("pvec model test: seed {} (replay with --rng-seed {})\n", s, s);
-    return s;
-  }();
+  static const std::uint64_t seed = cowdb::testing::announce_seed("pvec model test");
   return seed;
 }
 
@@ -1433,8 +937,8 @@ TEMPLATE_TEST_CASE("pvec model: random operations on 8 live versions match std::
   const std::uint64_t seed = announced_seed();
   const std::int64_t live0 = live_nodes();
   REQUIRE(live0 >= 0);  // COWDB_TRACK_NODES is on
-  const std::uint64_t checks0 = g_checks;
-  run_stats stats;
+  const std::uint64_t checks0 = g_model_checks;
+  model_stats stats;
   {
     model_runner<vec> runner(seed, live0);
     runner.run(TestType::steps);
@@ -1445,11 +949,11 @@ TEMPLATE_TEST_CASE("pvec model: random operations on 8 live versions match std::
         "  {}-byte elements, chunk {}, fanout {}: {} steps, {} editor ops, {} injected "
         "allocation failures, {} checks, max size {}, mean total slot size {:.1f}\n",
         sizeof(typename vec::value_type), vec::chunk_capacity, vec::fanout, stats.steps,
-        stats.editor_ops, stats.alloc_failures, g_checks - checks0, stats.max_size,
+        stats.editor_ops, stats.alloc_failures, g_model_checks - checks0, stats.max_size,
         static_cast<double>(stats.size_sum) / static_cast<double>(stats.steps));
   }
   CHECK(stats.steps == TestType::steps);
-  CHECK(g_checks - checks0 > 10 * TestType::steps);
+  CHECK(g_model_checks - checks0 > 10 * TestType::steps);
   CHECK(stats.max_size >= 600);  // the trees did get deep
   CHECK(stats.alloc_failures > 0);
   // Every slot, editor and temporary is gone: no node may be left.

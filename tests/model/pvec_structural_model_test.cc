@@ -55,101 +55,22 @@
 #include "cowdb/internal/rbtree.h"
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
-
-// A check for the hot loops: a branch and a counter increment when it holds; a Catch2 failure
-// (which ends the test case and prints the captured seed and step) when it does not. The message
-// arguments are only evaluated on failure.
-#define COWDB_SMODEL_CHECK(cond, ...)                                                    \
-  do {                                                                                   \
-    ++g_checks;                                                                          \
-    if (!(cond)) {                                                                       \
-      FAIL(fmt::format("model check `{}` failed: {}{}", #cond, fmt::format(__VA_ARGS__), \
-                       editor_context()));                                               \
-    }                                                                                    \
-  } while (false)
+#include "testing/pvec_model.h"
 
 namespace {
 
 using cowdb::change_kind;
 using cowdb::internal::live_nodes;
 using cowdb::internal::pvec_access;
-
-// Checks evaluated so far: proves that the loops assert something.
-std::uint64_t g_checks = 0;
-
-// The editor operation being run, if any, for failure messages.
-const char* g_editor_op = nullptr;
-std::size_t g_editor_op_index = 0;
-
-std::string editor_context() {
-  if (g_editor_op == nullptr) return {};
-  return fmt::format(" [in editor session, editor op #{} = {}]", g_editor_op_index, g_editor_op);
-}
-
-// Allocation-failure injection: while an alloc_failure_scope is alive, the node allocation after
-// `budget` successful ones throws std::bad_alloc.
-int g_alloc_budget = 0;
-
-void failing_node_alloc() {
-  if (g_alloc_budget-- <= 0) throw std::bad_alloc();
-}
-
-class alloc_failure_scope {
- public:
-  explicit alloc_failure_scope(int budget) {
-    g_alloc_budget = budget;
-    cowdb::internal::g_before_node_alloc = &failing_node_alloc;
-  }
-  ~alloc_failure_scope() { cowdb::internal::g_before_node_alloc = nullptr; }
-  alloc_failure_scope(const alloc_failure_scope&) = delete;
-  alloc_failure_scope& operator=(const alloc_failure_scope&) = delete;
-};
-
-// ---- element types ------------------------------------------------------------------------------
-
-template <class T>
-struct values;
-
-template <>
-struct values<int> {
-  static int make(std::uint64_t r) { return static_cast<int>(r % 1000); }
-  // kind 0 changes every element, kind 1 none, kind 2 about one in five.
-  static int map(unsigned kind, int x) {
-    switch (kind) {
-      case 0:
-        return (x + 7) % 1000;
-      case 1:
-        return x;
-      default:
-        return x % 5 == 0 ? (x + 1) % 1000 : x;
-    }
-  }
-};
-
-template <>
-struct values<std::string> {
-  // Mostly short strings (inline storage), one in five long enough to live on the heap.
-  static std::string make(std::uint64_t r) {
-    if (r % 5 == 0) return fmt::format("a string long enough to need the heap #{}", r / 5 % 200);
-    return fmt::format("s{}", r % 1000);
-  }
-  static std::string map(unsigned kind, const std::string& x) {
-    switch (kind) {
-      case 0:
-        return x.size() < 48 ? x + "+" : x.substr(0, 2);
-      case 1:
-        return x;
-      default:
-        return x.size() % 3 == 0 ? x + "?" : x;
-    }
-  }
-};
-
-template <class T>
-struct mapper {
-  unsigned kind;
-  T operator()(const T& x) const { return values<T>::map(kind, x); }
-};
+using cowdb::testing::alloc_failure_scope;
+using cowdb::testing::g_editor_op;
+using cowdb::testing::g_editor_op_index;
+using cowdb::testing::g_model_checks;
+using cowdb::testing::kConstRef;
+using cowdb::testing::kMoveInPlace;
+using cowdb::testing::mapper;
+using cowdb::testing::values;
+using cowdb::testing::write_ctx;
 
 // ---- the test driver ----------------------------------------------------------------------------
 
@@ -175,11 +96,7 @@ enum class op_kind : unsigned {
   kClear,
 };
 
-struct op_info {
-  op_kind code;
-  unsigned weight;
-  const char* name;
-};
+using op_info = cowdb::testing::op_info<op_kind>;
 
 constexpr op_info kOps[] = {
     {op_kind::kCopy, 4, "copy"},
@@ -203,92 +120,42 @@ constexpr op_info kOps[] = {
     {op_kind::kClear, 1, "clear"},
 };
 
-constexpr unsigned total_weight() {
-  unsigned w = 0;
-  for (const op_info& o : kOps) w += o.weight;
-  return w;
-}
-
-// How a write reads its source: `v.op()` on the const source; `std::move(copy).op()` on a copy
-// of the source (the && overload on shared nodes); `std::move(dst).op()` with source ==
-// destination (the && overload writing in place where the nodes are uniquely owned).
-enum write_form : unsigned { kConstRef = 0, kMoveCopy = 1, kMoveInPlace = 2 };
-
-struct write_ctx {
-  std::size_t src;
-  std::size_t dst;
-  unsigned form;
-  bool fallible;  // run under allocation-failure injection
-};
-
-struct run_stats {
-  std::uint64_t steps = 0;
-  std::uint64_t ops = 0;  // persistent writes + editor operations
+struct run_stats : cowdb::testing::model_stats {
+  // ops: persistent writes + editor operations; size_sum: of the destination's size.
   std::uint64_t structural_ops = 0;
-  std::uint64_t editor_ops = 0;
-  std::uint64_t alloc_failures = 0;
   std::uint64_t diffs = 0;
   std::uint64_t shifted_diffs = 0;
-  std::size_t max_size = 0;
   unsigned max_depth = 0;
-  std::uint64_t size_sum = 0;           // sum over steps of the destination's size
   std::uint64_t false_differences = 0;  // equal versions that compared unequal
   std::string first_false_difference;
 };
 
 template <class Vec>
-class structural_runner {
+class structural_runner
+    : public cowdb::testing::slot_model<structural_runner<Vec>, Vec, run_stats> {
+  using base = cowdb::testing::slot_model<structural_runner<Vec>, Vec, run_stats>;
+  friend base;
+
  public:
-  using T = typename Vec::value_type;
-  using editor = typename Vec::editor;
-  using model = std::vector<T>;
-  using tree = cowdb::internal::rbtree<T, Vec::chunk_capacity, Vec::fanout>;
-  static constexpr std::size_t kSlots = 8;
-  static constexpr std::size_t kCap = Vec::chunk_capacity;
-  static constexpr std::size_t kFanout = Vec::fanout;
+  using base::kCap, base::kFanout, base::kSlots, typename base::editor, typename base::model,
+      typename base::T, typename base::tree;
   static constexpr std::size_t kMaxSize = 1200;
   static_assert(kFanout >= 4, "the structural operations need a fan-out of at least 4");
 
   structural_runner(std::uint64_t seed, std::int64_t live_baseline)
-      : seed_(seed), rng_(seed), live0_(live_baseline) {}
-
-  const run_stats& stats() const { return stats_; }
+      : base(seed, live_baseline, /*packed_leaves=*/false) {}
 
   // Runs steps until `ops` operations (persistent writes and editor operations) have been done.
   void run(std::uint64_t ops) {
     g_editor_op = nullptr;
-    for (step_ = 0; stats_.ops < ops; ++step_) {
-      const op_info& o = pick_op();
-      const std::size_t src = below(kSlots);
-      const unsigned form = static_cast<unsigned>(below(3));
-      std::size_t dst = one_in(4) ? src : below(kSlots);
-      if (form == kMoveInPlace) dst = src;
-      const bool fallible = one_in(40);
-      const std::uint64_t seed = seed_;
-      const std::uint64_t step = step_;
-      const char* op = o.name;
-      CAPTURE(seed, step, op, form, fallible, src, dst);
-      step_with_pinned_iterator(o.code, write_ctx{src, dst, form, fallible});
-      check_after_step(src, dst);
-      ++stats_.steps;
-    }
-    check_live_nodes();
+    for (step_ = 0; stats_.ops < ops; ++step_) this->run_step(kOps);
+    this->check_live_nodes();
   }
 
  private:
-  // ---- randomness ----------------------------------------------------------------------------
-  std::size_t below(std::size_t n) { return n == 0 ? 0 : static_cast<std::size_t>(rng_() % n); }
-  bool one_in(std::size_t n) { return below(n) == 0; }
-  T make_value() { return values<T>::make(rng_()); }
-
-  const op_info& pick_op() {
-    std::size_t r = below(total_weight());
-    for (const op_info& o : kOps) {
-      if (r < o.weight) return o;
-      r -= o.weight;
-    }
-    return kOps[0];
-  }
+  using base::below, base::check_editor_full, base::check_editor_light, base::check_indexed,
+      base::check_throws, base::depth_of, base::freeze, base::make_value, base::models_,
+      base::one_in, base::slots_, base::stats_, base::step_, base::write, base::write_throws;
 
   // Mostly 0..300, sometimes up to ~1000.
   std::size_t random_size() {
@@ -335,25 +202,13 @@ class structural_runner {
     }
   }
 
-  static unsigned depth_of(const Vec& v) { return pvec_access::rep(v).depth; }
+  // Allocations allowed before an injected failure, for a write or an edit reading `v`.
+  template <class V>
+  static std::size_t alloc_budget_bound(const V& v, std::size_t) {
+    return 3 * depth_of(v) + 6;
+  }
 
   // ---- one step ---------------------------------------------------------------------------------
-
-  // Sometimes holds an iterator into the source across the operation: it must stay valid (and
-  // keep its contents) while a copy of its version lives, whatever the operation writes.
-  void step_with_pinned_iterator(op_kind code, const write_ctx& c) {
-    if (!one_in(16)) return apply(code, c);
-    const Vec keep = slots_[c.src];
-    const model keep_model = models_[c.src];
-    const std::size_t pos = below(keep_model.size() + 1);
-    auto it = keep.begin() + static_cast<std::ptrdiff_t>(pos);
-    apply(code, c);
-    for (std::size_t k = pos; k < keep_model.size(); ++k, ++it) {
-      COWDB_SMODEL_CHECK(*it == keep_model[k], "an iterator pinned at {} reads {} at {}, model {}",
-                         pos, *it, k, keep_model[k]);
-    }
-    COWDB_SMODEL_CHECK(it == keep.end(), "a pinned iterator did not reach end()");
-  }
 
   void apply(op_kind code, const write_ctx& c) {
     switch (code) {
@@ -365,7 +220,7 @@ class structural_runner {
       case op_kind::kPushBack:
         return op_push_back(c);
       case op_kind::kPopBack:
-        return op_pop_back(c);
+        return this->op_pop_back(c);
       case op_kind::kSet:
         return op_set(c);
       case op_kind::kUpdate:
@@ -406,92 +261,6 @@ class structural_runner {
 
   // ---- persistent writes ------------------------------------------------------------------------
 
-  // Runs a write `vf` (called with the source in the form c.form) and the matching model edit
-  // `mf`, storing both results in the destination. Returns false when an injected allocation
-  // failure made it throw (then nothing changed).
-  template <class VecFn, class ModelFn>
-  bool write(const write_ctx& c, VecFn&& vf, ModelFn&& mf) {
-    ++stats_.ops;
-    if (c.fallible) return write_fallible(c, vf, mf);
-    model m = models_[c.src];
-    mf(m);
-    switch (c.form) {
-      case kConstRef:
-        slots_[c.dst] = vf(std::as_const(slots_[c.src]));
-        break;
-      case kMoveCopy: {
-        Vec tmp = slots_[c.src];
-        slots_[c.dst] = vf(std::move(tmp));
-        break;
-      }
-      default:  // src == dst
-        slots_[c.dst] = vf(std::move(slots_[c.dst]));
-        break;
-    }
-    models_[c.dst] = std::move(m);
-    return true;
-  }
-
-  // The write under allocation-failure injection: it either completes or throws bad_alloc and
-  // leaves every version unchanged, the rvalue source of an in-place write included (strong
-  // guarantee; the checks after the step verify that).
-  template <class VecFn, class ModelFn>
-  bool write_fallible(const write_ctx& c, VecFn& vf, ModelFn& mf) {
-    Vec out;
-    bool failed = false;
-    {
-      alloc_failure_scope scope(static_cast<int>(below(3 * depth_of(slots_[c.src]) + 6)));
-      try {
-        switch (c.form) {
-          case kConstRef:
-            out = vf(std::as_const(slots_[c.src]));
-            break;
-          case kMoveCopy:
-            out = vf(Vec(slots_[c.src]));
-            break;
-          default:
-            out = vf(std::move(slots_[c.src]));
-            break;
-        }
-      } catch (const std::bad_alloc&) {
-        failed = true;
-      }
-    }
-    if (failed) {
-      ++stats_.alloc_failures;
-      return false;
-    }
-    model m = models_[c.src];
-    mf(m);
-    slots_[c.dst] = std::move(out);
-    models_[c.dst] = std::move(m);
-    return true;
-  }
-
-  // A write that must throw std::out_of_range; the source must be unchanged afterwards (checked
-  // after the step), even when it was passed as an rvalue.
-  template <class VecFn>
-  void write_throws(const write_ctx& c, VecFn&& vf, const char* what) {
-    ++stats_.ops;
-    bool thrown = false;
-    try {
-      switch (c.form) {
-        case kConstRef:
-          static_cast<void>(vf(std::as_const(slots_[c.src])));
-          break;
-        case kMoveCopy:
-          static_cast<void>(vf(Vec(slots_[c.src])));
-          break;
-        default:
-          static_cast<void>(vf(std::move(slots_[c.src])));
-          break;
-      }
-    } catch (const std::out_of_range&) {
-      thrown = true;
-    }
-    COWDB_SMODEL_CHECK(thrown, "{} did not throw std::out_of_range", what);
-  }
-
   // A structural write from src to dst (distinct slots) copied at most `max_leaves` leaves and
   // O(depth) inner nodes: everything else is shared with the source (or with `other`).
   void check_sharing(std::size_t src, std::size_t dst, const Vec* other, std::size_t max_leaves,
@@ -510,13 +279,13 @@ class structural_runner {
     count_new(static_cast<const cowdb::internal::node_base*>(out.identity()), depth_of(out), old,
               new_leaves, new_inner);
     const unsigned depth = std::max(depth_of(out), depth_of(slots_[src]));
-    COWDB_SMODEL_CHECK(new_leaves <= max_leaves,
-                       "{} copied {} leaves (at most {} expected) for size {} -> {}", what,
-                       new_leaves, max_leaves, models_[src].size(), models_[dst].size());
+    COWDB_MODEL_CHECK(new_leaves <= max_leaves,
+                      "{} copied {} leaves (at most {} expected) for size {} -> {}", what,
+                      new_leaves, max_leaves, models_[src].size(), models_[dst].size());
     const std::size_t max_inner = 6 * (depth + 1) + 2 * max_leaves;
-    COWDB_SMODEL_CHECK(new_inner <= max_inner,
-                       "{} made {} new inner nodes (at most {} expected, depth {})", what,
-                       new_inner, max_inner, depth);
+    COWDB_MODEL_CHECK(new_inner <= max_inner,
+                      "{} made {} new inner nodes (at most {} expected, depth {})", what, new_inner,
+                      max_inner, depth);
   }
   static void count_new(const cowdb::internal::node_base* n, unsigned level,
                         const typename tree::node_set& old, std::size_t& leaves,
@@ -537,12 +306,6 @@ class structural_runner {
     write(
         c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).push_back(x); },
         [&](model& mod) { mod.push_back(x); });
-  }
-
-  void op_pop_back(const write_ctx& c) {
-    auto vf = [](auto&& vec) { return std::forward<decltype(vec)>(vec).pop_back(); };
-    if (models_[c.src].empty()) return write_throws(c, vf, "pop_back() on an empty pvec");
-    write(c, vf, [](model& mod) { mod.pop_back(); });
   }
 
   void op_set(const write_ctx& c) {
@@ -858,12 +621,7 @@ class structural_runner {
       case 1:
         return Vec(slots_[c.src]).transient();
       case 2:
-        if (c.src == c.dst) {  // edit the destination's own nodes; it is refilled at the end
-          editor e = std::move(slots_[c.dst]).transient();
-          slots_[c.dst] = Vec();
-          models_[c.dst].clear();
-          return e;
-        }
+        if (c.src == c.dst) return this->edit_in_place(c.dst);
         return editor(slots_[c.src]);
       default:
         return editor(slots_[c.src]);
@@ -898,50 +656,16 @@ class structural_runner {
     models_[c.dst] = std::move(em);
   }
 
-  // persistent() const& into a slot other than the destination; the editor keeps editing.
-  void freeze(const editor& e, const model& em, std::vector<std::size_t>& frozen, std::size_t dst) {
-    std::size_t f = below(kSlots);
-    if (f == dst) f = (f + 1) % kSlots;
-    slots_[f] = e.persistent();
-    models_[f] = em;
-    if (std::find(frozen.begin(), frozen.end(), f) == frozen.end()) frozen.push_back(f);
-  }
-
-  // Runs an editor edit and its model edit; when `fallible`, under allocation-failure injection:
-  // a failed edit must leave the editor's contents unchanged.
+  // An editor edit and its model edit, one in 40 under allocation-failure injection.
   template <class EdFn, class ModelFn>
   void edit(editor& e, model& em, EdFn&& ef, ModelFn&& mf) {
-    if (!one_in(40)) {
-      ef(e);
-      mf(em);
-      return;
-    }
-    bool failed = false;
-    {
-      alloc_failure_scope scope(static_cast<int>(below(3 * pvec_access::rep(e).depth + 6)));
-      try {
-        ef(e);
-      } catch (const std::bad_alloc&) {
-        failed = true;
-      }
-    }
-    if (failed) {
-      ++stats_.alloc_failures;
-      check_editor_full(e, em);
-      return;
-    }
-    mf(em);
+    base::edit(e, em, one_in(40), ef, mf);
   }
 
   template <class EdFn>
   void edit_throws(editor& e, const model& em, EdFn&& ef, const char* what) {
-    bool thrown = false;
-    try {
-      ef(e);
-    } catch (const std::out_of_range&) {
-      thrown = true;
-    }
-    COWDB_SMODEL_CHECK(thrown, "editor {} did not throw std::out_of_range", what);
+    // The message ends with editor_context(), which names the editor.
+    this->template check_throws<std::out_of_range>([&] { ef(e); }, "{}", what);
     check_editor_full(e, em);
   }
 
@@ -1092,8 +816,8 @@ class structural_runner {
       g_editor_op = "reads";
       for (int t = 0; t < 4 && n > 0; ++t) {
         const std::size_t i = random_index(n);
-        COWDB_SMODEL_CHECK(e[i] == em[i] && e.at(i) == em[i], "editor[{}] = {} != model {}", i,
-                           e[i], em[i]);
+        COWDB_MODEL_CHECK(e[i] == em[i] && e.at(i) == em[i], "editor[{}] = {} != model {}", i, e[i],
+                          em[i]);
       }
       bool thrown = false;
       try {
@@ -1101,7 +825,7 @@ class structural_runner {
       } catch (const std::out_of_range&) {
         thrown = true;
       }
-      COWDB_SMODEL_CHECK(thrown, "editor at({}) did not throw", n);
+      COWDB_MODEL_CHECK(thrown, "editor at({}) did not throw", n);
     } else if (r < 96) {
       g_editor_op = "move the editor";
       editor tmp(std::move(e));
@@ -1116,56 +840,14 @@ class structural_runner {
 
   void check_editor_tree(const editor& e) {
     const std::string why = tree::check(pvec_access::rep(e));
-    COWDB_SMODEL_CHECK(why.empty(), "the editor's tree violates an invariant: {} (size {})", why,
-                       e.size());
-  }
-
-  void check_editor_light(const editor& e, const model& em) {
-    const std::size_t n = em.size();
-    COWDB_SMODEL_CHECK(e.size() == n, "editor size {} != model size {}", e.size(), n);
-    if (n == 0) return;
-    const std::size_t i = below(n);
-    COWDB_SMODEL_CHECK(e[n - 1] == em[n - 1] && e[0] == em[0] && e[i] == em[i],
-                       "editor elements 0, {}, {} = {}, {}, {}; model {}, {}, {}", i, n - 1, e[0],
-                       e[i], e[n - 1], em[0], em[i], em[n - 1]);
-  }
-
-  void check_editor_full(const editor& e, const model& em) { check_indexed(e, em, "editor", 0); }
-
-  // size, operator[] and for_each_chunk of a pvec or an editor; returns the number of chunks.
-  template <class V>
-  std::size_t check_indexed(const V& v, const model& m, const char* what, std::size_t slot) {
-    const std::size_t n = m.size();
-    COWDB_SMODEL_CHECK(v.size() == n && v.empty() == (n == 0), "{} {}: size {} != model size {}",
-                       what, slot, v.size(), n);
-    for (std::size_t k = 0; k < n; ++k) {
-      COWDB_SMODEL_CHECK(v[k] == m[k], "{} {}: [{}] = {} but the model has {}", what, slot, k, v[k],
-                         m[k]);
-    }
-    // Chunks come in order, each of 1..Cap elements (relaxed trees have partial chunks anywhere).
-    std::size_t pos = 0, chunks = 0;
-    v.for_each_chunk([&](const T* first, const T* last) {
-      const auto len = static_cast<std::size_t>(last - first);
-      COWDB_SMODEL_CHECK(len > 0 && len <= kCap && pos + len <= n,
-                         "{} {}: bad chunk of {} elements at {} (size {})", what, slot, len, pos,
-                         n);
-      for (std::size_t k = 0; k < len; ++k) {
-        COWDB_SMODEL_CHECK(first[k] == m[pos + k],
-                           "{} {}: chunk element {} = {} but the model has {}", what, slot, pos + k,
-                           first[k], m[pos + k]);
-      }
-      pos += len;
-      ++chunks;
-    });
-    COWDB_SMODEL_CHECK(pos == n, "{} {}: for_each_chunk covered {} of {} elements", what, slot, pos,
-                       n);
-    return chunks;
+    COWDB_MODEL_CHECK(why.empty(), "the editor's tree violates an invariant: {} (size {})", why,
+                      e.size());
   }
 
   void check_invariants(std::size_t slot) {
     try {
       slots_[slot].check_invariants();
-      ++g_checks;
+      ++g_model_checks;
     } catch (const std::logic_error& e) {
       FAIL(fmt::format("slot {} (size {}, depth {}): {}", slot, slots_[slot].size(),
                        depth_of(slots_[slot]), e.what()));
@@ -1177,12 +859,12 @@ class structural_runner {
     const Vec& v = slots_[slot];
     const model& m = models_[slot];
     const std::size_t n = m.size();
-    COWDB_SMODEL_CHECK(v.size() == n, "slot {}: size {} != model size {}", slot, v.size(), n);
+    COWDB_MODEL_CHECK(v.size() == n, "slot {}: size {} != model size {}", slot, v.size(), n);
     if (n == 0) return;
     const std::size_t i = below(n);
-    COWDB_SMODEL_CHECK(v[i] == m[i] && v.back() == m[n - 1] && v.front() == m[0],
-                       "slot {}: elements 0, {}, {} = {}, {}, {}; model {}, {}, {}", slot, i, n - 1,
-                       v[0], v[i], v[n - 1], m[0], m[i], m[n - 1]);
+    COWDB_MODEL_CHECK(v[i] == m[i] && v.back() == m[n - 1] && v.front() == m[0],
+                      "slot {}: elements 0, {}, {} = {}, {}, {}; model {}, {}, {}", slot, i, n - 1,
+                      v[0], v[i], v[n - 1], m[0], m[i], m[n - 1]);
   }
 
   // Every element by index, by chunk and by forward iteration; at() in and out of range.
@@ -1191,25 +873,14 @@ class structural_runner {
     const model& m = models_[slot];
     const std::size_t n = m.size();
     const std::size_t chunks = check_indexed(v, m, "slot", slot);
-    COWDB_SMODEL_CHECK(v.memory().leaves == chunks, "slot {}: memory() counts {} leaves, {} chunks",
-                       slot, v.memory().leaves, chunks);
-    std::size_t k = 0;
-    for (auto it = v.begin(), end = v.end(); it != end; ++it, ++k) {
-      COWDB_SMODEL_CHECK(k < n && *it == m[k], "slot {}: iterator at {} reads {}, model {}", slot,
-                         k, *it, k < n ? m[k] : T());
-    }
-    COWDB_SMODEL_CHECK(k == n && v.end() - v.begin() == static_cast<std::ptrdiff_t>(n),
-                       "slot {}: iteration stopped at {} of {}", slot, k, n);
-    bool threw = false;
-    try {
-      static_cast<void>(v.at(n + below(3)));
-    } catch (const std::out_of_range&) {
-      threw = true;
-    }
-    COWDB_SMODEL_CHECK(threw, "slot {}: at({}) out of range did not throw", slot, n);
+    COWDB_MODEL_CHECK(v.memory().leaves == chunks, "slot {}: memory() counts {} leaves, {} chunks",
+                      slot, v.memory().leaves, chunks);
+    this->check_iteration(slot);
+    this->template check_throws<std::out_of_range>([&] { static_cast<void>(v.at(n + below(3))); },
+                                                   "slot {}: at({}) out of range", slot, n);
     if (n > 0) {
       const std::size_t i = below(n);
-      COWDB_SMODEL_CHECK(v.at(i) == m[i], "slot {}: at({}) = {}, model {}", slot, i, v.at(i), m[i]);
+      COWDB_MODEL_CHECK(v.at(i) == m[i], "slot {}: at({}) = {}, model {}", slot, i, v.at(i), m[i]);
     }
   }
 
@@ -1217,68 +888,16 @@ class structural_runner {
   void check_deep(std::size_t slot) {
     const Vec& v = slots_[slot];
     const model& m = models_[slot];
-    const std::size_t n = m.size();
-    {
-      auto it = v.end();
-      for (std::size_t k = n; k-- > 0;) {
-        if (k % 2 == 0) {
-          --it;
-        } else {
-          it--;
-        }
-        COWDB_SMODEL_CHECK(*it == m[k], "slot {}: backward iteration at {} reads {}, model {}",
-                           slot, k, *it, m[k]);
-      }
-      COWDB_SMODEL_CHECK(it == v.begin(), "slot {}: backward iteration did not end at begin()",
-                         slot);
-    }
-    {
-      auto it = v.begin();
-      std::size_t pos = 0;
-      for (int t = 0; t < 16; ++t) {
-        const std::size_t target = below(n + 1);
-        it += static_cast<std::ptrdiff_t>(target) - static_cast<std::ptrdiff_t>(pos);
-        pos = target;
-        COWDB_SMODEL_CHECK(it - v.begin() == static_cast<std::ptrdiff_t>(pos),
-                           "slot {}: a jump to {} landed at {}", slot, pos, it - v.begin());
-        if (pos < n) {
-          COWDB_SMODEL_CHECK(*it == m[pos], "slot {}: a jump to {} reads {}, model {}", slot, pos,
-                             *it, m[pos]);
-          auto next = it;
-          ++next;
-          COWDB_SMODEL_CHECK(pos + 1 == n ? next == v.end() : *next == m[pos + 1],
-                             "slot {}: ++ after a jump to {} is wrong", slot, pos);
-        }
-        if (pos > 0) {
-          auto prev = it;
-          --prev;
-          COWDB_SMODEL_CHECK(*prev == m[pos - 1] && it[-1] == m[pos - 1],
-                             "slot {}: -- after a jump to {} reads {}, model {}", slot, pos, *prev,
-                             m[pos - 1]);
-        }
-      }
-    }
-    {
-      const std::size_t first = below(n + 2);
-      const std::size_t last = one_in(4) ? std::numeric_limits<std::size_t>::max() : below(n + 3);
-      std::size_t pos = first;
-      v.for_each_chunk(first, last, [&](const T* b, const T* e) {
-        for (const T* p = b; p != e; ++p, ++pos) {
-          COWDB_SMODEL_CHECK(pos < n && *p == m[pos], "slot {}: for_each_chunk({}, {}) at {}", slot,
-                             first, last, pos);
-        }
-      });
-      const std::size_t want = first < std::min(last, n) ? std::min(last, n) : first;
-      COWDB_SMODEL_CHECK(pos == want, "slot {}: for_each_chunk({}, {}) ended at {}", slot, first,
-                         last, pos);
-    }
+    this->check_backward(slot);
+    this->check_jumps(slot, 16, /*all_forms=*/false);
+    this->check_chunk_range(slot);
     const Vec rebuilt(m);
-    COWDB_SMODEL_CHECK(rebuilt == v && v == rebuilt, "slot {}: != a rebuilt copy of its model",
-                       slot);
+    COWDB_MODEL_CHECK(rebuilt == v && v == rebuilt, "slot {}: != a rebuilt copy of its model",
+                      slot);
     const auto ex = v.exclusive();
     const auto mem = v.memory();
-    COWDB_SMODEL_CHECK(ex.bytes <= mem.bytes, "slot {}: exclusive() {} > memory() {}", slot,
-                       ex.bytes, mem.bytes);
+    COWDB_MODEL_CHECK(ex.bytes <= mem.bytes, "slot {}: exclusive() {} > memory() {}", slot,
+                      ex.bytes, mem.bytes);
   }
 
   // Versions with equal contents that compare unequal (or whose diff is not empty) are counted,
@@ -1298,9 +917,9 @@ class structural_runner {
     const bool ba = slots_[b] == slots_[a];
     const bool ne = slots_[a] != slots_[b];
     if (want && (!ab || !ba || ne)) return note_false_difference("operator==", a, b);
-    COWDB_SMODEL_CHECK(ab == want && ba == want && ne == !want,
-                       "slots {} and {} (sizes {} and {}): operator== is not {}", a, b,
-                       models_[a].size(), models_[b].size(), want);
+    COWDB_MODEL_CHECK(ab == want && ba == want && ne == !want,
+                      "slots {} and {} (sizes {} and {}): operator== is not {}", a, b,
+                      models_[a].size(), models_[b].size(), want);
   }
 
   // diff(a, b) against the models: see the file comment.
@@ -1313,7 +932,7 @@ class structural_runner {
     ++stats_.diffs;
     if (d.shifted()) ++stats_.shifted_diffs;
     if (ma == mb && !d.empty()) note_false_difference("diff", a, b);
-    COWDB_SMODEL_CHECK(!d.empty() || ma == mb, "diff(slot {}, slot {}) is empty", a, b);
+    COWDB_MODEL_CHECK(!d.empty() || ma == mb, "diff(slot {}, slot {}) is empty", a, b);
     model out;  // a's model with the ranges applied
     out.reserve(mb.size());
     std::size_t pa = 0;  // next element of a not yet accounted for
@@ -1322,50 +941,50 @@ class structural_runner {
     for (const cowdb::diff_range& r : d.ranges()) {
       const std::size_t ff = r.from_first(), tf = r.to_first();
       const std::size_t len = r.size();
-      COWDB_SMODEL_CHECK(r.first < r.last, "diff({}, {}): an empty range at {}", a, b, r.first);
-      COWDB_SMODEL_CHECK(
+      COWDB_MODEL_CHECK(r.first < r.last, "diff({}, {}): an empty range at {}", a, b, r.first);
+      COWDB_MODEL_CHECK(
           r.shift == static_cast<std::ptrdiff_t>(tf) - static_cast<std::ptrdiff_t>(ff),
           "diff({}, {}): range [{}, {}) has shift {}, from {} to {}", a, b, r.first, r.last,
           r.shift, ff, tf);
-      COWDB_SMODEL_CHECK(ff >= pa && ff <= ma.size(),
-                         "diff({}, {}): range [{}, {}) kind {} starts at {} in from(), before {}",
-                         a, b, r.first, r.last, static_cast<int>(r.kind), ff, pa);
+      COWDB_MODEL_CHECK(ff >= pa && ff <= ma.size(),
+                        "diff({}, {}): range [{}, {}) kind {} starts at {} in from(), before {}", a,
+                        b, r.first, r.last, static_cast<int>(r.kind), ff, pa);
       out.insert(out.end(), ma.begin() + static_cast<std::ptrdiff_t>(pa),
                  ma.begin() + static_cast<std::ptrdiff_t>(ff));
       pa = ff;
-      COWDB_SMODEL_CHECK(out.size() == tf,
-                         "diff({}, {}): range [{}, {}) kind {} starts at {} in to(), expected {}",
-                         a, b, r.first, r.last, static_cast<int>(r.kind), tf, out.size());
+      COWDB_MODEL_CHECK(out.size() == tf,
+                        "diff({}, {}): range [{}, {}) kind {} starts at {} in to(), expected {}", a,
+                        b, r.first, r.last, static_cast<int>(r.kind), tf, out.size());
       const bool takes_old = !r.adds();
       const bool takes_new = !r.removes();
-      COWDB_SMODEL_CHECK(
+      COWDB_MODEL_CHECK(
           (!takes_old || ff + len <= ma.size()) && (!takes_new || tf + len <= mb.size()),
           "diff({}, {}): range [{}, {}) kind {} overruns a version", a, b, r.first, r.last,
           static_cast<int>(r.kind));
       switch (r.kind) {
         case change_kind::kModified:
           for (std::size_t k = 0; k < len; ++k) {
-            COWDB_SMODEL_CHECK(!(ma[ff + k] == mb[tf + k]),
-                               "diff({}, {}): element {} reported modified but {} == {}", a, b,
-                               tf + k, ma[ff + k], mb[tf + k]);
+            COWDB_MODEL_CHECK(!(ma[ff + k] == mb[tf + k]),
+                              "diff({}, {}): element {} reported modified but {} == {}", a, b,
+                              tf + k, ma[ff + k], mb[tf + k]);
           }
           break;
         case change_kind::kAppended:
-          COWDB_SMODEL_CHECK(ff == ma.size(), "diff({}, {}): appended at {} of {}", a, b, ff,
-                             ma.size());
+          COWDB_MODEL_CHECK(ff == ma.size(), "diff({}, {}): appended at {} of {}", a, b, ff,
+                            ma.size());
           break;
         case change_kind::kInserted:
-          COWDB_SMODEL_CHECK(ff < ma.size(), "diff({}, {}): inserted at the end {}", a, b, ff);
+          COWDB_MODEL_CHECK(ff < ma.size(), "diff({}, {}): inserted at the end {}", a, b, ff);
           break;
         case change_kind::kTruncated:
-          COWDB_SMODEL_CHECK(r.last == ma.size() && tf == mb.size(),
-                             "diff({}, {}): truncated [{}, {}) not at the end", a, b, r.first,
-                             r.last);
+          COWDB_MODEL_CHECK(r.last == ma.size() && tf == mb.size(),
+                            "diff({}, {}): truncated [{}, {}) not at the end", a, b, r.first,
+                            r.last);
           break;
         case change_kind::kErased:
-          COWDB_SMODEL_CHECK(!(r.last == ma.size() && tf == mb.size()),
-                             "diff({}, {}): erased [{}, {}) at the end of both", a, b, r.first,
-                             r.last);
+          COWDB_MODEL_CHECK(!(r.last == ma.size() && tf == mb.size()),
+                            "diff({}, {}): erased [{}, {}) at the end of both", a, b, r.first,
+                            r.last);
           break;
       }
       if (takes_new) {
@@ -1376,59 +995,46 @@ class structural_runner {
       counts[static_cast<std::size_t>(r.kind)] += len;
       // The element-wise view of this range.
       for (std::size_t k = 0; k < len; ++k, ++it) {
-        COWDB_SMODEL_CHECK(it != d.end(), "diff({}, {}): element iteration ended early", a, b);
+        COWDB_MODEL_CHECK(it != d.end(), "diff({}, {}): element iteration ended early", a, b);
         const cowdb::element_change<T> ch = *it;
-        COWDB_SMODEL_CHECK(
+        COWDB_MODEL_CHECK(
             ch.index == r.first + k && ch.kind == r.kind &&
                 (ch.old_value != nullptr) == takes_old && (ch.new_value != nullptr) == takes_new,
             "diff({}, {}): element change {} of range [{}, {}) is wrong", a, b, k, r.first, r.last);
-        COWDB_SMODEL_CHECK((!takes_old || *ch.old_value == ma[ff + k]) &&
-                               (!takes_new || *ch.new_value == mb[tf + k]),
-                           "diff({}, {}): element change at {} has the wrong values", a, b,
-                           ch.index);
+        COWDB_MODEL_CHECK((!takes_old || *ch.old_value == ma[ff + k]) &&
+                              (!takes_new || *ch.new_value == mb[tf + k]),
+                          "diff({}, {}): element change at {} has the wrong values", a, b,
+                          ch.index);
       }
     }
-    COWDB_SMODEL_CHECK(it == d.end(), "diff({}, {}): element iteration runs past the ranges", a, b);
+    COWDB_MODEL_CHECK(it == d.end(), "diff({}, {}): element iteration runs past the ranges", a, b);
     out.insert(out.end(), ma.begin() + static_cast<std::ptrdiff_t>(pa), ma.end());
-    COWDB_SMODEL_CHECK(out == mb, "diff({}, {}): the ranges applied to from() do not give to()", a,
-                       b);
-    COWDB_SMODEL_CHECK(
+    COWDB_MODEL_CHECK(out == mb, "diff({}, {}): the ranges applied to from() do not give to()", a,
+                      b);
+    COWDB_MODEL_CHECK(
         counts[0] == d.modified_count() && counts[1] == d.appended_count() &&
             counts[2] == d.truncated_count() && counts[3] == d.inserted_count() &&
             counts[4] == d.erased_count() &&
             d.changed_count() == counts[0] + counts[1] + counts[2] + counts[3] + counts[4] &&
             d.shifted() == (counts[3] + counts[4] > 0),
         "diff({}, {}): counts do not add up", a, b);
-    COWDB_SMODEL_CHECK(ma.size() + counts[1] + counts[3] == mb.size() + counts[2] + counts[4],
-                       "diff({}, {}): sizes {} -> {} but {} appended, {} inserted, {} truncated, "
-                       "{} erased",
-                       a, b, ma.size(), mb.size(), counts[1], counts[3], counts[2], counts[4]);
+    COWDB_MODEL_CHECK(ma.size() + counts[1] + counts[3] == mb.size() + counts[2] + counts[4],
+                      "diff({}, {}): sizes {} -> {} but {} appended, {} inserted, {} truncated, "
+                      "{} erased",
+                      a, b, ma.size(), mb.size(), counts[1], counts[3], counts[2], counts[4]);
     // patch: onto from() itself (O(1)) and onto an equal, separately built version.
-    COWDB_SMODEL_CHECK(cowdb::patch(va, d) == vb, "patch(slot {}, diff) != slot {}", a, b);
+    COWDB_MODEL_CHECK(cowdb::patch(va, d) == vb, "patch(slot {}, diff) != slot {}", a, b);
     if (one_in(2)) {
       const Vec rebuilt(ma);
       const Vec patched = cowdb::patch(rebuilt, d);
-      COWDB_SMODEL_CHECK(patched.size() == mb.size() && std::ranges::equal(patched, mb),
-                         "patch(rebuilt slot {}, diff) does not give slot {}'s model", a, b);
+      COWDB_MODEL_CHECK(patched.size() == mb.size() && std::ranges::equal(patched, mb),
+                        "patch(rebuilt slot {}, diff) does not give slot {}'s model", a, b);
       try {
         patched.check_invariants();
       } catch (const std::logic_error& e) {
         FAIL(fmt::format("patch(rebuilt slot {}, diff({}, {})): {}", a, a, b, e.what()));
       }
     }
-  }
-
-  // The live node count equals the nodes reachable from the slots: nothing leaked, nothing freed
-  // early.
-  void check_live_nodes() {
-    typename tree::node_set all;
-    for (const Vec& v : slots_) {
-      if (v.empty()) continue;
-      tree::collect(static_cast<const cowdb::internal::node_base*>(v.identity()), depth_of(v), all);
-    }
-    const std::int64_t live = live_nodes() - live0_;
-    COWDB_SMODEL_CHECK(live == static_cast<std::int64_t>(all.size()),
-                       "{} nodes alive but {} reachable from the slots", live, all.size());
   }
 
   void check_after_step(std::size_t src, std::size_t dst) {
@@ -1450,18 +1056,9 @@ class structural_runner {
     check_equality(src, dst);
     check_equality(below(kSlots), below(kSlots));
     if (step_ % 8 == 0) check_diff(below(kSlots), one_in(3) ? dst : below(kSlots));
-    if (step_ % 128 == 0) check_live_nodes();
+    if (step_ % 128 == 0) this->check_live_nodes();
   }
-
-  std::uint64_t seed_;
-  std::mt19937_64 rng_;
-  std::int64_t live0_;
-  std::uint64_t step_ = 0;
-  std::array<Vec, kSlots> slots_;
-  std::array<model, kSlots> models_;
-  run_stats stats_;
 };
-
 // ---- shapes ------------------------------------------------------------------------------------
 
 // A tree shape and the number of operations to run on it. The operations sum to 1'000'000 per run.
@@ -1742,11 +1339,7 @@ class focused_diff_runner {
 };
 
 std::uint64_t announced_seed() {
-  static const std::uint64_t seed = [] {
-    const std::uint64_t s = Catch::rngSeed();
-    fmt::print("pvec structural model test: seed {} (replay with --rng-seed {})\n", s, s);
-    return s;
-  }();
+  static const std::uint64_t seed = cowdb::testing::announce_seed("pvec structural model test");
   return seed;
 }
 
@@ -1762,7 +1355,7 @@ TEMPLATE_TEST_CASE(
   const std::uint64_t seed = announced_seed();
   const std::int64_t live0 = live_nodes();
   REQUIRE(live0 >= 0);  // COWDB_TRACK_NODES is on
-  const std::uint64_t checks0 = g_checks;
+  const std::uint64_t checks0 = g_model_checks;
   run_stats stats;
   {
     structural_runner<vec> runner(seed, live0);
@@ -1776,11 +1369,11 @@ TEMPLATE_TEST_CASE(
         "{}, max depth {}, mean size {:.1f}\n",
         sizeof(typename vec::value_type), vec::chunk_capacity, vec::fanout, stats.steps, stats.ops,
         stats.structural_ops, stats.editor_ops, stats.alloc_failures, stats.diffs,
-        stats.shifted_diffs, g_checks - checks0, stats.max_size, stats.max_depth,
+        stats.shifted_diffs, g_model_checks - checks0, stats.max_size, stats.max_depth,
         static_cast<double>(stats.size_sum) / static_cast<double>(stats.steps));
   }
   CHECK(stats.ops >= TestType::ops);
-  CHECK(g_checks - checks0 > 10 * TestType::ops);
+  CHECK(g_model_checks - checks0 > 10 * TestType::ops);
   CHECK(stats.max_size >= 600);  // the trees did get deep
   CHECK(stats.alloc_failures > 0);
   CHECK(stats.shifted_diffs > 0);
