@@ -1071,26 +1071,39 @@ class DatabaseModel {
 
   void CreateBranch() {
     const std::string name = NewName(kBranchPool, 5);
-    if (Chance(70)) {
-      const std::string from = Chance(70) ? PickBranchName() : PickTagName();
-      op_ = fmt::format("CreateBranch({:?}, {})", name, from);
-      const absl::Status s = db_->CreateBranch(name, from);
-      ModelVersionPtr v = Resolve(from);
+    CreateRef("CreateBranch", name, branches_, 70, 70,
+              [&](const auto& from) { return db_->CreateBranch(name, from); });
+  }
+
+  // A branch or a tag (`refs`: branches_ or tags_) made by `create` (Database::CreateBranch or
+  // CreateTag for `name`), from a branch or tag name (from_name_percent of the time; of those
+  // from_branch_percent name a branch, the rest a tag) or from a version id; the status must
+  // match the model's, in its order of precedence: bad name, unknown source, duplicate name.
+  template <class Create>
+  void CreateRef(const char* what, const std::string& name,
+                 std::map<std::string, std::uint64_t, std::less<>>& refs, int from_name_percent,
+                 int from_branch_percent, Create create) {
+    std::uint64_t head = 0;
+    absl::Status s;
+    if (Chance(from_name_percent)) {
+      const std::string from = Chance(from_branch_percent) ? PickBranchName() : PickTagName();
+      op_ = fmt::format("{}({:?}, {})", what, name, from);
+      s = create(from);
+      const ModelVersionPtr v = Resolve(from);
       if (!NameIsValid(name)) return ExpectCode(s, absl::StatusCode::kInvalidArgument, op_);
       if (v == nullptr) return ExpectCode(s, absl::StatusCode::kNotFound, op_);
-      if (branches_.contains(name)) return ExpectCode(s, absl::StatusCode::kAlreadyExists, op_);
-      ExpectCode(s, absl::StatusCode::kOk, op_);
-      branches_.emplace(name, v->id.value);
+      head = v->id.value;
     } else {
       const VersionId at = PickVersionId();
-      op_ = fmt::format("CreateBranch({:?}, {})", name, at);
-      const absl::Status s = db_->CreateBranch(name, at);
+      op_ = fmt::format("{}({:?}, {})", what, name, at);
+      s = create(at);
       if (!NameIsValid(name)) return ExpectCode(s, absl::StatusCode::kInvalidArgument, op_);
       if (!versions_.contains(at.value)) return ExpectCode(s, absl::StatusCode::kNotFound, op_);
-      if (branches_.contains(name)) return ExpectCode(s, absl::StatusCode::kAlreadyExists, op_);
-      ExpectCode(s, absl::StatusCode::kOk, op_);
-      branches_.emplace(name, at.value);
+      head = at.value;
     }
+    if (refs.contains(name)) return ExpectCode(s, absl::StatusCode::kAlreadyExists, op_);
+    ExpectCode(s, absl::StatusCode::kOk, op_);
+    refs.emplace(name, head);
   }
 
   void DeleteBranch() {
@@ -1120,26 +1133,8 @@ class DatabaseModel {
 
   void CreateTag() {
     const std::string name = NewName(kTagPool, 4);
-    if (Chance(60)) {
-      const std::string from = Chance(80) ? PickBranchName() : PickTagName();
-      op_ = fmt::format("CreateTag({:?}, {})", name, from);
-      const absl::Status s = db_->CreateTag(name, from);
-      if (!NameIsValid(name)) return ExpectCode(s, absl::StatusCode::kInvalidArgument, op_);
-      ModelVersionPtr v = Resolve(from);
-      if (v == nullptr) return ExpectCode(s, absl::StatusCode::kNotFound, op_);
-      if (tags_.contains(name)) return ExpectCode(s, absl::StatusCode::kAlreadyExists, op_);
-      ExpectCode(s, absl::StatusCode::kOk, op_);
-      tags_.emplace(name, v->id.value);
-    } else {
-      const VersionId at = PickVersionId();
-      op_ = fmt::format("CreateTag({:?}, {})", name, at);
-      const absl::Status s = db_->CreateTag(name, at);
-      if (!NameIsValid(name)) return ExpectCode(s, absl::StatusCode::kInvalidArgument, op_);
-      if (!versions_.contains(at.value)) return ExpectCode(s, absl::StatusCode::kNotFound, op_);
-      if (tags_.contains(name)) return ExpectCode(s, absl::StatusCode::kAlreadyExists, op_);
-      ExpectCode(s, absl::StatusCode::kOk, op_);
-      tags_.emplace(name, at.value);
-    }
+    CreateRef("CreateTag", name, tags_, 60, 80,
+              [&](const auto& from) { return db_->CreateTag(name, from); });
   }
 
   void DeleteTag() {
