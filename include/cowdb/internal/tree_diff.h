@@ -120,7 +120,9 @@ struct tree_diff {
   // by both is skipped, differing leaves at consecutive positions are gathered into one final
   // region, differing aligned inner children are walked the same way, and any other pair goes
   // through the general alignment. O(F) per differing inner pair and no allocation once the
-  // buffers have grown; reports the same regions as the general alignment would.
+  // buffers have grown. Children pair by position only, so for trees edited in place the regions
+  // are those the general alignment finds; a node held at two positions is not looked for
+  // elsewhere (either way the regions cover every difference).
   template <class OnRegion>
   static bool walk_aligned(const item& x, const item& y, scratch& sc, OnRegion& on_region) {
     ++sc.st.inner_pairs;
