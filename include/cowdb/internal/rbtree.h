@@ -1101,7 +1101,9 @@ struct rbtree {
 
   // a followed by b, as a new tree (new references). O(F * depth + Cap).
   static tree_rep concat(const tree_rep& a, const tree_rep& b) {
-    if (a.size == 0) return b.size == 0 ? tree_rep{} : tree_rep{share(b.root), b.size, b.depth, b.radix};
+    if (a.size == 0) {
+      return b.size == 0 ? tree_rep{} : tree_rep{share(b.root), b.size, b.depth, b.radix};
+    }
     if (b.size == 0) return {share(a.root), a.size, a.depth, a.radix};
     kids out(std::max(a.depth, b.depth));
     concat_rec(a.root, a.depth, a.size, b.root, b.depth, b.size, out);
