@@ -54,6 +54,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <iterator>
 #include <ranges>
@@ -61,9 +62,11 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "cowdb/internal/pvec_iterator.h"
 #include "cowdb/internal/rbtree.h"
+#include "cowdb/internal/tree_builder.h"
 #include "cowdb/internal/tree_diff.h"
 
 namespace cowdb {
@@ -113,6 +116,9 @@ struct pvec_access {
 
 // Memory held by the nodes of a version. See pvec::memory() and friends.
 using memory_stats = internal::tree_stats;
+
+// The identity of a row (an element of a pvec): see pvec::row_id().
+using row_id_t = internal::row_id_t;
 
 template <class T, std::size_t ChunkBytes = kDefaultChunkBytes,
           std::size_t Fanout = kDefaultFanout>
@@ -195,6 +201,17 @@ class pvec {
     if (i >= size()) internal::throw_out_of_range("at", i, size());
     return tree::get(rep_, i);
   }
+  // The identity of row i. Every row gets an id no other row made in this process has, when it
+  // is made (construction, push_back, insert of values, resize); it keeps that id through set,
+  // update, transform and every edit that moves it (insert or erase of other rows, slice,
+  // concat, erase_if, sort). diff() and merge() pair rows by it. A version holds each id once
+  // unless it holds the same rows twice (v + v). REQUIRES: i < size(). O(depth), no allocation.
+  row_id_t row_id(size_type i) const noexcept {
+    assert(i < size() && "cowdb::pvec::row_id: index out of range");
+    const auto* l = tree::leaf_at(rep_, i);
+    return l->ids.at(i);
+  }
+
   // REQUIRES: !empty().
   const T& front() const noexcept { return (*this)[0]; }
   const T& back() const noexcept { return (*this)[size() - 1]; }
@@ -263,6 +280,47 @@ class pvec {
   [[nodiscard]] pvec resize(size_type n, const T& value = T()) const& { return edit_copy([&](editor& e) { e.resize(n, value); }); }
   [[nodiscard]] pvec resize(size_type n, const T& value = T()) && { return edit_move([&](editor& e) { e.resize(n, value); }); }
 
+  // ---- row operations: rows keep their identity ----------------------------------------------------
+
+  // This version without the rows for which pred(row) is true (pred takes const T&), in one pass
+  // chunk by chunk: a chunk with no removed row is shared with this version, the others are
+  // repacked; the result's inner nodes are new. O(n) calls of pred + O(rows of changed chunks).
+  // If pred throws, nothing changes. Returns this version itself when nothing is removed.
+  template <class Pred>
+  [[nodiscard]] pvec erase_if(Pred&& pred) const& { return edit_copy([&](editor& e) { e.erase_if(pred); }); }
+  template <class Pred>
+  [[nodiscard]] pvec erase_if(Pred&& pred) && { return edit_move([&](editor& e) { e.erase_if(pred); }); }
+  // The rows for which pred(row) is true: erase_if with the predicate negated. Same costs.
+  template <class Pred>
+  [[nodiscard]] pvec filter(Pred&& pred) const {
+    return erase_if([&pred](const T& x) { return !static_cast<bool>(std::invoke(pred, x)); });
+  }
+
+  // The rows sorted by comp(proj(a), proj(b)) (a strict weak order; by default operator< on the
+  // rows). Rows keep their identity, so diff(v, v.sort()) reports them as moved. Returns this
+  // version itself when it is already sorted (one O(n) check). Otherwise O(n log n) comparisons
+  // plus two copies of every row (into a scratch buffer of (row, id) pairs and into new chunks);
+  // after a sort each chunk keeps a list of its rows' ids (12 bytes per row). If comp, proj or a
+  // copy throws, nothing changes. sort is not stable; stable_sort is.
+  template <class Comp = std::ranges::less, class Proj = std::identity>
+  [[nodiscard]] pvec sort(Comp comp = {}, Proj proj = {}) const {
+    return edit_copy([&](editor& e) { e.sort(comp, proj); });
+  }
+  template <class Comp = std::ranges::less, class Proj = std::identity>
+  [[nodiscard]] pvec stable_sort(Comp comp = {}, Proj proj = {}) const {
+    return edit_copy([&](editor& e) { e.stable_sort(comp, proj); });
+  }
+
+  // Appends the rows of a range (new rows, fresh ids). O(range size + B + F * depth).
+  template <std::ranges::input_range R>
+    requires std::convertible_to<std::ranges::range_reference_t<R>, T>
+  [[nodiscard]] pvec append(R&& r) const& { return edit_copy([&](editor& e) { e.append(std::forward<R>(r)); }); }
+  template <std::ranges::input_range R>
+    requires std::convertible_to<std::ranges::range_reference_t<R>, T>
+  [[nodiscard]] pvec append(R&& r) && { return edit_move([&](editor& e) { e.append(std::forward<R>(r)); }); }
+  // Appends the rows of v, which keep their identity (same as concat(*this, v)).
+  [[nodiscard]] pvec append(const pvec& v) const { return concat(*this, v); }
+
   // ---- structural writes ---------------------------------------------------------------------------
   // Each returns a new version sharing every chunk it did not cut, in O(B + F * depth) (plus the
   // inserted elements); with Fanout >= 4 the tree stays within its height bound (see
@@ -277,6 +335,9 @@ class pvec {
   template <std::ranges::input_range R>
     requires std::convertible_to<std::ranges::range_reference_t<R>, T>
   [[nodiscard]] pvec insert(size_type i, R&& r) const& { return edit_copy([&](editor& e) { e.insert(i, std::forward<R>(r)); }); }
+  // Inserts T(args...) before element i. Throws std::out_of_range if i > size().
+  template <class... Args>
+  [[nodiscard]] pvec emplace(size_type i, Args&&... args) const& { return edit_copy([&](editor& e) { e.emplace(i, std::forward<Args>(args)...); }); }
   // Inserts value at the front. Same as insert(0, value).
   [[nodiscard]] pvec push_front(T value) const& { return insert(0, std::move(value)); }
   [[nodiscard]] pvec push_front(T value) && { return std::move(*this).insert(0, std::move(value)); }
@@ -435,12 +496,15 @@ class pvec_editor {
   explicit pvec_editor(vec&& v) noexcept : rep_(std::exchange(v.rep_, {})) {}
 
   pvec_editor(pvec_editor&& o) noexcept
-      : rep_(std::exchange(o.rep_, {})), tail_(std::exchange(o.tail_, nullptr)) {}
+      : rep_(std::exchange(o.rep_, {})),
+        tail_(std::exchange(o.tail_, nullptr)),
+        ids_(std::exchange(o.ids_, {})) {}
   pvec_editor& operator=(pvec_editor&& o) noexcept {
     if (this != &o) {
       tree::release(rep_.root, rep_.depth);
       rep_ = std::exchange(o.rep_, {});
       tail_ = std::exchange(o.tail_, nullptr);
+      ids_ = std::exchange(o.ids_, {});
     }
     return *this;
   }
@@ -461,6 +525,11 @@ class pvec_editor {
     if (i >= size()) internal::throw_out_of_range("at", i, size());
     return tree::get(rep_, i);
   }
+  // The identity of row i; see pvec::row_id. REQUIRES: i < size(). O(depth).
+  row_id_t row_id(size_type i) const noexcept {
+    assert(i < size() && "cowdb::pvec_editor::row_id: index out of range");
+    return tree::leaf_at(rep_, i)->ids.at(i);
+  }
 
   // Appends. Amortized O(1) while the last chunk is private to the editor; O(B + F * depth)
   // when it must first be copied.
@@ -468,13 +537,14 @@ class pvec_editor {
   void push_back(T&& value) { emplace_back(std::move(value)); }
   template <class... Args>
   void emplace_back(Args&&... args) {
-    if (tail_ != nullptr && tail_->count < tree::leaf_cap) {
+    const internal::row_id_t id = next_id();
+    if (tail_ != nullptr && tail_->count < tree::leaf_cap && tree::continues_ids(tail_, id)) {
       ::new (static_cast<void*>(tail_->data() + tail_->count)) T(std::forward<Args>(args)...);
       ++tail_->count;
       ++rep_.size;
       return;
     }
-    tail_ = tree::push_back(rep_, std::forward<Args>(args)...);
+    tail_ = tree::push_back(rep_, id, std::forward<Args>(args)...);
   }
 
   // Removes the last element. Throws std::out_of_range if empty. O(depth), plus a chunk copy
@@ -511,7 +581,7 @@ class pvec_editor {
   void insert(size_type i, const T& value) {
     if (i > size()) internal::throw_out_of_range("insert", i, size());
     tail_ = nullptr;
-    tree::insert(rep_, i, value);
+    tree::insert(rep_, i, value, next_id());
   }
   // Inserts the elements of a range before element i. O(B + F * depth + range size).
   template <std::ranges::input_range R>
@@ -521,6 +591,17 @@ class pvec_editor {
     const vec mid(std::forward<R>(r));
     tail_ = nullptr;
     tree::insert_tree(rep_, i, mid.rep_);
+  }
+  void insert(size_type i, T&& value) {
+    if (i > size()) internal::throw_out_of_range("insert", i, size());
+    tail_ = nullptr;
+    tree::insert(rep_, i, value, next_id());
+  }
+  // Inserts T(args...) before element i. Throws std::out_of_range if i > size().
+  template <class... Args>
+  void emplace(size_type i, Args&&... args) {
+    if (i > size()) internal::throw_out_of_range("emplace", i, size());
+    insert(i, T(std::forward<Args>(args)...));
   }
   void push_front(const T& value) { insert(0, value); }
   // Removes element i. Throws std::out_of_range if i >= size().
@@ -556,6 +637,57 @@ class pvec_editor {
     tree::release(rep_.root, rep_.depth);
     rep_ = t;
     tail_ = nullptr;
+  }
+
+  // Appends the rows of a range (new rows). Strong guarantee: if a copy throws, the editor keeps
+  // its previous contents. O(range size), amortized O(1) per row.
+  template <std::ranges::input_range R>
+    requires std::convertible_to<std::ranges::range_reference_t<R>, T>
+  void append(R&& r) {
+    pvec_editor grown(persistent());  // on failure only `grown` is lost
+    for (auto&& x : r) grown.emplace_back(std::forward<decltype(x)>(x));
+    *this = std::move(grown);
+  }
+
+  // Removes the rows for which pred(row) is true; see pvec::erase_if. Returns how many were
+  // removed. Strong guarantee: if pred or a copy throws, nothing changes.
+  template <class Pred>
+  size_type erase_if(Pred&& pred) {
+    if (empty()) return 0;
+    internal::tree_builder<T, tree::leaf_cap, Fanout> b;
+    auto visit = [&](const leaf* l) {
+      const T* d = l->data();
+      const std::size_t cnt = l->count;
+      std::size_t k = 0;
+      while (k < cnt && !static_cast<bool>(std::invoke(pred, std::as_const(d[k])))) ++k;
+      if (k == cnt) return b.add_leaf(l);  // nothing removed: share the chunk
+      b.add_rows(l, 0, k);
+      for (std::size_t start = ++k; k <= cnt; ++k) {
+        if (k == cnt || static_cast<bool>(std::invoke(pred, std::as_const(d[k])))) {
+          b.add_rows(l, start, k);
+          start = k + 1;
+        }
+      }
+    };
+    tree::for_each_leaf(rep_.root, rep_.depth, visit);
+    const size_type removed = size() - b.size();
+    if (removed > 0) replace(b.finish());
+    return removed;
+  }
+  // Keeps the rows for which pred(row) is true. Returns how many were removed.
+  template <class Pred>
+  size_type filter(Pred&& pred) {
+    return erase_if([&pred](const T& x) { return !static_cast<bool>(std::invoke(pred, x)); });
+  }
+
+  // Sorts the rows; see pvec::sort. Strong guarantee.
+  template <class Comp = std::ranges::less, class Proj = std::identity>
+  void sort(Comp comp = {}, Proj proj = {}) {
+    sort_rows(comp, proj, [](auto first, auto last, auto cmp) { std::sort(first, last, cmp); });
+  }
+  template <class Comp = std::ranges::less, class Proj = std::identity>
+  void stable_sort(Comp comp = {}, Proj proj = {}) {
+    sort_rows(comp, proj, [](auto first, auto last, auto cmp) { std::stable_sort(first, last, cmp); });
   }
 
   // Shrinks to n or grows by appending copies of value. Strong guarantee: if growing throws, the
@@ -600,6 +732,42 @@ class pvec_editor {
   friend class pvec<T, ChunkBytes, Fanout>;
   friend struct internal::pvec_access;
 
+  // Replaces the contents by the tree r (taking over its reference). O(1).
+  void replace(internal::tree_rep r) noexcept {
+    tree::release(rep_.root, rep_.depth);
+    rep_ = r;
+    tail_ = nullptr;
+  }
+
+  template <class Comp, class Proj, class Sort>
+  void sort_rows(Comp& comp, Proj& proj, Sort&& sort) {
+    auto less = [&](const T& a, const T& b) -> bool {
+      return std::invoke(comp, std::invoke(proj, a), std::invoke(proj, b));
+    };
+    bool sorted = true;
+    const T* prev = nullptr;
+    for_each_chunk([&](const T* f, const T* l) {
+      if (!sorted || f == l) return;
+      if (prev != nullptr && less(*f, *prev)) sorted = false;
+      sorted = sorted && std::is_sorted(f, l, less);
+      prev = l - 1;
+    });
+    if (sorted) return;
+    std::vector<std::pair<T, internal::row_id_t>> rows;
+    rows.reserve(size());
+    auto gather = [&rows](const leaf* l) {
+      l->ids.for_each_run(0, l->count, [&](std::size_t k, internal::row_id_t id, std::size_t n) {
+        for (std::size_t j = 0; j < n; ++j) rows.emplace_back(l->data()[k + j], id + j);
+      });
+    };
+    tree::for_each_leaf(rep_.root, rep_.depth, gather);
+    sort(rows.begin(), rows.end(),
+         [&less](const auto& a, const auto& b) { return less(a.first, b.first); });
+    internal::tree_builder<T, tree::leaf_cap, Fanout> b;
+    for (auto& [value, id] : rows) b.add_row(id, std::move(value));
+    replace(b.finish());
+  }
+
   void store(size_type i, T&& value) {
     if constexpr (std::equality_comparable<T>) {
       if (tree::get(rep_, i) == value) return;
@@ -607,10 +775,26 @@ class pvec_editor {
     *tree::own_slot(rep_, i) = std::move(value);
   }
 
+  // A fresh row id for a new row. The editor reserves ids from the process-wide counter in
+  // batches that double up to 4096, so that rows appended one by one get consecutive ids (one
+  // run per chunk) without an atomic operation per row.
+  internal::row_id_t next_id() noexcept {
+    if (ids_.next == ids_.end) {
+      ids_.batch = ids_.batch == 0 ? 1 : std::min<std::size_t>(ids_.batch * 2, 4096);
+      ids_.next = internal::fresh_row_ids(ids_.batch);
+      ids_.end = ids_.next + ids_.batch;
+    }
+    return ids_.next++;
+  }
+
   internal::tree_rep rep_;
   // The last leaf when it and its whole path are known to be private to this editor (so
   // push_back can append without walking the tree); nullptr when unknown.
   mutable leaf* tail_ = nullptr;
+  struct id_reserve {
+    internal::row_id_t next = 0, end = 0;
+    std::size_t batch = 0;
+  } ids_;
 };
 
 }  // namespace cowdb

@@ -817,10 +817,12 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
     check_memory(slot, true);
   }
 
-  // What memory() must report for n elements: ceil(n / Cap) full-size leaves and, per inner
-  // level, ceil(n / capacity(level)) inner nodes.
-  static cowdb::memory_stats expected_memory(std::size_t n) {
+  // What memory() must report for v (built by push_back-like operations): ceil(n / Cap)
+  // full-size leaves, per inner level ceil(n / capacity(level)) inner nodes, and an id list for
+  // each chunk whose rows' ids (row_id) are not one ascending run.
+  static cowdb::memory_stats expected_memory(const Vec& v) {
     cowdb::memory_stats s;
+    const std::size_t n = v.size();
     if (n == 0) return s;
     s.leaves = (n + kCap - 1) / kCap;
     for (std::size_t per = kCap; per < n;) {
@@ -829,16 +831,27 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
     }
     s.bytes = s.leaves * sizeof(cowdb::internal::leaf_node<T, kCap>) +
               s.inner_nodes * sizeof(cowdb::internal::inner_node<kFanout>);
+    for (std::size_t first = 0; first < n; first += kCap) {
+      std::size_t runs = 1;
+      for (std::size_t i = first + 1; i < std::min(n, first + kCap); ++i) {
+        runs += v.row_id(i) != v.row_id(i - 1) + 1;
+      }
+      if (runs > 1) {
+        ++s.id_lists;
+        s.bytes += cowdb::internal::id_runs::bytes_for(runs);
+      }
+    }
     return s;
   }
 
   void check_memory(std::size_t slot, bool with_shared) {
     const Vec& v = slots_[slot];
     const auto mem = v.memory();
-    const auto want = expected_memory(v.size());
+    const auto want = expected_memory(v);
     COWDB_MODEL_CHECK(
-        mem == want, "slot {}: memory() = {} bytes, {} leaves, {} inner; expected {}, {}, {}", slot,
-        mem.bytes, mem.leaves, mem.inner_nodes, want.bytes, want.leaves, want.inner_nodes);
+        mem == want, "slot {}: memory() = {} bytes, {} leaves, {} inner, {} id lists; expected {}, {}, {}, {}",
+        slot, mem.bytes, mem.leaves, mem.inner_nodes, mem.id_lists, want.bytes, want.leaves,
+        want.inner_nodes, want.id_lists);
     const auto ex = v.exclusive();
     COWDB_MODEL_CHECK(
         ex.bytes <= mem.bytes && ex.leaves <= mem.leaves && ex.inner_nodes <= mem.inner_nodes,

@@ -24,6 +24,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <unordered_set>
 #include <vector>
 
 #include "cowdb/internal/node.h"
@@ -616,12 +617,13 @@ class slot_model {
 
   // The live node count equals the nodes reachable from the slots: nothing leaked, nothing freed
   // early.
+  // Row-id lists (row_ids.h) are allocated like nodes and visited as children of their leaves.
   void check_live_nodes() {
-    typename tree::node_set all;
+    std::unordered_set<const void*> all;
     all.reserve(static_cast<std::size_t>(internal::live_nodes() - live0_) + 1);
     for (const Vec& v : slots_) {
-      if (v.empty()) continue;
-      tree::collect(static_cast<const internal::node_base*>(v.identity()), depth_of(v), all);
+      internal::pvec_access::visit_nodes(
+          v, [&all](const void* node, std::size_t) { return all.insert(node).second; });
     }
     const std::int64_t live = internal::live_nodes() - live0_;
     COWDB_MODEL_CHECK(live == static_cast<std::int64_t>(all.size()),

@@ -881,7 +881,7 @@ void check_out_of_range(F f, std::size_t index, std::size_t size) {
 // ---- live nodes ---------------------------------------------------------------------------------
 
 std::int64_t node_count(const memory_stats& s) {
-  return static_cast<std::int64_t>(s.leaves + s.inner_nodes);
+  return static_cast<std::int64_t>(s.leaves + s.inner_nodes + s.id_lists);
 }
 
 // Inner levels of a tree of n > 0 elements: the smallest d with B * F^d >= n.

@@ -62,6 +62,7 @@ struct tree_stats {
   std::size_t bytes = 0;        // bytes of node storage (headers, element slots, child arrays)
   std::size_t leaves = 0;       // number of leaf chunks
   std::size_t inner_nodes = 0;  // number of inner nodes
+  std::size_t id_lists = 0;     // row-id lists of leaves whose rows are not one run (row_ids.h)
   friend bool operator==(const tree_stats&, const tree_stats&) = default;
 };
 
@@ -173,6 +174,7 @@ struct rbtree {
   }
   static void free_leaf(leaf* l) noexcept {
     std::destroy_n(l->data(), l->count);
+    internal::release(l->ids.runs);
     l->~leaf();
     free_node_storage<alignof(leaf)>(l);
   }
@@ -289,10 +291,18 @@ struct rbtree {
     }
   }
 
-  // A new leaf holding `n` elements made by make(k).
+  // A new leaf holding `n` elements made by make(k), with the ids `ids` (whose reference it
+  // takes over, also when it throws).
   template <class Make>
-  static leaf* make_leaf(std::size_t n, Make&& make) {
-    leaf* l = new_leaf();
+  static leaf* make_leaf(std::size_t n, Make&& make, leaf_ids ids) {
+    leaf* l;
+    try {
+      l = new_leaf();
+    } catch (...) {
+      internal::release(ids.runs);
+      throw;
+    }
+    l->ids = ids;
     try {
       construct_n(l->data(), n, make);
     } catch (...) {
@@ -303,16 +313,33 @@ struct rbtree {
     return l;
   }
 
-  // A new leaf holding src[b, e).
+  // The ids of slots [b, e) of a leaf, as a new reference (shared when that is all of it).
+  static leaf_ids ids_of(const leaf* src, std::size_t b, std::size_t e) {
+    if (b == 0 && (src->ids.runs == nullptr || e == src->count)) return share_ids(src->ids);
+    if (src->ids.runs == nullptr) return {src->ids.id0 + b, nullptr};
+    ids_builder ib;
+    ib.add_from(src->ids, b, e);
+    return ib.build();
+  }
+
+  // A new leaf holding src[b, e), with their ids.
   static leaf* copy_leaf(const leaf* src, std::size_t b, std::size_t e) {
     if constexpr (std::is_trivially_copyable_v<T>) {
-      leaf* l = new_leaf();
+      const leaf_ids ids = ids_of(src, b, e);
+      leaf* l;
+      try {
+        l = new_leaf();
+      } catch (...) {
+        internal::release(ids.runs);
+        throw;
+      }
+      l->ids = ids;
       std::memcpy(static_cast<void*>(l->storage), src->data() + b, (e - b) * sizeof(T));
       l->count = static_cast<std::uint32_t>(e - b);
       return l;
     } else {
       const T* s = src->data() + b;
-      return make_leaf(e - b, [s](std::size_t k) -> const T& { return s[k]; });
+      return make_leaf(e - b, [s](std::size_t k) -> const T& { return s[k]; }, ids_of(src, b, e));
     }
   }
   static leaf* copy_leaf(const leaf* src, std::size_t n) { return copy_leaf(src, 0, n); }
@@ -448,6 +475,14 @@ struct rbtree {
     return r.root != nullptr;
   }
 
+  // Calls fn(const leaf*) for every leaf under n, in order.
+  template <class Fn>
+  static void for_each_leaf(const node_base* n, unsigned level, Fn& fn) {
+    if (level == 0) return fn(as_leaf(n));
+    const inner* in = as_inner(n);
+    for (std::uint32_t k = 0; k < in->count; ++k) for_each_leaf(in->child[k], level - 1, fn);
+  }
+
   // Calls fn(first, last) for each leaf overlapping [lo, hi) (relative to n, which holds `size`
   // elements), clipped to it, in order.
   template <class Fn>
@@ -471,12 +506,18 @@ struct rbtree {
   }
 
   // ---- introspection -----------------------------------------------------------------------------
-  static void stats(const node_base* n, unsigned level, tree_stats& s) noexcept {
-    if (level == 0) {
-      s.bytes += leaf_bytes;
-      ++s.leaves;
-      return;
+  // Adds a leaf and its id list (unless `exclusive` and the list is shared with another leaf).
+  static void leaf_stats(const node_base* n, bool exclusive, tree_stats& s) noexcept {
+    s.bytes += leaf_bytes;
+    ++s.leaves;
+    const id_runs* r = as_leaf(n)->ids.runs;
+    if (r != nullptr && (!exclusive || r->refs.load(std::memory_order_acquire) == 1)) {
+      s.bytes += r->bytes();
+      ++s.id_lists;
     }
+  }
+  static void stats(const node_base* n, unsigned level, tree_stats& s) noexcept {
+    if (level == 0) return leaf_stats(n, false, s);
     s.bytes += inner_bytes;
     ++s.inner_nodes;
     const inner* in = as_inner(n);
@@ -485,20 +526,20 @@ struct rbtree {
   // Nodes reachable only through this reference: those with a count of one all the way down.
   static void exclusive_stats(const node_base* n, unsigned level, tree_stats& s) noexcept {
     if (!is_unique(n)) return;
-    if (level == 0) {
-      s.bytes += leaf_bytes;
-      ++s.leaves;
-      return;
-    }
+    if (level == 0) return leaf_stats(n, true, s);
     s.bytes += inner_bytes;
     ++s.inner_nodes;
     const inner* in = as_inner(n);
     for (std::uint32_t k = 0; k < in->count; ++k) exclusive_stats(in->child[k], level - 1, s);
   }
-  // Calls fn(node, bytes) for n and, while fn returns true, for its children, depth first.
+  // Calls fn(node, bytes) for n and, while fn returns true, for its children, depth first. A
+  // leaf's id list, when it has one, is visited as a child of the leaf (lists are shared by
+  // leaves holding the same rows).
   template <class Fn>
   static void visit(const node_base* n, unsigned level, const Fn& fn) {
-    if (!fn(static_cast<const void*>(n), level == 0 ? leaf_bytes : inner_bytes) || level == 0) {
+    if (!fn(static_cast<const void*>(n), level == 0 ? leaf_bytes : inner_bytes)) return;
+    if (level == 0) {
+      if (const id_runs* r = as_leaf(n)->ids.runs) fn(static_cast<const void*>(r), r->bytes());
       return;
     }
     const inner* in = as_inner(n);
@@ -560,6 +601,16 @@ struct rbtree {
     const std::size_t cnt = n->count;
     if (level == 0) {
       if (cnt < 1 || cnt > Cap) why = "leaf count out of range";
+      if (const id_runs* r = as_leaf(n)->ids.runs) {
+        if (r->n < 2 || r->starts()[0] != 0) why = "leaf id list malformed";
+        for (std::uint32_t j = 1; j < r->n && why.empty(); ++j) {
+          const std::uint32_t* st = r->starts();
+          const row_id_t* f = r->firsts();
+          if (st[j] <= st[j - 1] || st[j] >= cnt || f[j] == f[j - 1] + (st[j] - st[j - 1])) {
+            why = "leaf id list malformed (runs out of order, past the rows, or not maximal)";
+          }
+        }
+      }
       if (!root && !right_edge && cnt < min_leaf) why = "leaf below half full off the right edge";
       return cnt;
     }
@@ -581,10 +632,13 @@ struct rbtree {
   // Builds a subtree of `n` elements (1 <= n <= capacity(level)), filling the leaves in order
   // with fill(out, k): constructs the next k elements at out, or destroys what it built and
   // throws.
+  // Leaves take consecutive ids from next_id.
   template <class Fill>
-  static node_base* build(Fill& fill, unsigned level, std::size_t n) {
+  static node_base* build(Fill& fill, unsigned level, std::size_t n, row_id_t& next_id) {
     if (level == 0) {
       leaf* l = new_leaf();
+      l->ids = {next_id, nullptr};
+      next_id += n;
       try {
         fill(l->data(), n);
       } catch (...) {
@@ -599,7 +653,7 @@ struct rbtree {
     const std::size_t cc = capacity(level - 1);
     while (n > 0) {
       const std::size_t k = std::min(n, cc);
-      in->child[in->count] = build(fill, level - 1, k);
+      in->child[in->count] = build(fill, level - 1, k, next_id);
       ++in->count;
       n -= k;
     }
@@ -610,7 +664,8 @@ struct rbtree {
   static tree_rep build_rep(Fill& fill, std::size_t n) {
     if (n == 0) return {};
     const unsigned d = depth_for(n);
-    return {build(fill, d, n), n, d, true};
+    row_id_t next_id = fresh_row_ids(n);
+    return {build(fill, d, n, next_id), n, d, true};
   }
 
   // A tree of the n elements starting at `it`.
@@ -650,12 +705,12 @@ struct rbtree {
       const std::size_t e = std::min<std::size_t>(hi, cnt);
       leaf* l;
       if (b == 0 && e == cnt) {
-        l = make_leaf(cnt, [s, &fn](std::size_t k) -> T { return fn(s[k]); });
+        l = make_leaf(cnt, [s, &fn](std::size_t k) -> T { return fn(s[k]); }, share_ids(as_leaf(n)->ids));
       } else {
         l = make_leaf(cnt, [s, &fn, b, e](std::size_t k) -> T {
           if (k >= b && k < e) return fn(s[k]);
           return s[k];
-        });
+        }, share_ids(as_leaf(n)->ids));
       }
       if constexpr (std::equality_comparable<T>) {
         if (std::equal(s + b, s + e, l->data() + b)) {
@@ -720,8 +775,9 @@ struct rbtree {
 
   // A chain of new nodes from `level` down to a leaf holding one element built from args.
   template <class... Args>
-  static node_base* new_path(unsigned level, leaf** out, Args&&... args) {
+  static node_base* new_path(unsigned level, leaf** out, row_id_t id, Args&&... args) {
     leaf* l = new_leaf();
+    l->ids = {id, nullptr};
     try {
       ::new (static_cast<void*>(l->data())) T(std::forward<Args>(args)...);
     } catch (...) {
@@ -741,14 +797,42 @@ struct rbtree {
     return n;
   }
 
+  // Whether a row with this id can be appended to l without touching its id list.
+  static bool continues_ids(const leaf* l, row_id_t id) noexcept {
+    return l->ids.runs == nullptr && (l->count == 0 || l->ids.id0 + l->count == id);
+  }
+  // Constructs one more element at the end of l (owned, not full) with the given id. Strong.
+  template <class... Args>
+  static void append_in_place(leaf* l, row_id_t id, Args&&... args) {
+    if (continues_ids(l, id)) {
+      ::new (static_cast<void*>(l->data() + l->count)) T(std::forward<Args>(args)...);
+      if (l->count == 0) l->ids.id0 = id;
+      ++l->count;
+      return;
+    }
+    ids_builder bld;
+    bld.add_from(l->ids, 0, l->count);
+    bld.add(id);
+    const leaf_ids ids = bld.build();
+    try {
+      ::new (static_cast<void*>(l->data() + l->count)) T(std::forward<Args>(args)...);
+    } catch (...) {
+      internal::release(ids.runs);
+      throw;
+    }
+    internal::release(l->ids.runs);
+    l->ids = ids;
+    ++l->count;
+  }
+
   // Appends one element at the deepest node of the right edge that has room. Returns the last
   // leaf when it and every node above it are owned and regular (so that the caller may append
   // to that leaf directly, without updating any size table), nullptr otherwise.
   template <class... Args>
-  static leaf* push_back(tree_rep& r, Args&&... args) {
+  static leaf* push_back(tree_rep& r, row_id_t id, Args&&... args) {
     leaf* l = nullptr;
     if (r.root == nullptr) {
-      r.root = new_path(0, &l, std::forward<Args>(args)...);
+      r.root = new_path(0, &l, id, std::forward<Args>(args)...);
       r.size = 1;
       r.depth = 0;
       r.radix = true;
@@ -767,7 +851,7 @@ struct rbtree {
     if (room == UINT_MAX) {  // full: grow a level
       inner* nr = new_inner();
       try {
-        nr->child[1] = new_path(r.depth, &l, std::forward<Args>(args)...);
+        nr->child[1] = new_path(r.depth, &l, id, std::forward<Args>(args)...);
       } catch (...) {
         free_inner_shallow(nr);
         throw;
@@ -794,11 +878,10 @@ struct rbtree {
     node_base* target = own(slot, room);
     if (room == 0) {
       l = as_leaf(target);
-      ::new (static_cast<void*>(l->data() + l->count)) T(std::forward<Args>(args)...);
-      ++l->count;
+      append_in_place(l, id, std::forward<Args>(args)...);
     } else {
       inner* in = as_inner(target);
-      node_base* p = new_path(room - 1, &l, std::forward<Args>(args)...);
+      node_base* p = new_path(room - 1, &l, id, std::forward<Args>(args)...);
       in->child[in->count] = p;
       ++in->count;
       if (in->relaxed) {
@@ -830,8 +913,16 @@ struct rbtree {
       slot = &in->child[in->count - 1];
     }
     leaf* l = as_leaf(own(slot, 0));  // may throw; nothing observable changed
+    // The id list loses its last run when the last row was that run's only row.
+    const id_runs* old_runs = l->ids.runs;
+    const bool trim = old_runs != nullptr && old_runs->starts()[old_runs->n - 1] == l->count - 1;
+    const leaf_ids trimmed = trim ? ids_of(l, 0, l->count - 1) : leaf_ids{};  // may throw
     for (unsigned level = r.depth; level > 0; --level) {
       if (path[level]->relaxed) --path[level]->sizes[path[level]->count - 1];
+    }
+    if (trim) {
+      internal::release(old_runs);
+      l->ids = trimmed;
     }
     std::destroy_at(l->data() + (l->count - 1));
     --l->count;
@@ -909,12 +1000,22 @@ struct rbtree {
       const T* pa = as_leaf(a)->data();
       const T* pb = as_leaf(b)->data();
       auto elem = [pa, pb, ca](std::size_t k) -> const T& { return k < ca ? pa[k] : pb[k - ca]; };
+      const leaf_ids& ia = as_leaf(a)->ids;
+      const leaf_ids& ib = as_leaf(b)->ids;
+      // The ids of elem(k) for k in [lo, hi).
+      auto ids = [&](std::size_t lo, std::size_t hi) {
+        ids_builder bld;
+        if (lo < ca) bld.add_from(ia, lo, std::min(hi, ca));
+        if (hi > ca) bld.add_from(ib, std::max(lo, ca) - ca, hi - ca);
+        return bld.build();
+      };
       if (total <= Cap) {
-        out.add(make_leaf(total, elem), total);
+        out.add(make_leaf(total, elem, ids(0, total)), total);
       } else {
         const std::size_t h = (total + 1) / 2;
-        out.add(make_leaf(h, elem), h);
-        out.add(make_leaf(total - h, [&elem, h](std::size_t k) -> const T& { return elem(h + k); }),
+        out.add(make_leaf(h, elem, ids(0, h)), h);
+        out.add(make_leaf(total - h, [&elem, h](std::size_t k) -> const T& { return elem(h + k); },
+                          ids(h, total)),
                 total - h);
       }
     } else {
@@ -929,19 +1030,29 @@ struct rbtree {
   // Inserts copies of value at i (0 <= i <= size of n) into the subtree n; appends the result,
   // one node or two (after a split), to `out`.
   static void insert_rec(const node_base* n, unsigned level, std::size_t size, std::size_t i,
-                         const T& value, kids& out) {
+                         const T& value, row_id_t id, kids& out) {
     if (level == 0) {
       const T* s = as_leaf(n)->data();
+      const leaf_ids& src = as_leaf(n)->ids;
       const std::size_t cnt = n->count;
       auto elem = [s, i, &value](std::size_t k) -> const T& {
         return k < i ? s[k] : k == i ? value : s[k - 1];
       };
+      // The ids of elem(k) for k in [lo, hi).
+      auto ids = [&](std::size_t lo, std::size_t hi) {
+        ids_builder bld;
+        if (lo < i) bld.add_from(src, lo, std::min(hi, i));
+        if (lo <= i && i < hi) bld.add(id);
+        if (hi > i + 1) bld.add_from(src, std::max(lo, i + 1) - 1, hi - 1);
+        return bld.build();
+      };
       if (cnt < Cap) {
-        out.add(make_leaf(cnt + 1, elem), cnt + 1);
+        out.add(make_leaf(cnt + 1, elem, ids(0, cnt + 1)), cnt + 1);
       } else {
         const std::size_t h = (cnt + 2) / 2;
-        out.add(make_leaf(h, elem), h);
-        out.add(make_leaf(cnt + 1 - h, [&elem, h](std::size_t k) -> const T& { return elem(h + k); }),
+        out.add(make_leaf(h, elem, ids(0, h)), h);
+        out.add(make_leaf(cnt + 1 - h, [&elem, h](std::size_t k) -> const T& { return elem(h + k); },
+                          ids(h, cnt + 1)),
                 cnt + 1 - h);
       }
       return;
@@ -956,7 +1067,7 @@ struct rbtree {
       k = locate(in, level, rel);
     }
     kids sub(level - 1);
-    insert_rec(in->child[k], level - 1, child_size(in, level, k, size), rel, value, sub);
+    insert_rec(in->child[k], level - 1, child_size(in, level, k, size), rel, value, id, sub);
     kids ks(level - 1);
     ks.add_children(in, size, 0, k);
     ks.append(sub);
@@ -971,7 +1082,11 @@ struct rbtree {
     if (level == 0) {
       if (n->count == 1) return nullptr;
       const T* s = as_leaf(n)->data();
-      return make_leaf(n->count - 1u, [s, i](std::size_t k) -> const T& { return s[k < i ? k : k + 1]; });
+      ids_builder bld;
+      bld.add_from(as_leaf(n)->ids, 0, i);
+      bld.add_from(as_leaf(n)->ids, i + 1, n->count);
+      return make_leaf(n->count - 1u, [s, i](std::size_t k) -> const T& { return s[k < i ? k : k + 1]; },
+                       bld.build());
     }
     const inner* in = as_inner(n);
     std::size_t rel = i;
@@ -1126,16 +1241,16 @@ struct rbtree {
   }
 
   // Inserts value before element i (0 <= i <= r.size). O(F * depth + Cap).
-  static void insert(tree_rep& r, std::size_t i, const T& value) {
+  static void insert(tree_rep& r, std::size_t i, const T& value, row_id_t id) {
     if (r.root == nullptr) {
       leaf* l;
-      r.root = new_path(0, &l, value);
+      r.root = new_path(0, &l, id, value);
       r.size = 1;
       r.radix = true;
       return;
     }
     kids out(r.depth);
-    insert_rec(r.root, r.depth, r.size, i, value, out);
+    insert_rec(r.root, r.depth, r.size, i, value, id, out);
     tree_rep t = from_kids(out, r.size + 1);
     release(r.root, r.depth);
     r = t;
