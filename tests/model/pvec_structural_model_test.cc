@@ -66,6 +66,9 @@ using cowdb::testing::alloc_failure_scope;
 using cowdb::testing::g_editor_op;
 using cowdb::testing::g_editor_op_index;
 using cowdb::testing::g_model_checks;
+using cowdb::testing::ids_model;
+using cowdb::testing::keep_rows;
+using cowdb::testing::kNewRow;
 using cowdb::testing::kConstRef;
 using cowdb::testing::kMoveInPlace;
 using cowdb::testing::mapper;
@@ -143,7 +146,7 @@ class structural_runner
   static_assert(kFanout >= 4, "the structural operations need a fan-out of at least 4");
 
   structural_runner(std::uint64_t seed, std::int64_t live_baseline)
-      : base(seed, live_baseline, /*packed_leaves=*/false) {}
+      : base(seed, live_baseline, /*packed_leaves=*/false, /*track_ids=*/true) {}
 
   // Runs steps until `ops` operations (persistent writes and editor operations) have been done.
   void run(std::uint64_t ops) {
@@ -153,9 +156,18 @@ class structural_runner
   }
 
  private:
-  using base::below, base::check_editor_full, base::check_editor_light, base::check_indexed,
-      base::check_throws, base::depth_of, base::freeze, base::make_value, base::models_,
-      base::one_in, base::slots_, base::stats_, base::step_, base::write, base::write_throws;
+  using base::below, base::check_editor_full, base::check_editor_light, base::check_ids,
+      base::check_ids_of, base::check_indexed, base::check_throws, base::depth_of, base::freeze,
+      base::ids_, base::make_value, base::models_, base::one_in, base::slots_, base::stats_,
+      base::step_, base::take_new_ids, base::write, base::write_throws;
+
+  // Id functions (see testing/pvec_model.h): what an operation does to the rows' ids.
+  // `count` new rows before row i.
+  static auto new_rows_at(std::size_t i, std::size_t count) {
+    return [i, count](ids_model& ids) {
+      ids.insert(ids.begin() + static_cast<std::ptrdiff_t>(i), count, kNewRow);
+    };
+  }
 
   // Mostly 0..300, sometimes up to ~1000.
   std::size_t random_size() {
@@ -215,6 +227,7 @@ class structural_runner
       case op_kind::kCopy:
         slots_[c.dst] = slots_[c.src];
         models_[c.dst] = models_[c.src];
+        ids_[c.dst] = ids_[c.src];
         ++stats_.ops;
         return;
       case op_kind::kPushBack:
@@ -254,6 +267,7 @@ class structural_runner
       case op_kind::kClear:
         slots_[c.dst] = c.form == kConstRef ? Vec() : slots_[c.src].slice(0, 0);
         models_[c.dst].clear();
+        ids_[c.dst].clear();
         ++stats_.ops;
         return;
     }
@@ -305,7 +319,7 @@ class structural_runner
     const T x = make_value();
     write(
         c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).push_back(x); },
-        [&](model& mod) { mod.push_back(x); });
+        [&](model& mod) { mod.push_back(x); }, [](ids_model& ids) { ids.push_back(kNewRow); });
   }
 
   void op_set(const write_ctx& c) {
@@ -321,7 +335,7 @@ class structural_runner
     const T x = make_value();
     write(
         c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).set(i, x); },
-        [&](model& mod) { mod[i] = x; });
+        [&](model& mod) { mod[i] = x; }, keep_rows{});
   }
 
   void op_update(const write_ctx& c) {
@@ -331,14 +345,14 @@ class structural_runner
     const unsigned kind = static_cast<unsigned>(below(3));
     write(
         c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).update(i, mapper<T>{kind}); },
-        [&](model& mod) { mod[i] = values<T>::map(kind, mod[i]); });
+        [&](model& mod) { mod[i] = values<T>::map(kind, mod[i]); }, keep_rows{});
   }
 
   void op_take(const write_ctx& c) {
     const std::size_t n = one_in(3) ? random_size() : below(models_[c.src].size() + 2);
+    auto cut = [&](auto& mod) { mod.resize(std::min(n, mod.size())); };
     write(
-        c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).take(n); },
-        [&](model& mod) { mod.resize(std::min(n, mod.size())); });
+        c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).take(n); }, cut, cut);
   }
 
   void op_resize(const write_ctx& c) {
@@ -347,7 +361,7 @@ class structural_runner
     const T x = make_value();
     write(
         c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).resize(n, x); },
-        [&](model& mod) { mod.resize(n, x); });
+        [&](model& mod) { mod.resize(n, x); }, [&](ids_model& ids) { ids.resize(n, kNewRow); });
   }
 
   void op_transform(const write_ctx& c) {
@@ -362,7 +376,8 @@ class structural_runner
         c, [&](auto&& vec) { return vec.transform(first, last, mapper<T>{kind}); },
         [&](model& mod) {
           for (std::size_t k = first; k < hi; ++k) mod[k] = values<T>::map(kind, mod[k]);
-        });
+        },
+        keep_rows{});
   }
 
   // insert(i, v) or push_front(v).
@@ -381,10 +396,11 @@ class structural_runner
         front
             ? write(
                   c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).push_front(x); },
-                  [&](model& mod) { mod.insert(mod.begin(), x); })
+                  [&](model& mod) { mod.insert(mod.begin(), x); }, new_rows_at(0, 1))
             : write(
                   c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).insert(i, x); },
-                  [&](model& mod) { mod.insert(mod.begin() + static_cast<std::ptrdiff_t>(i), x); });
+                  [&](model& mod) { mod.insert(mod.begin() + static_cast<std::ptrdiff_t>(i), x); },
+                  new_rows_at(i, 1));
     ++stats_.structural_ops;
     if (done) check_sharing(c.src, c.dst, nullptr, 2, front ? "push_front" : "insert");
   }
@@ -409,15 +425,18 @@ class structural_runner
       const std::size_t o = below(kSlots);
       Vec piece = slots_[o];
       model pm = models_[o];
+      ids_model pids = ids_[o];  // inserting a version keeps its rows
       if (pm.size() > room) {
         piece = piece.slice(0, room);
         pm.resize(room);
+        pids.resize(room);
       }
+      auto ins = [&](auto& mod, const auto& part) {
+        mod.insert(mod.begin() + static_cast<std::ptrdiff_t>(i), part.begin(), part.end());
+      };
       const bool done = write(
           c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).insert(i, piece); },
-          [&](model& mod) {
-            mod.insert(mod.begin() + static_cast<std::ptrdiff_t>(i), pm.begin(), pm.end());
-          });
+          [&](model& mod) { ins(mod, pm); }, [&](ids_model& ids) { ins(ids, pids); });
       if (done) check_sharing(c.src, c.dst, &piece, 8, "insert(pvec)");
       return;
     }
@@ -429,7 +448,8 @@ class structural_runner
           c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).insert(i, r); },
           [&](model& mod) {
             mod.insert(mod.begin() + static_cast<std::ptrdiff_t>(i), r.begin(), r.end());
-          });
+          },
+          new_rows_at(i, r.size()));
     } else {
       auto view = std::views::iota(0) | std::views::take(static_cast<int>(r.size())) |
                   std::views::transform([&r](int k) { return T(r[static_cast<std::size_t>(k)]); });
@@ -437,7 +457,8 @@ class structural_runner
           c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).insert(i, view); },
           [&](model& mod) {
             mod.insert(mod.begin() + static_cast<std::ptrdiff_t>(i), r.begin(), r.end());
-          });
+          },
+          new_rows_at(i, r.size()));
     }
     if (done) check_sharing(c.src, c.dst, nullptr, 8 + r.size() / tree::min_leaf, "insert(range)");
   }
@@ -452,9 +473,9 @@ class structural_runner
     }
     const std::size_t i = random_index(n);
     ++stats_.structural_ops;
+    auto cut = [&](auto& mod) { mod.erase(mod.begin() + static_cast<std::ptrdiff_t>(i)); };
     const bool done = write(
-        c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).erase(i); },
-        [&](model& mod) { mod.erase(mod.begin() + static_cast<std::ptrdiff_t>(i)); });
+        c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).erase(i); }, cut, cut);
     if (done) check_sharing(c.src, c.dst, nullptr, 3, "erase(i)");
   }
 
@@ -486,12 +507,13 @@ class structural_runner
         break;
     }
     ++stats_.structural_ops;
+    auto cut = [&](auto& mod) {
+      mod.erase(mod.begin() + static_cast<std::ptrdiff_t>(first),
+                mod.begin() + static_cast<std::ptrdiff_t>(last));
+    };
     const bool done = write(
-        c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).erase(first, last); },
-        [&](model& mod) {
-          mod.erase(mod.begin() + static_cast<std::ptrdiff_t>(first),
-                    mod.begin() + static_cast<std::ptrdiff_t>(last));
-        });
+        c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).erase(first, last); }, cut,
+        cut);
     if (done) check_sharing(c.src, c.dst, nullptr, 6, "erase(first, last)");
   }
 
@@ -499,12 +521,11 @@ class structural_runner
     const std::size_t n = models_[c.src].size();
     const std::size_t k = one_in(4) ? random_size() : one_in(2) ? small_count() : below(n + 2);
     ++stats_.structural_ops;
+    auto cut = [&](auto& mod) {
+      mod.erase(mod.begin(), mod.begin() + static_cast<std::ptrdiff_t>(std::min(k, mod.size())));
+    };
     const bool done = write(
-        c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).drop(k); },
-        [&](model& mod) {
-          mod.erase(mod.begin(),
-                    mod.begin() + static_cast<std::ptrdiff_t>(std::min(k, mod.size())));
-        });
+        c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).drop(k); }, cut, cut);
     if (done) check_sharing(c.src, c.dst, nullptr, 4, "drop");
   }
 
@@ -514,49 +535,64 @@ class structural_runner
     if (!one_in(8) && first > last) std::swap(first, last);  // else an empty slice
     if (one_in(8)) last = std::numeric_limits<std::size_t>::max();
     ++stats_.structural_ops;
+    auto cut = [&](auto& mod) {
+      const std::size_t hi = std::min(last, mod.size());
+      using M = std::remove_reference_t<decltype(mod)>;
+      mod = first < hi ? M(mod.begin() + static_cast<std::ptrdiff_t>(first),
+                           mod.begin() + static_cast<std::ptrdiff_t>(hi))
+                       : M();
+    };
     const bool done = write(
-        c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).slice(first, last); },
-        [&](model& mod) {
-          const std::size_t hi = std::min(last, mod.size());
-          mod = first < hi ? model(mod.begin() + static_cast<std::ptrdiff_t>(first),
-                                   mod.begin() + static_cast<std::ptrdiff_t>(hi))
-                           : model();
-        });
+        c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).slice(first, last); }, cut,
+        cut);
     if (done) check_sharing(c.src, c.dst, nullptr, 8, "slice");
   }
 
-  // concat(src, other), other + src, concat(src, src) ...; `other` is sliced to keep sizes in
-  // bounds.
+  // concat(src, other), other + src, concat(src, src), append(pvec) ...; `other` is sliced to
+  // keep sizes in bounds. Every row keeps its id.
   void op_concat(const write_ctx& c) {
     ++stats_.ops;
     ++stats_.structural_ops;
     const std::size_t o = below(kSlots);
     Vec b = slots_[o];
     model mb = models_[o];
+    ids_model ib = ids_[o];
     const std::size_t na = models_[c.src].size();
     if (na + mb.size() > kMaxSize) {
       const std::size_t keep = kMaxSize > na ? below(kMaxSize - na + 1) : 0;
       const std::size_t from = below(mb.size() - std::min(keep, mb.size()) + 1);
       b = b.slice(from, from + keep);
-      mb = model(mb.begin() + static_cast<std::ptrdiff_t>(std::min(from, mb.size())),
-                 mb.begin() + static_cast<std::ptrdiff_t>(std::min(from + keep, mb.size())));
+      auto cut = [&](auto& mod) {
+        using M = std::remove_reference_t<decltype(mod)>;
+        mod = M(mod.begin() + static_cast<std::ptrdiff_t>(std::min(from, mod.size())),
+                mod.begin() + static_cast<std::ptrdiff_t>(std::min(from + keep, mod.size())));
+      };
+      cut(mb);
+      cut(ib);
     }
     const bool b_first = one_in(3);
     model m = models_[c.src];
     m.insert(b_first ? m.begin() : m.end(), mb.begin(), mb.end());
+    ids_model ids = ids_[c.src];
+    ids.insert(b_first ? ids.begin() : ids.end(), ib.begin(), ib.end());
     Vec out;
     bool failed = false;
     {
       const Vec& a = slots_[c.src];
+      // (Both operands of append are const: see tests/regress/pvec_rows_regress.cc for the
+      // non-const and rvalue arguments.)
+      const Vec& cb = b;
       auto run = [&] {
-        switch (below(3)) {
+        switch (below(4)) {
           case 0:
-            return b_first ? concat(b, a) : concat(a, b);
+            return b_first ? concat(cb, a) : concat(a, cb);
           case 1:
-            return b_first ? b + a : a + b;
+            return b_first ? cb + a : a + cb;
+          case 2:  // pvec::append(const pvec&)
+            return b_first ? cb.append(a) : a.append(cb);
           default: {  // editor append
-            editor e = b_first ? b.transient() : a.transient();
-            e.append(b_first ? a : b);
+            editor e = b_first ? cb.transient() : a.transient();
+            e.append(b_first ? a : cb);
             return std::move(e).persistent();
           }
         }
@@ -578,6 +614,7 @@ class structural_runner
     }
     slots_[c.dst] = std::move(out);
     models_[c.dst] = std::move(m);
+    ids_[c.dst] = std::move(ids);
     check_sharing(c.src, c.dst, &b, 2, "concat");
   }
 
@@ -609,12 +646,16 @@ class structural_runner
       }
     }
     models_[d] = std::move(m);
+    ids_model ids(n, kNewRow);
+    take_new_ids(slots_[d], ids, "constructed");
+    ids_[d] = std::move(ids);
   }
 
   // ---- editor sessions -------------------------------------------------------------------------
 
   editor start_editor(const write_ctx& c, model& em) {
     em = models_[c.src];
+    eids_ = ids_[c.src];
     switch (below(4)) {
       case 0:
         return slots_[c.src].transient();
@@ -647,26 +688,48 @@ class structural_runner
       ++stats_.ops;
       check_editor_tree(e);
       check_editor_light(e, em);
+      check_editor_ids_light(e);
     }
     g_editor_op = "final check";
     check_editor_full(e, em);
-    for (const std::size_t f : frozen) check_full(f);
+    check_ids_of(e, eids_, "editor", 0);
+    for (const std::size_t f : frozen) {
+      check_full(f);
+      check_ids(f);
+    }
     g_editor_op = nullptr;
     slots_[c.dst] = std::move(e).persistent();
     models_[c.dst] = std::move(em);
+    ids_[c.dst] = std::move(eids_);
   }
 
-  // An editor edit and its model edit, one in 40 under allocation-failure injection.
-  template <class EdFn, class ModelFn>
-  void edit(editor& e, model& em, EdFn&& ef, ModelFn&& mf) {
-    base::edit(e, em, one_in(40), ef, mf);
+  // An editor edit with its model edit and id function, one in 40 under allocation-failure
+  // injection.
+  template <class EdFn, class ModelFn, class IdFn>
+  void edit(editor& e, model& em, EdFn&& ef, ModelFn&& mf, IdFn&& idf) {
+    base::edit(e, em, eids_, one_in(40), ef, mf, idf);
   }
 
-  template <class EdFn>
+  // An editor edit that must throw E and leave the editor's contents and ids as they were.
+  template <class E = std::out_of_range, class EdFn>
   void edit_throws(editor& e, const model& em, EdFn&& ef, const char* what) {
     // The message ends with editor_context(), which names the editor.
-    this->template check_throws<std::out_of_range>([&] { ef(e); }, "{}", what);
+    this->template check_throws<E>([&] { ef(e); }, "{}", what);
     check_editor_full(e, em);
+    check_ids_of(e, eids_, "editor after a throwing edit", 0);
+  }
+
+  // The ids of the editor's first, last and one random row.
+  void check_editor_ids_light(const editor& e) {
+    const std::size_t n = eids_.size();
+    COWDB_MODEL_CHECK(e.size() == n, "editor size {} but {} expected ids", e.size(), n);
+    if (n == 0) return;
+    const std::size_t i = below(n);
+    COWDB_MODEL_CHECK(e.row_id(0) == eids_[0] && e.row_id(n - 1) == eids_[n - 1] &&
+                          e.row_id(i) == eids_[i],
+                      "editor: ids of rows 0, {}, {} are {}, {}, {}; expected {}, {}, {}", i,
+                      n - 1, e.row_id(0), e.row_id(i), e.row_id(n - 1), eids_[0], eids_[i],
+                      eids_[n - 1]);
   }
 
   void editor_op(editor& e, model& em, std::vector<std::size_t>& frozen, std::size_t dst) {
@@ -677,7 +740,8 @@ class structural_runner
       g_editor_op = "push_back";
       const T x = make_value();
       edit(
-          e, em, [&](editor& ed) { ed.push_back(x); }, [&](model& mod) { mod.push_back(x); });
+          e, em, [&](editor& ed) { ed.push_back(x); }, [&](model& mod) { mod.push_back(x); },
+          [](ids_model& ids) { ids.push_back(kNewRow); });
     } else if (r < 16) {
       g_editor_op = "pop_back";
       if (n == 0) {
@@ -685,14 +749,15 @@ class structural_runner
             e, em, [](editor& ed) { ed.pop_back(); }, "pop_back() on empty");
       }
       edit(
-          e, em, [](editor& ed) { ed.pop_back(); }, [](model& mod) { mod.pop_back(); });
+          e, em, [](editor& ed) { ed.pop_back(); }, [](model& mod) { mod.pop_back(); },
+          [](ids_model& ids) { ids.pop_back(); });
     } else if (r < 24) {
       g_editor_op = "set";
       if (n == 0) return;
       const std::size_t i = random_index(n);
       const T x = make_value();
       edit(
-          e, em, [&](editor& ed) { ed.set(i, x); }, [&](model& mod) { mod[i] = x; });
+          e, em, [&](editor& ed) { ed.set(i, x); }, [&](model& mod) { mod[i] = x; }, keep_rows{});
     } else if (r < 26) {
       g_editor_op = "update";
       if (n == 0) return;
@@ -700,19 +765,20 @@ class structural_runner
       const unsigned kind = static_cast<unsigned>(below(3));
       edit(
           e, em, [&](editor& ed) { ed.update(i, mapper<T>{kind}); },
-          [&](model& mod) { mod[i] = values<T>::map(kind, mod[i]); });
+          [&](model& mod) { mod[i] = values<T>::map(kind, mod[i]); }, keep_rows{});
     } else if (r < 28) {
       g_editor_op = "take";
       const std::size_t k = below(n + 2);
+      auto cut = [&](auto& mod) { mod.resize(std::min(k, mod.size())); };
       edit(
-          e, em, [&](editor& ed) { ed.take(k); },
-          [&](model& mod) { mod.resize(std::min(k, mod.size())); });
+          e, em, [&](editor& ed) { ed.take(k); }, cut, cut);
     } else if (r < 30) {
       g_editor_op = "resize";
       const std::size_t k = std::min(kMaxSize, n - std::min(n, below(2 * kCap)) + below(4 * kCap));
       const T x = make_value();
       edit(
-          e, em, [&](editor& ed) { ed.resize(k, x); }, [&](model& mod) { mod.resize(k, x); });
+          e, em, [&](editor& ed) { ed.resize(k, x); }, [&](model& mod) { mod.resize(k, x); },
+          [&](ids_model& ids) { ids.resize(k, kNewRow); });
     } else if (r < 32) {
       g_editor_op = "transform";
       const unsigned kind = static_cast<unsigned>(below(3));
@@ -720,7 +786,8 @@ class structural_runner
           e, em, [&](editor& ed) { ed.transform(mapper<T>{kind}); },
           [&](model& mod) {
             for (T& x : mod) x = values<T>::map(kind, x);
-          });
+          },
+          keep_rows{});
     } else if (r < 46) {
       g_editor_op = "insert(i, v)";
       if (one_in(24)) {
@@ -733,7 +800,7 @@ class structural_runner
       const T x = make_value();
       edit(
           e, em, [&](editor& ed) { ed.insert(i, x); },
-          [&](model& mod) { mod.insert(mod.begin() + at(i), x); });
+          [&](model& mod) { mod.insert(mod.begin() + at(i), x); }, new_rows_at(i, 1));
     } else if (r < 51) {
       g_editor_op = "insert(i, range)";
       if (n >= kMaxSize) return;
@@ -741,17 +808,20 @@ class structural_runner
       if (one_in(3)) {
         const std::size_t o = below(kSlots);
         const Vec piece = slots_[o].slice(0, kMaxSize - n);
-        const model pm(models_[o].begin(),
-                       models_[o].begin() + at(std::min(models_[o].size(), kMaxSize - n)));
+        const std::size_t len = std::min(models_[o].size(), kMaxSize - n);
+        const model pm(models_[o].begin(), models_[o].begin() + at(len));
+        const ids_model pids(ids_[o].begin(), ids_[o].begin() + at(len));  // rows kept
         edit(
             e, em, [&](editor& ed) { ed.insert(i, piece); },
-            [&](model& mod) { mod.insert(mod.begin() + at(i), pm.begin(), pm.end()); });
+            [&](model& mod) { mod.insert(mod.begin() + at(i), pm.begin(), pm.end()); },
+            [&](ids_model& ids) { ids.insert(ids.begin() + at(i), pids.begin(), pids.end()); });
       } else {
         model ins(std::min(kMaxSize - n, small_count()));
         for (T& x : ins) x = make_value();
         edit(
             e, em, [&](editor& ed) { ed.insert(i, ins); },
-            [&](model& mod) { mod.insert(mod.begin() + at(i), ins.begin(), ins.end()); });
+            [&](model& mod) { mod.insert(mod.begin() + at(i), ins.begin(), ins.end()); },
+            new_rows_at(i, ins.size()));
       }
     } else if (r < 55) {
       g_editor_op = "push_front";
@@ -759,7 +829,7 @@ class structural_runner
       const T x = make_value();
       edit(
           e, em, [&](editor& ed) { ed.push_front(x); },
-          [&](model& mod) { mod.insert(mod.begin(), x); });
+          [&](model& mod) { mod.insert(mod.begin(), x); }, new_rows_at(0, 1));
     } else if (r < 67) {
       g_editor_op = "erase(i)";
       if (n == 0 || one_in(24)) {
@@ -768,9 +838,9 @@ class structural_runner
             e, em, [&](editor& ed) { ed.erase(i); }, "erase(i) out of range");
       }
       const std::size_t i = random_index(n);
+      auto cut = [&](auto& mod) { mod.erase(mod.begin() + at(i)); };
       edit(
-          e, em, [&](editor& ed) { ed.erase(i); },
-          [&](model& mod) { mod.erase(mod.begin() + at(i)); });
+          e, em, [&](editor& ed) { ed.erase(i); }, cut, cut);
     } else if (r < 73) {
       g_editor_op = "erase(first, last)";
       if (one_in(24)) {
@@ -781,37 +851,44 @@ class structural_runner
       const std::size_t first = below(n + 1);
       const std::size_t last =
           first + std::min(n - first, one_in(4) ? below(n + 1) : small_count());
+      auto cut = [&](auto& mod) { mod.erase(mod.begin() + at(first), mod.begin() + at(last)); };
       edit(
-          e, em, [&](editor& ed) { ed.erase(first, last); },
-          [&](model& mod) { mod.erase(mod.begin() + at(first), mod.begin() + at(last)); });
+          e, em, [&](editor& ed) { ed.erase(first, last); }, cut, cut);
     } else if (r < 76) {
       g_editor_op = "drop";
       const std::size_t k = one_in(2) ? small_count() : below(n + 2);
+      auto cut = [&](auto& mod) {
+        mod.erase(mod.begin(), mod.begin() + at(std::min(k, mod.size())));
+      };
       edit(
-          e, em, [&](editor& ed) { ed.drop(k); },
-          [&](model& mod) { mod.erase(mod.begin(), mod.begin() + at(std::min(k, mod.size()))); });
+          e, em, [&](editor& ed) { ed.drop(k); }, cut, cut);
     } else if (r < 79) {
       g_editor_op = "slice";
       std::size_t first = below(n + 2), last = below(n + 3);
       if (first > last && !one_in(6)) std::swap(first, last);
+      auto cut = [&](auto& mod) {
+        const std::size_t hi = std::min(last, mod.size());
+        using M = std::remove_reference_t<decltype(mod)>;
+        mod = first < hi ? M(mod.begin() + at(first), mod.begin() + at(hi)) : M();
+      };
       edit(
-          e, em, [&](editor& ed) { ed.slice(first, last); },
-          [&](model& mod) {
-            const std::size_t hi = std::min(last, mod.size());
-            mod = first < hi ? model(mod.begin() + at(first), mod.begin() + at(hi)) : model();
-          });
+          e, em, [&](editor& ed) { ed.slice(first, last); }, cut, cut);
     } else if (r < 83) {
       g_editor_op = "append(pvec)";
       const std::size_t o = below(kSlots);
       if (n + models_[o].size() > kMaxSize) return;
       const Vec piece = slots_[o];
       const model pm = models_[o];
+      const ids_model pids = ids_[o];  // appending a version keeps its rows
+      auto join = [&](auto& mod, const auto& part) {
+        mod.insert(mod.end(), part.begin(), part.end());
+      };
       edit(
-          e, em, [&](editor& ed) { ed.append(piece); },
-          [&](model& mod) { mod.insert(mod.end(), pm.begin(), pm.end()); });
+          e, em, [&](editor& ed) { ed.append(piece); }, [&](model& mod) { join(mod, pm); },
+          [&](ids_model& ids) { join(ids, pids); });
     } else if (r < 88) {
       g_editor_op = "persistent() const&";
-      freeze(e, em, frozen, dst);
+      freeze(e, em, eids_, frozen, dst);
     } else if (r < 92) {
       g_editor_op = "reads";
       for (int t = 0; t < 4 && n > 0; ++t) {
@@ -1053,11 +1130,23 @@ class structural_runner
       for (std::size_t i = 0; i < kSlots; ++i) check_light(i);
       if (one_in(8)) check_deep(dst);
     }
+    // The id of every row of every slot (a write to one version must not change the rows of
+    // another that shares its chunks); through row_id(i) for the destination and, every 64
+    // steps, for every slot.
+    for (std::size_t i = 0; i < kSlots; ++i) {
+      if (i == dst || step_ % 64 == 0) {
+        check_ids(i);
+      } else {
+        this->check_ids_by_leaf(i);
+      }
+    }
     check_equality(src, dst);
     check_equality(below(kSlots), below(kSlots));
     if (step_ % 8 == 0) check_diff(below(kSlots), one_in(3) ? dst : below(kSlots));
     if (step_ % 128 == 0) this->check_live_nodes();
   }
+
+  ids_model eids_;  // the ids of the rows of the editor of the current session
 };
 // ---- shapes ------------------------------------------------------------------------------------
 
