@@ -1,6 +1,8 @@
 // Model-based randomized test of pvec's structural operations (insert, erase, drop, slice,
-// push_front, concat and their editor forms), mixed with the positional ones, against
-// std::vector; plus diff() between the resulting versions.
+// push_front, concat and their editor forms) and row operations (erase_if, filter, sort and
+// stable_sort with comparators and key projections, append of a range or a version, emplace,
+// editor insert(i, T&&)), mixed with the positional ones, against std::vector; plus diff()
+// between the resulting versions.
 //
 // Eight live versions ("slots") are each paired with a std::vector model. Every step applies one
 // random operation to a source slot and stores the result in a destination slot (often another
@@ -17,11 +19,27 @@
 // copy of a), the counts add up, the ranges applied to a's model give b's model, and the
 // element-wise iteration reads the right old and new values. Structural writes are checked to copy
 // only O(1) leaves and O(depth) inner nodes (the rest is shared with their sources). One write in
-// 40 runs under allocation-failure injection: it completes or throws std::bad_alloc and changes
-// nothing. A run is 1'000'000 operations (persistent writes plus editor operations) over five
-// shapes. Every check fails at once, with one exception: equal versions that compare unequal (or
-// whose diff is not empty) are counted and fail the test case at its end, so that the run goes
-// on past them (see "false differences" below and tests/regress/pvec_structural_regress.cc).
+// 40 runs under allocation-failure injection (the row operations too): it completes or throws
+// std::bad_alloc and changes nothing. A run is 1'000'000 operations (persistent writes plus
+// editor operations) over five shapes. Every check fails at once, with two exceptions: equal
+// versions that compare unequal (or whose diff is not empty) are counted and fail the test case
+// at its end, so that the run goes on past them (see "false differences" below and
+// tests/regress/pvec_structural_regress.cc); and so are erase_if sharing shortfalls (below).
+//
+// Row identity: next to its values, each slot (and the editor of a session) has a model of its
+// rows' ids (testing/pvec_model.h). After every step the id of every row of every slot is
+// checked (row_id(i) for the destination, and for all slots every 64 steps; the leaves' id runs
+// for the others); after every editor operation those of the editor's first, last and one random
+// row, all of them at the end of the session. Operations that keep rows move their ids like
+// their values (erase_if/filter: the ids of the rows kept, in order; stable_sort: the stable
+// order of (value, id); concat, append and insert of a version: its ids); sort is not stable, so
+// its result must be sorted and hold the source's (value, id) pairs. New rows (push_back, insert
+// of values, resize, emplace, append(range), construction) must get ids never seen before.
+// erase_if/filter removing nothing and sorts of a sorted version must return the source version
+// itself; erase_if/filter must share the source's chunks it removed nothing from (at most one
+// per run of changed chunks may be copied to keep the leaves half full; see
+// tests/regress/pvec_rows_regress.cc). One erase_if, filter or sort in 12 gets a predicate,
+// comparator or projection that throws part way: nothing may change.
 //
 // A second test (the "focused" one) derives b from a by k single inserts or erases (or, in one
 // trial in three, blocks) spaced apart and checks that diff(a, b) reports exactly those k changes
@@ -40,13 +58,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <iterator>
 #include <limits>
 #include <new>
+#include <numeric>
 #include <random>
 #include <ranges>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -67,13 +88,166 @@ using cowdb::testing::g_editor_op;
 using cowdb::testing::g_editor_op_index;
 using cowdb::testing::g_model_checks;
 using cowdb::testing::ids_model;
-using cowdb::testing::keep_rows;
-using cowdb::testing::kNewRow;
+using cowdb::testing::injected_error;
 using cowdb::testing::kConstRef;
+using cowdb::testing::keep_rows;
 using cowdb::testing::kMoveInPlace;
+using cowdb::testing::kNewRow;
 using cowdb::testing::mapper;
 using cowdb::testing::values;
 using cowdb::testing::write_ctx;
+
+// ---- row operations: predicates, orders, constructor arguments ---------------------------------
+
+// A sort key with many ties (sorts by it are not determined by the values): for int x / 64 (16
+// keys over 0..999), for a string its length.
+int sort_key(int x) { return x / 64; }
+int sort_key(const std::string& x) { return static_cast<int>(x.size()); }
+
+std::size_t hash_of(int x) { return static_cast<std::size_t>(x) * 0x9E3779B97F4A7C15ull >> 17; }
+std::size_t hash_of(const std::string& x) { return std::hash<std::string>{}(x); }
+
+// With a counter, throws injected_error at the call after `*calls_left` successful ones.
+void tick(int* calls_left) {
+  if (calls_left != nullptr && (*calls_left)-- <= 0) throw injected_error();
+}
+
+// The predicates given to erase_if and filter, on a row's value; `negate` (for filter) turns
+// "the rows to remove" into "the rows to keep".
+template <class T>
+struct row_pred {
+  enum kind_t : unsigned { kNone, kAll, kValues, kHash };
+  kind_t kind = kNone;
+  std::vector<T> values;  // kValues: true for these (sorted)
+  std::size_t mod = 1;    // kHash: true when hash % mod == rem
+  std::size_t rem = 0;
+  bool negate = false;
+  int* calls_left = nullptr;
+  bool operator()(const T& x) const {
+    tick(calls_left);
+    return test(x) != negate;
+  }
+  bool test(const T& x) const {
+    switch (kind) {
+      case kNone:
+        return false;
+      case kAll:
+        return true;
+      case kValues:
+        return std::binary_search(values.begin(), values.end(), x);
+      default:
+        return hash_of(x) % mod == rem;
+    }
+  }
+};
+
+// The orders of sort and stable_sort: 0 sort() (the defaults: operator<), 1 std::ranges::greater,
+// 2 std::ranges::less with the projection sort_key, 3 a comparator of rows by sort_key
+// (descending), 4 std::ranges::greater with the projection sort_key. Orders 2-4 have ties between
+// unequal values.
+constexpr unsigned kOrders = 5;
+
+template <class T>
+bool ordered_before(unsigned order, const T& a, const T& b) {
+  switch (order) {
+    case 0:
+      return a < b;
+    case 1:
+      return b < a;
+    case 2:
+      return sort_key(a) < sort_key(b);
+    default:
+      return sort_key(a) > sort_key(b);
+  }
+}
+
+// A comparator that counts its calls (see tick).
+template <class C>
+struct counted {
+  C comp;
+  int* calls_left;
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const {
+    tick(calls_left);
+    return comp(a, b);
+  }
+};
+struct key_proj {
+  int* calls_left = nullptr;
+  template <class T>
+  int operator()(const T& x) const {
+    tick(calls_left);
+    return sort_key(x);
+  }
+};
+struct key_greater {
+  template <class T>
+  bool operator()(const T& a, const T& b) const {
+    return sort_key(a) > sort_key(b);
+  }
+};
+
+// t.sort(...) or t.stable_sort(...) (t a pvec or an editor) in the order `order`; with
+// `calls_left`, its comparator (orders 0, 1, 3) or projection (2, 4) counts calls and throws.
+template <class Target>
+auto sort_by(Target& t, bool stable, unsigned order, int* calls_left) {
+  auto go = [&](auto comp, auto proj) {
+    return stable ? t.stable_sort(comp, proj) : t.sort(comp, proj);
+  };
+  switch (order) {
+    case 0:
+      if (calls_left == nullptr) return stable ? t.stable_sort() : t.sort();
+      return go(counted<std::ranges::less>{{}, calls_left}, std::identity{});
+    case 1:
+      return go(counted<std::ranges::greater>{{}, calls_left}, std::identity{});
+    case 2:
+      return go(std::ranges::less{}, key_proj{calls_left});
+    case 3:
+      return go(counted<key_greater>{{}, calls_left}, std::identity{});
+    default:
+      return go(std::ranges::greater{}, key_proj{calls_left});
+  }
+}
+
+// emplace(i, args...) with constructor arguments drawn from r: value(r) is the row it makes,
+// call(t, i, r) makes it in t (a pvec or an editor).
+template <class T>
+struct emplacer;
+
+template <>
+struct emplacer<int> {
+  static int value(std::uint64_t r) { return r % 4 == 0 ? 0 : values<int>::make(r >> 2); }
+  template <class Target>
+  static auto call(Target& t, std::size_t i, std::uint64_t r) {
+    if (r % 4 == 0) return t.emplace(i);
+    return t.emplace(i, values<int>::make(r >> 2));
+  }
+};
+
+template <>
+struct emplacer<std::string> {
+  static std::string value(std::uint64_t r) {
+    switch (r % 8) {
+      case 0:
+        return {};
+      case 1:
+        return "emplaced";
+      default:
+        return std::string(r / 8 % 24, static_cast<char>('a' + r / 256 % 26));
+    }
+  }
+  template <class Target>
+  static auto call(Target& t, std::size_t i, std::uint64_t r) {
+    switch (r % 8) {
+      case 0:
+        return t.emplace(i);
+      case 1:
+        return t.emplace(i, "emplaced");
+      default:
+        return t.emplace(i, r / 8 % 24, static_cast<char>('a' + r / 256 % 26));  // (count, c)
+    }
+  }
+};
 
 // ---- the test driver ----------------------------------------------------------------------------
 
@@ -97,6 +271,12 @@ enum class op_kind : unsigned {
   kEditor,
   kConstruct,
   kClear,
+  kEraseIf,
+  kFilter,
+  kSort,
+  kStableSort,
+  kAppendRange,
+  kEmplace,
 };
 
 using op_info = cowdb::testing::op_info<op_kind>;
@@ -121,6 +301,12 @@ constexpr op_info kOps[] = {
     {op_kind::kEditor, 3, "editor session"},
     {op_kind::kConstruct, 2, "construct"},
     {op_kind::kClear, 1, "clear"},
+    {op_kind::kEraseIf, 3, "erase_if"},
+    {op_kind::kFilter, 2, "filter"},
+    {op_kind::kSort, 2, "sort"},
+    {op_kind::kStableSort, 2, "stable_sort"},
+    {op_kind::kAppendRange, 3, "append(range)"},
+    {op_kind::kEmplace, 3, "emplace"},
 };
 
 struct run_stats : cowdb::testing::model_stats {
@@ -131,6 +317,14 @@ struct run_stats : cowdb::testing::model_stats {
   unsigned max_depth = 0;
   std::uint64_t false_differences = 0;  // equal versions that compared unequal
   std::string first_false_difference;
+  std::uint64_t row_ops = 0;  // erase_if, filter, sorts, append(range), emplace, insert(T&&)
+  std::uint64_t throwing_functors = 0;  // of them, with a predicate or comparator that threw
+  std::uint64_t same_version = 0;       // nothing to remove or already sorted: the source returned
+  std::uint64_t sharing_checks = 0;     // erase_if/filter results checked for the chunks they share
+  // erase_if/filter results that shared fewer chunks than their source's untouched ones allow
+  // (counted, and the test case fails at its end, like false differences).
+  std::uint64_t sharing_shortfalls = 0;
+  std::string first_sharing_shortfall;
 };
 
 template <class Vec>
@@ -158,8 +352,8 @@ class structural_runner
  private:
   using base::below, base::check_editor_full, base::check_editor_light, base::check_ids,
       base::check_ids_of, base::check_indexed, base::check_throws, base::depth_of, base::freeze,
-      base::ids_, base::make_value, base::models_, base::one_in, base::slots_, base::stats_,
-      base::step_, base::take_new_ids, base::write, base::write_throws;
+      base::ids_, base::make_value, base::models_, base::one_in, base::rng_, base::slots_,
+      base::stats_, base::step_, base::take_new_ids, base::write, base::write_throws;
 
   // Id functions (see testing/pvec_model.h): what an operation does to the rows' ids.
   // `count` new rows before row i.
@@ -270,6 +464,18 @@ class structural_runner
         ids_[c.dst].clear();
         ++stats_.ops;
         return;
+      case op_kind::kEraseIf:
+        return op_erase_if(c, /*filter=*/false);
+      case op_kind::kFilter:
+        return op_erase_if(c, /*filter=*/true);
+      case op_kind::kSort:
+        return op_sort(c, /*stable=*/false);
+      case op_kind::kStableSort:
+        return op_sort(c, /*stable=*/true);
+      case op_kind::kAppendRange:
+        return op_append_range(c);
+      case op_kind::kEmplace:
+        return op_emplace(c);
     }
   }
 
@@ -651,6 +857,259 @@ class structural_runner
     ids_[d] = std::move(ids);
   }
 
+  // ---- row operations ---------------------------------------------------------------------------
+
+  // The rows to remove from m, as a predicate on their values: none, all, the values of a window
+  // of rows (removes runs of neighbours, so chunks lose most of their rows), or a hash class
+  // (scattered rows). For filter (`keep`), negated: the same rows are removed.
+  row_pred<T> random_pred(const model& m, bool keep) {
+    using P = row_pred<T>;
+    P p;
+    p.negate = keep;
+    const std::size_t n = m.size();
+    const std::size_t r = below(16);
+    if (r < 2) {
+      p.kind = P::kNone;
+    } else if (r < 3) {
+      p.kind = P::kAll;
+    } else if (r < 10) {
+      {
+        p.kind = P::kValues;
+        const std::size_t first = below(n + 1);
+        const std::size_t len = one_in(4) ? below(n + 1) : 1 + below(3 * kCap);
+        p.values.assign(m.begin() + static_cast<std::ptrdiff_t>(first),
+                        m.begin() + static_cast<std::ptrdiff_t>(std::min(n, first + len)));
+        std::sort(p.values.begin(), p.values.end());
+        p.values.erase(std::unique(p.values.begin(), p.values.end()), p.values.end());
+      }
+    } else {
+      p.kind = P::kHash;
+      p.mod = 2 + below(9);
+      p.rem = below(p.mod);
+    }
+    return p;
+  }
+
+  // Removes from `mod` (values or ids, parallel to `vals`) the rows whose value `removes`.
+  template <class M, class Removes>
+  static void remove_rows(M& mod, const model& vals, const Removes& removes) {
+    std::size_t w = 0;
+    for (std::size_t k = 0; k < vals.size(); ++k) {
+      if (!removes(vals[k])) mod[w++] = mod[k];
+    }
+    mod.resize(w);
+  }
+
+  // erase_if(pred), or filter(pred) (which keeps the rows erase_if(pred) removes). The rows kept
+  // keep their ids; with nothing removed the source version itself comes back; every chunk with
+  // nothing removed is shared (check_erase_if_sharing). One in 12 with a predicate that throws
+  // part way (before its n-th call; erase_if calls it once per row): nothing changes.
+  void op_erase_if(const write_ctx& c, bool filter) {
+    ++stats_.row_ops;
+    const model ms = models_[c.src];
+    const std::size_t n = ms.size();
+    row_pred<T> pred = random_pred(ms, filter);
+    auto removes = [&](const T& x) { return pred(x) != filter; };
+    auto call = [filter](auto&& vec, const row_pred<T>& p) {
+      return filter ? vec.filter(p) : std::forward<decltype(vec)>(vec).erase_if(p);
+    };
+    if (n > 0 && one_in(12)) {
+      ++stats_.throwing_functors;
+      int calls_left = static_cast<int>(below(n));
+      row_pred<T> throwing = pred;
+      throwing.calls_left = &calls_left;
+      return this->template write_throws<injected_error>(
+          c, [&](auto&& vec) { return call(std::forward<decltype(vec)>(vec), throwing); },
+          filter ? "filter with a throwing predicate" : "erase_if with a throwing predicate");
+    }
+    const std::size_t removed =
+        static_cast<std::size_t>(std::count_if(ms.begin(), ms.end(), removes));
+    const void* src_id = slots_[c.src].identity();
+    const bool done = write(
+        c, [&](auto&& vec) { return call(std::forward<decltype(vec)>(vec), pred); },
+        [&](model& mod) { remove_rows(mod, ms, removes); },
+        [&](ids_model& ids) { remove_rows(ids, ms, removes); });
+    if (!done) return;
+    if (removed == 0) {
+      ++stats_.same_version;
+      COWDB_MODEL_CHECK(slots_[c.dst].identity() == src_id,
+                        "{} removing nothing did not return the same version",
+                        filter ? "filter" : "erase_if");
+    }
+    if (c.src != c.dst && removed > 0 && one_in(2)) check_erase_if_sharing(c.src, c.dst, removes);
+  }
+
+  // Every chunk of the source from which erase_if removed nothing should be shared with the
+  // result, except that a run of chunks that lost rows may leave a leaf below half full, which
+  // (I2) must take rows from a neighbour: at most one untouched chunk copied per such run. (The
+  // source's thin last chunk is not counted.) A shortfall is counted, and fails the test case at
+  // its end.
+  template <class Removes>
+  void check_erase_if_sharing(std::size_t src, std::size_t dst, const Removes& removes) {
+    ++stats_.sharing_checks;
+    const Vec& from = slots_[src];
+    std::size_t untouched = 0, touched = 0, runs = 0;
+    bool prev_touched = false;
+    from.for_each_chunk([&](const T* first, const T* last) {
+      const bool t = std::any_of(first, last, removes);
+      if (t) {
+        ++touched;
+        if (!prev_touched) ++runs;
+      } else if (static_cast<std::size_t>(last - first) >= tree::min_leaf) {
+        ++untouched;
+      }
+      prev_touched = t;
+    });
+    const std::size_t shared = slots_[dst].shared_with(from).leaves;
+    const std::size_t want = untouched - std::min(untouched, runs);
+    if (shared >= want) return;
+    if (stats_.sharing_shortfalls++ == 0) {
+      stats_.first_sharing_shortfall = fmt::format(
+          "step {}: slot {} (size {}, {} chunks untouched, {} touched in {} runs) -> slot {} "
+          "(size {}) shares {} chunks, expected at least {}",
+          step_, src, models_[src].size(), untouched, touched, runs, dst, models_[dst].size(),
+          shared, want);
+    }
+  }
+
+  // The version's rows as (value, id) pairs, sorted: equal for two versions holding the same
+  // rows in any order.
+  template <class V>
+  static std::vector<std::pair<T, cowdb::row_id_t>> row_multiset(const V& v) {
+    std::vector<std::pair<T, cowdb::row_id_t>> rows;
+    rows.reserve(v.size());
+    for (std::size_t k = 0; k < v.size(); ++k) rows.emplace_back(v[k], v.row_id(k));
+    std::sort(rows.begin(), rows.end());
+    return rows;
+  }
+  static std::vector<std::pair<T, cowdb::row_id_t>> row_multiset(const model& m,
+                                                                 const ids_model& ids) {
+    std::vector<std::pair<T, cowdb::row_id_t>> rows;
+    rows.reserve(m.size());
+    for (std::size_t k = 0; k < m.size(); ++k) rows.emplace_back(m[k], ids[k]);
+    std::sort(rows.begin(), rows.end());
+    return rows;
+  }
+
+  // The model of stable_sort: the rows (values and ids) in the stable order.
+  static void stable_sorted(unsigned order, model& m, ids_model& ids) {
+    std::vector<std::size_t> idx(m.size());
+    std::iota(idx.begin(), idx.end(), std::size_t{0});
+    std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) {
+      return ordered_before(order, m[a], m[b]);
+    });
+    model sm;
+    ids_model si;
+    for (const std::size_t k : idx) {
+      sm.push_back(m[k]);
+      si.push_back(ids[k]);
+    }
+    m = std::move(sm);
+    ids = std::move(si);
+  }
+
+  // sort(...) is not stable: its result `v` (a version or an editor) must be sorted and hold the
+  // rows (value, id) the source held; the models take what it holds.
+  template <class V>
+  void take_sorted(const V& v, unsigned order, const model& m, const ids_model& ids, model& out,
+                   ids_model& out_ids, const char* what) {
+    model got(v.size());
+    for (std::size_t k = 0; k < v.size(); ++k) got[k] = v[k];
+    COWDB_MODEL_CHECK(
+        std::is_sorted(got.begin(), got.end(),
+                       [order](const T& a, const T& b) { return ordered_before(order, a, b); }),
+        "{}: sort in order {} of {} rows is not sorted", what, order, m.size());
+    COWDB_MODEL_CHECK(row_multiset(v) == row_multiset(m, ids),
+                      "{}: sort in order {} does not hold the source's rows (value, id)", what,
+                      order);
+    out = std::move(got);
+    out_ids.resize(v.size());
+    for (std::size_t k = 0; k < v.size(); ++k) out_ids[k] = v.row_id(k);
+  }
+
+  // sort or stable_sort in one of the orders (comparators, projections). Every row keeps its id:
+  // stable_sort's result is exactly the stable order of the source's (value, id) rows; sort's is
+  // sorted and holds the same rows. An already sorted source comes back as itself. One in 12
+  // with a comparator or projection that throws part way (before its (n-1)-th call: checking
+  // the order alone takes n - 1 comparisons): nothing changes.
+  void op_sort(const write_ctx& c, bool stable) {
+    ++stats_.row_ops;
+    const model ms = models_[c.src];
+    const ids_model is = ids_[c.src];
+    const std::size_t n = ms.size();
+    const unsigned order = static_cast<unsigned>(below(kOrders));
+    if (n > 1 && one_in(12)) {
+      ++stats_.throwing_functors;
+      int calls_left = static_cast<int>(below(n - 1));
+      return this->template write_throws<injected_error>(
+          c, [&](auto&& vec) { return sort_by(vec, stable, order, &calls_left); },
+          stable ? "stable_sort with a throwing comparator" : "sort with a throwing comparator");
+    }
+    const bool sorted = std::is_sorted(ms.begin(), ms.end(), [order](const T& a, const T& b) {
+      return ordered_before(order, a, b);
+    });
+    const void* src_id = slots_[c.src].identity();
+    auto vf = [&](auto&& vec) { return sort_by(vec, stable, order, nullptr); };
+    bool done;
+    if (stable) {
+      model sm = ms;
+      ids_model si = is;
+      stable_sorted(order, sm, si);
+      done = write(
+          c, vf, [&](model& mod) { mod = sm; }, [&](ids_model& ids) { ids = si; });
+    } else {
+      done = write(
+          c, vf, [](model&) {}, keep_rows{});
+      if (done) take_sorted(slots_[c.dst], order, ms, is, models_[c.dst], ids_[c.dst], "slot");
+    }
+    if (done && sorted) {
+      ++stats_.same_version;
+      COWDB_MODEL_CHECK(slots_[c.dst].identity() == src_id,
+                        "{} of a sorted version (order {}) did not return the same version",
+                        stable ? "stable_sort" : "sort", order);
+    }
+  }
+
+  // append(range) of a vector or a view yielding prvalues: new rows, fresh ids.
+  void op_append_range(const write_ctx& c) {
+    ++stats_.row_ops;
+    const std::size_t n = models_[c.src].size();
+    if (n >= kMaxSize) return op_erase_if(c, false);
+    model r(std::min(kMaxSize - n, small_count()));
+    for (T& x : r) x = make_value();
+    auto mf = [&](model& mod) { mod.insert(mod.end(), r.begin(), r.end()); };
+    auto idf = [&](ids_model& ids) { ids.resize(ids.size() + r.size(), kNewRow); };
+    if (one_in(2)) {
+      write(
+          c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).append(r); }, mf, idf);
+      return;
+    }
+    auto view = std::views::iota(0) | std::views::take(static_cast<int>(r.size())) |
+                std::views::transform([&r](int k) { return T(r[static_cast<std::size_t>(k)]); });
+    write(
+        c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).append(view); }, mf, idf);
+  }
+
+  // emplace(i, args...): a new row made from constructor arguments, or past the end
+  // std::out_of_range.
+  void op_emplace(const write_ctx& c) {
+    ++stats_.row_ops;
+    const std::size_t n = models_[c.src].size();
+    const std::uint64_t r = rng_();
+    if (one_in(24)) {
+      const std::size_t i = n + 1 + below(3);
+      return write_throws(
+          c, [&](auto&& vec) { return emplacer<T>::call(vec, i, r); }, "emplace() past the end");
+    }
+    if (n >= kMaxSize) return op_erase(c);
+    const std::size_t i = random_pos(n);
+    const T x = emplacer<T>::value(r);
+    write(
+        c, [&](auto&& vec) { return emplacer<T>::call(vec, i, r); },
+        [&](model& mod) { mod.insert(mod.begin() + static_cast<std::ptrdiff_t>(i), x); },
+        new_rows_at(i, 1));
+  }
+
   // ---- editor sessions -------------------------------------------------------------------------
 
   editor start_editor(const write_ctx& c, model& em) {
@@ -706,8 +1165,8 @@ class structural_runner
   // An editor edit with its model edit and id function, one in 40 under allocation-failure
   // injection.
   template <class EdFn, class ModelFn, class IdFn>
-  void edit(editor& e, model& em, EdFn&& ef, ModelFn&& mf, IdFn&& idf) {
-    base::edit(e, em, eids_, one_in(40), ef, mf, idf);
+  bool edit(editor& e, model& em, EdFn&& ef, ModelFn&& mf, IdFn&& idf) {
+    return base::edit(e, em, eids_, one_in(40), ef, mf, idf);
   }
 
   // An editor edit that must throw E and leave the editor's contents and ids as they were.
@@ -725,16 +1184,16 @@ class structural_runner
     COWDB_MODEL_CHECK(e.size() == n, "editor size {} but {} expected ids", e.size(), n);
     if (n == 0) return;
     const std::size_t i = below(n);
-    COWDB_MODEL_CHECK(e.row_id(0) == eids_[0] && e.row_id(n - 1) == eids_[n - 1] &&
-                          e.row_id(i) == eids_[i],
-                      "editor: ids of rows 0, {}, {} are {}, {}, {}; expected {}, {}, {}", i,
-                      n - 1, e.row_id(0), e.row_id(i), e.row_id(n - 1), eids_[0], eids_[i],
-                      eids_[n - 1]);
+    COWDB_MODEL_CHECK(
+        e.row_id(0) == eids_[0] && e.row_id(n - 1) == eids_[n - 1] && e.row_id(i) == eids_[i],
+        "editor: ids of rows 0, {}, {} are {}, {}, {}; expected {}, {}, {}", i, n - 1, e.row_id(0),
+        e.row_id(i), e.row_id(n - 1), eids_[0], eids_[i], eids_[n - 1]);
   }
 
   void editor_op(editor& e, model& em, std::vector<std::size_t>& frozen, std::size_t dst) {
     const std::size_t n = em.size();
-    const std::size_t r = below(100);
+    const std::size_t r = below(116);
+    if (r >= 100) return editor_row_op(e, em, r - 100);
     auto at = [](std::size_t i) { return static_cast<std::ptrdiff_t>(i); };
     if (r < 10) {
       g_editor_op = "push_back";
@@ -910,6 +1369,104 @@ class structural_runner
     } else {
       g_editor_op = "full check";
       check_editor_full(e, em);
+    }
+  }
+
+  // The row operations of the editor (`r` < 16): erase_if, filter, sort, stable_sort,
+  // append(range), emplace, insert(i, T&&); the predicates and orders of the persistent ones.
+  void editor_row_op(editor& e, model& em, std::size_t r) {
+    ++stats_.row_ops;
+    const std::size_t n = em.size();
+    auto at = [](std::size_t i) { return static_cast<std::ptrdiff_t>(i); };
+    if (r < 6) {
+      const bool filter = r >= 4;
+      g_editor_op = filter ? "filter" : "erase_if";
+      row_pred<T> pred = random_pred(em, filter);
+      if (n > 0 && one_in(12)) {
+        ++stats_.throwing_functors;
+        int calls_left = static_cast<int>(below(n));
+        pred.calls_left = &calls_left;
+        return edit_throws<injected_error>(
+            e, em, [&](editor& ed) { filter ? ed.filter(pred) : ed.erase_if(pred); },
+            "erase_if/filter with a throwing predicate");
+      }
+      auto removes = [&](const T& x) { return pred(x) != filter; };
+      const model before = em;
+      const auto want = static_cast<std::size_t>(std::count_if(em.begin(), em.end(), removes));
+      std::size_t removed = SIZE_MAX;
+      const bool done = edit(
+          e, em, [&](editor& ed) { removed = filter ? ed.filter(pred) : ed.erase_if(pred); },
+          [&](model& mod) { remove_rows(mod, before, removes); },
+          [&](ids_model& ids) { remove_rows(ids, before, removes); });
+      if (done) {
+        COWDB_MODEL_CHECK(removed == want, "editor {} returned {}, removed {}", g_editor_op,
+                          removed, want);
+      }
+    } else if (r < 10) {
+      const bool stable = r >= 8;
+      g_editor_op = stable ? "stable_sort" : "sort";
+      const unsigned order = static_cast<unsigned>(below(kOrders));
+      if (n > 1 && one_in(12)) {
+        ++stats_.throwing_functors;
+        int calls_left = static_cast<int>(below(n - 1));
+        return edit_throws<injected_error>(
+            e, em, [&](editor& ed) { sort_by(ed, stable, order, &calls_left); },
+            "sort with a throwing comparator");
+      }
+      const model before = em;
+      const ids_model before_ids = eids_;
+      auto ef = [&](editor& ed) { sort_by(ed, stable, order, nullptr); };
+      if (stable) {
+        model sm = em;
+        ids_model si = eids_;
+        stable_sorted(order, sm, si);
+        edit(
+            e, em, ef, [&](model& mod) { mod = sm; }, [&](ids_model& ids) { ids = si; });
+      } else if (edit(
+                     e, em, ef, [](model&) {}, keep_rows{})) {
+        take_sorted(e, order, before, before_ids, em, eids_, "editor");
+      }
+    } else if (r < 12) {
+      g_editor_op = "append(range)";
+      model ins(std::min(kMaxSize - std::min(n, kMaxSize), small_count()));
+      for (T& x : ins) x = make_value();
+      edit(
+          e, em, [&](editor& ed) { ed.append(ins); },
+          [&](model& mod) { mod.insert(mod.end(), ins.begin(), ins.end()); },
+          [&](ids_model& ids) { ids.resize(ids.size() + ins.size(), kNewRow); });
+    } else if (r < 14) {
+      g_editor_op = "emplace";
+      const std::uint64_t a = rng_();
+      if (one_in(24)) {
+        const std::size_t i = n + 1 + below(2);
+        return edit_throws(
+            e, em, [&](editor& ed) { emplacer<T>::call(ed, i, a); }, "emplace() past the end");
+      }
+      if (n >= kMaxSize) return;
+      const std::size_t i = random_pos(n);
+      const T x = emplacer<T>::value(a);
+      edit(
+          e, em, [&](editor& ed) { emplacer<T>::call(ed, i, a); },
+          [&](model& mod) { mod.insert(mod.begin() + at(i), x); }, new_rows_at(i, 1));
+    } else {
+      g_editor_op = "insert(i, T&&)";
+      if (one_in(24)) {
+        const std::size_t i = n + 1 + below(2);
+        return edit_throws(
+            e, em, [&](editor& ed) { ed.insert(i, make_value()); }, "insert(T&&) past the end");
+      }
+      if (n >= kMaxSize) return;
+      const std::size_t i = random_pos(n);
+      const T x = make_value();
+      const bool temporary = one_in(2);
+      edit(
+          e, em,
+          [&](editor& ed) {
+            if (temporary) return ed.insert(i, T(x));
+            T moved = x;
+            ed.insert(i, std::move(moved));
+          },
+          [&](model& mod) { mod.insert(mod.begin() + at(i), x); }, new_rows_at(i, 1));
     }
   }
 
@@ -1453,12 +2010,14 @@ TEMPLATE_TEST_CASE(
   }
   if (verbose()) {
     fmt::print(
-        "  {}-byte elements, chunk {}, fanout {}: {} steps, {} ops ({} structural, {} in "
-        "editors), {} injected allocation failures, {} diffs ({} shifted), {} checks, max size "
+        "  {}-byte elements, chunk {}, fanout {}: {} steps, {} ops ({} structural, {} row ops, {} "
+        "in editors), {} injected allocation failures, {} throwing predicates or comparators, {} "
+        "same versions, {} sharing checks ({} short), {} diffs ({} shifted), {} checks, max size "
         "{}, max depth {}, mean size {:.1f}\n",
         sizeof(typename vec::value_type), vec::chunk_capacity, vec::fanout, stats.steps, stats.ops,
-        stats.structural_ops, stats.editor_ops, stats.alloc_failures, stats.diffs,
-        stats.shifted_diffs, g_model_checks - checks0, stats.max_size, stats.max_depth,
+        stats.structural_ops, stats.row_ops, stats.editor_ops, stats.alloc_failures,
+        stats.throwing_functors, stats.same_version, stats.sharing_checks, stats.sharing_shortfalls,
+        stats.diffs, stats.shifted_diffs, g_model_checks - checks0, stats.max_size, stats.max_depth,
         static_cast<double>(stats.size_sum) / static_cast<double>(stats.steps));
   }
   CHECK(stats.ops >= TestType::ops);
@@ -1466,8 +2025,18 @@ TEMPLATE_TEST_CASE(
   CHECK(stats.max_size >= 600);  // the trees did get deep
   CHECK(stats.alloc_failures > 0);
   CHECK(stats.shifted_diffs > 0);
-  INFO("first: " << stats.first_false_difference);
-  CHECK(stats.false_differences == 0);
+  CHECK(stats.row_ops > 0);
+  CHECK(stats.throwing_functors > 0);
+  CHECK(stats.same_version > 0);
+  CHECK(stats.sharing_checks > 0);
+  {
+    INFO("first: " << stats.first_false_difference);
+    CHECK(stats.false_differences == 0);
+  }
+  {
+    INFO("first: " << stats.first_sharing_shortfall);
+    CHECK(stats.sharing_shortfalls == 0);
+  }
   // Every slot, editor and temporary is gone: no node may be left.
   REQUIRE(live_nodes() == live0);
 }

@@ -211,8 +211,8 @@ struct model_stats {
   std::uint64_t editor_ops = 0;
   std::uint64_t alloc_failures = 0;
   std::size_t max_size = 0;
-  std::uint64_t size_sum = 0;  // sum over steps of a test-defined size
-  std::uint64_t new_rows_checked = 0;  // writes whose new rows' ids were checked fresh
+  std::uint64_t size_sum = 0;          // sum over steps of a test-defined size
+  std::uint64_t new_rows_checked = 0;  // writes and edits whose new rows' ids were read back
 };
 
 // The base of a model test's driver (CRTP): kSlots versions of Vec, each with its std::vector
@@ -480,9 +480,10 @@ class slot_model {
     mf(em);
   }
   // The same with the editor's ids `eids`: `idf` is the edit's id function (see write()). A
-  // failed edit must leave the editor's ids unchanged too.
+  // failed edit must leave the editor's ids unchanged too. Returns false if an injected
+  // allocation failure stopped the edit.
   template <class EdFn, class ModelFn, class IdFn>
-  void edit(editor& e, model& em, ids_model& eids, bool fallible, EdFn&& ef, ModelFn&& mf,
+  bool edit(editor& e, model& em, ids_model& eids, bool fallible, EdFn&& ef, ModelFn&& mf,
             IdFn&& idf) {
     bool failed = false;
     if (!fallible) {
@@ -499,11 +500,12 @@ class slot_model {
       ++stats_.alloc_failures;
       check_editor_full(e, em);
       check_ids_of(e, eids, "editor after a failed edit", 0);
-      return;
+      return false;
     }
     mf(em);
     idf(eids);
     take_new_ids(e, eids, "editor");
+    return true;
   }
 
   // `f()` throws E; else the check fails with the message fmt::format(what, args...) + " did not
@@ -697,7 +699,7 @@ class slot_model {
                       "{} nodes alive but {} reachable from the slots", live, all.size());
   }
 
-  // ---- row identity ------------------------------------------------------------------------------
+  // ---- row identity ----------------------------------------------------------------------------
 
   // The ids the rows of slot `src` will have after an operation with id function `idf`.
   template <class IdFn>
@@ -779,8 +781,8 @@ class slot_model {
     };
     if (r.root != nullptr) tree::for_each_leaf(r.root, r.depth, leaf_fn);
     if (!ok || pos != ids.size()) check_ids(slot);  // finds and reports the first wrong row
-    COWDB_MODEL_CHECK(ok && pos == ids.size(), "slot {}: the leaves hold ids that row_id() does not "
-                      "report", slot);
+    COWDB_MODEL_CHECK(ok && pos == ids.size(),
+                      "slot {}: the leaves hold ids that row_id() does not report", slot);
   }
 
   std::uint64_t seed_;
@@ -788,8 +790,8 @@ class slot_model {
   std::int64_t live0_;
   bool packed_leaves_;
   bool track_ids_;
-  row_id_t first_id_;              // the id counter when the driver started
-  std::vector<bool> seen_ids_;     // [id - first_id_]: seen as the id of a new row
+  row_id_t first_id_;           // the id counter when the driver started
+  std::vector<bool> seen_ids_;  // [id - first_id_]: seen as the id of a new row
   std::uint64_t step_ = 0;
   std::array<Vec, kSlots> slots_;
   std::array<model, kSlots> models_;
