@@ -499,12 +499,14 @@ class slot_model {
     if (failed) {
       ++stats_.alloc_failures;
       check_editor_full(e, em);
-      check_ids_of(e, eids, "editor after a failed edit", 0);
+      if (track_ids_) check_ids_of(e, eids, "editor after a failed edit", 0);
       return false;
     }
     mf(em);
-    idf(eids);
-    take_new_ids(e, eids, "editor");
+    if (track_ids_) {
+      idf(eids);
+      take_new_ids(e, eids, "editor");
+    }
     return true;
   }
 
@@ -701,13 +703,15 @@ class slot_model {
 
   // ---- row identity ----------------------------------------------------------------------------
 
-  // The ids the rows of slot `src` will have after an operation with id function `idf`.
+  // The ids the rows of slot `src` will have after an operation with id function `idf` (none
+  // when the driver tracks no ids: then idf is not called).
   template <class IdFn>
   ids_model source_ids(std::size_t src, IdFn& idf) {
     if constexpr (std::is_same_v<std::remove_cvref_t<IdFn>, untracked_rows>) {
       COWDB_MODEL_CHECK(!track_ids_, "a write without an id function in a driver that tracks ids");
       return {};
     } else {
+      if (!track_ids_) return {};
       ids_model ids = ids_[src];
       idf(ids);
       return ids;
