@@ -483,6 +483,24 @@ struct rbtree {
     for (std::uint32_t k = 0; k < in->count; ++k) for_each_leaf(in->child[k], level - 1, fn);
   }
 
+  // Calls fn(const leaf*, b, e) for each leaf overlapping [lo, hi) (relative to n, which holds
+  // `size` elements), with [b, e) the leaf's slots inside the range, in order.
+  template <class Fn>
+  static void for_each_leaf_in(const node_base* n, unsigned level, std::size_t size,
+                               std::size_t lo, std::size_t hi, Fn& fn) {
+    if (level == 0) return fn(as_leaf(n), lo, std::min<std::size_t>(hi, n->count));
+    const inner* in = as_inner(n);
+    std::size_t rel = lo;
+    std::size_t k = locate(in, level, rel);
+    std::size_t start = lo - rel;
+    for (; k < in->count && start < hi; ++k) {
+      const std::size_t cs = child_size(in, level, k, size);
+      for_each_leaf_in(in->child[k], level - 1, cs, lo > start ? lo - start : 0,
+                       std::min(hi - start, cs), fn);
+      start += cs;
+    }
+  }
+
   // Calls fn(first, last) for each leaf overlapping [lo, hi) (relative to n, which holds `size`
   // elements), clipped to it, in order.
   template <class Fn>
