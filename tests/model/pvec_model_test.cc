@@ -496,7 +496,7 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
     const std::int64_t before = live_nodes();
     { Vec victim = std::move(slots_[d]); }
     const auto freed = static_cast<std::size_t>(before - live_nodes());
-    COWDB_MODEL_CHECK(freed == ex.leaves + ex.inner_nodes,
+    COWDB_MODEL_CHECK(freed == ex.leaves + ex.inner_nodes + ex.id_lists,
                       "destroying slot {} freed {} nodes, exclusive() promised {} + {}", d, freed,
                       ex.leaves, ex.inner_nodes);
     slots_[d] = Vec(models_[d]);

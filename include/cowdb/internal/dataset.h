@@ -10,6 +10,7 @@
 #ifndef COWDB_INTERNAL_DATASET_H_
 #define COWDB_INTERNAL_DATASET_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -31,7 +32,7 @@ using DatasetPtr = std::shared_ptr<const Dataset>;
 
 struct DatasetMerge {
   DatasetPtr merged;                  // null when there are conflicts
-  std::vector<std::size_t> conflicts;  // indices written differently on both sides
+  std::vector<std::size_t> conflicts;  // base rows in conflict (sorted; see merge_conflict)
 };
 
 struct DatasetDiff {
@@ -85,7 +86,11 @@ class TypedDataset final : public Dataset {
     if (r.ok()) {
       out.merged = std::make_shared<TypedDataset>(r.merged());
     } else {
-      for (const auto& c : r.conflicts()) out.conflicts.push_back(c.index);
+      // Rows named in base terms (for inserts at one place: the base row they precede).
+      for (const auto& c : r.conflicts()) out.conflicts.push_back(c.base_index);
+      std::sort(out.conflicts.begin(), out.conflicts.end());
+      out.conflicts.erase(std::unique(out.conflicts.begin(), out.conflicts.end()),
+                          out.conflicts.end());
     }
     return out;
   }
