@@ -154,6 +154,10 @@ class row_merge {
   // ---- 1. what each side did --------------------------------------------------------------------
   void summarize(side_info& s) {
     for (const auto& p : s.m.kept) {
+      if (p.shared && p.moved) {  // a whole shared chunk put elsewhere: moved, values unchanged
+        s.touched.push_back({p.a, p.len, p.b, act::kMoved, false, p.gap});
+        continue;
+      }
       if (p.shared) continue;
       stats_.elements_compared += p.len;
       for (std::size_t k = 0; k < p.len;) {
@@ -262,11 +266,15 @@ class row_merge {
 
   // Inserted spans: y's go to x at their gap; both at one gap is an order conflict.
   // Rows x also inserted (the same rows: both sides got them after base, e.g. from a branch
-  // merged into both) are not inserted again; they stay where x has them.
+  // merged into both) are not inserted again; they stay where x has them. The rows a side put at
+  // one gap may come in several spans (split by rows it moved there): they are compared and
+  // placed together.
   void plan_inserts(const side_info& x, const side_info& y) {
-    const auto& xs = x.m.inserted;
+    using spans = std::vector<typename matching::span>;
+    const spans& xs = x.m.inserted;
+    const spans& ys = y.m.inserted;
     std::unordered_map<row_id_t, std::size_t> x_new;  // id -> x position of x's inserted rows
-    if (!y.m.inserted.empty()) {
+    if (!ys.empty()) {
       for (const auto& t : xs) {
         for (std::size_t k = t.first; k < t.first + t.len; ++k) x_new.emplace(x.v.row_id(k), k);
       }
@@ -274,34 +282,73 @@ class row_merge {
     auto x_has = [&](std::size_t j) {
       return x_new.empty() ? x_new.end() : x_new.find(y.v.row_id(j));
     };
-    std::size_t xi = 0;
-    for (const auto& s : y.m.inserted) {
-      while (xi < xs.size() && xs[xi].at < s.at) ++xi;
-      const auto* t = xi < xs.size() && xs[xi].at == s.at ? &xs[xi] : nullptr;
-      if (t != nullptr && mode_ == merge_mode::kValues && t->len == s.len &&
-          x.v.slice(t->first, t->first + t->len) == y.v.slice(s.first, s.first + s.len)) {
-        if (y.is_ours) {  // agreement: the rows are ours (with ours' identities) either way
-          add_op({t->first, op_kind::kErase, 0, nullptr, 0, t->len});
-          add_op({t->first, op_kind::kInsert, s.first, &y.v, s.first, s.len});
-        }
-        continue;
+    // The spans [b, e) of one side at the gap of spans[b].
+    auto group_end = [](const spans& v, std::size_t b) {
+      std::size_t e = b + 1;
+      while (e < v.size() && v[e].at == v[b].at) ++e;
+      return e;
+    };
+    auto rows_of = [](const vec& v, const spans& ss, std::size_t b, std::size_t e) {
+      std::vector<const T*> out;
+      for (std::size_t k = b; k < e; ++k) {
+        for (std::size_t j = ss[k].first; j < ss[k].first + ss[k].len; ++j) out.push_back(&v[j]);
       }
-      bool decided = false, y_first = true;
-      const std::size_t end = s.first + s.len;
-      for (std::size_t j = s.first; j < end;) {
-        if (const auto it = x_has(j); it != x_new.end()) {
-          same_row(x, y, s.at, it->second, j);
-          ++j;
+      return out;
+    };
+    std::size_t xb = 0;
+    for (std::size_t yb = 0; yb < ys.size();) {
+      const std::size_t ye = group_end(ys, yb), gap = ys[yb].at;
+      while (xb < xs.size() && xs[xb].at < gap) ++xb;
+      const std::size_t xe = xb < xs.size() && xs[xb].at == gap ? group_end(xs, xb) : xb;
+      if (xe > xb && mode_ == merge_mode::kValues) {
+        const auto rx = rows_of(x.v, xs, xb, xe), ry = rows_of(y.v, ys, yb, ye);
+        const bool same = rx.size() == ry.size() &&
+                          std::equal(rx.begin(), rx.end(), ry.begin(),
+                                     [](const T* a, const T* b) { return *a == *b; });
+        if (same) {  // agreement: the rows are ours (with ours' ids), where x put them
+          if (y.is_ours) replace_spans(xs, xb, xe, y, ys, yb);
+          yb = ye;
           continue;
         }
-        std::size_t e = j + 1;
-        while (e < end && x_has(e) == x_new.end()) ++e;
-        if (t != nullptr && !decided) {
-          y_first = insert_conflict(x, y, s.at, t->first, j);
-          decided = true;
+      }
+      bool decided = false, y_first = true;
+      for (std::size_t k = yb; k < ye; ++k) {
+        const std::size_t end = ys[k].first + ys[k].len;
+        for (std::size_t j = ys[k].first; j < end;) {
+          if (const auto it = x_has(j); it != x_new.end()) {
+            same_row(x, y, gap, it->second, j);
+            ++j;
+            continue;
+          }
+          std::size_t e = j + 1;
+          while (e < end && x_has(e) == x_new.end()) ++e;
+          if (xe > xb && !decided) {
+            y_first = insert_conflict(x, y, gap, xs[xb].first, j);
+            decided = true;
+          }
+          insert_at_gap(x, gap, &y.v, j, e - j, j, y_first);
+          j = e;
         }
-        insert_at_gap(x, s.at, &y.v, j, e - j, j, y_first);
-        j = e;
+      }
+      yb = ye;
+    }
+  }
+  // Replaces x's spans [xb, xe) by y's rows from span yb on, run by run (equal total lengths).
+  void replace_spans(const std::vector<typename matching::span>& xs, std::size_t xb,
+                     std::size_t xe, const side_info& y,
+                     const std::vector<typename matching::span>& ys, std::size_t yb) {
+    std::size_t yk = yb, yoff = 0;
+    for (std::size_t k = xb; k < xe; ++k) {
+      add_op({xs[k].first, op_kind::kErase, 0, nullptr, 0, xs[k].len});
+      for (std::size_t need = xs[k].len; need > 0;) {
+        const std::size_t n = std::min(need, ys[yk].len - yoff);
+        add_op({xs[k].first, op_kind::kInsert, ys[yk].first + yoff, &y.v, ys[yk].first + yoff, n});
+        need -= n;
+        yoff += n;
+        if (yoff == ys[yk].len) {
+          ++yk;
+          yoff = 0;
+        }
       }
     }
   }
