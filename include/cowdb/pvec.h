@@ -671,6 +671,7 @@ class pvec_editor {
           start = k + 1;
         }
       }
+      b.end_source_leaf();
     };
     tree::for_each_leaf(rep_.root, rep_.depth, visit);
     const size_type removed = size() - b.size();

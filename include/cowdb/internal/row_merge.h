@@ -583,6 +583,7 @@ class row_merge {
         b.add_rows(l, j - pos, stop - pos);
         j = stop;
       }
+      b.end_source_leaf();
       pos = end;
     };
     const tree_rep& r = pvec_access::rep(x);

@@ -68,6 +68,13 @@ class tree_builder {
     add_rows(l, 0, l->count);
   }
 
+  // Closes the pending leaf if it is at least half full, so that the next leaf starts fresh:
+  // called at the end of each source leaf whose rows were copied, it keeps the output's leaves
+  // aligned with the source's and leaves the next untouched source leaf free to be shared.
+  void end_source_leaf() {
+    if (cur_ != nullptr && cur_->count >= tree::min_leaf) close_leaf();
+  }
+
   // Appends copies of rows [b, e) of `l`, with their ids.
   void add_rows(const leaf* l, std::size_t b, std::size_t e) {
     while (b < e) {
