@@ -360,9 +360,7 @@ pvec<T, C, F> patch(const pvec<T, C, F>& base, const pvec_diff<T, C, F>& d) {
       case change_kind::kModified:
         for (std::size_t i = r.first; i < r.last; ++i) e.set(i, to[i]);
         break;
-      case change_kind::kAppended:
-        for (std::size_t i = r.first; i < r.last; ++i) e.push_back(to[i]);
-        break;
+      case change_kind::kAppended:  // at its to() position: removed rows may still follow
       case change_kind::kInserted:
       case change_kind::kMoved:
         e.insert(r.first, to.slice(r.first, r.last));

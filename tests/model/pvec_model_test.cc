@@ -10,6 +10,13 @@
 // model of the editor and freeze it with persistent() in the middle of the batch; the frozen
 // version must not change while the editor keeps writing.
 //
+// The row operations that build push_back-shaped trees (every chunk full but the last) run here
+// too, so that the exact memory() check covers their results and the id lists sorts leave:
+// sort (operator<, std::ranges::greater), stable_sort by a key projection and append(range), as
+// persistent writes and in editors; sorts of a sorted vector must return it unchanged, and one
+// sort in 12 gets a comparator that throws part way (nothing changes). Row ids are checked in
+// pvec_structural_model_test.cc.
+//
 // Tiny tree shapes (1-4 elements per chunk, fan-out 2-4) turn a few hundred elements into a deep
 // tree. Sizes stay mostly within 0..300, sometimes reach ~1000 and often drop to 0, 1 and the
 // exact capacities of full leaves and full trees.
@@ -25,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <initializer_list>
 #include <iterator>
 #include <limits>
@@ -79,6 +87,49 @@ class input_only_iterator {
   const T* p_ = nullptr;
 };
 
+// ---- sorts ------------------------------------------------------------------------------------
+
+// A sort key with ties between unequal values: int x / 64, a string's length.
+int sort_key(int x) { return x / 64; }
+int sort_key(const std::string& x) { return static_cast<int>(x.size()); }
+
+// The comparator of the sorts, with a call counter that throws injected_error at the call after
+// `*calls_left` successful ones (when not null). order 0: operator<, 1: greater, 2: by key.
+template <class T>
+struct sort_order {
+  unsigned order;
+  int* calls_left = nullptr;
+  bool operator()(const T& a, const T& b) const {
+    if (calls_left != nullptr && (*calls_left)-- <= 0) throw injected_error();
+    switch (order) {
+      case 0:
+        return a < b;
+      case 1:
+        return b < a;
+      default:
+        return sort_key(a) < sort_key(b);
+    }
+  }
+};
+
+// v.sort() (order 0), v.sort(std::ranges::greater{}) (1) or v.stable_sort(std::ranges::less{},
+// key) (2), on a pvec or an editor; with calls_left, through a comparator that throws.
+template <class V, class T>
+auto sort_rows(V& v, unsigned order, int* calls_left) {
+  if (calls_left != nullptr) {
+    return order == 2 ? v.stable_sort(sort_order<T>{order, calls_left})
+                      : v.sort(sort_order<T>{order, calls_left});
+  }
+  switch (order) {
+    case 0:
+      return v.sort();
+    case 1:
+      return v.sort(std::ranges::greater{});
+    default:
+      return v.stable_sort(std::ranges::less{}, [](const T& x) { return sort_key(x); });
+  }
+}
+
 // ---- the test driver ----------------------------------------------------------------------------
 
 enum class op_kind : unsigned {
@@ -97,6 +148,8 @@ enum class op_kind : unsigned {
   kDrop,
   kClear,
   kSwap,
+  kSort,
+  kAppendRange,
 };
 
 using op_info = cowdb::testing::op_info<op_kind>;
@@ -117,6 +170,8 @@ constexpr op_info kOps[] = {
     {op_kind::kDrop, 3, "drop (exclusive)"},
     {op_kind::kClear, 2, "clear"},
     {op_kind::kSwap, 2, "swap"},
+    {op_kind::kSort, 3, "sort / stable_sort"},
+    {op_kind::kAppendRange, 3, "append(range)"},
 };
 
 template <class Vec>
@@ -217,7 +272,52 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
         return op_clear(c);
       case op_kind::kSwap:
         return op_swap(c);
+      case op_kind::kSort:
+        return op_sort(c);
+      case op_kind::kAppendRange:
+        return op_append_range(c);
     }
+  }
+
+  // sort, or stable_sort by key (orders of sort_rows); the model is std::stable_sort, right for
+  // sort too since sort's ties (orders 0 and 1) are equal values. A sorted source comes back as
+  // itself.
+  void op_sort(const write_ctx& c) {
+    const model& ms = models_[c.src];
+    const std::size_t n = ms.size();
+    const unsigned order = static_cast<unsigned>(below(3));
+    if (n > 1 && one_in(12)) {  // the comparator throws before its (n-1)-th call
+      int calls_left = static_cast<int>(below(n - 1));
+      return this->template write_throws<injected_error>(
+          c, [&](auto&& vec) { return sort_rows<const Vec, T>(vec, order, &calls_left); },
+          "a sort with a throwing comparator");
+    }
+    const sort_order<T> less{order};
+    const bool sorted = std::is_sorted(ms.begin(), ms.end(), less);
+    const void* src_id = slots_[c.src].identity();
+    const bool done = write(
+        c, [&](auto&& vec) { return sort_rows<const Vec, T>(vec, order, nullptr); },
+        [&](model& mod) { std::stable_sort(mod.begin(), mod.end(), less); });
+    if (done && sorted) {
+      COWDB_MODEL_CHECK(slots_[c.dst].identity() == src_id,
+                        "a sort (order {}) of a sorted version did not return it", order);
+    }
+  }
+
+  // append(range): a vector, or a view yielding prvalues.
+  void op_append_range(const write_ctx& c) {
+    model r(below(3) == 0 ? below(4 * kCap + 2) : below(41));
+    for (T& x : r) x = make_value();
+    auto mf = [&](model& mod) { mod.insert(mod.end(), r.begin(), r.end()); };
+    if (one_in(2)) {
+      write(
+          c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).append(r); }, mf);
+      return;
+    }
+    auto view = std::views::iota(0) | std::views::take(static_cast<int>(r.size())) |
+                std::views::transform([&r](int k) { return T(r[static_cast<std::size_t>(k)]); });
+    write(
+        c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).append(view); }, mf);
   }
 
   void op_copy(const write_ctx& c) {
@@ -491,14 +591,17 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
   }
 
   // Destroys a slot and checks that exactly its exclusive() nodes were freed, then rebuilds it.
+  // Row-id lists are allocated like nodes (live_nodes() counts them) and exclusive() reports
+  // them apart, as id_lists.
   void op_drop(std::size_t d) {
     const auto ex = slots_[d].exclusive();
     const std::int64_t before = live_nodes();
     { Vec victim = std::move(slots_[d]); }
     const auto freed = static_cast<std::size_t>(before - live_nodes());
-    COWDB_MODEL_CHECK(freed == ex.leaves + ex.inner_nodes,
-                      "destroying slot {} freed {} nodes, exclusive() promised {} + {}", d, freed,
-                      ex.leaves, ex.inner_nodes);
+    COWDB_MODEL_CHECK(freed == ex.leaves + ex.inner_nodes + ex.id_lists,
+                      "destroying slot {} freed {} nodes, exclusive() promised {} + {} + {} id "
+                      "lists",
+                      d, freed, ex.leaves, ex.inner_nodes, ex.id_lists);
     slots_[d] = Vec(models_[d]);
   }
 
@@ -609,7 +712,29 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
   void editor_op(editor& e, model& em, std::vector<std::size_t>& frozen, std::size_t dst) {
     const bool fallible = one_in(32);
     const std::size_t n = em.size();
-    const std::size_t r = below(100);
+    const std::size_t r = below(106);
+    if (r >= 103) {
+      g_editor_op = "append(range)";
+      model ins(below(2 * kCap + 3));
+      for (T& x : ins) x = make_value();
+      return edit(
+          e, em, fallible, [&](editor& ed) { ed.append(ins); },
+          [&](model& mod) { mod.insert(mod.end(), ins.begin(), ins.end()); });
+    }
+    if (r >= 100) {
+      g_editor_op = "sort / stable_sort";
+      const unsigned order = static_cast<unsigned>(below(3));
+      if (n > 1 && one_in(12)) {
+        int calls_left = static_cast<int>(below(n - 1));
+        return edit_throws<injected_error>(
+            e, em, [&](editor& ed) { sort_rows<editor, T>(ed, order, &calls_left); },
+            "a sort with a throwing comparator");
+      }
+      const sort_order<T> less{order};
+      return edit(
+          e, em, fallible, [&](editor& ed) { sort_rows<editor, T>(ed, order, nullptr); },
+          [&](model& mod) { std::stable_sort(mod.begin(), mod.end(), less); });
+    }
     if (r < 14) {
       g_editor_op = "push_back(const T&)";
       const T x = make_value();
@@ -849,7 +974,8 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
     const auto mem = v.memory();
     const auto want = expected_memory(v);
     COWDB_MODEL_CHECK(
-        mem == want, "slot {}: memory() = {} bytes, {} leaves, {} inner, {} id lists; expected {}, {}, {}, {}",
+        mem == want,
+        "slot {}: memory() = {} bytes, {} leaves, {} inner, {} id lists; expected {}, {}, {}, {}",
         slot, mem.bytes, mem.leaves, mem.inner_nodes, mem.id_lists, want.bytes, want.leaves,
         want.inner_nodes, want.id_lists);
     const auto ex = v.exclusive();

@@ -4,6 +4,11 @@
 // drivers (eight slots paired with std::vector models, the step loop, persistent writes and
 // editor edits under allocation-failure injection, and the checks both run on every slot).
 //
+// Row identity (pvec::row_id): a driver built with `track_ids` also keeps, for every slot and for
+// the editor of a session, the ids its rows must have (ids_model, parallel to the values). Each
+// write states what it does to the rows of its source (an id function; new rows are kNewRow);
+// after it, the ids the pvec gave the new rows are read back and must be fresh: issued during
+// this run and never seen before in it (a bitmap over the ids issued since the driver started).
 // Each test keeps its own operations, its own random distributions and the checks specific to
 // it; the shared code draws from the driver's generator exactly where the two tests' own copies
 // did, so a recorded seed replays the same sequence.
@@ -23,12 +28,14 @@
 #include <ranges>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <unordered_set>
 #include <vector>
 
 #include "cowdb/internal/node.h"
 #include "cowdb/internal/rbtree.h"
+#include "cowdb/internal/row_ids.h"
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
 
@@ -178,6 +185,18 @@ struct op_info {
 // destination (the && overload writing in place where the nodes are uniquely owned).
 enum write_form : unsigned { kConstRef = 0, kMoveCopy = 1, kMoveInPlace = 2 };
 
+// The ids of a sequence of rows (pvec::row_id), parallel to a model of their values.
+using ids_model = std::vector<row_id_t>;
+// In an ids_model given by an id function: a row the operation makes (it must get a fresh id).
+// The process-wide id counter starts at 1, so no row has id 0.
+inline constexpr row_id_t kNewRow = 0;
+// The id function of a write that states none: allowed only when the driver tracks no ids.
+struct untracked_rows {};
+// The id function of a write that keeps every row where it is (set, update, transform).
+struct keep_rows {
+  void operator()(ids_model&) const {}
+};
+
 struct write_ctx {
   std::size_t src;
   std::size_t dst;
@@ -192,7 +211,8 @@ struct model_stats {
   std::uint64_t editor_ops = 0;
   std::uint64_t alloc_failures = 0;
   std::size_t max_size = 0;
-  std::uint64_t size_sum = 0;  // sum over steps of a test-defined size
+  std::uint64_t size_sum = 0;          // sum over steps of a test-defined size
+  std::uint64_t new_rows_checked = 0;  // writes and edits whose new rows' ids were read back
 };
 
 // The base of a model test's driver (CRTP): kSlots versions of Vec, each with its std::vector
@@ -222,8 +242,14 @@ class slot_model {
   const Stats& stats() const { return stats_; }
 
  protected:
-  slot_model(std::uint64_t seed, std::int64_t live_baseline, bool packed_leaves)
-      : seed_(seed), rng_(seed), live0_(live_baseline), packed_leaves_(packed_leaves) {}
+  slot_model(std::uint64_t seed, std::int64_t live_baseline, bool packed_leaves,
+             bool track_ids = false)
+      : seed_(seed),
+        rng_(seed),
+        live0_(live_baseline),
+        packed_leaves_(packed_leaves),
+        track_ids_(track_ids),
+        first_id_(internal::fresh_row_ids(0)) {}
 
   Derived& self() { return static_cast<Derived&>(*this); }
 
@@ -295,14 +321,16 @@ class slot_model {
   // ---- persistent writes ------------------------------------------------------------------------
 
   // Runs a persistent write `vf` (called with the source in the form c.form) and the same edit
-  // `mf` on a copy of the source model; stores both into the destination. Returns false if an
-  // injected allocation failure stopped it (then nothing changed).
-  template <class VecFn, class ModelFn>
-  bool write(const write_ctx& c, VecFn&& vf, ModelFn&& mf) {
+  // `mf` on a copy of the source model (and `idf` on a copy of its ids: see ids_model); stores
+  // both into the destination. Returns false if an injected allocation failure stopped it (then
+  // nothing changed).
+  template <class VecFn, class ModelFn, class IdFn = untracked_rows>
+  bool write(const write_ctx& c, VecFn&& vf, ModelFn&& mf, IdFn&& idf = {}) {
     ++stats_.ops;
-    if (c.fallible) return write_fallible(c, vf, mf);
+    if (c.fallible) return write_fallible(c, vf, mf, idf);
     model m = models_[c.src];
     mf(m);
+    ids_model ids = source_ids(c.src, idf);
     switch (c.form) {
       case kConstRef:
         slots_[c.dst] = vf(std::as_const(slots_[c.src]));
@@ -317,14 +345,15 @@ class slot_model {
         break;
     }
     models_[c.dst] = std::move(m);
+    store_ids(c.dst, std::move(ids));
     return true;
   }
 
   // The write under allocation-failure injection: it either completes or throws bad_alloc and
   // leaves every version unchanged, the rvalue source of an in-place write included (strong
   // guarantee; the checks after the step verify that).
-  template <class VecFn, class ModelFn>
-  bool write_fallible(const write_ctx& c, VecFn& vf, ModelFn& mf) {
+  template <class VecFn, class ModelFn, class IdFn>
+  bool write_fallible(const write_ctx& c, VecFn& vf, ModelFn& mf, IdFn& idf) {
     Vec out;
     bool failed = false;
     {
@@ -352,8 +381,10 @@ class slot_model {
     }
     model m = models_[c.src];
     mf(m);
+    ids_model ids = source_ids(c.src, idf);
     slots_[c.dst] = std::move(out);
     models_[c.dst] = std::move(m);
+    store_ids(c.dst, std::move(ids));
     return true;
   }
 
@@ -385,7 +416,8 @@ class slot_model {
   void op_pop_back(const write_ctx& c) {
     auto vf = [](auto&& vec) { return std::forward<decltype(vec)>(vec).pop_back(); };
     if (models_[c.src].empty()) return write_throws(c, vf, "pop_back() on an empty pvec");
-    write(c, vf, [](model& mod) { mod.pop_back(); });
+    write(
+        c, vf, [](model& mod) { mod.pop_back(); }, [](ids_model& ids) { ids.pop_back(); });
   }
 
   // ---- editor sessions --------------------------------------------------------------------------
@@ -396,11 +428,14 @@ class slot_model {
     editor e = std::move(slots_[d]).transient();
     slots_[d] = Vec();
     models_[d].clear();
+    ids_[d].clear();
     return e;
   }
 
   // persistent() const& into a slot other than the destination; the editor keeps editing.
-  void freeze(const editor& e, const model& em, std::vector<std::size_t>& frozen, std::size_t dst) {
+  // Returns that slot.
+  std::size_t freeze(const editor& e, const model& em, std::vector<std::size_t>& frozen,
+                     std::size_t dst) {
     std::size_t f = below(kSlots);
     if (f == dst) f = (f + 1) % kSlots;
     slots_[f] = e.persistent();
@@ -411,6 +446,12 @@ class slot_model {
     COWDB_MODEL_CHECK(slots_[f].exclusive().bytes == 0,
                       "a version frozen from a live editor has {} exclusive bytes",
                       slots_[f].exclusive().bytes);
+    return f;
+  }
+  // The same, with the editor's ids.
+  void freeze(const editor& e, const model& em, const ids_model& eids,
+              std::vector<std::size_t>& frozen, std::size_t dst) {
+    ids_[freeze(e, em, frozen, dst)] = eids;
   }
 
   // Runs an editor edit `ef` and its model edit `mf`; when `fallible`, under allocation-failure
@@ -437,6 +478,34 @@ class slot_model {
       return;
     }
     mf(em);
+  }
+  // The same with the editor's ids `eids`: `idf` is the edit's id function (see write()). A
+  // failed edit must leave the editor's ids unchanged too. Returns false if an injected
+  // allocation failure stopped the edit.
+  template <class EdFn, class ModelFn, class IdFn>
+  bool edit(editor& e, model& em, ids_model& eids, bool fallible, EdFn&& ef, ModelFn&& mf,
+            IdFn&& idf) {
+    bool failed = false;
+    if (!fallible) {
+      ef(e);
+    } else {
+      alloc_failure_scope scope(static_cast<int>(below(self().alloc_budget_bound(e, em.size()))));
+      try {
+        ef(e);
+      } catch (const std::bad_alloc&) {
+        failed = true;
+      }
+    }
+    if (failed) {
+      ++stats_.alloc_failures;
+      check_editor_full(e, em);
+      check_ids_of(e, eids, "editor after a failed edit", 0);
+      return false;
+    }
+    mf(em);
+    idf(eids);
+    take_new_ids(e, eids, "editor");
+    return true;
   }
 
   // `f()` throws E; else the check fails with the message fmt::format(what, args...) + " did not
@@ -630,13 +699,103 @@ class slot_model {
                       "{} nodes alive but {} reachable from the slots", live, all.size());
   }
 
+  // ---- row identity ----------------------------------------------------------------------------
+
+  // The ids the rows of slot `src` will have after an operation with id function `idf`.
+  template <class IdFn>
+  ids_model source_ids(std::size_t src, IdFn& idf) {
+    if constexpr (std::is_same_v<std::remove_cvref_t<IdFn>, untracked_rows>) {
+      COWDB_MODEL_CHECK(!track_ids_, "a write without an id function in a driver that tracks ids");
+      return {};
+    } else {
+      ids_model ids = ids_[src];
+      idf(ids);
+      return ids;
+    }
+  }
+  void store_ids(std::size_t dst, ids_model ids) {
+    if (!track_ids_) return;
+    take_new_ids(slots_[dst], ids, "slot");
+    ids_[dst] = std::move(ids);
+  }
+
+  // Whether `id` may be the id of a new row: issued since this driver started, by the
+  // process-wide counter, and not seen before. Records it as seen.
+  bool note_fresh_id(row_id_t id) {
+    if (id < first_id_ || id >= internal::fresh_row_ids(0)) return false;
+    const auto k = static_cast<std::size_t>(id - first_id_);
+    if (k >= seen_ids_.size()) seen_ids_.resize(std::max(2 * seen_ids_.size(), k + 1));
+    if (seen_ids_[k]) return false;
+    seen_ids_[k] = true;
+    return true;
+  }
+
+  // Replaces every kNewRow of `ids` (the expected ids of v, a version or an editor) by the id v
+  // gave that row, which must be fresh.
+  template <class V>
+  void take_new_ids(const V& v, ids_model& ids, const char* what) {
+    COWDB_MODEL_CHECK(ids.size() == v.size(), "{}: the id model has {} rows, the pvec {}", what,
+                      ids.size(), v.size());
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      if (ids[k] != kNewRow) continue;
+      const row_id_t id = v.row_id(k);
+      COWDB_MODEL_CHECK(note_fresh_id(id),
+                        "{}: new row {} has id {}, which is not fresh (seen before in this run, or "
+                        "not issued since it started at id {})",
+                        what, k, id, first_id_);
+      ids[k] = id;
+    }
+    ++stats_.new_rows_checked;
+  }
+
+  // row_id(i) of a version or an editor against the expected ids, for every row.
+  template <class V>
+  void check_ids_of(const V& v, const ids_model& ids, const char* what, std::size_t slot) {
+    COWDB_MODEL_CHECK(v.size() == ids.size(), "{} {}: size {} but {} expected ids", what, slot,
+                      v.size(), ids.size());
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      COWDB_MODEL_CHECK(v.row_id(k) == ids[k], "{} {}: row {} has id {}, expected {}", what, slot,
+                        k, v.row_id(k), ids[k]);
+    }
+  }
+  void check_ids(std::size_t slot) {
+    if (track_ids_) check_ids_of(slots_[slot], ids_[slot], "slot", slot);
+  }
+  // The same for every row of a slot, read leaf by leaf from the tree (the runs of its leaves'
+  // id lists) rather than by row_id(i): O(n / Cap + runs) instead of O(n * depth), for the check
+  // of every slot after every step. row_id(i) itself is checked by check_ids.
+  void check_ids_by_leaf(std::size_t slot) {
+    if (!track_ids_) return;
+    const ids_model& ids = ids_[slot];
+    const internal::tree_rep& r = internal::pvec_access::rep(slots_[slot]);
+    COWDB_MODEL_CHECK(r.size == ids.size(), "slot {}: size {} but {} expected ids", slot, r.size,
+                      ids.size());
+    std::size_t pos = 0;
+    bool ok = true;
+    auto leaf_fn = [&](const typename tree::leaf* l) {
+      l->ids.for_each_run(0, l->count, [&](std::size_t, row_id_t first, std::size_t len) {
+        for (std::size_t j = 0; j < len && ok; ++j, ++pos) {
+          ok = pos < ids.size() && ids[pos] == first + j;
+        }
+      });
+    };
+    if (r.root != nullptr) tree::for_each_leaf(r.root, r.depth, leaf_fn);
+    if (!ok || pos != ids.size()) check_ids(slot);  // finds and reports the first wrong row
+    COWDB_MODEL_CHECK(ok && pos == ids.size(),
+                      "slot {}: the leaves hold ids that row_id() does not report", slot);
+  }
+
   std::uint64_t seed_;
   std::mt19937_64 rng_;
   std::int64_t live0_;
   bool packed_leaves_;
+  bool track_ids_;
+  row_id_t first_id_;           // the id counter when the driver started
+  std::vector<bool> seen_ids_;  // [id - first_id_]: seen as the id of a new row
   std::uint64_t step_ = 0;
   std::array<Vec, kSlots> slots_;
   std::array<model, kSlots> models_;
+  std::array<ids_model, kSlots> ids_;  // when track_ids_: the ids of each slot's rows
   Stats stats_;
 };
 

@@ -3,7 +3,9 @@
 // Every operation that produces a new version is run again and again with one fault injected at
 // its k-th opportunity, k = 1, 2, 3, ... until it completes without one:
 //   - a copy (or, for ElemAll, also a move) of the element type throws InjectedError;
-//   - the user functor given to update() / transform() / a range view throws InjectedError;
+//   - the user functor given to update() / transform() / a range view, or the predicate,
+//     comparator or projection given to erase_if() / filter() / sort() / stable_sort(), throws
+//     InjectedError;
 //   - the k-th node allocation throws std::bad_alloc (internal::g_before_node_alloc).
 // Each attempt runs on a fresh "world" of live versions that share chunks in several ways (tiny
 // chunks, deep trees), each paired with a std::vector model. After every attempt, failed or not,
@@ -13,6 +15,7 @@
 //
 // Also here: out-of-range errors, and the live-node accounting itself (path copies allocate
 // exactly one leaf plus one inner node per level; any order of destruction frees everything).
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -228,6 +231,44 @@ T bump_some(const T& x) {
   T copy = x;
   if (value_of(copy) % 80 < 20) return T(value_of(copy) + 1);
   return copy;
+}
+
+// The user functors of the row operations: a predicate true for one row in eight of the base
+// version (the second row of a chunk: every chunk keeps rows, which are copied), a comparator
+// (descending) and a key projection (value / 100, many ties). Each fires the functor fuse first.
+template <class T>
+bool drops_some(const T& x) {
+  if (g_fn_fuse.fire()) throw InjectedError(kFnFault, "predicate");
+  return value_of(x) % 80 == 10;
+}
+struct Greater {
+  template <class T>
+  bool operator()(const T& a, const T& b) const {
+    if (g_fn_fuse.fire()) throw InjectedError(kFnFault, "comparator");
+    return value_of(a) > value_of(b);
+  }
+};
+struct KeyOf {
+  template <class T>
+  int operator()(const T& x) const {
+    if (g_fn_fuse.fire()) throw InjectedError(kFnFault, "projection");
+    return value_of(x) / 100;
+  }
+};
+// The same orders on a model (no fuse).
+template <class T>
+void sort_model_descending(std::vector<T>& m) {
+  std::stable_sort(m.begin(), m.end(),
+                   [](const T& a, const T& b) { return value_of(a) > value_of(b); });
+}
+template <class T>
+void sort_model_by_key(std::vector<T>& m) {
+  std::stable_sort(m.begin(), m.end(),
+                   [](const T& a, const T& b) { return value_of(a) / 100 < value_of(b) / 100; });
+}
+template <class T>
+void erase_model_some(std::vector<T>& m) {
+  std::erase_if(m, [](const T& x) { return value_of(x) % 80 == 10; });
 }
 
 template <class T>
@@ -575,6 +616,55 @@ void editor_batch(World<V>& w, std::size_t src, bool assignments) {
   t.finish();
 }
 
+// A batch of the editor's row operations from slot `src` (moved in if it is kUnique), on its
+// first 60 rows: erase_if, sort, append(range), emplace, insert(i, T&&), stable_sort by a
+// projection, filter, frozen half-way and at the end.
+template <class V>
+void editor_row_batch(World<V>& w, std::size_t src) {
+  using T = typename V::value_type;
+  using Ed = typename V::editor;
+  Model<V> m0 = w.derive(src, [](Model<V>&) {});
+  Ed e;
+  if (src == kUnique) {
+    e = std::move(w.v[kUnique]).transient();
+    w.consume(kUnique);
+  } else {
+    e = w.v[src].transient();
+  }
+  TrackedEditor<V> t(w, std::move(e), std::move(m0));
+  // Sixty rows: the sorts' comparators are called O(n log n) times, each an injection point.
+  t.step(
+      "take", [](Ed& x) { x.take(60); }, [](Model<V>& x) { x.resize(60); });
+  t.step(
+      "erase_if", [](Ed& x) { x.erase_if([](const T& y) { return drops_some(y); }); },
+      [](Model<V>& x) { erase_model_some(x); });
+  t.step(
+      "sort", [](Ed& x) { x.sort(Greater{}); }, [](Model<V>& x) { sort_model_descending(x); });
+  t.snapshot();
+  t.step(
+      "append(range)",
+      [](Ed& x) {
+        const std::vector<T> r = {T(-90), T(-91), T(-92), T(-93), T(-94)};
+        x.append(r);
+      },
+      [](Model<V>& x) {
+        for (int j = 0; j < 5; ++j) x.push_back(T(-90 - j));
+      });
+  t.step(
+      "emplace", [](Ed& x) { x.emplace(3, -95); },
+      [](Model<V>& x) { x.insert(x.begin() + 3, T(-95)); });
+  t.step(
+      "insert(T&&)", [](Ed& x) { x.insert(40, T(-96)); },
+      [](Model<V>& x) { x.insert(x.begin() + 40, T(-96)); });
+  t.step(
+      "stable_sort by a key", [](Ed& x) { x.stable_sort(std::ranges::less{}, KeyOf{}); },
+      [](Model<V>& x) { sort_model_by_key(x); });
+  t.step(
+      "filter", [](Ed& x) { x.filter([](const T& y) { return !drops_some(y); }); },
+      [](Model<V>& x) { erase_model_some(x); });
+  t.finish();
+}
+
 template <class V>
 std::vector<Op<V>> all_ops() {
   using T = typename V::value_type;
@@ -770,6 +860,119 @@ std::vector<Op<V>> all_ops() {
       [](W& w) { editor_batch(w, kUnique, /*assignments=*/true); });
   add("editor batch from a unique version without set/update", kAll, false,
       [](W& w) { editor_batch(w, kUnique, /*assignments=*/false); });
+
+  // ---- row operations. erase_if, filter and the sorts copy rows (of the chunks that lose rows;
+  // all of them for a sort) and call a functor; appends and emplace copy the new rows. The sorts
+  // get 40 rows sliced from a shared version: every comparison is an injection point.
+  add("erase_if", kAll, false, [](W& w) {
+    Model<V> m = w.derive(kBase, [](Model<V>& x) { erase_model_some(x); });
+    w.add(w.v[kBase].erase_if([](const T& x) { return drops_some(x); }), std::move(m));
+  });
+  add("erase_if &&, shared", kAll, false, [](W& w) {
+    Model<V> m = w.derive(kCopyOfBase, [](Model<V>& x) { erase_model_some(x); });
+    V out = std::move(w.v[kCopyOfBase]).erase_if([](const T& x) { return drops_some(x); });
+    w.consume(kCopyOfBase);
+    w.add(std::move(out), std::move(m));
+  });
+  add("erase_if &&, unique", kAll, false, [](W& w) {
+    Model<V> m = w.derive(kUnique, [](Model<V>& x) {
+      std::erase_if(x, [](const T& y) { return value_of(y) % 3 == 0; });
+    });
+    V out = std::move(w.v[kUnique]).erase_if([](const T& x) {
+      if (g_fn_fuse.fire()) throw InjectedError(kFnFault, "predicate");
+      return value_of(x) % 3 == 0;
+    });
+    w.consume(kUnique);
+    w.add(std::move(out), std::move(m));
+  });
+  add("erase_if of one row (the other chunks shared)", kAll, false, [](W& w) {
+    Model<V> m = w.derive(kTaken, [](Model<V>& x) { x.erase(x.begin() + 51); });
+    w.add(w.v[kTaken].erase_if([](const T& x) {
+      if (g_fn_fuse.fire()) throw InjectedError(kFnFault, "predicate");
+      return value_of(x) == 510;
+    }),
+          std::move(m));
+  });
+  add("filter", kAll, false, [](W& w) {
+    Model<V> m = w.derive(kTaken, [](Model<V>& x) { erase_model_some(x); });
+    w.add(w.v[kTaken].filter([](const T& x) { return !drops_some(x); }), std::move(m));
+  });
+  add("sort (descending)", kAll, false, [](W& w) {
+    Model<V> m = w.derive(kBase, [](Model<V>& x) {
+      x = Model<V>(x.begin() + 37, x.begin() + 77);
+      sort_model_descending(x);
+    });
+    w.add(w.v[kBase].slice(37, 77).sort(Greater{}), std::move(m));
+  });
+  add("sort by a projection", kAll, false, [](W& w) {
+    // The last 40 rows of kEdited (299 rows), which end with three negative ones: not sorted by
+    // key. sort is not stable: the model takes the result's order once it is checked to be the
+    // source's rows sorted by key.
+    V out = w.v[kEdited].slice(259, 299).sort(std::ranges::less{}, KeyOf{});
+    Model<V> m;
+    {
+      Quiet q;
+      m.assign(out.begin(), out.end());
+      auto by_value = [](const T& a, const T& b) { return value_of(a) < value_of(b); };
+      auto by_key = [](const T& a, const T& b) { return value_of(a) / 100 < value_of(b) / 100; };
+      Model<V> got = m;
+      Model<V> want(w.m[kEdited].end() - 40, w.m[kEdited].end());
+      std::sort(got.begin(), got.end(), by_value);
+      std::sort(want.begin(), want.end(), by_value);
+      if (!std::is_sorted(m.begin(), m.end(), by_key) || !(got == want)) {
+        w.fail("sort by a projection: not the source's rows sorted by key");
+      }
+    }
+    w.add(std::move(out), std::move(m));
+  });
+  add("stable_sort by a projection", kAll, false, [](W& w) {
+    Model<V> m = w.derive(kSetPush, [](Model<V>& x) {
+      x = Model<V>(x.end() - 40, x.end());
+      sort_model_by_key(x);
+    });
+    w.add(w.v[kSetPush].slice(kN + 2 - 40, kN + 2).stable_sort(std::ranges::less{}, KeyOf{}),
+          std::move(m));
+  });
+  add("append(range), std::vector", kCA, false, [](W& w) {
+    Model<V> r = w.derive(kTaken, [](Model<V>&) {});
+    Model<V> m = w.derive(kBase, [&r](Model<V>& x) { x.insert(x.end(), r.begin(), r.end()); });
+    w.add(w.v[kBase].append(r), std::move(m));
+  });
+  add("append(range) &&, unique", kCA, false, [](W& w) {
+    Model<V> r = w.derive(kTaken, [](Model<V>&) {});
+    Model<V> m = w.derive(kUnique, [&r](Model<V>& x) { x.insert(x.end(), r.begin(), r.end()); });
+    V out = std::move(w.v[kUnique]).append(r);
+    w.consume(kUnique);
+    w.add(std::move(out), std::move(m));
+  });
+  // (The shared last chunk of base is copied before the new rows go in.)
+  add("append(range), transform view", kAll, false, [](W& w) {
+    Model<V> m = w.derive(kBase, [](Model<V>& x) {
+      for (int i = 0; i < 40; ++i) x.push_back(T(-i));
+    });
+    w.add(w.v[kBase].append(std::views::iota(0, 40) | std::views::transform([](int i) {
+                              if (g_fn_fuse.fire()) throw InjectedError(kFnFault, "view functor");
+                              return T(-i);
+                            })),
+          std::move(m));
+  });
+  add("append(const pvec&) &&, after a full tree (no element copied)", kAllocFault, false,
+      [](W& w) {
+        Model<V> b = w.derive(kBase, [](Model<V>&) {});
+        Model<V> m =
+            w.derive(kUnique, [&b](Model<V>& x) { x.insert(x.end(), b.begin(), b.end()); });
+        V out = std::move(w.v[kUnique]).append(std::as_const(w.v[kBase]));
+        w.consume(kUnique);  // (the result shares its nodes)
+        w.add(std::move(out), std::move(m));
+      });
+  add("emplace", kCA, false, [](W& w) {
+    Model<V> m = w.derive(kBase, [](Model<V>& x) { x.insert(x.begin() + 150, T(-70)); });
+    w.add(w.v[kBase].emplace(150, -70), std::move(m));
+  });
+  add("editor row batch from a shared version", kAll, false,
+      [](W& w) { editor_row_batch(w, kBase); });
+  add("editor row batch from a unique version (in place)", kAll, false,
+      [](W& w) { editor_row_batch(w, kUnique); });
   return ops;
 }
 

@@ -220,9 +220,11 @@ struct row_matcher {
 
   // A row of a paired twice (b holds it twice): the later pairing, in b order, becomes inserted.
   static void drop_duplicates(std::vector<piece>& found, result& out) {
-    bool rising = true;
-    for (std::size_t k = 1; k < found.size() && rising; ++k) rising = found[k - 1].a < found[k].a;
-    if (rising) return;  // each a row at most once: pieces are disjoint
+    bool disjoint = true;
+    for (std::size_t k = 1; k < found.size() && disjoint; ++k) {
+      disjoint = found[k - 1].a + found[k - 1].len <= found[k].a;
+    }
+    if (disjoint) return;  // in a order and not overlapping: each a row at most once
     std::vector<std::size_t> order(found.size());
     for (std::size_t k = 0; k < found.size(); ++k) order[k] = k;
     std::stable_sort(order.begin(), order.end(),

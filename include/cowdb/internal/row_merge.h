@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -133,23 +134,30 @@ class row_merge {
   // An edit of X: insert src[first, first + len) before X row `at`, erase X rows [at, at + len),
   // or set X row `at` to src[first].
   enum class op_kind : std::uint8_t { kInsert, kErase, kSet };
-  struct op {
+  struct edit {
     std::size_t at;
     op_kind kind;
     std::size_t seq;  // order of inserts at one place
     const vec* src;
     std::size_t first, len;
+    std::size_t base_row = 0;  // kSet: the row in base
+    std::size_t id = 0;        // creation order (ops_ is sorted later)
   };
   // A conflict waiting for its index in merged(): the X position it is at, and whether the
   // inserts planned at that position come before it.
   struct pending {
     std::size_t x_pos;
     bool after_inserts;
+    std::size_t op = SIZE_MAX;  // the insert that puts the row in merged(), if one does
   };
 
   // ---- 1. what each side did --------------------------------------------------------------------
   void summarize(side_info& s) {
     for (const auto& p : s.m.kept) {
+      if (p.shared && p.moved) {  // a whole shared chunk put elsewhere: moved, values unchanged
+        s.touched.push_back({p.a, p.len, p.b, act::kMoved, false, p.gap});
+        continue;
+      }
       if (p.shared) continue;
       stats_.elements_compared += p.len;
       for (std::size_t k = 0; k < p.len;) {
@@ -230,44 +238,134 @@ class row_merge {
     if (a == act::kErased || b == act::kErased) {
       if (!conflict(x, y, k, conflict_kind::kModifyErase, tx, ty)) return;  // x's action stands
       if (b == act::kErased) return erase_x(x, k);
-      return insert_at_gap(x, b == act::kMoved ? ty.gap : k, &y.v, py, 1, py, true);
+      return placed_by(insert_at_gap(x, b == act::kMoved ? ty.gap : k, &y.v, py, 1, py, true));
     }
     if (a == act::kMoved && b == act::kMoved) {
       if (!conflict(x, y, k, conflict_kind::kMove, tx, ty)) return;
       erase_x(x, k);
-      return insert_at_gap(x, ty.gap, &y.v, py, 1, py, true);
+      return placed_by(insert_at_gap(x, ty.gap, &y.v, py, 1, py, true));
     }
     // Both have the row: modified and/or moved. Values first, then the place.
     const bool x_changed = a == act::kModified || tx.changed;
     const bool y_changed = b == act::kModified || ty.changed;
     bool y_value = y_changed && !x_changed;
+    bool in_conflict = false;
     if (x_changed && y_changed && (writes || values_differ())) {
       y_value = conflict(x, y, k, conflict_kind::kValue, tx, ty);
+      in_conflict = true;
     }
     if (b == act::kMoved) {  // x modified it in place: move x's row (or y's value) to y's place
       erase_x(x, k);
-      return y_value ? insert_at_gap(x, ty.gap, &y.v, py, 1, py, true)
-                     : insert_at_gap(x, ty.gap, &x.v, px, 1, py, true);
+      const std::size_t id = y_value ? insert_at_gap(x, ty.gap, &y.v, py, 1, py, true)
+                                     : insert_at_gap(x, ty.gap, &x.v, px, 1, py, true);
+      if (in_conflict) placed_by(id);
+      return;
     }
     if (y_value) set_x(x, k, &y.v, py);
   }
 
   // Inserted spans: y's go to x at their gap; both at one gap is an order conflict.
+  // Rows x also inserted (the same rows: both sides got them after base, e.g. from a branch
+  // merged into both) are not inserted again; they stay where x has them. The rows a side put at
+  // one gap may come in several spans (split by rows it moved there): they are compared and
+  // placed together.
   void plan_inserts(const side_info& x, const side_info& y) {
-    const auto& xs = x.m.inserted;
-    std::size_t xi = 0;
-    for (const auto& s : y.m.inserted) {
-      while (xi < xs.size() && xs[xi].at < s.at) ++xi;
-      bool y_first = true;
-      if (xi < xs.size() && xs[xi].at == s.at) {
-        const auto& t = xs[xi];
-        const bool same = mode_ == merge_mode::kValues && t.len == s.len &&
-                          x.v.slice(t.first, t.first + t.len) == y.v.slice(s.first, s.first + s.len);
-        if (same) continue;
-        y_first = insert_conflict(x, y, s.at, t.first, s.first);
+    using spans = std::vector<typename matching::span>;
+    const spans& xs = x.m.inserted;
+    const spans& ys = y.m.inserted;
+    std::unordered_map<row_id_t, std::size_t> x_new;  // id -> x position of x's inserted rows
+    if (!ys.empty()) {
+      for (const auto& t : xs) {
+        for (std::size_t k = t.first; k < t.first + t.len; ++k) x_new.emplace(x.v.row_id(k), k);
       }
-      insert_at_gap(x, s.at, &y.v, s.first, s.len, s.first, y_first);
     }
+    auto x_has = [&](std::size_t j) {
+      return x_new.empty() ? x_new.end() : x_new.find(y.v.row_id(j));
+    };
+    // The spans [b, e) of one side at the gap of spans[b].
+    auto group_end = [](const spans& v, std::size_t b) {
+      std::size_t e = b + 1;
+      while (e < v.size() && v[e].at == v[b].at) ++e;
+      return e;
+    };
+    auto rows_of = [](const vec& v, const spans& ss, std::size_t b, std::size_t e) {
+      std::vector<const T*> out;
+      for (std::size_t k = b; k < e; ++k) {
+        for (std::size_t j = ss[k].first; j < ss[k].first + ss[k].len; ++j) out.push_back(&v[j]);
+      }
+      return out;
+    };
+    std::size_t xb = 0;
+    for (std::size_t yb = 0; yb < ys.size();) {
+      const std::size_t ye = group_end(ys, yb), gap = ys[yb].at;
+      while (xb < xs.size() && xs[xb].at < gap) ++xb;
+      const std::size_t xe = xb < xs.size() && xs[xb].at == gap ? group_end(xs, xb) : xb;
+      if (xe > xb && mode_ == merge_mode::kValues) {
+        const auto rx = rows_of(x.v, xs, xb, xe), ry = rows_of(y.v, ys, yb, ye);
+        const bool same = rx.size() == ry.size() &&
+                          std::equal(rx.begin(), rx.end(), ry.begin(),
+                                     [](const T* a, const T* b) { return *a == *b; });
+        if (same) {  // agreement: the rows are ours (with ours' ids), where x put them
+          if (y.is_ours) replace_spans(xs, xb, xe, y, ys, yb);
+          yb = ye;
+          continue;
+        }
+      }
+      bool decided = false, y_first = true;
+      for (std::size_t k = yb; k < ye; ++k) {
+        const std::size_t end = ys[k].first + ys[k].len;
+        for (std::size_t j = ys[k].first; j < end;) {
+          if (const auto it = x_has(j); it != x_new.end()) {
+            same_row(x, y, gap, it->second, j);
+            ++j;
+            continue;
+          }
+          std::size_t e = j + 1;
+          while (e < end && x_has(e) == x_new.end()) ++e;
+          if (xe > xb && !decided) {
+            y_first = insert_conflict(x, y, gap, xs[xb].first, j);
+            decided = true;
+          }
+          insert_at_gap(x, gap, &y.v, j, e - j, j, y_first);
+          j = e;
+        }
+      }
+      yb = ye;
+    }
+  }
+  // Replaces x's spans [xb, xe) by y's rows from span yb on, run by run (equal total lengths).
+  void replace_spans(const std::vector<typename matching::span>& xs, std::size_t xb,
+                     std::size_t xe, const side_info& y,
+                     const std::vector<typename matching::span>& ys, std::size_t yb) {
+    std::size_t yk = yb, yoff = 0;
+    for (std::size_t k = xb; k < xe; ++k) {
+      add_op({xs[k].first, op_kind::kErase, 0, nullptr, 0, xs[k].len});
+      for (std::size_t need = xs[k].len; need > 0;) {
+        const std::size_t n = std::min(need, ys[yk].len - yoff);
+        add_op({xs[k].first, op_kind::kInsert, ys[yk].first + yoff, &y.v, ys[yk].first + yoff, n});
+        need -= n;
+        yoff += n;
+        if (yoff == ys[yk].len) {
+          ++yk;
+          yoff = 0;
+        }
+      }
+    }
+  }
+  // A row both sides inserted (same id): a value conflict if its values differ (no base value).
+  void same_row(const side_info& x, const side_info& y, std::size_t gap, std::size_t px,
+                std::size_t py) {
+    if (x.v[px] == y.v[py]) return;
+    merge_conflict<T> c;
+    c.kind = conflict_kind::kValue;
+    c.base_index = gap;
+    (x.is_ours ? c.ours : c.theirs) = x.v[px];
+    (x.is_ours ? c.ours_index : c.theirs_index) = px;
+    (y.is_ours ? c.ours : c.theirs) = y.v[py];
+    (y.is_ours ? c.ours_index : c.theirs_index) = py;
+    pending_.push_back({px, true});
+    conflicts.push_back(std::move(c));
+    if (decided_for(y)) add_op({px, op_kind::kSet, 0, &y.v, py, 1, SIZE_MAX});
   }
 
   // Records a conflict on base row k; returns whether y's action wins it.
@@ -314,18 +412,25 @@ class row_merge {
   }
 
   // ---- edits in X's positions -------------------------------------------------------------------
+  std::size_t add_op(edit o) {
+    o.id = ops_.size();
+    ops_.push_back(o);
+    return o.id;
+  }
   void set_x(const side_info& x, std::size_t k, const vec* src, std::size_t i) {
     const auto* p = x.m.find_a(k);
-    ops_.push_back({p->b + (k - p->a), op_kind::kSet, 0, src, i, 1});
+    add_op({p->b + (k - p->a), op_kind::kSet, 0, src, i, 1, k});
   }
   void erase_x(const side_info& x, std::size_t k) {
     const auto* p = x.m.find_a(k);
-    ops_.push_back({p->b + (k - p->a), op_kind::kErase, 0, nullptr, 0, 1});
+    add_op({p->b + (k - p->a), op_kind::kErase, 0, nullptr, 0, 1});
   }
-  void insert_at_gap(const side_info& x, std::size_t gap, const vec* src, std::size_t first,
-                     std::size_t len, std::size_t seq, bool before_x_inserts) {
-    ops_.push_back({x_insert_pos(x, gap, before_x_inserts), op_kind::kInsert, seq, src, first, len});
+  std::size_t insert_at_gap(const side_info& x, std::size_t gap, const vec* src, std::size_t first,
+                            std::size_t len, std::size_t seq, bool before_x_inserts) {
+    return add_op({x_insert_pos(x, gap, before_x_inserts), op_kind::kInsert, seq, src, first, len});
   }
+  // The row of the conflict just recorded is put into merged() by insert `op`.
+  void placed_by(std::size_t id) { pending_.back().op = id; }
   // The X position before which rows put before base row `gap` go: before the first X row that
   // is an in-place base row >= gap, or X's own inserts at gaps >= gap (> gap when
   // !before_x_inserts).
@@ -342,14 +447,14 @@ class row_merge {
 
   // ---- 4. apply ---------------------------------------------------------------------------------
   vec apply(const vec& x) {
-    std::stable_sort(ops_.begin(), ops_.end(), [](const op& a, const op& b) {
+    std::stable_sort(ops_.begin(), ops_.end(), [](const edit& a, const edit& b) {
       if (a.at != b.at) return a.at < b.at;
       if (a.kind != b.kind) return a.kind < b.kind;  // inserts go before the row at `at`
       return a.seq < b.seq;
     });
     // Erases of consecutive rows with nothing planned between them become one.
     std::size_t n = 0;
-    for (const op& o : ops_) {
+    for (const edit& o : ops_) {
       if (n > 0 && o.kind == op_kind::kErase && ops_[n - 1].kind == op_kind::kErase &&
           ops_[n - 1].at + ops_[n - 1].len == o.at) {
         ops_[n - 1].len += o.len;
@@ -363,13 +468,47 @@ class row_merge {
     return ops_.size() * 64 <= leaves ? apply_with_editor(x) : apply_with_builder(x);
   }
 
+  // For the sets ops_[k, end) (k a set): when they all fall in one leaf of X that X took from
+  // base unchanged, and come from one leaf of the source holding the same rows, that leaf is
+  // base's leaf with exactly these changes: returns it (to be shared) and sets `end`.
+  const leaf* whole_leaf(const vec& x, std::size_t k, std::size_t& end) const {
+    const edit& o = ops_[k];
+    end = k + 1;
+    if (o.base_row >= base_.size()) return nullptr;
+    std::size_t xs = o.at, bs = o.base_row, ss = o.first;
+    const tree_rep& rx = pvec_access::rep(x);
+    const tree_rep& rb = pvec_access::rep(base_);
+    const tree_rep& rs = pvec_access::rep(*o.src);
+    const leaf* lx = tree::leaf_for(rx.root, rx.depth, xs);
+    const leaf* ls = tree::leaf_for(rs.root, rs.depth, ss);
+    const std::size_t leaf_end = o.at - xs + lx->count;
+    while (end < ops_.size() && ops_[end].at < leaf_end) {
+      if (ops_[end].kind != op_kind::kSet || ops_[end].src != o.src) return nullptr;
+      ++end;
+    }
+    if (lx != tree::leaf_for(rb.root, rb.depth, bs) || ls->count != lx->count || xs != ss ||
+        ls->ids.id0 != lx->ids.id0 || ls->ids.runs != lx->ids.runs) {
+      return nullptr;
+    }
+    return ls;
+  }
+
   vec apply_with_editor(const vec& x) {
     auto e = x.transient();
+    for (std::size_t k = 0; k < ops_.size(); ++k) {  // chunks only the other side changed: shared
+      if (ops_[k].kind != op_kind::kSet) continue;
+      std::size_t end;
+      if (const leaf* l = whole_leaf(x, k, end)) {
+        tree::replace_leaf(pvec_access::mutable_rep(e), ops_[k].at, l);
+        for (; k < end; ++k) ops_[k].len = 0;  // done
+        --k;
+      }
+    }
     for (auto it = ops_.rbegin(); it != ops_.rend(); ++it) {
-      const op& o = *it;
+      const edit& o = *it;
       switch (o.kind) {
         case op_kind::kSet:
-          e.set(o.at, (*o.src)[o.first]);
+          if (o.len > 0) e.set(o.at, (*o.src)[o.first]);
           break;
         case op_kind::kErase:
           e.erase(o.at, o.at + o.len);
@@ -402,7 +541,7 @@ class row_merge {
         copy_rows(*ops_[next].src, ops_[next].first, ops_[next].first + ops_[next].len);
       }
       if (next < ops_.size() && ops_[next].at == at) {
-        const op& o = ops_[next++];
+        const edit& o = ops_[next++];
         if (o.kind == op_kind::kErase) {
           skip_to = at + o.len;
         } else {
@@ -418,6 +557,15 @@ class row_merge {
         b.add_leaf(l);
         pos = end;
         return;
+      }
+      std::size_t done;
+      if (skip_to <= pos && ops_[next].kind == op_kind::kSet) {
+        if (const leaf* ls = whole_leaf(x, next, done)) {  // only the other side changed it
+          b.add_leaf(ls);
+          next = done;
+          pos = end;
+          return;
+        }
       }
       std::size_t j = pos;
       while (j < end) {
@@ -445,17 +593,27 @@ class row_merge {
 
   // Each conflict's index in merged(): its X position moved by the ops before it.
   void place_conflicts(const side_info&) {
+    std::size_t ids = 0;
+    for (const edit& o : ops_) ids = std::max(ids, o.id + 1);
+    std::vector<std::size_t> sorted_at(ids, SIZE_MAX);  // creation id -> index in ops_
+    for (std::size_t k = 0; k < ops_.size(); ++k) sorted_at[ops_[k].id] = k;
     std::vector<std::ptrdiff_t> before(ops_.size() + 1, 0);  // net rows added by ops_[0, k)
     for (std::size_t k = 0; k < ops_.size(); ++k) {
-      const op& o = ops_[k];
+      const edit& o = ops_[k];
       const auto n = static_cast<std::ptrdiff_t>(o.len);
       before[k + 1] = before[k] + (o.kind == op_kind::kInsert ? n : o.kind == op_kind::kErase ? -n : 0);
     }
     for (std::size_t c = 0; c < conflicts.size(); ++c) {
       const pending& p = pending_[c];
+      if (p.op < sorted_at.size() && sorted_at[p.op] != SIZE_MAX) {
+        const std::size_t k = sorted_at[p.op];  // the row is the first one its insert puts in
+        conflicts[c].index =
+            static_cast<std::size_t>(static_cast<std::ptrdiff_t>(ops_[k].at) + before[k]);
+        continue;
+      }
       // Ops strictly before x_pos, plus the inserts at x_pos when the row comes after them.
       auto it = std::lower_bound(ops_.begin(), ops_.end(), p.x_pos,
-                                 [](const op& o, std::size_t at) { return o.at < at; });
+                                 [](const edit& o, std::size_t at) { return o.at < at; });
       if (p.after_inserts) {
         while (it != ops_.end() && it->at == p.x_pos && it->kind == op_kind::kInsert) ++it;
       }
@@ -479,7 +637,7 @@ class row_merge {
   merge_mode mode_;
   std::optional<merge_side> side_;
   walk_stats stats_;
-  std::vector<op> ops_;
+  std::vector<edit> ops_;
   std::vector<pending> pending_;
 };
 

@@ -47,13 +47,22 @@ class tree_builder {
 
   std::size_t size() const noexcept { return size_; }
 
-  // Appends every row of `l`, sharing the leaf when that keeps the shape.
+  // Appends every row of `l`, sharing the leaf when that keeps the shape. A pending leaf below
+  // half full is first topped up to half from l's rows, and the rest of l left pending, so that
+  // at most one leaf is copied after each thin spot and the leaves after it are shared again.
   void add_leaf(const leaf* l) {
-    if (l->count >= tree::min_leaf &&
-        (cur_ == nullptr || cur_->count == 0 || cur_->count >= tree::min_leaf)) {
+    const std::size_t pending = cur_ == nullptr ? 0 : cur_->count;
+    if (l->count >= tree::min_leaf && (pending == 0 || pending >= tree::min_leaf)) {
       close_leaf();
       push(0, tree::share(l), l->count);
       size_ += l->count;
+      return;
+    }
+    if (pending > 0 && pending < tree::min_leaf && l->count >= tree::min_leaf) {
+      const std::size_t k = tree::min_leaf - pending;
+      add_rows(l, 0, k);
+      close_leaf();
+      add_rows(l, k, l->count);
       return;
     }
     add_rows(l, 0, l->count);
