@@ -321,9 +321,9 @@ struct run_stats : cowdb::testing::model_stats {
   std::uint64_t diffs = 0;
   std::uint64_t shifted_diffs = 0;
   unsigned max_depth = 0;
-  std::uint64_t exact_diffs = 0;     // checked range by range against the row model
-  std::uint64_t moved_diffs = 0;     // ... with moved rows
-  std::uint64_t repeated_diffs = 0;  // a version holding a row twice
+  std::uint64_t exact_diffs = 0;        // checked range by range against the row model
+  std::uint64_t moved_diffs = 0;        // ... with moved rows
+  std::uint64_t repeated_diffs = 0;     // a version holding a row twice
   std::uint64_t false_differences = 0;  // equal versions that compared unequal
   std::string first_false_difference;
   std::uint64_t row_ops = 0;  // erase_if, filter, sorts, append(range), emplace, insert(T&&)

@@ -32,6 +32,8 @@
 // Replay: the seed comes from Catch::rngSeed() and is printed; a failure prints seed and step.
 //   cowdb_model_tests --rng-seed <seed> "row model*"
 // COWDB_MODEL_VERBOSE=1 prints what each run covered.
+#include "testing/row_model.h"
+
 #include <algorithm>
 #include <array>
 #include <catch2/catch.hpp>
@@ -51,7 +53,6 @@
 #include "cowdb/merge.h"
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
-#include "testing/row_model.h"
 
 namespace {
 
@@ -267,8 +268,8 @@ class row_runner {
     for (std::size_t i = 0; i < m.size(); ++i) {
       const row_id_t id = v.row_id(i);
       if (!(v[i] == m[i].value)) {
-        FAIL(fmt::format("{}: [{}] = {}, the model has {}", what, i,
-                         cowdb::testing::show(v[i]), cowdb::testing::show(m[i].value)));
+        FAIL(fmt::format("{}: [{}] = {}, the model has {}", what, i, cowdb::testing::show(v[i]),
+                         cowdb::testing::show(m[i].value)));
       }
       if (m[i].id == 0) {
         if (!seen_.insert(id).second) {
@@ -276,13 +277,14 @@ class row_runner {
         }
         m[i].id = id;
       } else if (id != m[i].id) {
-        FAIL(fmt::format("{}: [{}] has id {}, the model {} (a kept row changed identity)", what,
-                         i, id, m[i].id));
+        FAIL(fmt::format("{}: [{}] has id {}, the model {} (a kept row changed identity)", what, i,
+                         id, m[i].id));
       }
     }
   }
 
-  // ---- one step ----------------------------------------------------------------------------------
+  // ---- one step
+  // ----------------------------------------------------------------------------------
 
   void one_step() {
     const std::size_t d = 1 + below(kSlots - 1);
@@ -430,7 +432,8 @@ class row_runner {
       case op_kind::kMove:
         return move_rows(v, m);
       case op_kind::kResize: {
-        const std::size_t k = one_in(2) ? n - std::min(n, below(4)) : std::min(kMaxSize, n + below(4));
+        const std::size_t k =
+            one_in(2) ? n - std::min(n, below(4)) : std::min(kMaxSize, n + below(4));
         const T x = value();
         v = v.resize(k, x);
         m.resize(std::min(k, n));
@@ -457,8 +460,9 @@ class row_runner {
       if (one_in(2)) {  // by a projection: the key's parity
         auto proj = [](const T& x) { return domain<T>::key(x) % 2; };
         v = v.stable_sort(std::ranges::less{}, proj);
-        std::stable_sort(m.begin(), m.end(),
-                         [&](const auto& x, const auto& y) { return proj(x.value) < proj(y.value); });
+        std::stable_sort(m.begin(), m.end(), [&](const auto& x, const auto& y) {
+          return proj(x.value) < proj(y.value);
+        });
       } else {
         v = v.stable_sort(less);
         std::stable_sort(m.begin(), m.end(),
@@ -608,7 +612,8 @@ class row_runner {
     v = std::move(e).persistent();
   }
 
-  // ---- diff and merge checks ---------------------------------------------------------------------
+  // ---- diff and merge checks
+  // ---------------------------------------------------------------------
 
   // diff(va, vb) against the models; a wrong patch onto a copy, or a wrong diff of a version
   // holding a row twice, is counted (note).
@@ -647,8 +652,10 @@ class row_runner {
       const std::size_t f = below(m_[y].size());
       const Vec twice = v_[y] + v_[y].slice(f, f + 1 + below(8));
       const rows mt = cowdb::testing::rows_of(twice);
-      diff_check(v_[x], twice, m_[x], mt, fmt::format("diff(slot {}, slot {} + a slice of it)", x, y), &s);
-      diff_check(twice, v_[x], mt, m_[x], fmt::format("diff(slot {} + a slice of it, slot {})", y, x), &s);
+      diff_check(v_[x], twice, m_[x], mt,
+                 fmt::format("diff(slot {}, slot {} + a slice of it)", x, y), &s);
+      diff_check(twice, v_[x], mt, m_[x],
+                 fmt::format("diff(slot {} + a slice of it, slot {})", y, x), &s);
       ++stats_.diffs_repeated;
     }
   }
@@ -690,7 +697,8 @@ class row_runner {
     ++c.failures;
     const std::string kind = cowdb::testing::mismatch_kind(why);
     if (c.kinds.size() < 8 && c.kinds.insert(kind).second) {
-      c.first += fmt::format("\n[{}] seed {} step {}: {}:{}{}", kind, seed_, step_, where, why, more());
+      c.first +=
+          fmt::format("\n[{}] seed {} step {}: {}:{}{}", kind, seed_, step_, where, why, more());
     }
   }
 

@@ -15,7 +15,7 @@
 namespace {
 
 using cowdb::conflict_kind;
-using V = cowdb::pvec<int, 4 * sizeof(int), 4>;  // 4 rows per chunk
+using V = cowdb::pvec<int, 4 * sizeof(int), 4>;   // 4 rows per chunk
 using V2 = cowdb::pvec<int, 2 * sizeof(int), 4>;  // 2 rows per chunk
 
 template <class Vec>
@@ -84,9 +84,9 @@ TEST_CASE("bug: merge ignores a row moved as a whole shared chunk", "[merge][reg
   }
   SECTION("a row moved on both sides is not reported") {
     const V2 base{1, 1, 0};
-    V2 ours = base.insert(1, 7);                        // [1 7 1 0]
-    ours = ours.slice(3, 4) + ours.slice(0, 3);         // [0 1 7 1]: base row 2 moved first
-    const V2 theirs = base.stable_sort();               // [0 1 1]: base row 2 moved first
+    V2 ours = base.insert(1, 7);                 // [1 7 1 0]
+    ours = ours.slice(3, 4) + ours.slice(0, 3);  // [0 1 7 1]: base row 2 moved first
+    const V2 theirs = base.stable_sort();        // [0 1 1]: base row 2 moved first
     const auto r = cowdb::merge(base, ours, theirs);
     REQUIRE(r.conflicts().size() == 1);  // was 0
     CHECK(r.conflicts()[0].kind == conflict_kind::kMove);
@@ -110,8 +110,9 @@ TEST_CASE("bug: a conflict's index does not point at its row in merged()", "[mer
   }
   SECTION("a row moved on both sides") {
     const V base{10, 20, 30, 40};
-    const V ours = base.slice(1, 4) + base.slice(0, 1);                                  // [20 30 40 10]
-    const V theirs = (base.slice(1, 2) + base.slice(0, 1) + base.slice(2, 4)).pop_back();  // [20 10 30]
+    const V ours = base.slice(1, 4) + base.slice(0, 1);  // [20 30 40 10]
+    const V theirs =
+        (base.slice(1, 2) + base.slice(0, 1) + base.slice(2, 4)).pop_back();  // [20 10 30]
     const auto r = cowdb::merge(base, ours, theirs);
     CHECK(values(r.merged()) == std::vector<int>{20, 30, 10});
     REQUIRE(r.conflicts().size() == 1);
@@ -154,7 +155,7 @@ TEST_CASE("bug: inserts at one place are compared run by run, not as the rows pu
   SECTION("the same inserts are a conflict") {
     const V ours = base.push_back(7).push_back(7);  // [10 20 30 7 7]: 7, 7 as theirs
     const auto r = cowdb::merge(base, ours, theirs);
-    CHECK(r.ok());                                                   // was 1 conflict
+    CHECK(r.ok());                                                    // was 1 conflict
     CHECK(values(r.merged()) == std::vector<int>{20, 30, 7, 10, 7});  // was [20 30 7 7 7 10 7]
   }
 }

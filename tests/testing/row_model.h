@@ -19,9 +19,12 @@
 //     no range; every count (modified, inserted, appended, erased, truncated, moved), shifted()
 //     and empty() follow;
 //   - iterating the diff gives each range's rows with their old and new values;
-//   - patch(from, d) gives to(), and so does patch() onto an equal version built separately.
-// Versions with no id in common are compared by value (diff.h): only patch() and "empty() iff
-// equal" are checked; so is a pair where one version holds an id twice (v + v).
+//   - patch(from, d) gives to(), and so does patch() onto an equal version built separately
+//     (check_patch_onto_copy, also callable on its own).
+// For every pair: an empty diff means equal values, and from().size() + added rows == to().size()
+// + removed rows. Versions with no id in common are compared by value (diff.h): beyond that only
+// patch() and "empty() iff equal" are checked; a pair where a version holds an id twice (v + v)
+// gets the checks for every pair and patch().
 //
 // Merge (check_merge). For base, ours and theirs without repeated ids, whose rows new to ours and
 // new to theirs are distinct. Per base row, each side kept it in place unchanged, modified it,
@@ -41,7 +44,8 @@
 //   - for each side S, the rows S holds in place (that the other side did not move either) keep
 //     S's relative order among themselves, with the rows S inserted, and with the rows S moved
 //     (where S's place stands); the order between S's inserted and S's moved rows in one gap is
-//     not checked;
+//     not checked (when S loses the insert order there, the engine puts S's moved rows before
+//     the other side's inserts and S's inserted rows after them);
 //   - at a kInsertOrder gap the deciding side's inserted rows come before the other side's.
 // (Rows placed by different sides in the same gap, e.g. an insert of ours and a move of theirs,
 // may come in either order.) Each conflict names base_index, base/ours/theirs values (empty
@@ -279,7 +283,8 @@ std::string check_diff_result(const D& d, const row_list<T>& ma, const row_list<
   }
   if (rebuilt_patch) out.add_all("patch", check_patch_onto_copy(d, ma, mb));
   // Whatever the pairing: an empty diff means equal versions, and the sizes add up.
-  if (d.empty() && wa != wb) out.add("the diff is empty but the versions differ ({} -> {} rows)", na, nb);
+  if (d.empty() && wa != wb)
+    out.add("the diff is empty but the versions differ ({} -> {} rows)", na, nb);
   if (na + d.appended_count() + d.inserted_count() != nb + d.truncated_count() + d.erased_count()) {
     out.add("{} -> {} rows, but {} appended, {} inserted, {} truncated, {} erased", na, nb,
             d.appended_count(), d.inserted_count(), d.truncated_count(), d.erased_count());
@@ -313,7 +318,8 @@ std::string check_diff_result(const D& d, const row_list<T>& ma, const row_list<
               ff, tf, na, nb);
       return out.str();
     }
-    if (&r != &d.ranges().front() && (tf < prev_to || (tf == prev_to && r.removes() && !prev_removes))) {
+    if (&r != &d.ranges().front() &&
+        (tf < prev_to || (tf == prev_to && r.removes() && !prev_removes))) {
       out.add("the {} range [{}, {}) at to() position {} comes after one at {}{}", kn, r.first,
               r.last, tf, prev_to, tf == prev_to ? " that adds or modifies" : "");
     }
@@ -381,10 +387,12 @@ std::string check_diff_result(const D& d, const row_list<T>& ma, const row_list<
   if (it != d.end()) out.add("iterating the diff runs past its ranges");
   // Rows only on one side are added / removed.
   for (std::size_t j = 0; j < nb; ++j) {
-    if (!pa.contains(mb[j].id) && bm[j] != kAdd) out.add("to()[{}] is new but not reported added", j);
+    if (!pa.contains(mb[j].id) && bm[j] != kAdd)
+      out.add("to()[{}] is new but not reported added", j);
   }
   for (std::size_t i = 0; i < na; ++i) {
-    if (!pb.contains(ma[i].id) && am[i] != kRem) out.add("from()[{}] is gone but not reported removed", i);
+    if (!pb.contains(ma[i].id) && am[i] != kRem)
+      out.add("from()[{}] is gone but not reported removed", i);
   }
   // Rows in common: moved or in place.
   std::vector<std::size_t> common_a, in_place_a;
@@ -394,7 +402,8 @@ std::string check_diff_result(const D& d, const row_list<T>& ma, const row_list<
     if (f == pa.end()) continue;
     const std::size_t i = f->second;
     common_a.push_back(i);
-    if ((bm[j] == kMov) != (am[i] == kMov)) out.add("row to()[{}] = from()[{}] is moved on one side only", j, i);
+    if ((bm[j] == kMov) != (am[i] == kMov))
+      out.add("row to()[{}] = from()[{}] is moved on one side only", j, i);
     if (bm[j] == kMov) continue;
     in_place_b[j] = true;
     in_place_at_a[i] = true;
@@ -413,8 +422,9 @@ std::string check_diff_result(const D& d, const row_list<T>& ma, const row_list<
   const std::size_t lis = longest_increasing(common_a);
   sum.moved = common_a.size() - in_place_a.size();
   if (sum.moved != common_a.size() - lis) {
-    out.add("{} rows reported moved, but keeping {} of the {} rows in common in place moves only {}",
-            sum.moved, lis, common_a.size(), common_a.size() - lis);
+    out.add(
+        "{} rows reported moved, but keeping {} of the {} rows in common in place moves only {}",
+        sum.moved, lis, common_a.size(), common_a.size() - lis);
   }
   // Gaps: the next in-place row after a position, on the other side.
   std::vector<std::size_t> next_a(nb + 1, na), next_b(na + 1, nb);
@@ -423,9 +433,10 @@ std::string check_diff_result(const D& d, const row_list<T>& ma, const row_list<
   for (const diff_range* r : adds) {
     const std::size_t want = next_a[r->last];
     if (r->from_first() != want || (r->kind == change_kind::kAppended) != (want == na)) {
-      out.add("{} range [{}, {}): from_first() {}, but the next in-place row after it is from()[{}]{}",
-              kind_name(r->kind), r->first, r->last, r->from_first(), want,
-              want == na ? " (none: appended)" : "");
+      out.add(
+          "{} range [{}, {}): from_first() {}, but the next in-place row after it is from()[{}]{}",
+          kind_name(r->kind), r->first, r->last, r->from_first(), want,
+          want == na ? " (none: appended)" : "");
     }
   }
   for (const diff_range* r : removes) {
@@ -637,9 +648,9 @@ expected_merge<T> expect_merge(const row_list<T>& base, const side_model<T>& o,
     if (conflict) e.conflicts.push_back(std::move(c));
   }
   // Inserts, gap by gap.
-  const bool x_is_ours =
-      (o.moved > 0) != (t.moved > 0) ? o.moved > 0
-                                     : o.erased + o.inserted + o.moved >= t.erased + t.inserted + t.moved;
+  const bool x_is_ours = (o.moved > 0) != (t.moved > 0)
+                             ? o.moved > 0
+                             : o.erased + o.inserted + o.moved >= t.erased + t.inserted + t.moved;
   auto add_rows = [&e](const side_model<T>& s, const std::vector<std::size_t>& js, placed_by who) {
     std::vector<row_id_t> ids;
     for (const std::size_t j : js) {
@@ -764,9 +775,10 @@ void check_merged_rows(const V& got, const expected_merge<T>& e, const side_mode
       if (gp.contains(id)) min_second = std::min(min_second, gp.at(id));
     }
     if (max_first > min_second) {
-      out.add("at an insert-order conflict, the other side's insert [{}] comes before the "
-              "deciding side's [{}]",
-              min_second, max_first);
+      out.add(
+          "at an insert-order conflict, the other side's insert [{}] comes before the "
+          "deciding side's [{}]",
+          min_second, max_first);
     }
   }
 }
@@ -805,8 +817,8 @@ void check_conflicts(const std::vector<merge_conflict<T>>& got, const expected_m
         c.theirs != w.theirs || c.ours_index != w.ours_index || c.theirs_index != w.theirs_index) {
       out.add("{} at base {}: base/ours/theirs {}/{}/{} at {}/{}, the model has {}/{}/{} at {}/{}",
               kind_name(c.kind), c.base_index, show(c.base), show(c.ours), show(c.theirs),
-              show(c.ours_index), show(c.theirs_index), show(w.base), show(w.ours),
-              show(w.theirs), show(w.ours_index), show(w.theirs_index));
+              show(c.ours_index), show(c.theirs_index), show(w.base), show(w.ours), show(w.theirs),
+              show(w.ours_index), show(w.theirs_index));
     }
     if (w.row && (c.index >= merged.size() || merged.row_id(c.index) != *w.row)) {
       out.add("{} at base {}: index {} does not hold its row{}", kind_name(c.kind), c.base_index,
@@ -883,7 +895,8 @@ std::string check_merge(const V& base, const V& ours, const V& theirs,
       out.add_all(fmt::format("{}: resolve(kTheirs)", mname), m.str());
     }
     const V st_side = cowdb::merge(base, ours, theirs, merge_side::kTheirs, mode);
-    if (rows_of(st_side) != rows_of(rt)) out.add("{}: merge(..., kTheirs) != resolve(kTheirs)", mname);
+    if (rows_of(st_side) != rows_of(rt))
+      out.add("{}: merge(..., kTheirs) != resolve(kTheirs)", mname);
     // resolve(fn) when every conflict is a value conflict: fn's value at each conflicting row.
     bool values_only = !r.ok();
     for (const auto& c : r.conflicts()) values_only = values_only && !c.structural();
@@ -905,7 +918,10 @@ std::string check_merge(const V& base, const V& ours, const V& theirs,
     }
   }
   if (!out.empty()) {
-    const row_id_t id0 = mb.empty() ? 0 : std::min_element(mb.begin(), mb.end(), [](const auto& x, const auto& y) { return x.id < y.id; })->id;
+    const row_id_t id0 =
+        mb.empty() ? 0 : std::min_element(mb.begin(), mb.end(), [](const auto& x, const auto& y) {
+                           return x.id < y.id;
+                         })->id;
     out.note(fmt::format("base   {}", show_rows(mb, id0)));
     out.note(fmt::format("ours   {}", show_rows(mo, id0)));
     out.note(fmt::format("theirs {}", show_rows(mt, id0)));
@@ -918,12 +934,23 @@ std::string check_merge(const V& base, const V& ours, const V& theirs,
 
 // The kind of a check_merge mismatch: which of a few key phrases comes first in it.
 inline std::string mismatch_kind(const std::string& why) {
-  static const char* const kKinds[] = {
-      "does not hold its row", "conflicts, the model has", "conflicts differ", "comes after",
-      "does not keep",         "is missing",               "base/ours/theirs", "ok() is",
-      "resolve(fn)",           "resolve(kOurs)",           "merge(..., kTheirs)", "index order",
-      "diff(base",             "the model has",            "is empty but the versions differ",
-      "patch(a copy",          "rows, but"};
+  static const char* const kKinds[] = {"does not hold its row",
+                                       "conflicts, the model has",
+                                       "conflicts differ",
+                                       "comes after",
+                                       "does not keep",
+                                       "is missing",
+                                       "base/ours/theirs",
+                                       "ok() is",
+                                       "resolve(fn)",
+                                       "resolve(kOurs)",
+                                       "merge(..., kTheirs)",
+                                       "index order",
+                                       "diff(base",
+                                       "the model has",
+                                       "is empty but the versions differ",
+                                       "patch(a copy",
+                                       "rows, but"};
   std::size_t first = std::string::npos;
   std::string kind = why.empty() ? std::string() : std::string("other");
   for (const char* k : kKinds) {

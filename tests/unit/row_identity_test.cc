@@ -162,15 +162,17 @@ TEST_CASE(
       // Memory: every leaf of the filter is shared but the fixed ones.
       const cowdb::memory_stats mem = m.memory(), fmem = filtered.memory();
       const cowdb::memory_stats shared = m.shared_with(filtered);
-      INFO(fmt::format("merged: {} leaves, {} bytes; filter: {} leaves, {} bytes; shared {} "
-                       "leaves, {} bytes; {} fixed chunks",
-                       mem.leaves, mem.bytes, fmem.leaves, fmem.bytes, shared.leaves, shared.bytes,
-                       fixed_chunks.size()));
+      INFO(
+          fmt::format("merged: {} leaves, {} bytes; filter: {} leaves, {} bytes; shared {} "
+                      "leaves, {} bytes; {} fixed chunks",
+                      mem.leaves, mem.bytes, fmem.leaves, fmem.bytes, shared.leaves, shared.bytes,
+                      fixed_chunks.size()));
       CHECK(mem.leaves == fmem.leaves);
       CHECK(shared.leaves == fmem.leaves - fixed_chunks.size() - (short_last ? 1 : 0));
       // What the merge holds alone: the fixed leaves (and their id lists) and inner nodes.
       const std::size_t leaf_bytes = V(1, trade{}).memory().bytes;
-      const std::size_t inner_bytes = 16 + 16 * cowdb::kDefaultFanout;  // at most, with a size table
+      const std::size_t inner_bytes =
+          16 + 16 * cowdb::kDefaultFanout;  // at most, with a size table
       CHECK(mem.bytes - shared.bytes <=
             (fixed_chunks.size() + 1) * 2 * leaf_bytes + mem.inner_nodes * inner_bytes);
     }
@@ -185,7 +187,7 @@ TEST_CASE(
 template <class V>
 struct disjoint_branch {
   V v;
-  row_list<std::int64_t> m;  // the rows, ids read back for new rows
+  row_list<std::int64_t> m;                            // the rows, ids read back for new rows
   std::unordered_map<row_id_t, std::int64_t> updated;  // base row -> its new value
   std::unordered_set<row_id_t> erased;
 };
@@ -292,7 +294,8 @@ void dense_disjoint_scenario() {
   for (const bool swapped : {false, true}) {
     for (const merge_mode mode : {merge_mode::kValues, merge_mode::kWrites}) {
       CAPTURE(swapped, mode == merge_mode::kWrites);
-      const auto r = swapped ? cowdb::merge(base, b.v, a.v, mode) : cowdb::merge(base, a.v, b.v, mode);
+      const auto r =
+          swapped ? cowdb::merge(base, b.v, a.v, mode) : cowdb::merge(base, a.v, b.v, mode);
       CHECK(r.conflicts().size() == 0);
       const row_list<std::int64_t> got = rows_of(r.merged());
       CHECK(got.size() == want.size());
@@ -310,14 +313,18 @@ TEST_CASE(
     "rows, each branch on its own rows) merge without conflict to the exact result",
     "[rows][merge]") {
   SECTION("default chunks") { dense_disjoint_scenario<cowdb::pvec<std::int64_t>>(); }
-  SECTION("8-row chunks, fan-out 4") { dense_disjoint_scenario<cowdb::pvec<std::int64_t, 64, 4>>(); }
+  SECTION("8-row chunks, fan-out 4") {
+    dense_disjoint_scenario<cowdb::pvec<std::int64_t, 64, 4>>();
+  }
 }
 
-// ---- (e): equal rows told apart ------------------------------------------------------------------
+// ---- (e): equal rows told apart
+// ------------------------------------------------------------------
 
-TEST_CASE("row identity: an update of one of two equal rows lands on that row, whatever the other "
-          "side inserts before them",
-          "[rows][merge]") {
+TEST_CASE(
+    "row identity: an update of one of two equal rows lands on that row, whatever the other "
+    "side inserts before them",
+    "[rows][merge]") {
   using V = cowdb::pvec<int, 16, 4>;
   const V base{5, 5, 7};
   SECTION("the second 5 updated; a 5 inserted in front") {
@@ -325,7 +332,8 @@ TEST_CASE("row identity: an update of one of two equal rows lands on that row, w
     const V theirs = base.push_front(5);
     for (const bool swapped : {false, true}) {
       for (const merge_mode mode : {merge_mode::kValues, merge_mode::kWrites}) {
-        const auto r = swapped ? cowdb::merge(base, theirs, ours, mode) : cowdb::merge(base, ours, theirs, mode);
+        const auto r = swapped ? cowdb::merge(base, theirs, ours, mode)
+                               : cowdb::merge(base, ours, theirs, mode);
         REQUIRE(r.ok());
         const V& m = r.merged();
         CHECK(values(m) == std::vector<int>{5, 5, 6, 7});
@@ -366,7 +374,8 @@ TEST_CASE("row identity: an update of one of two equal rows lands on that row, w
   }
 }
 
-// ---- (f): a sort merged with fixes ---------------------------------------------------------------
+// ---- (f): a sort merged with fixes
+// ---------------------------------------------------------------
 
 struct item {
   int key = 0;
@@ -374,9 +383,10 @@ struct item {
   friend bool operator==(const item&, const item&) = default;
 };
 
-TEST_CASE("row identity: a sort on one side and fixes on the other: the fixes land on their rows "
-          "in the sorted order",
-          "[rows][merge]") {
+TEST_CASE(
+    "row identity: a sort on one side and fixes on the other: the fixes land on their rows "
+    "in the sorted order",
+    "[rows][merge]") {
   using V = cowdb::pvec<item, 64, 4>;
   std::mt19937_64 rng(Catch::rngSeed() + 11);
   std::vector<item> xs(1'000);
@@ -415,7 +425,8 @@ TEST_CASE("row identity: a sort on one side and fixes on the other: the fixes la
   }
 }
 
-// ---- (g): each conflict kind ---------------------------------------------------------------------
+// ---- (g): each conflict kind
+// ---------------------------------------------------------------------
 
 using small = cowdb::pvec<int, 16, 4>;
 
@@ -471,8 +482,9 @@ TEST_CASE("row identity: each conflict kind, its record and both resolutions", "
     check_conflicts(base, ours, theirs, merge_mode::kWrites, c, {10, 21, 30, 40, 50, 60},
                     {10, 22, 30, 40, 50, 60});
     const auto r = cowdb::merge(base, ours, theirs);
-    CHECK(values(r.resolve([](const cowdb::merge_conflict<int>& x) { return *x.ours + *x.theirs; })) ==
-          std::vector<int>{10, 43, 30, 40, 50, 60});
+    CHECK(values(r.resolve([](const cowdb::merge_conflict<int>& x) {
+            return *x.ours + *x.theirs;
+          })) == std::vector<int>{10, 43, 30, 40, 50, 60});
   }
   SECTION("kValue (kWrites only): the same row set to the same value") {
     const small ours = base.set(1, 21), theirs = base.set(1, 21);
@@ -495,7 +507,7 @@ TEST_CASE("row identity: each conflict kind, its record and both resolutions", "
                     std::logic_error);
   }
   SECTION("kModifyErase: a row moved on one side, erased on the other") {
-    const small ours = base.erase(0).push_back(10);  // 10 moved to the end... as a new row
+    const small ours = base.erase(0).push_back(10);           // 10 moved to the end... as a new row
     const small moved = base.slice(1, 6) + base.slice(0, 1);  // 10 moved to the end, same row
     const small theirs = base.erase(0);
     check_conflicts(base, moved, theirs, merge_mode::kValues,
@@ -528,7 +540,8 @@ TEST_CASE("row identity: each conflict kind, its record and both resolutions", "
     check_conflicts(base, ours, theirs, merge_mode::kValues,
                     {{conflict_kind::kInsertOrder, 6, std::nullopt, 70, 80, 6, 6, 6}},
                     {10, 20, 30, 40, 50, 60, 70, 71, 80}, {10, 20, 30, 40, 50, 60, 80, 70, 71});
-    const small same1 = base.insert(2, std::vector<int>{1, 2}), same2 = base.insert(2, std::vector<int>{1, 2});
+    const small same1 = base.insert(2, std::vector<int>{1, 2}),
+                same2 = base.insert(2, std::vector<int>{1, 2});
     check_conflicts(base, same1, same2, merge_mode::kValues, {}, {10, 20, 1, 2, 30, 40, 50, 60},
                     {10, 20, 1, 2, 30, 40, 50, 60});
     check_conflicts(base, same1, same2, merge_mode::kWrites,
@@ -565,15 +578,14 @@ TEST_CASE("row identity: each conflict kind, its record and both resolutions", "
     small theirs = big.set(1, 22).erase(2, 4).insert(3, 56);
     theirs = theirs.slice(1, 6) + theirs.slice(0, 1) + theirs.slice(6, theirs.size());
     REQUIRE(values(theirs) == std::vector<int>{22, 50, 56, 60, 70, 10, 80});
-    check_conflicts(
-        big, ours, theirs, merge_mode::kWrites,
-        {{conflict_kind::kValue, 1, 20, 21, 22, 0, 0, 0},
-         {conflict_kind::kModifyErase, 2, 30, 31, std::nullopt, 1, std::nullopt, 1},
-         {conflict_kind::kBothErased, 3, 40, std::nullopt, std::nullopt, std::nullopt,
-          std::nullopt, std::nullopt},
-         {conflict_kind::kInsertOrder, 5, std::nullopt, 55, 56, 3, 2, 3},
-         {conflict_kind::kMove, 0, 10, 10, 10, 7, 5, 8}},
-        {21, 31, 50, 55, 56, 60, 70, 80, 10}, {22, 50, 56, 55, 60, 70, 10, 80});
+    check_conflicts(big, ours, theirs, merge_mode::kWrites,
+                    {{conflict_kind::kValue, 1, 20, 21, 22, 0, 0, 0},
+                     {conflict_kind::kModifyErase, 2, 30, 31, std::nullopt, 1, std::nullopt, 1},
+                     {conflict_kind::kBothErased, 3, 40, std::nullopt, std::nullopt, std::nullopt,
+                      std::nullopt, std::nullopt},
+                     {conflict_kind::kInsertOrder, 5, std::nullopt, 55, 56, 3, 2, 3},
+                     {conflict_kind::kMove, 0, 10, 10, 10, 7, 5, 8}},
+                    {21, 31, 50, 55, 56, 60, 70, 80, 10}, {22, 50, 56, 55, 60, 70, 10, 80});
   }
 }
 
