@@ -322,11 +322,13 @@ class row_merge {
           }
           std::size_t e = j + 1;
           while (e < end && x_has(e) == x_new.end()) ++e;
-          if (xe > xb && !decided) {
+          const bool first_run = xe > xb && !decided;
+          if (first_run) {
             y_first = insert_conflict(x, y, gap, xs[xb].first, j);
             decided = true;
           }
-          insert_at_gap(x, gap, &y.v, j, e - j, j, y_first);
+          const std::size_t id = insert_at_gap(x, gap, &y.v, j, e - j, j, y_first);
+          if (first_run && y_first) placed_by(id);  // the conflict's rows start with y's
           j = e;
         }
       }
@@ -402,7 +404,7 @@ class row_merge {
     (y.is_ours ? c.ours : c.theirs) = y.v[y_first];
     (y.is_ours ? c.ours_index : c.theirs_index) = y_first;
     const bool y_wins = decided_for(y);
-    pending_.push_back({x_insert_pos(x, gap, true), false});
+    pending_.push_back({x_first, true});  // x's first row there, unless y's go first
     conflicts.push_back(std::move(c));
     return y_wins;
   }

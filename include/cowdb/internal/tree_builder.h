@@ -48,8 +48,9 @@ class tree_builder {
   std::size_t size() const noexcept { return size_; }
 
   // Appends every row of `l`, sharing the leaf when that keeps the shape. A pending leaf below
-  // half full is first topped up to half from l's rows, and the rest of l left pending, so that
-  // at most one leaf is copied after each thin spot and the leaves after it are shared again.
+  // half full takes l's rows (all of them, or half of the two leaves' rows and l's rest goes
+  // to a second leaf), so that at most one leaf is copied after each thin spot and the leaves
+  // after it are shared again.
   void add_leaf(const leaf* l) {
     const std::size_t pending = cur_ == nullptr ? 0 : cur_->count;
     if (l->count >= tree::min_leaf && (pending == 0 || pending >= tree::min_leaf)) {
@@ -59,10 +60,14 @@ class tree_builder {
       return;
     }
     if (pending > 0 && pending < tree::min_leaf && l->count >= tree::min_leaf) {
-      const std::size_t k = tree::min_leaf - pending;
+      // One leaf if the rows fit, else two halves (each at least half full): either way
+      // nothing is left pending, and the next leaf can be shared.
+      const std::size_t total = pending + l->count;
+      const std::size_t k = total <= Cap ? l->count : total / 2 - pending;
       add_rows(l, 0, k);
       close_leaf();
       add_rows(l, k, l->count);
+      close_leaf();
       return;
     }
     add_rows(l, 0, l->count);
