@@ -101,7 +101,8 @@ absl::StatusOr<std::vector<VersionInfo>> Database::Log(std::string_view branch,
   return out;
 }
 
-absl::StatusOr<DatabaseDiff> Database::Diff(VersionId from, VersionId to) const {
+absl::StatusOr<DatabaseDiff> Database::Diff(VersionId from, VersionId to,
+                                            DiffOptions options) const {
   COWDB_ASSIGN_OR_RETURN(internal::VersionPtr a, impl_->GetVersion(from));
   COWDB_ASSIGN_OR_RETURN(internal::VersionPtr b, impl_->GetVersion(to));
   DatabaseDiff out;
@@ -112,10 +113,10 @@ absl::StatusOr<DatabaseDiff> Database::Diff(VersionId from, VersionId to) const 
       continue;
     }
     if (internal::SameDataset(d, it->second)) continue;
-    internal::DatasetDiff dd = d->Diff(*it->second);
-    if (dd.ranges == 0) continue;  // rewritten with equal contents
-    out.changed.push_back(
-        {name, dd.modified, dd.appended, dd.truncated, std::move(dd.text), dd.inserted, dd.erased});
+    internal::DatasetDiff dd = d->Diff(*it->second, options.text, options.ranges);
+    if (dd.ranges == 0) continue;  // rewritten with the same rows and values
+    out.changed.push_back({name, dd.modified, dd.appended, dd.truncated, std::move(dd.text),
+                           dd.inserted, dd.erased, dd.moved, std::move(dd.range_list)});
   }
   for (const auto& [name, d] : b->catalog) {
     const auto it = a->catalog.find(name);

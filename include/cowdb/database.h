@@ -57,15 +57,28 @@ enum class MergePolicy {
   kTheirs,  // take the source branch's value
 };
 
-// One dataset that differs between two versions.
+// One dataset that differs between two versions. Rows are followed by identity (diff.h): the
+// counts are rows, never positions that merely shifted.
 struct DatasetChange {
   std::string name;
-  std::size_t modified = 0;   // elements changed in place
-  std::size_t appended = 0;   // elements added at the end
-  std::size_t truncated = 0;  // elements removed from the end
-  std::string text;           // git-like element diff, when the element type is formattable
-  std::size_t inserted = 0;   // elements inserted before the end (later ones shifted)
-  std::size_t erased = 0;     // elements erased before the end (later ones shifted)
+  std::size_t modified = 0;   // rows in both versions whose values changed
+  std::size_t appended = 0;   // new rows at the end
+  std::size_t truncated = 0;  // rows removed from the end
+  std::string text;           // git-like row diff when the element type is formattable and
+                              // DiffOptions::text is set; else empty
+  std::size_t inserted = 0;   // new rows before the end
+  std::size_t erased = 0;     // rows removed before the end
+  std::size_t moved = 0;      // rows whose place changed (a sort, a cut and paste)
+  // The changed rows as ranges with their positions in both versions (diff_range::from_first(),
+  // to_first()); read the values from the two versions' snapshots, or diff the two pvecs
+  // (cowdb::diff) for typed old/new values.
+  std::vector<diff_range> ranges;
+};
+
+// What Database::Diff builds besides the counts.
+struct DiffOptions {
+  bool text = true;    // DatasetChange::text (costs O(changed rows) formatting). Default: true.
+  bool ranges = true;  // DatasetChange::ranges. Default: true.
 };
 
 // The difference between two versions, dataset by dataset.
@@ -137,8 +150,10 @@ class Database {
                                                             std::size_t limit = 1000) const;
 
   // What changed from version `from` to version `to`: datasets added, removed, and changed
-  // with their element diffs. O(datasets + changed chunks). Errors: kNotFound.
-  [[nodiscard]] absl::StatusOr<DatabaseDiff> Diff(VersionId from, VersionId to) const;
+  // with their row diffs (rows followed by identity). O(datasets + changed chunks), plus the
+  // text when options.text (O(changed rows)). Errors: kNotFound.
+  [[nodiscard]] absl::StatusOr<DatabaseDiff> Diff(VersionId from, VersionId to,
+                                                  DiffOptions options = {}) const;
 
   // ---- writing -----------------------------------------------------------------------------
   // Starts a transaction at the branch's head. O(1). Errors: kNotFound.

@@ -37,11 +37,13 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "cowdb/internal/row_match.h"
 #include "cowdb/internal/tree_diff.h"
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
@@ -54,6 +56,9 @@ enum class change_kind : std::uint8_t {
   kTruncated,  // elements only in the old version, at its end
   kInserted,   // elements only in the new version, before an element of the old one
   kErased,     // elements only in the old version, before an element that remains
+  kMoved,      // rows in both versions whose place changed relative to the others (a sort, a
+               // cut and paste); [first, last) indexes to(), from_first() where they were; their
+               // values may differ too (compare old_value and new_value)
 };
 
 // A run of changed elements. [first, last) indexes the new version (to()) for kModified,
@@ -73,7 +78,7 @@ struct diff_range {
   std::size_t to_first() const noexcept {
     return removes() ? static_cast<std::size_t>(static_cast<std::ptrdiff_t>(first) + shift) : first;
   }
-  // True for kTruncated and kErased (the range indexes from()).
+  // True for kTruncated and kErased (the range indexes from()). A kMoved range indexes to().
   bool removes() const noexcept {
     return kind == change_kind::kTruncated || kind == change_kind::kErased;
   }
@@ -167,6 +172,108 @@ class pvec_diff {
   pvec_diff(vec from, vec to)
     requires std::equality_comparable<T>
       : from_(std::move(from)), to_(std::move(to)) {
+    using matcher = internal::row_matcher<T, vec::chunk_capacity, F>;
+    const auto m = matcher::match(internal::pvec_access::rep(from_), internal::pvec_access::rep(to_),
+                                  stats_);
+    if (m.related) {
+      by_rows(m);
+    } else {
+      by_values();
+    }
+  }
+
+  // The two versions compared. O(1).
+  const vec& from() const noexcept { return from_; }
+  const vec& to() const noexcept { return to_; }
+
+  // The changed runs, in order (of both versions). O(1).
+  const std::vector<diff_range>& ranges() const noexcept { return ranges_; }
+
+  // Element counts. O(1).
+  std::size_t modified_count() const noexcept { return counts_[0]; }
+  std::size_t appended_count() const noexcept { return counts_[1]; }
+  std::size_t truncated_count() const noexcept { return counts_[2]; }
+  std::size_t inserted_count() const noexcept { return counts_[3]; }
+  std::size_t erased_count() const noexcept { return counts_[4]; }
+  std::size_t moved_count() const noexcept { return counts_[5]; }
+  std::size_t changed_count() const noexcept {
+    return counts_[0] + counts_[1] + counts_[2] + counts_[3] + counts_[4] + counts_[5];
+  }
+  // True when something was inserted, erased or moved before the end (positions shifted). O(1).
+  bool shifted() const noexcept { return counts_[3] + counts_[4] + counts_[5] > 0; }
+  // True when no row changed: the same rows with the same values in the same order (for
+  // versions with no row in common: equal elements). O(1).
+  bool empty() const noexcept { return ranges_.empty(); }
+
+  // The changes element by element. begin() is O(depth).
+  iterator begin() const { return iterator(this, 0); }
+  iterator end() const { return iterator(this, ranges_.size()); }
+
+  // What the comparison read: distinct node pairs visited and element comparisons made.
+  const diff_stats& stats() const noexcept { return stats_; }
+
+ private:
+  // Appends a range, extending the previous one when it continues it.
+  void add(const diff_range& r) {
+    if (r.first == r.last) return;
+    counts_[static_cast<std::size_t>(r.kind)] += r.size();
+    if (!ranges_.empty()) {
+      diff_range& b = ranges_.back();
+      if (b.kind == r.kind && b.shift == r.shift && b.last == r.first) {
+        b.last = r.last;
+        return;
+      }
+    }
+    ranges_.push_back(r);
+  }
+
+  // The changes row by row, for versions with rows in common (see row_match.h).
+  void by_rows(const internal::row_matching<T>& m) {
+    const std::size_t na = from_.size(), nb = to_.size();
+    auto delta = [](std::size_t x, std::size_t y) {
+      return static_cast<std::ptrdiff_t>(x) - static_cast<std::ptrdiff_t>(y);
+    };
+    std::vector<diff_range> rs;
+    for (const auto& p : m.kept) {
+      const std::ptrdiff_t shift = delta(p.b, p.a);
+      if (p.moved) {
+        rs.push_back({p.b, p.b + p.len, change_kind::kMoved, shift});
+        continue;
+      }
+      if (p.shared) continue;
+      stats_.elements_compared += p.len;
+      for (std::size_t k = 0; k < p.len;) {
+        if (p.pa[k] == p.pb[k]) {
+          ++k;
+          continue;
+        }
+        std::size_t e = k + 1;
+        while (e < p.len && !(p.pa[e] == p.pb[e])) ++e;
+        rs.push_back({p.b + k, p.b + e, change_kind::kModified, shift});
+        k = e;
+      }
+    }
+    for (const auto& s : m.inserted) {
+      rs.push_back({s.first, s.first + s.len, s.at == na ? change_kind::kAppended : change_kind::kInserted,
+                    delta(s.first, s.at)});
+    }
+    for (const auto& s : m.erased) {
+      const bool tail = s.first + s.len == na && s.at == nb;
+      rs.push_back({s.first, s.first + s.len, tail ? change_kind::kTruncated : change_kind::kErased,
+                    delta(s.at, s.first)});
+    }
+    // In to() order; at one place, removed rows before added ones (patch relies on it).
+    std::stable_sort(rs.begin(), rs.end(), [](const diff_range& x, const diff_range& y) {
+      const std::size_t px = x.to_first(), py = y.to_first();
+      return px < py || (px == py && x.removes() && !y.removes());
+    });
+    for (const diff_range& r : rs) add(r);
+  }
+
+  // The changes by position and value, for versions with no row in common: the chunk alignment,
+  // then per region the common prefix and suffix taken as unchanged, the rest as modified plus
+  // inserted or erased.
+  void by_values() {
     using walker = internal::tree_diff<T, vec::chunk_capacity, F>;
     const std::size_t na_total = from_.size(), nb_total = to_.size();
     walker::regions(
@@ -206,77 +313,12 @@ class pvec_diff {
           if (x > y) removed(g.a_lo + p + k, g.a_lo + p + x, g.b_lo + p + k);
           return true;
         });
-    // The alignment by shared chunks can describe equal versions as a move (chunks shared at
-    // other offsets: v + v against w + v with w equal to v). Equal versions have equal lengths
-    // and equal elements at every index a range covers; only then are they compared in full.
-    if (shifted() && na_total == nb_total && equal_in_place() &&
-        walker::equal(internal::pvec_access::rep(from_), internal::pvec_access::rep(to_))) {
-      ranges_.clear();
-      std::fill(std::begin(counts_), std::end(counts_), 0);
-    }
-  }
-
-  // The two versions compared. O(1).
-  const vec& from() const noexcept { return from_; }
-  const vec& to() const noexcept { return to_; }
-
-  // The changed runs, in order (of both versions). O(1).
-  const std::vector<diff_range>& ranges() const noexcept { return ranges_; }
-
-  // Element counts. O(1).
-  std::size_t modified_count() const noexcept { return counts_[0]; }
-  std::size_t appended_count() const noexcept { return counts_[1]; }
-  std::size_t truncated_count() const noexcept { return counts_[2]; }
-  std::size_t inserted_count() const noexcept { return counts_[3]; }
-  std::size_t erased_count() const noexcept { return counts_[4]; }
-  std::size_t changed_count() const noexcept {
-    return counts_[0] + counts_[1] + counts_[2] + counts_[3] + counts_[4];
-  }
-  // True when something was inserted or erased before the end (positions shifted). O(1).
-  bool shifted() const noexcept { return counts_[3] + counts_[4] > 0; }
-  // True when from() and to() hold equal elements. O(1).
-  bool empty() const noexcept { return ranges_.empty(); }
-
-  // The changes element by element. begin() is O(depth).
-  iterator begin() const { return iterator(this, 0); }
-  iterator end() const { return iterator(this, ranges_.size()); }
-
-  // What the comparison read: distinct node pairs visited and element comparisons made.
-  const diff_stats& stats() const noexcept { return stats_; }
-
- private:
-  // Appends a range, extending the previous one when it continues it.
-  void add(const diff_range& r) {
-    if (r.first == r.last) return;
-    counts_[static_cast<std::size_t>(r.kind)] += r.size();
-    if (!ranges_.empty()) {
-      diff_range& b = ranges_.back();
-      if (b.kind == r.kind && b.shift == r.shift && b.last == r.first) {
-        b.last = r.last;
-        return;
-      }
-    }
-    ranges_.push_back(r);
-  }
-
-  // True when from() and to() (of equal lengths) hold equal elements at every index of every
-  // range. O(changed elements + ranges x depth).
-  bool equal_in_place() {
-    for (const diff_range& r : ranges_) {
-      auto a = from_.begin() + static_cast<std::ptrdiff_t>(r.first);
-      auto b = to_.begin() + static_cast<std::ptrdiff_t>(r.first);
-      for (std::size_t i = r.first; i < r.last; ++i, ++a, ++b) {
-        ++stats_.elements_compared;
-        if (!(*a == *b)) return false;
-      }
-    }
-    return true;
   }
 
   vec from_;
   vec to_;
   std::vector<diff_range> ranges_;
-  std::size_t counts_[5] = {};
+  std::size_t counts_[6] = {};
   diff_stats stats_;
 };
 
@@ -300,19 +342,27 @@ pvec<T, C, F> patch(const pvec<T, C, F>& base, const pvec_diff<T, C, F>& d) {
         "cowdb::patch: the vector has {} elements, the diff was made from {}", base.size(),
         d.from().size()));
   }
-  // Ranges are in order, and every range's to() position is final once the ranges before it
-  // are applied, so applying them in order at their to() positions works.
+  // Moved rows first leave their old places (back to front). Then the ranges are in order, and
+  // every range's to() position is final once the ranges before it are applied, so applying
+  // them in order at their to() positions works; moved rows come back as inserts.
   auto e = base.transient();
   const auto& to = d.to();
+  if (d.moved_count() > 0) {
+    std::vector<std::pair<std::size_t, std::size_t>> away;
+    for (const diff_range& r : d.ranges()) {
+      if (r.kind == change_kind::kMoved) away.emplace_back(r.from_first(), r.size());
+    }
+    std::sort(away.begin(), away.end(), std::greater<>());
+    for (const auto& [f, n] : away) e.erase(f, f + n);
+  }
   for (const diff_range& r : d.ranges()) {
     switch (r.kind) {
       case change_kind::kModified:
         for (std::size_t i = r.first; i < r.last; ++i) e.set(i, to[i]);
         break;
-      case change_kind::kAppended:
-        for (std::size_t i = r.first; i < r.last; ++i) e.push_back(to[i]);
-        break;
+      case change_kind::kAppended:  // at its to() position: removed rows may still follow
       case change_kind::kInserted:
+      case change_kind::kMoved:
         e.insert(r.first, to.slice(r.first, r.last));
         break;
       case change_kind::kTruncated:
@@ -358,7 +408,7 @@ struct fmt::formatter<cowdb::pvec_diff<T, C, F>> {
     for (std::size_t r = 0; r < ranges.size(); ++r) {
       const cowdb::diff_range& g = ranges[r];
       static constexpr const char* kWhat[] = {"modified", "appended", "truncated", "inserted",
-                                              "erased"};
+                                              "erased",   "moved"};
       const char* what = kWhat[static_cast<std::size_t>(g.kind)];
       out = fmt::format_to(out, "@@ [{}, {}) {}: {} element{} @@\n", group_digits(g.first),
                            group_digits(g.last), what, group_digits(g.size()),
@@ -394,6 +444,9 @@ struct fmt::formatter<cowdb::pvec_diff<T, C, F>> {
     }
     if (d.erased_count() > 0) {
       out = fmt::format_to(out, ", {} erased", group_digits(d.erased_count()));
+    }
+    if (d.moved_count() > 0) {
+      out = fmt::format_to(out, ", {} moved", group_digits(d.moved_count()));
     }
     return out;
   }

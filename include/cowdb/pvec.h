@@ -313,10 +313,12 @@ class pvec {
 
   // Appends the rows of a range (new rows, fresh ids). O(range size + B + F * depth).
   template <std::ranges::input_range R>
-    requires std::convertible_to<std::ranges::range_reference_t<R>, T>
+    requires(std::convertible_to<std::ranges::range_reference_t<R>, T> &&
+             !std::same_as<std::remove_cvref_t<R>, pvec>)
   [[nodiscard]] pvec append(R&& r) const& { return edit_copy([&](editor& e) { e.append(std::forward<R>(r)); }); }
   template <std::ranges::input_range R>
-    requires std::convertible_to<std::ranges::range_reference_t<R>, T>
+    requires(std::convertible_to<std::ranges::range_reference_t<R>, T> &&
+             !std::same_as<std::remove_cvref_t<R>, pvec>)
   [[nodiscard]] pvec append(R&& r) && { return edit_move([&](editor& e) { e.append(std::forward<R>(r)); }); }
   // Appends the rows of v, which keep their identity (same as concat(*this, v)).
   [[nodiscard]] pvec append(const pvec& v) const { return concat(*this, v); }
@@ -642,7 +644,8 @@ class pvec_editor {
   // Appends the rows of a range (new rows). Strong guarantee: if a copy throws, the editor keeps
   // its previous contents. O(range size), amortized O(1) per row.
   template <std::ranges::input_range R>
-    requires std::convertible_to<std::ranges::range_reference_t<R>, T>
+    requires(std::convertible_to<std::ranges::range_reference_t<R>, T> &&
+             !std::same_as<std::remove_cvref_t<R>, vec>)
   void append(R&& r) {
     pvec_editor grown(persistent());  // on failure only `grown` is lost
     for (auto&& x : r) grown.emplace_back(std::forward<decltype(x)>(x));
@@ -668,6 +671,7 @@ class pvec_editor {
           start = k + 1;
         }
       }
+      b.end_source_leaf();
     };
     tree::for_each_leaf(rep_.root, rep_.depth, visit);
     const size_type removed = size() - b.size();

@@ -3,8 +3,8 @@
 //   cowdb_bench [--quick] [--sweep] [--cpu-time] [Google Benchmark flags, e.g.
 //               --benchmark_filter=W3]
 //
-//   (default)  W1-W8, M1, C1, C2, SNAP, MERGE at N = 1M and 10M (W8, MERGE: 10M), 5 repetitions
-//              each.
+//   (default)  W1-W8, M1, C1, C2, SNAP, MERGE, R1-R4 at N = 1M and 10M (W8, MERGE, R1-R4: 10M),
+//              5 repetitions each.
 //   --quick    N = 65536 and short repetitions (also COWDB_BENCH_QUICK=1); the ctest smoke test.
 //   --sweep    W2/W3/W4/W6/W7/M1 at N = 10M for a grid of tree shapes (ChunkBytes x Fanout), one
 //              `SWEEP ...` line per shape, to tune kDefaultChunkBytes / kDefaultFanout.
@@ -496,6 +496,123 @@ void cowdb_merge(benchmark::State& st, std::size_t n) {
   }
 }
 
+// ---- R1..R4: row operations (a 1% filter, its diff, its merge with 50 fixes, a sort) ---------------
+
+// Whether row x goes in the 1% filter: a hash of the value, so the removed rows are spread at
+// random (about 1 in 100) and the same for std and cowdb.
+bool filtered(std::int64_t x) {
+  std::uint64_t z = static_cast<std::uint64_t>(x) + 0x9E3779B97F4A7C15ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return (z ^ (z >> 31)) % 100 == 0;
+}
+
+// R1's result (filter of the fixture) and a branch with 50 rows fixed (R3), built once.
+struct RowFixture {
+  std::size_t n = 0;
+  Pvec filter, fixes;
+  Vec filter_vec;
+};
+const RowFixture& row_fixture(std::size_t n) {
+  static RowFixture f;
+  if (f.n != n) {
+    f = RowFixture{};
+    f.n = n;
+    f.filter = pvec_fixture<Pvec>(n).erase_if(filtered);
+    f.filter_vec.assign(f.filter.begin(), f.filter.end());
+    auto e = pvec_fixture<Pvec>(n).transient();
+    std::mt19937_64 rng(kSeed + 50);
+    std::uniform_int_distribution<std::size_t> pick(0, n - 1);
+    for (std::size_t k = 0; k < 50;) {  // 50 fixes on rows the filter keeps
+      const std::size_t i = pick(rng);
+      if (filtered(e[i])) continue;
+      e.set(i, write_value(k++));
+    }
+    f.fixes = std::move(e).persistent();
+  }
+  return f;
+}
+
+void std_r1(benchmark::State& st, std::size_t n) {  // std::erase_if on a copy (copy included)
+  const Vec& src = std_fixture(n).vec;
+  for (auto _ : st) {
+    Vec v = src;
+    std::erase_if(v, filtered);
+    benchmark::DoNotOptimize(v.data());
+  }
+}
+void cowdb_r1(benchmark::State& st, std::size_t n) {
+  const Pvec& src = pvec_fixture<Pvec>(n);
+  for (auto _ : st) {
+    Pvec v = src.erase_if(filtered);
+    benchmark::DoNotOptimize(v.identity());
+  }
+}
+
+// Baseline of R2 and R3: what finding the removed rows costs without cowdb, a linear walk of the
+// two std::vectors (the rows are in order; a row missing from the second was removed).
+void std_r2(benchmark::State& st, std::size_t n) {
+  const Vec& a = std_fixture(n).vec;
+  const Vec& b = row_fixture(n).filter_vec;
+  for (auto _ : st) {
+    std::size_t removed = 0, j = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (j < b.size() && a[i] == b[j]) {
+        ++j;
+      } else {
+        ++removed;
+      }
+    }
+    benchmark::DoNotOptimize(removed);
+  }
+}
+void cowdb_r2(benchmark::State& st, std::size_t n) {
+  const Pvec& a = pvec_fixture<Pvec>(n);
+  const Pvec& b = row_fixture(n).filter;
+  for (auto _ : st) {
+    auto d = cowdb::diff(a, b);
+    if (d.erased_count() + d.truncated_count() != a.size() - b.size() || d.modified_count() != 0) {
+      st.SkipWithError("the diff does not name exactly the removed rows");
+    }
+    benchmark::DoNotOptimize(d.ranges().data());
+  }
+}
+void cowdb_r3(benchmark::State& st, std::size_t n) {
+  const Pvec& base = pvec_fixture<Pvec>(n);
+  const RowFixture& f = row_fixture(n);
+  for (auto _ : st) {
+    auto r = cowdb::merge(base, f.filter, f.fixes);
+    if (!r.ok() || r.merged().size() != f.filter.size()) st.SkipWithError("unexpected merge");
+    benchmark::DoNotOptimize(r.merged().identity());
+  }
+}
+
+// R4: sorting random rows into a new version; baseline std::sort of a copy (copy included).
+const Vec& random_rows(std::size_t n) {
+  static Vec v;
+  if (v.size() != n) {
+    v.resize(n);
+    std::mt19937_64 rng(kSeed + 4);
+    for (std::int64_t& x : v) x = static_cast<std::int64_t>(rng() >> 1);
+  }
+  return v;
+}
+void std_r4(benchmark::State& st, std::size_t n) {
+  const Vec& src = random_rows(n);
+  for (auto _ : st) {
+    Vec v = src;
+    std::sort(v.begin(), v.end());
+    benchmark::DoNotOptimize(v.data());
+  }
+}
+void cowdb_r4(benchmark::State& st, std::size_t n) {
+  const Pvec src(random_rows(n));
+  for (auto _ : st) {
+    Pvec v = src.sort();
+    benchmark::DoNotOptimize(v.identity());
+  }
+}
+
 // ---- F1..F5: structural edits (insert, erase, concat, slice) and a diff across shifts -----------
 
 // Positions in the middle half, varied per iteration so that no two iterations hit the same chunk.
@@ -809,6 +926,10 @@ std::vector<Pair> register_targets(const Config& cfg) {
                                kNanosecond, /*threads=*/2)});
     if (n == cfg.sizes.back()) {  // W8 and MERGE at the largest N only
       add_pair("MERGE", "1%", std_merge, cowdb_merge, kMicrosecond, kMicrosecond);
+      add_pair("R1", "erase_if", std_r1, cowdb_r1, kMicrosecond, kMicrosecond);
+      add_pair("R2", "diff", std_r2, cowdb_r2, kMicrosecond, kMicrosecond);
+      add_pair("R3", "merge", std_r2, cowdb_r3, kMicrosecond, kMicrosecond);
+      add_pair("R4", "sort", std_r4, cowdb_r4, kMicrosecond, kMicrosecond);
       add_pair("W8", "k=1", std_w8<1>, cowdb_w8<1>, kMicrosecond, kMicrosecond);
       add_pair("W8", "k=10", std_w8<10>, cowdb_w8<10>, kMicrosecond, kMicrosecond);
       add_pair("W8", "k=100", std_w8<100>, cowdb_w8<100>, kMicrosecond, kMicrosecond);
@@ -1012,6 +1133,10 @@ Target target_for(const Pair& p) {
   if (p.id == "F5") return {true, 50'000, "< 50 us"};
   if (p.id[0] == 'F') return {true, 5000, "< 5 us"};
   if (p.id == "MERGE") return {true, 1e300, "-"};
+  if (p.id == "R1") return {false, 1.5, "<= 1.5x"};
+  if (p.id == "R2") return {false, 1.0, "<= 1x"};
+  if (p.id == "R3") return {false, 2.0, "<= 2x"};
+  if (p.id == "R4") return {false, 1.3, "<= 1.3x"};
   if (p.id == "W8") {
     return p.variant == "k=10" ? Target{true, 20'000, "<= 20 us"} : Target{true, 1e300, "-"};
   }

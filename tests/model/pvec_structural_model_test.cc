@@ -15,16 +15,20 @@
 // Every 64 steps every slot gets the full check plus backward iteration, iterator jumps, at()
 // out of range, sub-range for_each_chunk; every 128 steps the live node count must equal the
 // nodes reachable from the slots (a leak or an early free shows at the step that causes it).
-// Every 8 steps diff(a, b) of two random slots is checked: patch(a, d) == b (also onto a rebuilt
-// copy of a), the counts add up, the ranges applied to a's model give b's model, and the
-// element-wise iteration reads the right old and new values. Structural writes are checked to copy
+// Every 8 steps diff(a, b) of two random slots is checked against the row model of
+// tests/testing/row_model.h, whose rows are the slots' model values with the versions' row ids:
+// slots that share rows are compared by row identity (every range, count and the element-wise
+// iteration, exactly), slots that share none by value; patch(a, d) gives b, also onto a copy of a
+// built separately. Structural writes are checked to copy
 // only O(1) leaves and O(depth) inner nodes (the rest is shared with their sources). One write in
 // 40 runs under allocation-failure injection (the row operations too): it completes or throws
 // std::bad_alloc and changes nothing. A run is 1'000'000 operations (persistent writes plus
 // editor operations) over five shapes. Every check fails at once, with two exceptions: equal
-// versions that compare unequal (or whose diff is not empty) are counted and fail the test case
-// at its end, so that the run goes on past them (see "false differences" below and
-// tests/regress/pvec_structural_regress.cc); and so are erase_if sharing shortfalls (below).
+// versions that compare unequal are counted and fail the test case at its end, so that the run
+// goes on past them (see "false differences" below and tests/regress/pvec_structural_regress.cc);
+// and so are erase_if sharing shortfalls (below) and diff mismatches of two classes (a wrong
+// patch onto a copy of from(), and a wrong diff of versions that hold a row twice, which
+// concat(v, v) and inserting a slot into itself make).
 //
 // Row identity: next to its values, each slot (and the editor of a session) has a model of its
 // rows' ids (testing/pvec_model.h). After every step the id of every row of every slot is
@@ -61,6 +65,7 @@
 #include <functional>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <new>
 #include <numeric>
 #include <random>
@@ -77,6 +82,7 @@
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
 #include "testing/pvec_model.h"
+#include "testing/row_model.h"
 
 namespace {
 
@@ -315,6 +321,9 @@ struct run_stats : cowdb::testing::model_stats {
   std::uint64_t diffs = 0;
   std::uint64_t shifted_diffs = 0;
   unsigned max_depth = 0;
+  std::uint64_t exact_diffs = 0;        // checked range by range against the row model
+  std::uint64_t moved_diffs = 0;        // ... with moved rows
+  std::uint64_t repeated_diffs = 0;     // a version holding a row twice
   std::uint64_t false_differences = 0;  // equal versions that compared unequal
   std::string first_false_difference;
   std::uint64_t row_ops = 0;  // erase_if, filter, sorts, append(range), emplace, insert(T&&)
@@ -325,6 +334,8 @@ struct run_stats : cowdb::testing::model_stats {
   // (counted, and the test case fails at its end, like false differences).
   std::uint64_t sharing_shortfalls = 0;
   std::string first_sharing_shortfall;
+  // Diff mismatches that corrupt nothing, by class: how many, and the first.
+  std::map<std::string, std::pair<std::uint64_t, std::string>> diff_mismatches;
 };
 
 template <class Vec>
@@ -1534,10 +1545,11 @@ class structural_runner
                       ex.bytes, mem.bytes);
   }
 
-  // Versions with equal contents that compare unequal (or whose diff is not empty) are counted,
-  // with the first step that saw one, and the run goes on: the test case fails at its end. (A
-  // false "unequal" corrupts nothing, and stopping at the first one would hide everything after
-  // it; see tests/regress/pvec_structural_regress.cc.) Every other mismatch fails at once.
+  // Versions with equal contents that compare unequal are counted, with the first step that saw
+  // one, and the run goes on: the test case fails at its end. (A false "unequal" corrupts
+  // nothing, and stopping at the first one would hide everything after it; see
+  // tests/regress/pvec_structural_regress.cc.) Every other mismatch fails at once, but for the
+  // diff mismatches of note_diff_mismatch.
   void note_false_difference(const char* what, std::size_t a, std::size_t b) {
     if (stats_.false_differences++ == 0) {
       stats_.first_false_difference = fmt::format("{} of slots {} and {} (size {}) at step {}",
@@ -1556,118 +1568,48 @@ class structural_runner
                       models_[a].size(), models_[b].size(), want);
   }
 
-  // diff(a, b) against the models: see the file comment.
+  // The rows of a slot: its model's values with the version's row ids.
+  cowdb::testing::row_list<T> rows(std::size_t slot) const {
+    cowdb::testing::row_list<T> out;
+    out.reserve(models_[slot].size());
+    for (std::size_t i = 0; i < models_[slot].size(); ++i) {
+      out.push_back({slots_[slot].row_id(i), models_[slot][i]});
+    }
+    return out;
+  }
+
+  // A diff mismatch that corrupts nothing (see run_stats::diff_mismatches): counted, the first
+  // kept, and the test case fails at its end.
+  void note_diff_mismatch(const char* what, const std::string& why, std::size_t a, std::size_t b) {
+    auto& c = stats_.diff_mismatches[what];
+    if (why.empty()) return;
+    if (c.first++ == 0) {
+      c.second = fmt::format("diff(slot {}, slot {}) at step {}:{}", a, b, step_, why);
+    }
+  }
+
+  // diff(a, b) against the row model (tests/testing/row_model.h): by row identity where the
+  // versions share rows, by value where they share none; patch() onto a and onto a copy of a built
+  // separately. Exact mismatches fail at once; a wrong patch onto the copy, and a wrong diff of
+  // versions holding a row twice (concat of a version with itself), are counted.
   void check_diff(std::size_t a, std::size_t b) {
-    const Vec& va = slots_[a];
-    const Vec& vb = slots_[b];
-    const model& ma = models_[a];
-    const model& mb = models_[b];
-    const auto d = cowdb::diff(va, vb);
+    const auto ma = rows(a), mb = rows(b);
+    const auto d = cowdb::diff(slots_[a], slots_[b]);
     ++stats_.diffs;
     if (d.shifted()) ++stats_.shifted_diffs;
-    if (ma == mb && !d.empty()) note_false_difference("diff", a, b);
-    COWDB_MODEL_CHECK(!d.empty() || ma == mb, "diff(slot {}, slot {}) is empty", a, b);
-    model out;  // a's model with the ranges applied
-    out.reserve(mb.size());
-    std::size_t pa = 0;  // next element of a not yet accounted for
-    std::size_t counts[5] = {};
-    auto it = d.begin();
-    for (const cowdb::diff_range& r : d.ranges()) {
-      const std::size_t ff = r.from_first(), tf = r.to_first();
-      const std::size_t len = r.size();
-      COWDB_MODEL_CHECK(r.first < r.last, "diff({}, {}): an empty range at {}", a, b, r.first);
-      COWDB_MODEL_CHECK(
-          r.shift == static_cast<std::ptrdiff_t>(tf) - static_cast<std::ptrdiff_t>(ff),
-          "diff({}, {}): range [{}, {}) has shift {}, from {} to {}", a, b, r.first, r.last,
-          r.shift, ff, tf);
-      COWDB_MODEL_CHECK(ff >= pa && ff <= ma.size(),
-                        "diff({}, {}): range [{}, {}) kind {} starts at {} in from(), before {}", a,
-                        b, r.first, r.last, static_cast<int>(r.kind), ff, pa);
-      out.insert(out.end(), ma.begin() + static_cast<std::ptrdiff_t>(pa),
-                 ma.begin() + static_cast<std::ptrdiff_t>(ff));
-      pa = ff;
-      COWDB_MODEL_CHECK(out.size() == tf,
-                        "diff({}, {}): range [{}, {}) kind {} starts at {} in to(), expected {}", a,
-                        b, r.first, r.last, static_cast<int>(r.kind), tf, out.size());
-      const bool takes_old = !r.adds();
-      const bool takes_new = !r.removes();
-      COWDB_MODEL_CHECK(
-          (!takes_old || ff + len <= ma.size()) && (!takes_new || tf + len <= mb.size()),
-          "diff({}, {}): range [{}, {}) kind {} overruns a version", a, b, r.first, r.last,
-          static_cast<int>(r.kind));
-      switch (r.kind) {
-        case change_kind::kModified:
-          for (std::size_t k = 0; k < len; ++k) {
-            COWDB_MODEL_CHECK(!(ma[ff + k] == mb[tf + k]),
-                              "diff({}, {}): element {} reported modified but {} == {}", a, b,
-                              tf + k, ma[ff + k], mb[tf + k]);
-          }
-          break;
-        case change_kind::kAppended:
-          COWDB_MODEL_CHECK(ff == ma.size(), "diff({}, {}): appended at {} of {}", a, b, ff,
-                            ma.size());
-          break;
-        case change_kind::kInserted:
-          COWDB_MODEL_CHECK(ff < ma.size(), "diff({}, {}): inserted at the end {}", a, b, ff);
-          break;
-        case change_kind::kTruncated:
-          COWDB_MODEL_CHECK(r.last == ma.size() && tf == mb.size(),
-                            "diff({}, {}): truncated [{}, {}) not at the end", a, b, r.first,
-                            r.last);
-          break;
-        case change_kind::kErased:
-          COWDB_MODEL_CHECK(!(r.last == ma.size() && tf == mb.size()),
-                            "diff({}, {}): erased [{}, {}) at the end of both", a, b, r.first,
-                            r.last);
-          break;
-      }
-      if (takes_new) {
-        out.insert(out.end(), mb.begin() + static_cast<std::ptrdiff_t>(tf),
-                   mb.begin() + static_cast<std::ptrdiff_t>(tf + len));
-      }
-      if (takes_old) pa += len;
-      counts[static_cast<std::size_t>(r.kind)] += len;
-      // The element-wise view of this range.
-      for (std::size_t k = 0; k < len; ++k, ++it) {
-        COWDB_MODEL_CHECK(it != d.end(), "diff({}, {}): element iteration ended early", a, b);
-        const cowdb::element_change<T> ch = *it;
-        COWDB_MODEL_CHECK(
-            ch.index == r.first + k && ch.kind == r.kind &&
-                (ch.old_value != nullptr) == takes_old && (ch.new_value != nullptr) == takes_new,
-            "diff({}, {}): element change {} of range [{}, {}) is wrong", a, b, k, r.first, r.last);
-        COWDB_MODEL_CHECK((!takes_old || *ch.old_value == ma[ff + k]) &&
-                              (!takes_new || *ch.new_value == mb[tf + k]),
-                          "diff({}, {}): element change at {} has the wrong values", a, b,
-                          ch.index);
-      }
+    cowdb::testing::diff_summary s;
+    const std::string why = cowdb::testing::check_diff_result(d, ma, mb, &s, false);
+    if (s.repeated) {
+      ++stats_.repeated_diffs;
+      note_diff_mismatch("diffs of versions holding a row twice", why, a, b);
+    } else {
+      COWDB_MODEL_CHECK(why.empty(), "diff(slot {}, slot {}):{}", a, b, why);
     }
-    COWDB_MODEL_CHECK(it == d.end(), "diff({}, {}): element iteration runs past the ranges", a, b);
-    out.insert(out.end(), ma.begin() + static_cast<std::ptrdiff_t>(pa), ma.end());
-    COWDB_MODEL_CHECK(out == mb, "diff({}, {}): the ranges applied to from() do not give to()", a,
-                      b);
-    COWDB_MODEL_CHECK(
-        counts[0] == d.modified_count() && counts[1] == d.appended_count() &&
-            counts[2] == d.truncated_count() && counts[3] == d.inserted_count() &&
-            counts[4] == d.erased_count() &&
-            d.changed_count() == counts[0] + counts[1] + counts[2] + counts[3] + counts[4] &&
-            d.shifted() == (counts[3] + counts[4] > 0),
-        "diff({}, {}): counts do not add up", a, b);
-    COWDB_MODEL_CHECK(ma.size() + counts[1] + counts[3] == mb.size() + counts[2] + counts[4],
-                      "diff({}, {}): sizes {} -> {} but {} appended, {} inserted, {} truncated, "
-                      "{} erased",
-                      a, b, ma.size(), mb.size(), counts[1], counts[3], counts[2], counts[4]);
-    // patch: onto from() itself (O(1)) and onto an equal, separately built version.
-    COWDB_MODEL_CHECK(cowdb::patch(va, d) == vb, "patch(slot {}, diff) != slot {}", a, b);
+    if (s.exact) ++stats_.exact_diffs;
+    if (s.moved > 0) ++stats_.moved_diffs;
     if (one_in(2)) {
-      const Vec rebuilt(ma);
-      const Vec patched = cowdb::patch(rebuilt, d);
-      COWDB_MODEL_CHECK(patched.size() == mb.size() && std::ranges::equal(patched, mb),
-                        "patch(rebuilt slot {}, diff) does not give slot {}'s model", a, b);
-      try {
-        patched.check_invariants();
-      } catch (const std::logic_error& e) {
-        FAIL(fmt::format("patch(rebuilt slot {}, diff({}, {})): {}", a, a, b, e.what()));
-      }
+      note_diff_mismatch("patches onto a copy of from()",
+                         cowdb::testing::check_patch_onto_copy(d, ma, mb), a, b);
     }
   }
 
@@ -2012,12 +1954,13 @@ TEMPLATE_TEST_CASE(
     fmt::print(
         "  {}-byte elements, chunk {}, fanout {}: {} steps, {} ops ({} structural, {} row ops, {} "
         "in editors), {} injected allocation failures, {} throwing predicates or comparators, {} "
-        "same versions, {} sharing checks ({} short), {} diffs ({} shifted), {} checks, max size "
-        "{}, max depth {}, mean size {:.1f}\n",
+        "same versions, {} sharing checks ({} short), {} diffs ({} shifted, {} by row identity, {} "
+        "with moves, {} with a row twice), {} checks, max size {}, max depth {}, mean size {:.1f}\n",
         sizeof(typename vec::value_type), vec::chunk_capacity, vec::fanout, stats.steps, stats.ops,
         stats.structural_ops, stats.row_ops, stats.editor_ops, stats.alloc_failures,
         stats.throwing_functors, stats.same_version, stats.sharing_checks, stats.sharing_shortfalls,
-        stats.diffs, stats.shifted_diffs, g_model_checks - checks0, stats.max_size, stats.max_depth,
+        stats.diffs, stats.shifted_diffs, stats.exact_diffs, stats.moved_diffs,
+        stats.repeated_diffs, g_model_checks - checks0, stats.max_size, stats.max_depth,
         static_cast<double>(stats.size_sum) / static_cast<double>(stats.steps));
   }
   CHECK(stats.ops >= TestType::ops);
@@ -2029,6 +1972,8 @@ TEMPLATE_TEST_CASE(
   CHECK(stats.throwing_functors > 0);
   CHECK(stats.same_version > 0);
   CHECK(stats.sharing_checks > 0);
+  CHECK(stats.exact_diffs > 0);
+  CHECK(stats.moved_diffs > 0);
   {
     INFO("first: " << stats.first_false_difference);
     CHECK(stats.false_differences == 0);
@@ -2036,6 +1981,10 @@ TEMPLATE_TEST_CASE(
   {
     INFO("first: " << stats.first_sharing_shortfall);
     CHECK(stats.sharing_shortfalls == 0);
+  }
+  for (const auto& [what, c] : stats.diff_mismatches) {
+    INFO(what << " unlike the row model: " << c.first << "; the first: " << c.second);
+    CHECK(c.first == 0);
   }
   // Every slot, editor and temporary is gone: no node may be left.
   REQUIRE(live_nodes() == live0);

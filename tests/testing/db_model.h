@@ -40,6 +40,7 @@
 #define COWDB_TESTS_TESTING_DB_MODEL_H_
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
@@ -131,10 +132,14 @@ inline Point Bump(const Point& p) { return {(p.x + 1) % 5, p.y, p.z}; }
 
 // ---- the model ----------------------------------------------------------------------------------
 
+// A dataset: its rows' values and, in parallel, their identities (model ids: rows made by the
+// model get fresh ones, rows that the database keeps keep theirs), so that merges and diffs are
+// predicted by row identity as cowdb does them.
 struct ModelDataset {
   Kind kind = Kind::kInt;
   std::vector<std::int64_t> ints;
   std::vector<Point> points;
+  std::vector<std::uint64_t> ids;
   std::size_t size() const { return kind == Kind::kInt ? ints.size() : points.size(); }
   friend bool operator==(const ModelDataset&, const ModelDataset&) = default;
 };
@@ -198,82 +203,282 @@ struct Side {
 struct CatalogOutcome {
   Catalog merged;
   std::vector<Conflict> conflicts;
+  bool unordered = false;  // some dataset's merge is only predicted as a set of rows
 };
 
-// The three-way merge of merge.h on std::vectors. Appends conflicting indices (sorted) to
-// *conflicts when `side` is empty.
+// The three-way merge of merge.h by row identity, for histories in which no side reorders base
+// rows (every edit of this model keeps them in order: set, update, push_back, pop_back, take,
+// resize, transform, fresh copies). Per base row, each side kept it (maybe with a new value) or
+// erased it; rows a side inserted sit at a "gap": before the next base row that side kept
+// (base.size() at the end). Conflicts: a row changed on both sides (kValues: to different
+// values; kWrites: at all), changed on one side and erased on the other, erased on both
+// (kWrites), rows inserted at one gap on both sides (kValues: unless equal). Appends the base
+// rows in conflict (for inserts, the gap) to *conflicts when `side` is empty; the result decides
+// conflicts for `side` (ours when empty): its value, its action, its inserted rows first.
 template <class T>
-std::vector<T> MergeVectors(const std::vector<T>& b, const std::vector<T>& o,
-                            const std::vector<T>& t, std::optional<cowdb::merge_side> side,
-                            std::vector<std::size_t>* conflicts, cowdb::merge_mode mode) {
-  using cowdb::merge_side;
+ModelDataset MergeRows(const ModelDataset& b, const ModelDataset& o, const ModelDataset& t,
+                       std::optional<cowdb::merge_side> side, std::vector<std::size_t>* conflicts,
+                       cowdb::merge_mode mode, bool* unordered) {
   const bool writes = mode == cowdb::merge_mode::kWrites;
-  const std::size_t lb = b.size(), lo = o.size(), lt = t.size();
-  std::vector<std::size_t> found;
-  std::size_t len = 0;
-  bool length_conflict = false;
-  if (writes && lo != lb && lt != lb) {  // kWrites: both resized
-    if (side) {
-      len = *side == merge_side::kOurs ? lo : lt;
-    } else {
-      for (std::size_t i = std::min({lb, lo, lt}); i < std::max({lb, lo, lt}); ++i) {
-        found.push_back(i);
+  const bool ours_decide = side.value_or(cowdb::merge_side::kOurs) == cowdb::merge_side::kOurs;
+  const std::vector<T>& bv = Elems<T>(b);
+  const std::size_t nb = bv.size();
+  std::map<std::uint64_t, std::size_t> base_pos;
+  for (std::size_t r = 0; r < nb; ++r) base_pos.emplace(b.ids[r], r);
+  struct SideRows {
+    std::vector<std::ptrdiff_t> kept;                       // base row -> side position, or -1
+    std::map<std::size_t, std::vector<std::size_t>> ins;  // gap -> side positions
+  };
+  auto analyze = [&](const ModelDataset& s) {
+    SideRows out;
+    out.kept.assign(nb, -1);
+    std::vector<std::size_t> pending;
+    for (std::size_t i = 0; i < s.ids.size(); ++i) {
+      const auto it = base_pos.find(s.ids[i]);
+      if (it == base_pos.end()) {
+        pending.push_back(i);
+        continue;
       }
-      len = lo;
-      length_conflict = true;
+      out.kept[it->second] = static_cast<std::ptrdiff_t>(i);
+      if (!pending.empty()) out.ins[it->second] = std::exchange(pending, {});
     }
-  } else if (lo == lt) {
-    len = lo;
-  } else if (lo == lb) {
-    len = lt;
-  } else if (lt == lb) {
-    len = lo;
-  } else if (lo < lb && lt < lb) {
-    len = std::min(lo, lt);
-  } else if (side) {
-    len = *side == merge_side::kOurs ? lo : lt;
-  } else {
-    for (std::size_t i = std::min(lo, lt); i < std::max(lo, lt); ++i) found.push_back(i);
-    len = lo;
-    length_conflict = true;
-  }
-  if (!length_conflict && len < std::max(lo, lt)) {
-    // Modify/delete: the longer side changed elements the shorter side deleted.
-    const bool ours_longer = lo > lt;
-    const std::vector<T>& longer = ours_longer ? o : t;
-    const std::size_t hi = std::min(longer.size(), lb);
-    bool any = false;
-    for (std::size_t i = len; i < hi; ++i) {
-      if (longer[i] == b[i]) continue;
-      any = true;
-      if (!side) found.push_back(i);
+    if (!pending.empty()) out.ins[nb] = std::move(pending);
+    return out;
+  };
+  const SideRows so = analyze(o), st = analyze(t);
+  // Rows both sides got after base (a criss-cross of merges), or base rows out of base order on
+  // a side (a consequence of one), leave the order of some rows to choices this model does not
+  // make: the caller then checks the rows as a set and takes the order from the database.
+  {
+    std::set<std::uint64_t> o_new;
+    for (const auto& [gap, rows] : so.ins) {
+      for (std::size_t i : rows) o_new.insert(o.ids[i]);
     }
-    const bool longer_wins = side && (*side == merge_side::kOurs) == ours_longer;
-    if (any && longer_wins) len = longer.size();
-  }
-  std::vector<T> out(o.begin(), o.begin() + static_cast<std::ptrdiff_t>(std::min(lo, len)));
-  for (std::size_t i = out.size(); i < len; ++i) out.push_back(t[i]);
-  const std::size_t common = std::min({lo, lt, len});
-  for (std::size_t i = 0; i < std::min(common, lb); ++i) {
-    if (b[i] == t[i] || (!writes && o[i] == t[i])) continue;
-    if (o[i] == b[i] || side == merge_side::kTheirs) {
-      out[i] = t[i];
-    } else if (!side) {
-      found.push_back(i);
+    for (const auto& [gap, rows] : st.ins) {
+      for (std::size_t i : rows) *unordered = *unordered || o_new.contains(t.ids[i]);
+    }
+    for (const SideRows* sr : {&so, &st}) {
+      std::ptrdiff_t last = -1;
+      for (std::ptrdiff_t p : sr->kept) {
+        if (p < 0) continue;
+        *unordered = *unordered || p < last;
+        last = p;
+      }
     }
   }
-  for (std::size_t i = lb; i < common; ++i) {
-    if (!writes && o[i] == t[i]) continue;
-    if (side == merge_side::kTheirs) {
-      out[i] = t[i];
-    } else if (!side) {
-      found.push_back(i);
+  const std::vector<T>& ov = Elems<T>(o);
+  const std::vector<T>& tv = Elems<T>(t);
+  ModelDataset out;
+  out.kind = b.kind;
+  std::vector<T>& mv = Elems<T>(out);
+  std::vector<std::size_t> found;
+  auto emit = [&](const ModelDataset& from, const std::vector<T>& vals, std::size_t i) {
+    mv.push_back(vals[i]);
+    out.ids.push_back(from.ids[i]);
+  };
+  // Inserted rows. The merge starts from X, the side that erased and inserted more rows (ours
+  // on a tie), and brings in Y's rows at their gaps: before X's rows at the same gap, or after
+  // them when both inserted new rows there and X wins the order conflict. Rows both inserted
+  // (same id: both got them after base) stay where X has them, once.
+  auto changed = [nb](const SideRows& sr, const ModelDataset& s) {
+    std::size_t kept = 0;
+    for (std::ptrdiff_t p : sr.kept) kept += p >= 0;
+    return (nb - kept) + (s.ids.size() - kept);
+  };
+  const bool x_ours = changed(so, o) >= changed(st, t);
+  const SideRows& sx = x_ours ? so : st;
+  const SideRows& sy = x_ours ? st : so;
+  const ModelDataset& dx = x_ours ? o : t;
+  const ModelDataset& dy = x_ours ? t : o;
+  const std::vector<T>& xv = x_ours ? ov : tv;
+  const std::vector<T>& yv = x_ours ? tv : ov;
+  const bool y_decides = ours_decide != x_ours;
+  std::map<std::uint64_t, std::size_t> x_new;  // id -> x position
+  for (const auto& [gap, rows] : sx.ins) {
+    for (std::size_t i : rows) x_new.emplace(dx.ids[i], i);
+  }
+  std::map<std::size_t, T> x_override;  // x position -> y's value
+  std::map<std::size_t, std::vector<std::size_t>> y_novel;
+  std::map<std::size_t, bool> y_first;
+  std::map<std::size_t, bool> ours_list;  // gap -> the sides agree: emit ours' rows
+  for (const auto& [gap, rows] : sy.ins) {
+    const auto xi = sx.ins.find(gap);
+    if (xi != sx.ins.end() && !writes && xi->second.size() == rows.size()) {
+      bool same = true;
+      for (std::size_t k = 0; same && k < rows.size(); ++k) same = xv[xi->second[k]] == yv[rows[k]];
+      if (same) {
+        ours_list[gap] = true;
+        continue;
+      }
+    }
+    bool decided = false;
+    y_first[gap] = true;
+    for (std::size_t i : rows) {
+      const auto c = x_new.find(dy.ids[i]);
+      if (c != x_new.end()) {
+        if (!(xv[c->second] == yv[i])) {
+          found.push_back(gap);
+          if (y_decides) x_override[c->second] = yv[i];
+        }
+        continue;
+      }
+      y_novel[gap].push_back(i);
+      if (xi != sx.ins.end() && !decided) {
+        found.push_back(gap);
+        y_first[gap] = y_decides;
+        decided = true;
+      }
     }
   }
-  std::sort(found.begin(), found.end());
-  found.erase(std::unique(found.begin(), found.end()), found.end());
-  conflicts->insert(conflicts->end(), found.begin(), found.end());
+  auto emit_x = [&](std::size_t i) {
+    const auto ov_it = x_override.find(i);
+    mv.push_back(ov_it == x_override.end() ? xv[i] : ov_it->second);
+    out.ids.push_back(dx.ids[i]);
+  };
+  auto emit_gap = [&](std::size_t r) {
+    const auto xi = sx.ins.find(r);
+    if (ours_list.contains(r)) {
+      for (std::size_t i : so.ins.at(r)) emit(o, ov, i);
+      return;
+    }
+    const auto yn = y_novel.find(r);
+    const bool yf = !y_first.contains(r) || y_first.at(r);
+    if (yn != y_novel.end() && yf) {
+      for (std::size_t i : yn->second) emit(dy, yv, i);
+    }
+    if (xi != sx.ins.end()) {
+      for (std::size_t i : xi->second) emit_x(i);
+    }
+    if (yn != y_novel.end() && !yf) {
+      for (std::size_t i : yn->second) emit(dy, yv, i);
+    }
+  };
+  for (std::size_t r = 0; r <= nb; ++r) {
+    emit_gap(r);
+    if (r == nb) break;
+    const std::ptrdiff_t po = so.kept[r], pt = st.kept[r];
+    const bool mo = po >= 0 && !(ov[static_cast<std::size_t>(po)] == bv[r]);
+    const bool mt = pt >= 0 && !(tv[static_cast<std::size_t>(pt)] == bv[r]);
+    if (po < 0 && pt < 0) {
+      if (writes) found.push_back(r);
+      continue;
+    }
+    if (po < 0 || pt < 0) {  // erased on one side
+      const bool o_kept = po >= 0;
+      if (!(o_kept ? mo : mt)) continue;  // unchanged on the other side: erased
+      found.push_back(r);
+      if (o_kept == ours_decide) {
+        o_kept ? emit(o, ov, static_cast<std::size_t>(po)) : emit(t, tv, static_cast<std::size_t>(pt));
+      }
+      continue;
+    }
+    const T& vo = ov[static_cast<std::size_t>(po)];
+    const T& vt = tv[static_cast<std::size_t>(pt)];
+    T value = mo ? vo : mt ? vt : bv[r];
+    if (mo && mt && (writes || !(vo == vt))) {
+      found.push_back(r);
+      value = ours_decide ? vo : vt;
+    }
+    mv.push_back(value);
+    out.ids.push_back(b.ids[r]);
+  }
+  if (!side) conflicts->insert(conflicts->end(), found.begin(), found.end());
   return out;
+}
+
+// What diff(x, y) counts (modified, appended, truncated, inserted, erased) for two versions of a
+// dataset whose rows keep base order (see MergeRows): by row identity when they have a row in
+// common; otherwise by position and value (the diff of unrelated versions, which share no node:
+// one region, compared position by position, the longer end appended or truncated).
+template <class T>
+std::array<std::size_t, 5> DiffCounts(const ModelDataset& dx, const ModelDataset& dy) {
+  const std::vector<T>& x = Elems<T>(dx);
+  const std::vector<T>& y = Elems<T>(dy);
+  std::map<std::uint64_t, std::size_t> in_x;
+  for (std::size_t i = 0; i < x.size(); ++i) in_x.emplace(dx.ids[i], i);
+  std::array<std::size_t, 5> c{};
+  std::vector<bool> x_common(x.size(), false);
+  bool related = false;
+  for (std::size_t j = 0; j < y.size(); ++j) {
+    const auto it = in_x.find(dy.ids[j]);
+    if (it == in_x.end()) continue;
+    related = true;
+    x_common[it->second] = true;
+    c[0] += !(x[it->second] == y[j]);
+  }
+  if (!related && !x.empty() && !y.empty()) {
+    c = {};
+    const std::size_t m = std::min(x.size(), y.size());
+    for (std::size_t i = 0; i < m; ++i) c[0] += !(x[i] == y[i]);
+    if (y.size() > m) c[1] = y.size() - m;
+    if (x.size() > m) c[2] = x.size() - m;
+    return c;
+  }
+  // Rows only in y: appended when no common row follows them in y; likewise for x.
+  bool common_after = false;
+  for (std::size_t j = y.size(); j-- > 0;) {
+    if (in_x.contains(dy.ids[j])) {
+      common_after = true;
+    } else {
+      ++c[common_after ? 3 : 1];
+    }
+  }
+  common_after = false;
+  for (std::size_t i = x.size(); i-- > 0;) {
+    if (x_common[i]) {
+      common_after = true;
+    } else {
+      ++c[common_after ? 4 : 2];
+    }
+  }
+  return c;
+}
+
+template <class T>
+bool SameElements(const cowdb::pvec<T>& v, const std::vector<T>& m);
+
+// A version's datasets as the database has them (values and row ids).
+inline Catalog ReadCatalog(const cowdb::Snapshot& s) {
+  Catalog cat;
+  for (const cowdb::DatasetInfo& info : s.Datasets()) {
+    ModelDataset d;
+    auto read = [&d](const auto& v) {
+      using T = typename std::decay_t<decltype(v)>::value_type;
+      Elems<T>(d).assign(v.begin(), v.end());
+      for (std::size_t i = 0; i < v.size(); ++i) d.ids.push_back(v.row_id(i));
+    };
+    if (const auto v = s.Get<std::int64_t>(info.name); v.ok()) {
+      d.kind = Kind::kInt;
+      read(*v);
+    } else if (const auto p = s.Get<Point>(info.name); p.ok()) {
+      d.kind = Kind::kPoint;
+      read(*p);
+    }
+    cat.emplace(info.name, std::move(d));
+  }
+  return cat;
+}
+
+// The same rows (ids with their values), in any order.
+inline bool SameRowSet(const ModelDataset& a, const ModelDataset& b) {
+  if (a.kind != b.kind || a.ids.size() != b.ids.size()) return false;
+  return WithKind(a.kind, [&](auto tag) {
+    using T = decltype(tag);
+    std::map<std::uint64_t, T> x, y;
+    for (std::size_t i = 0; i < a.ids.size(); ++i) x.emplace(a.ids[i], Elems<T>(a)[i]);
+    for (std::size_t i = 0; i < b.ids.size(); ++i) y.emplace(b.ids[i], Elems<T>(b)[i]);
+    return x == y;
+  });
+}
+
+// The dataset holds the model's rows: the same values and the same row identities.
+template <class T>
+bool SameRows(const cowdb::pvec<T>& v, const ModelDataset& d) {
+  if (!SameElements(v, Elems<T>(d))) return false;
+  for (std::size_t i = 0; i < d.ids.size(); ++i) {
+    if (v.row_id(i) != d.ids[i]) return false;
+  }
+  return true;
 }
 
 template <class T>
@@ -321,6 +526,7 @@ struct RunStats {
   std::uint64_t merges_conflict = 0;
   std::uint64_t merges_base_pruned = 0;  // kFailedPrecondition: the merge base was pruned
   std::uint64_t merges_skipped = 0;      // the merge-base walk was too long to model
+  std::uint64_t merges_unordered = 0;    // rows both sides got after the base: see MergeRows
   std::uint64_t pruned = 0;
   std::uint64_t full_checks = 0;
   std::uint64_t snapshots_checked = 0;
@@ -445,12 +651,23 @@ class DatabaseModel {
                     absl::StatusCodeToString(code), s.ToString());
   }
 
+  // The id the database gave a new row: it must never have been seen before.
+  std::uint64_t NewRow(std::uint64_t id) {
+    COWDB_DBM_CHECK(seen_rows_.insert(id).second, "a new row got the id {} of an earlier row", id);
+    return id;
+  }
+
   ModelVersionPtr AddVersion(std::vector<VersionId> parents, std::string message, Catalog catalog) {
     auto v = std::make_shared<ModelVersion>();
     v->id = VersionId{next_id_++};
     v->parents = std::move(parents);
     v->message = std::move(message);
     v->catalog = std::move(catalog);
+    for (const auto& [name, d] : v->catalog) {  // the model's rows are distinct rows
+      std::set<std::uint64_t> seen(d.ids.begin(), d.ids.end());
+      COWDB_DBM_CHECK(seen.size() == d.ids.size() && d.ids.size() == d.size(),
+                      "model bug: dataset {} of the new version repeats a row id", name);
+    }
     versions_.emplace(v->id.value, v);
     std::vector<std::uint64_t>& ps = all_parents_[v->id.value];
     for (VersionId p : v->parents) ps.push_back(p.value);
@@ -554,7 +771,7 @@ class DatabaseModel {
         using T = decltype(tag);
         absl::StatusOr<cowdb::pvec<T>> v = t.txn.Get<T>(name);
         COWDB_DBM_CHECK(v.ok(), "txn dataset {}: {}", name, v.status().ToString());
-        COWDB_DBM_CHECK(SameElements(*v, Elems<T>(d)), "txn on {} reads dataset {} wrong", t.branch,
+        COWDB_DBM_CHECK(SameRows(*v, d), "txn on {} reads dataset {} wrong", t.branch,
                         name);
         ids[name] = v->identity();
       });
@@ -605,12 +822,12 @@ class DatabaseModel {
           continue;
         } else {
           std::vector<std::size_t> idx;
-          merged.kind = db->kind;
           WithKind(db->kind, [&](auto tag) {
             using T = decltype(tag);
-            Elems<T>(merged) =
-                MergeVectors(Elems<T>(*db), Elems<T>(*dox), Elems<T>(*dt), side, &idx, elements);
+            merged = MergeRows<T>(*db, *dox, *dt, side, &idx, elements, &out.unordered);
           });
+          std::sort(idx.begin(), idx.end());
+          idx.erase(std::unique(idx.begin(), idx.end()), idx.end());
           if (!idx.empty()) {
             for (std::size_t i : idx) out.conflicts.push_back({name, i});
             continue;
@@ -650,7 +867,7 @@ class DatabaseModel {
         using Other = std::conditional_t<std::is_same_v<T, Point>, std::int64_t, Point>;
         absl::StatusOr<cowdb::pvec<T>> v = s.Get<T>(name);
         COWDB_DBM_CHECK(v.ok(), "{}: Get({}): {}", what, name, v.status().ToString());
-        COWDB_DBM_CHECK(SameElements(*v, Elems<T>(d)), "{}: dataset {} differs from the model",
+        COWDB_DBM_CHECK(SameRows(*v, d), "{}: dataset {} differs from the model",
                         what, name);
         ExpectCode(s.Get<Other>(name).status(), absl::StatusCode::kInvalidArgument,
                    "Get with the wrong type");
@@ -798,12 +1015,14 @@ class DatabaseModel {
     const std::string name = it->first;
     WithKind(it->second.kind, [&](auto tag) {
       using T = decltype(tag);
-      EditTyped<T>(t, name, Elems<T>(it->second));
+      EditTyped<T>(t, name, it->second);
     });
   }
 
   template <class T>
-  void EditTyped(OpenTxn& t, const std::string& name, std::vector<T>& m) {
+  void EditTyped(OpenTxn& t, const std::string& name, ModelDataset& d) {
+    std::vector<T>& m = Elems<T>(d);
+    std::vector<std::uint64_t>& ids = d.ids;
     const std::size_t r = Uniform(100);
     if (r < 70) {
       op_ = fmt::format("Edit({}) on {}", name, t.branch);
@@ -822,9 +1041,11 @@ class DatabaseModel {
           const T v = Value<T>();
           ed->push_back(v);
           m.push_back(v);
+          ids.push_back(NewRow(ed->row_id(ed->size() - 1)));
         } else if (op < 68 && !m.empty()) {
           ed->pop_back();
           m.pop_back();
+          ids.pop_back();
         } else if (op < 82 && !m.empty()) {
           const std::size_t i = Index(m.size());
           ed->update(i, [](const T& x) { return Bump(x); });
@@ -833,11 +1054,14 @@ class DatabaseModel {
           const std::size_t len = m.size() + 2 - std::min(m.size() + 2, Uniform(6));
           ed->take(len);
           if (len < m.size()) m.resize(len);
+          if (len < ids.size()) ids.resize(len);
         } else if (op < 89) {
           const std::size_t len = m.size() + Uniform(5);
           const T v = Value<T>();
           ed->resize(len, v);
           m.resize(len, v);
+          while (ids.size() > len) ids.pop_back();
+          while (ids.size() < len) ids.push_back(NewRow(ed->row_id(ids.size())));
         } else if (op < 95) {
           COWDB_DBM_CHECK(ed->size() == m.size(), "editor size {} != {}", ed->size(), m.size());
           if (!m.empty()) {
@@ -875,12 +1099,14 @@ class DatabaseModel {
       const std::size_t len = m.size() + 1 - std::min(m.size() + 1, Uniform(4));
       ExpectCode(t.txn.Put<T>(name, g->take(len)), absl::StatusCode::kOk, op_);
       if (len < m.size()) m.resize(len);
+      if (len < ids.size()) ids.resize(len);
     } else if (r < 92) {
       // A fresh version (new identity), often with equal elements.
       op_ = fmt::format("Put({}, fresh) on {}", name, t.branch);
       if (Chance(50) && !m.empty()) m[Index(m.size())] = Value<T>();
-      ExpectCode(t.txn.Put<T>(name, cowdb::pvec<T>(m.begin(), m.end())), absl::StatusCode::kOk,
-                 op_);
+      const cowdb::pvec<T> fresh(m.begin(), m.end());
+      for (std::size_t k = 0; k < ids.size(); ++k) ids[k] = NewRow(fresh.row_id(k));
+      ExpectCode(t.txn.Put<T>(name, fresh), absl::StatusCode::kOk, op_);
     } else {
       op_ = fmt::format("Get({}) on {}", name, t.branch);
       absl::StatusOr<cowdb::pvec<T>> g = t.txn.Get<T>(name);
@@ -939,12 +1165,13 @@ class DatabaseModel {
     WithKind(kind, [&](auto tag) {
       using T = decltype(tag);
       std::vector<T> contents = RandomContents<T>();
-      const absl::Status s =
-          t.txn.Create<T>(name, cowdb::pvec<T>(contents.begin(), contents.end()));
+      const cowdb::pvec<T> fresh(contents.begin(), contents.end());
+      const absl::Status s = t.txn.Create<T>(name, fresh);
       if (t.work.contains(name)) return ExpectCode(s, absl::StatusCode::kAlreadyExists, op_);
       ExpectCode(s, absl::StatusCode::kOk, op_);
       ModelDataset d;
       d.kind = kind;
+      for (std::size_t k = 0; k < contents.size(); ++k) d.ids.push_back(NewRow(fresh.row_id(k)));
       Elems<T>(d) = std::move(contents);
       t.work.emplace(name, std::move(d));
     });
@@ -1006,6 +1233,12 @@ class DatabaseModel {
     if (head == nullptr) {
       ExpectCode(r.status(), absl::StatusCode::kNotFound, op_);
       ++stats_.commits_not_found;
+    } else if (outcome && outcome->unordered) {
+      if (r.ok()) {
+        AdoptMerge(*outcome, {head->id}, message, t.branch, *r);
+      } else {
+        ExpectCode(r.status(), absl::StatusCode::kAborted, op_);
+      }
     } else if (outcome && !outcome->conflicts.empty()) {
       ExpectCode(r.status(), absl::StatusCode::kAborted, op_);
       COWDB_DBM_CHECK(t.txn.conflicts() == outcome->conflicts, "conflicts [{}], model [{}]",
@@ -1248,6 +1481,14 @@ class DatabaseModel {
     CatalogOutcome outcome =
         MergeModel(b, o, t, cowdb::ConflictMode::kElement, side, cowdb::merge_mode::kValues);
     absl::StatusOr<VersionId> r = db_->Merge(src, dst, message, policy, &conflicts);
+    if (outcome.unordered) {
+      if (r.ok()) {
+        AdoptMerge(outcome, {VersionId{did}, VersionId{sid}}, message, dst, *r);
+      } else {
+        ExpectCode(r.status(), absl::StatusCode::kAborted, op_);
+      }
+      return;
+    }
     if (!outcome.conflicts.empty()) {
       ExpectCode(r.status(), absl::StatusCode::kAborted, op_);
       COWDB_DBM_CHECK(conflicts == outcome.conflicts, "merge conflicts [{}], model [{}]",
@@ -1265,6 +1506,27 @@ class DatabaseModel {
     COWDB_DBM_CHECK(s.ok(), "snapshot after merge");
     CheckSnapshot(*s, *v, "head after merge");
     ++stats_.merges_3way;
+  }
+
+  // A merge whose row order the model leaves to the database (CatalogOutcome::unordered): every
+  // dataset the model predicted must hold the predicted rows (exactly, or as a set where the
+  // order is open); the new version is then taken from the database.
+  void AdoptMerge(const CatalogOutcome& outcome, std::vector<VersionId> parents,
+                  const std::string& message, const std::string& branch, VersionId made) {
+    ++stats_.merges_unordered;
+    COWDB_DBM_CHECK(made.value == next_id_, "merge made {} but model expects v{}", made, next_id_);
+    absl::StatusOr<cowdb::Snapshot> s = db_->OpenSnapshot(branch);
+    COWDB_DBM_CHECK(s.ok() && s->id() == made, "snapshot after merge");
+    Catalog got = ReadCatalog(*s);
+    for (const auto& [name, d] : outcome.merged) {
+      const auto it = got.find(name);
+      COWDB_DBM_CHECK(it != got.end() && SameRowSet(it->second, d),
+                      "{}: dataset {} does not hold the predicted rows", op_, name);
+    }
+    ModelVersionPtr v = AddVersion(std::move(parents), message, std::move(got));
+    branches_[branch] = v->id.value;
+    if (options_.auto_prune) ModelPrune();
+    CheckSnapshot(*s, *v, "head after merge");
   }
 
   void Prune() {
@@ -1336,16 +1598,12 @@ class DatabaseModel {
         continue;
       }
       if (it->second == da) continue;
-      changed.push_back(name);
       WithKind(da.kind, [&, &dbx = it->second](auto tag) {
         using T = decltype(tag);
-        const std::vector<T>& x = Elems<T>(da);
-        const std::vector<T>& y = Elems<T>(dbx);
-        std::size_t modified = 0;
-        for (std::size_t i = 0; i < std::min(x.size(), y.size()); ++i) modified += !(x[i] == y[i]);
-        counts.push_back(modified);
-        counts.push_back(y.size() > x.size() ? y.size() - x.size() : 0);
-        counts.push_back(x.size() > y.size() ? x.size() - y.size() : 0);
+        const auto c = DiffCounts<T>(da, dbx);
+        if (c[0] + c[1] + c[2] + c[3] + c[4] == 0) return;  // the same rows: not changed
+        changed.push_back(name);
+        counts.insert(counts.end(), c.begin(), c.end());
       });
     }
     for (const auto& [name, dbx] : cb) {
@@ -1357,11 +1615,12 @@ class DatabaseModel {
                     d->changed.size(), changed.size());
     for (std::size_t i = 0; i < changed.size(); ++i) {
       const cowdb::DatasetChange& c = d->changed[i];
-      COWDB_DBM_CHECK(c.name == changed[i] && c.modified == counts[3 * i] &&
-                          c.appended == counts[3 * i + 1] && c.truncated == counts[3 * i + 2],
-                      "changed dataset {}: {} ({}/{}/{}), model {} ({}/{}/{})", i, c.name,
-                      c.modified, c.appended, c.truncated, changed[i], counts[3 * i],
-                      counts[3 * i + 1], counts[3 * i + 2]);
+      const std::size_t* w = &counts[5 * i];
+      COWDB_DBM_CHECK(c.name == changed[i] && c.modified == w[0] && c.appended == w[1] &&
+                          c.truncated == w[2] && c.inserted == w[3] && c.erased == w[4],
+                      "changed dataset {}: {} ({}/{}/{}/{}/{}), model {} ({}/{}/{}/{}/{})", i,
+                      c.name, c.modified, c.appended, c.truncated, c.inserted, c.erased,
+                      changed[i], w[0], w[1], w[2], w[3], w[4]);
     }
     COWDB_DBM_CHECK(d->empty() == (added.empty() && removed.empty() && changed.empty()), "empty()");
   }
@@ -1397,6 +1656,7 @@ class DatabaseModel {
   std::map<std::string, std::uint64_t, std::less<>> branches_;
   std::map<std::string, std::uint64_t, std::less<>> tags_;
   std::uint64_t next_id_ = 2;
+  std::set<std::uint64_t> seen_rows_;  // every row id the database gave a new row
   std::vector<HeldSnapshot> snaps_;
   std::vector<OpenTxn> txns_;  // after snaps_ and db_: destroyed first
   int step_ = 0;

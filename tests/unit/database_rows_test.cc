@@ -150,3 +150,47 @@ TEST_CASE("branch merge across shifts, and Diff counting inserted and erased row
   want.erase(want.begin(), want.begin() + 50);
   CHECK(Read(*db, "main", "t") == want);
 }
+
+TEST_CASE("Diff of a filter names exactly the erased rows, with their positions; counts only on demand",
+          "[database][rows]") {
+  auto db = Rows();
+  Ok(db->CreateBranch("f", "main"));
+  const cowdb::VersionId load = Ok(db->Head("main"));
+  {
+    Transaction txn = Ok(db->Begin("f"));
+    auto* t = Ok(txn.Edit<std::int64_t>("t"));
+    // Rows 100, 200, ..., 4900: 49 rows, each in a different chunk or 100 apart.
+    CHECK(t->erase_if([](std::int64_t x) { return x > 0 && x % 100 == 0; }) == 49);
+    Ok(txn.Commit("filter"));
+  }
+  const cowdb::VersionId f = Ok(db->Head("f"));
+  const cowdb::DatabaseDiff d = Ok(db->Diff(load, f));
+  REQUIRE(d.changed.size() == 1);
+  const cowdb::DatasetChange& c = d.changed[0];
+  CHECK(c.erased == 49);
+  CHECK(c.modified + c.inserted + c.appended + c.truncated + c.moved == 0);
+  CHECK_FALSE(c.text.empty());
+  REQUIRE(c.ranges.size() == 49);
+  for (std::size_t k = 0; k < 49; ++k) {
+    CAPTURE(k);
+    CHECK(c.ranges[k].kind == cowdb::change_kind::kErased);
+    CHECK(c.ranges[k].from_first() == 100 * (k + 1));  // the row in the old version
+    CHECK(c.ranges[k].to_first() == 100 * (k + 1) - k);  // where it was in the new one
+  }
+  const cowdb::DatabaseDiff counts = Ok(db->Diff(load, f, {.text = false, .ranges = false}));
+  REQUIRE(counts.changed.size() == 1);
+  CHECK(counts.changed[0].erased == 49);
+  CHECK(counts.changed[0].text.empty());
+  CHECK(counts.changed[0].ranges.empty());
+
+  // A sort keeps every row: the diff names moved rows, nothing erased or inserted.
+  {
+    Transaction txn = Ok(db->Begin("f"));
+    Ok(txn.Edit<std::int64_t>("t"))->sort(std::ranges::greater{});
+    Ok(txn.Commit("sort descending"));
+  }
+  const cowdb::DatabaseDiff s = Ok(db->Diff(f, Ok(db->Head("f")), {.text = false}));
+  REQUIRE(s.changed.size() == 1);
+  CHECK(s.changed[0].moved == kRows - 49 - 1);  // all but one row changed place
+  CHECK(s.changed[0].erased + s.changed[0].inserted + s.changed[0].modified == 0);
+}

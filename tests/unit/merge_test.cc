@@ -191,9 +191,10 @@ TEST_CASE("merge: a chunk only one side changed is shared, not copied", "[merge]
   CHECK(m.shared_with(ours).leaves == 63);    // all but theirs' chunk 25
   CHECK(m.shared_with(base).leaves == 62);    // every chunk neither side changed
   CHECK(m.exclusive().leaves == 0);           // no chunk was copied
-  // Theirs' changed chunk was taken as is, without comparing its elements.
-  CHECK(r.stats().leaf_pairs == 1);
-  CHECK(r.stats().elements_compared == 0);
+  // Theirs' changed chunk was taken as is. Each side's changed chunk was paired with base's
+  // (one leaf pair per side) and its 4 rows compared to find the changed row.
+  CHECK(r.stats().leaf_pairs == 2);
+  CHECK(r.stats().elements_compared == 2 * Small::chunk_capacity);
 }
 
 TEST_CASE("merge: a chunk both sides changed is merged into one new chunk", "[merge][sharing]") {
@@ -207,8 +208,8 @@ TEST_CASE("merge: a chunk both sides changed is merged into one new chunk", "[me
   CHECK(m[6] == -6);
   CHECK(m.shared_with(base).leaves == 63);
   CHECK(m.exclusive().leaves == 1);
-  CHECK(r.stats().leaf_pairs == 1);
-  CHECK(r.stats().elements_compared == Small::chunk_capacity);
+  CHECK(r.stats().leaf_pairs == 2);  // the chunk against base's, on each side
+  CHECK(r.stats().elements_compared == 2 * Small::chunk_capacity);
 }
 
 TEST_CASE("merge: every chunk neither side changed stays shared with base", "[merge][sharing]") {
@@ -226,7 +227,7 @@ TEST_CASE("merge: every chunk neither side changed stays shared with base", "[me
   CHECK(m.shared_with(base).leaves == leaves - 5);
   CHECK(m.shared_with(ours).leaves == leaves - 3);  // theirs' 1, 136 and the merged 97
   CHECK(m.shared_with(theirs).leaves == leaves - 3);
-  CHECK(r.stats().leaf_pairs == 3);
+  CHECK(r.stats().leaf_pairs == 6);  // three changed chunks on each side
   CHECK(m[50'000] == -1);
   CHECK(m[50'001] == -2);
   CHECK(m[70'000] == -2);
@@ -259,36 +260,42 @@ TEST_CASE("merge: appends on both sides", "[merge][length]") {
     REQUIRE(r.ok());
     CHECK(ToVector(r.merged()) == Iota(12));
   }
-  SECTION("same count, different values: element conflicts with no base value") {
+  SECTION("different rows appended: an insert-order conflict at the end") {
+    // By identity the appended rows are different rows (even where values are equal), put at
+    // the same place of base: their order is open. Both sides' rows are kept either way.
     const Small theirs = base.push_back(10).push_back(12);
     const auto r = cowdb::merge(base, ours, theirs);
     REQUIRE_FALSE(r.ok());
-    CHECK(Records(r) == std::vector<Rec>{{11, std::nullopt, 11, 12}});
-    CHECK_FALSE(r.conflicts()[0].structural());
-    CHECK(ToVector(r.merged()) == Iota(12));
-    std::vector<int> want_theirs = Iota(12);
-    want_theirs[11] = 12;
-    CheckResolutions(base, ours, theirs, Iota(12), want_theirs);
-    std::vector<int> want_fn = Iota(12);
-    want_fn[11] = 1000 + 11 + 12;
-    CHECK(ToVector(r.resolve(SumPlus1000)) == want_fn);
+    REQUIRE(r.conflicts().size() == 1);
+    const auto& c = r.conflicts()[0];
+    CHECK(c.kind == cowdb::conflict_kind::kInsertOrder);
+    CHECK(c.base_index == 10);  // before base's end
+    CHECK(Records(r) == std::vector<Rec>{{10, std::nullopt, 10, 10}});  // first rows of each side
+    CHECK(c.ours_index == 10);
+    CHECK(c.theirs_index == 10);
+    CHECK(AllStructural(r));
+    const std::vector<int> want_ours = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 10, 12};
+    const std::vector<int> want_theirs = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 10, 11};
+    CHECK(ToVector(r.merged()) == want_ours);
+    CheckResolutions(base, ours, theirs, want_ours, want_theirs);
+    CHECK_THROWS_AS(r.resolve(SumPlus1000), std::logic_error);
   }
-  SECTION("different counts: a length conflict") {
+  SECTION("different counts, with a change on one side") {
     const Small theirs = base.set(0, -1).push_back(10).push_back(11).push_back(12).push_back(13);
     const auto r = cowdb::merge(base, ours, theirs);
     REQUIRE_FALSE(r.ok());
-    // Reported on each index only one side has.
-    CHECK(Records(r) == std::vector<Rec>{{12, std::nullopt, std::nullopt, 12},
-                                         {13, std::nullopt, std::nullopt, 13}});
+    CHECK(Records(r) == std::vector<Rec>{{10, std::nullopt, 10, 10}});
     CHECK(AllStructural(r));
-    // merged(): ours' length, with theirs' non-conflicting change.
-    std::vector<int> want_ours = Iota(12);
-    want_ours[0] = -1;
+    // theirs' change to row 0 is merged either way.
+    const std::vector<int> want_ours = {-1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 10, 11, 12, 13};
+    const std::vector<int> want_theirs = {-1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 10, 11};
     CHECK(ToVector(r.merged()) == want_ours);
-    std::vector<int> want_theirs = Iota(14);
-    want_theirs[0] = -1;
     CheckResolutions(base, ours, theirs, want_ours, want_theirs);
-    CHECK_THROWS_AS(r.resolve(SumPlus1000), std::logic_error);
+  }
+  SECTION("kWrites: even equal appends conflict") {
+    const auto r = cowdb::merge(base, ours, base.push_back(10).push_back(11), cowdb::merge_mode::kWrites);
+    REQUIRE(r.conflicts().size() == 1);
+    CHECK(r.conflicts()[0].kind == cowdb::conflict_kind::kInsertOrder);
   }
 }
 
@@ -321,62 +328,51 @@ TEST_CASE("merge: both sides truncating keep the shorter length", "[merge][lengt
   CHECK(ToVector(same.merged()) == std::vector<int>{9, 1, 2});
 }
 
-TEST_CASE("merge: an append against a truncation is a length conflict", "[merge][length]") {
+TEST_CASE("merge: an append against a truncation touches different rows", "[merge][length]") {
   const Small base(Iota(10));
-  const Small ours = base.push_back(10);         // 11 elements
-  const Small theirs = base.take(7).set(0, -1);  // 7 elements
-  const auto r = cowdb::merge(base, ours, theirs);
-  REQUIRE_FALSE(r.ok());
-  // Every index present on one side only: [7, 11).
-  CHECK(Records(r) == std::vector<Rec>{{7, 7, 7, std::nullopt},
-                                       {8, 8, 8, std::nullopt},
-                                       {9, 9, 9, std::nullopt},
-                                       {10, std::nullopt, 10, std::nullopt}});
-  CHECK(AllStructural(r));
-  std::vector<int> want_ours = Iota(11);
-  want_ours[0] = -1;
-  CHECK(ToVector(r.merged()) == want_ours);  // ours' length on a length conflict
-  std::vector<int> want_theirs = Iota(7);
-  want_theirs[0] = -1;
-  CheckResolutions(base, ours, theirs, want_ours, want_theirs);
-  CHECK_THROWS_AS(r.resolve(SumPlus1000), std::logic_error);
-  CHECK_THROWS_WITH(r.resolve(SumPlus1000),
-                    Catch::StartsWith("cowdb::merge_result::resolve: a length or modify/delete "
-                                      "conflict can only be resolved by taking one side") &&
-                        Catch::Contains("merge_side::kOurs or kTheirs"));
-
-  // The mirror image.
-  const auto m = cowdb::merge(base, theirs, ours);
-  CHECK(Records(m) == std::vector<Rec>{{7, 7, std::nullopt, 7},
-                                       {8, 8, std::nullopt, 8},
-                                       {9, 9, std::nullopt, 9},
-                                       {10, std::nullopt, std::nullopt, 10}});
-  CheckResolutions(base, theirs, ours, want_theirs, want_ours);
+  const Small ours = base.push_back(10);         // a new row after 9
+  const Small theirs = base.take(7).set(0, -1);  // rows 7, 8, 9 erased
+  const std::vector<int> want = {-1, 1, 2, 3, 4, 5, 6, 10};
+  for (const auto& r : {cowdb::merge(base, ours, theirs), cowdb::merge(base, theirs, ours)}) {
+    REQUIRE(r.ok());
+    CHECK(ToVector(r.merged()) == want);
+  }
+  CheckResolutions(base, ours, theirs, want, want);
 }
 
 TEST_CASE("merge: modifying an element the other side deleted is a conflict", "[merge][length]") {
   const Small base(Iota(10));
+  using cowdb::conflict_kind;
 
   SECTION("ours truncated, theirs modified") {
     const Small ours = base.take(6);
     const Small theirs = base.set(1, -1).set(8, -8);
     const auto r = cowdb::merge(base, ours, theirs);
     REQUIRE_FALSE(r.ok());
-    CHECK(Records(r) == std::vector<Rec>{{8, 8, std::nullopt, -8}});
-    CHECK(AllStructural(r));
+    // Row 8 of base: erased by ours, changed by theirs; in merged() (ours decides) it would be
+    // at 6.
+    CHECK(Records(r) == std::vector<Rec>{{6, 8, std::nullopt, -8}});
+    CHECK(r.conflicts()[0].kind == conflict_kind::kModifyErase);
+    CHECK(r.conflicts()[0].base_index == 8);
+    CHECK(r.conflicts()[0].theirs_index == 8);
+    CHECK_FALSE(r.conflicts()[0].ours_index.has_value());
     CHECK(ToVector(r.merged()) == std::vector<int>{0, -1, 2, 3, 4, 5});
-    // Each side brings its length and tail; theirs' change to 1 is merged either way.
-    CheckResolutions(base, ours, theirs, {0, -1, 2, 3, 4, 5}, {0, -1, 2, 3, 4, 5, 6, 7, -8, 9});
+    // A side decides row 8 only: rows 6, 7, 9 stay erased (theirs did not touch them), theirs'
+    // change to 1 is merged either way.
+    CheckResolutions(base, ours, theirs, {0, -1, 2, 3, 4, 5}, {0, -1, 2, 3, 4, 5, -8});
     CHECK_THROWS_AS(r.resolve(SumPlus1000), std::logic_error);
+    CHECK_THROWS_WITH(r.resolve(SumPlus1000),
+                      Catch::StartsWith("cowdb::merge_result::resolve: a structural conflict") &&
+                          Catch::Contains("merge_side::kOurs or kTheirs"));
   }
   SECTION("theirs truncated, ours modified") {
     const Small ours = base.set(8, -8).set(9, -9);
     const Small theirs = base.set(1, -1).take(6);
     const auto r = cowdb::merge(base, ours, theirs);
     REQUIRE_FALSE(r.ok());
-    CHECK(Records(r) == std::vector<Rec>{{8, 8, -8, std::nullopt}, {9, 9, -9, std::nullopt}});
+    CHECK(Records(r) == std::vector<Rec>{{6, 8, -8, std::nullopt}, {7, 9, -9, std::nullopt}});
     CHECK(AllStructural(r));
-    CheckResolutions(base, ours, theirs, {0, -1, 2, 3, 4, 5, 6, 7, -8, -9}, {0, -1, 2, 3, 4, 5});
+    CheckResolutions(base, ours, theirs, {0, -1, 2, 3, 4, 5, -8, -9}, {0, -1, 2, 3, 4, 5});
     CHECK_THROWS_AS(r.resolve(SumPlus1000), std::logic_error);
   }
   SECTION("both truncated, the longer one modified what the shorter deleted") {
@@ -384,14 +380,21 @@ TEST_CASE("merge: modifying an element the other side deleted is a conflict", "[
     const Small theirs = base.take(8).set(6, -6);
     const auto r = cowdb::merge(base, ours, theirs);
     REQUIRE_FALSE(r.ok());
-    CHECK(Records(r) == std::vector<Rec>{{6, 6, std::nullopt, -6}});
+    CHECK(Records(r) == std::vector<Rec>{{5, 6, std::nullopt, -6}});
     CHECK(AllStructural(r));
-    CheckResolutions(base, ours, theirs, Iota(5), {0, 1, 2, 3, 4, 5, -6, 7});
+    CheckResolutions(base, ours, theirs, Iota(5), {0, 1, 2, 3, 4, -6});
   }
   SECTION("a deleted element modified back to its base value is no conflict") {
     const auto r = cowdb::merge(base, base.take(6), base.set(8, -8).set(8, 8));
     REQUIRE(r.ok());
     CHECK(ToVector(r.merged()) == Iota(6));
+  }
+  SECTION("kWrites: both erasing a row conflicts") {
+    const auto r = cowdb::merge(base, base.take(8), base.take(9), cowdb::merge_mode::kWrites);
+    REQUIRE(r.conflicts().size() == 1);
+    CHECK(r.conflicts()[0].kind == conflict_kind::kBothErased);
+    CHECK(r.conflicts()[0].base_index == 9);  // ours also erased 8, which theirs kept as is
+    CHECK(cowdb::merge(base, base.take(8), base.take(9)).ok());  // kValues: they agree
   }
 }
 

@@ -10,6 +10,7 @@
 #ifndef COWDB_INTERNAL_DATASET_H_
 #define COWDB_INTERNAL_DATASET_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -31,7 +32,7 @@ using DatasetPtr = std::shared_ptr<const Dataset>;
 
 struct DatasetMerge {
   DatasetPtr merged;                  // null when there are conflicts
-  std::vector<std::size_t> conflicts;  // indices written differently on both sides
+  std::vector<std::size_t> conflicts;  // base rows in conflict (sorted; see merge_conflict)
 };
 
 struct DatasetDiff {
@@ -41,7 +42,9 @@ struct DatasetDiff {
   std::size_t ranges = 0;
   std::size_t inserted = 0;
   std::size_t erased = 0;
-  std::string text;  // git-like rendering when T is formattable, else empty
+  std::string text;  // git-like rendering when asked for and T is formattable, else empty
+  std::size_t moved = 0;
+  std::vector<diff_range> range_list;  // when asked for
 };
 
 // Visits each node once per call: fn(node identity, bytes) returns whether to descend.
@@ -57,7 +60,7 @@ class Dataset {
   // taking that side; otherwise conflicts are reported. `mode`: see merge_mode.
   virtual DatasetMerge Merge3(const Dataset& ours, const Dataset& theirs,
                               const merge_side* resolve, merge_mode mode) const = 0;
-  virtual DatasetDiff Diff(const Dataset& to) const = 0;
+  virtual DatasetDiff Diff(const Dataset& to, bool text, bool ranges) const = 0;
   virtual void VisitNodes(const NodeVisitor& fn) const = 0;
   virtual memory_stats Memory() const noexcept = 0;
 };
@@ -85,16 +88,24 @@ class TypedDataset final : public Dataset {
     if (r.ok()) {
       out.merged = std::make_shared<TypedDataset>(r.merged());
     } else {
-      for (const auto& c : r.conflicts()) out.conflicts.push_back(c.index);
+      // Rows named in base terms (for inserts at one place: the base row they precede).
+      for (const auto& c : r.conflicts()) out.conflicts.push_back(c.base_index);
+      std::sort(out.conflicts.begin(), out.conflicts.end());
+      out.conflicts.erase(std::unique(out.conflicts.begin(), out.conflicts.end()),
+                          out.conflicts.end());
     }
     return out;
   }
 
-  DatasetDiff Diff(const Dataset& to) const override {
+  DatasetDiff Diff(const Dataset& to, bool text, bool ranges) const override {
     const auto d = diff(data_, static_cast<const TypedDataset&>(to).data_);
     DatasetDiff out{d.modified_count(), d.appended_count(), d.truncated_count(),
-                    d.ranges().size(), d.inserted_count(), d.erased_count(), {}};
-    if constexpr (fmt::is_formattable<T>::value) out.text = fmt::format("{}", d);
+                    d.ranges().size(), d.inserted_count(), d.erased_count(), {},
+                    d.moved_count(), {}};
+    if constexpr (fmt::is_formattable<T>::value) {
+      if (text) out.text = fmt::format("{}", d);
+    }
+    if (ranges) out.range_list = d.ranges();
     return out;
   }
 

@@ -49,6 +49,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
@@ -483,6 +484,24 @@ struct rbtree {
     for (std::uint32_t k = 0; k < in->count; ++k) for_each_leaf(in->child[k], level - 1, fn);
   }
 
+  // Calls fn(const leaf*, b, e) for each leaf overlapping [lo, hi) (relative to n, which holds
+  // `size` elements), with [b, e) the leaf's slots inside the range, in order.
+  template <class Fn>
+  static void for_each_leaf_in(const node_base* n, unsigned level, std::size_t size,
+                               std::size_t lo, std::size_t hi, Fn& fn) {
+    if (level == 0) return fn(as_leaf(n), lo, std::min<std::size_t>(hi, n->count));
+    const inner* in = as_inner(n);
+    std::size_t rel = lo;
+    std::size_t k = locate(in, level, rel);
+    std::size_t start = lo - rel;
+    for (; k < in->count && start < hi; ++k) {
+      const std::size_t cs = child_size(in, level, k, size);
+      for_each_leaf_in(in->child[k], level - 1, cs, lo > start ? lo - start : 0,
+                       std::min(hi - start, cs), fn);
+      start += cs;
+    }
+  }
+
   // Calls fn(first, last) for each leaf overlapping [lo, hi) (relative to n, which holds `size`
   // elements), clipped to it, in order.
   template <class Fn>
@@ -507,30 +526,58 @@ struct rbtree {
 
   // ---- introspection -----------------------------------------------------------------------------
   // Adds a leaf and its id list (unless `exclusive` and the list is shared with another leaf).
-  static void leaf_stats(const node_base* n, bool exclusive, tree_stats& s) noexcept {
+  // Id lists seen by a walk: a list is counted once, however many of the walk's leaves hold it
+  // (leaves of one version share a list when the version holds the same rows twice). Lists held
+  // by one leaf only need no bookkeeping.
+  struct list_counts {
+    std::unordered_map<const id_runs*, std::uint32_t> shared;  // list -> leaves of the walk
+    bool lost = false;  // out of memory: shared lists were counted per leaf
+  };
+  static void leaf_stats(const node_base* n, tree_stats& s, list_counts& lc) noexcept {
     s.bytes += leaf_bytes;
     ++s.leaves;
     const id_runs* r = as_leaf(n)->ids.runs;
-    if (r != nullptr && (!exclusive || r->refs.load(std::memory_order_acquire) == 1)) {
-      s.bytes += r->bytes();
-      ++s.id_lists;
+    if (r == nullptr) return;
+    if (r->refs.load(std::memory_order_acquire) > 1 && !lc.lost) {
+      try {
+        if (lc.shared[r]++ > 0) return;  // counted at its first leaf
+      } catch (...) {
+        lc.lost = true;
+      }
     }
+    s.bytes += r->bytes();
+    ++s.id_lists;
+  }
+  static void stats_rec(const node_base* n, unsigned level, tree_stats& s, list_counts& lc) noexcept {
+    if (level == 0) return leaf_stats(n, s, lc);
+    s.bytes += inner_bytes;
+    ++s.inner_nodes;
+    const inner* in = as_inner(n);
+    for (std::uint32_t k = 0; k < in->count; ++k) stats_rec(in->child[k], level - 1, s, lc);
   }
   static void stats(const node_base* n, unsigned level, tree_stats& s) noexcept {
-    if (level == 0) return leaf_stats(n, false, s);
-    s.bytes += inner_bytes;
-    ++s.inner_nodes;
-    const inner* in = as_inner(n);
-    for (std::uint32_t k = 0; k < in->count; ++k) stats(in->child[k], level - 1, s);
+    list_counts lc;
+    stats_rec(n, level, s, lc);
   }
-  // Nodes reachable only through this reference: those with a count of one all the way down.
-  static void exclusive_stats(const node_base* n, unsigned level, tree_stats& s) noexcept {
+  static void exclusive_rec(const node_base* n, unsigned level, tree_stats& s, list_counts& lc) noexcept {
     if (!is_unique(n)) return;
-    if (level == 0) return leaf_stats(n, true, s);
+    if (level == 0) return leaf_stats(n, s, lc);
     s.bytes += inner_bytes;
     ++s.inner_nodes;
     const inner* in = as_inner(n);
-    for (std::uint32_t k = 0; k < in->count; ++k) exclusive_stats(in->child[k], level - 1, s);
+    for (std::uint32_t k = 0; k < in->count; ++k) exclusive_rec(in->child[k], level - 1, s, lc);
+  }
+  // Nodes reachable only through this reference: those with a count of one all the way down,
+  // and the id lists all of whose holders are among them.
+  static void exclusive_stats(const node_base* n, unsigned level, tree_stats& s) noexcept {
+    list_counts lc;
+    exclusive_rec(n, level, s, lc);
+    for (const auto& [r, holders] : lc.shared) {  // counted once above: keep only the exclusive
+      if (holders != r->refs.load(std::memory_order_acquire)) {
+        s.bytes -= r->bytes();
+        --s.id_lists;
+      }
+    }
   }
   // Calls fn(node, bytes) for n and, while fn returns true, for its children, depth first. A
   // leaf's id list, when it has one, is visited as a child of the leaf (lists are shared by

@@ -47,16 +47,37 @@ class tree_builder {
 
   std::size_t size() const noexcept { return size_; }
 
-  // Appends every row of `l`, sharing the leaf when that keeps the shape.
+  // Appends every row of `l`, sharing the leaf when that keeps the shape. A pending leaf below
+  // half full takes l's rows (all of them, or half of the two leaves' rows and l's rest goes
+  // to a second leaf), so that at most one leaf is copied after each thin spot and the leaves
+  // after it are shared again.
   void add_leaf(const leaf* l) {
-    if (l->count >= tree::min_leaf &&
-        (cur_ == nullptr || cur_->count == 0 || cur_->count >= tree::min_leaf)) {
+    const std::size_t pending = cur_ == nullptr ? 0 : cur_->count;
+    if (l->count >= tree::min_leaf && (pending == 0 || pending >= tree::min_leaf)) {
       close_leaf();
       push(0, tree::share(l), l->count);
       size_ += l->count;
       return;
     }
+    if (pending > 0 && pending < tree::min_leaf && l->count >= tree::min_leaf) {
+      // One leaf if the rows fit, else two halves (each at least half full): either way
+      // nothing is left pending, and the next leaf can be shared.
+      const std::size_t total = pending + l->count;
+      const std::size_t k = total <= Cap ? l->count : total / 2 - pending;
+      add_rows(l, 0, k);
+      close_leaf();
+      add_rows(l, k, l->count);
+      close_leaf();
+      return;
+    }
     add_rows(l, 0, l->count);
+  }
+
+  // Closes the pending leaf if it is at least half full, so that the next leaf starts fresh:
+  // called at the end of each source leaf whose rows were copied, it keeps the output's leaves
+  // aligned with the source's and leaves the next untouched source leaf free to be shared.
+  void end_source_leaf() {
+    if (cur_ != nullptr && cur_->count >= tree::min_leaf) close_leaf();
   }
 
   // Appends copies of rows [b, e) of `l`, with their ids.
