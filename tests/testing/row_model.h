@@ -37,9 +37,8 @@
 //   kMove                        both moved it; deciding takes that side's row (place and value);
 //   kValue                       both changed its value (kValues: to different values);
 // and kInsertOrder per gap where both sides inserted rows (kValues: unless the two inserted value
-// sequences are equal; then only the rows of the side the engine starts from, X, are kept: the
-// side that moved rows if only one did, else the one that erased + inserted + moved more rows,
-// ours on a tie). The merged rows, as the set of (id, value): every edit of both sides applied
+// sequences are equal; then only ours' rows are kept, with ours' ids, whichever side the engine
+// starts from). The merged rows, as the set of (id, value): every edit of both sides applied
 // (values, erasures, inserts, moves), a conflicting row as the deciding side has it. The order:
 //   - for each side S, the rows S holds in place (that the other side did not move either) keep
 //     S's relative order among themselves, with the rows S inserted, and with the rows S moved
@@ -648,9 +647,6 @@ expected_merge<T> expect_merge(const row_list<T>& base, const side_model<T>& o,
     if (conflict) e.conflicts.push_back(std::move(c));
   }
   // Inserts, gap by gap.
-  const bool x_is_ours = (o.moved > 0) != (t.moved > 0)
-                             ? o.moved > 0
-                             : o.erased + o.inserted + o.moved >= t.erased + t.inserted + t.moved;
   auto add_rows = [&e](const side_model<T>& s, const std::vector<std::size_t>& js, placed_by who) {
     std::vector<row_id_t> ids;
     for (const std::size_t j : js) {
@@ -675,12 +671,8 @@ expected_merge<T> expect_merge(const row_list<T>& base, const side_model<T>& o,
       continue;
     }
     const std::vector<std::size_t>& ks = f->second;
-    if (!writes && same_values(o, js, t, ks)) {
-      if (x_is_ours) {
-        add_rows(o, js, placed_by::kOurs);
-      } else {
-        add_rows(t, ks, placed_by::kTheirs);
-      }
+    if (!writes && same_values(o, js, t, ks)) {  // agreement: ours' rows (ours' ids)
+      add_rows(o, js, placed_by::kOurs);
       continue;
     }
     expected_conflict<T> c;
