@@ -227,47 +227,51 @@ class pvec_diff {
     ranges_.push_back(r);
   }
 
-  // The changes row by row, for versions with rows in common (see row_match.h).
+  // The changes row by row, for versions with rows in common (see row_match.h). Three lists,
+  // each in to() order: kept pieces (moved or modified rows), inserted spans, erased spans
+  // (their to() position rises with their from() order); merged so that at one place removed
+  // rows come before added ones (patch relies on it).
   void by_rows(const internal::row_matching<T>& m) {
     const std::size_t na = from_.size(), nb = to_.size();
     auto delta = [](std::size_t x, std::size_t y) {
       return static_cast<std::ptrdiff_t>(x) - static_cast<std::ptrdiff_t>(y);
     };
-    std::vector<diff_range> rs;
+    std::vector<diff_range> kept;  // moved pieces and modified runs outside them, in b order
+    std::size_t ci = 0;
     for (const auto& p : m.kept) {
-      const std::ptrdiff_t shift = delta(p.b, p.a);
-      if (p.moved) {
-        rs.push_back({p.b, p.b + p.len, change_kind::kMoved, shift});
-        continue;
+      for (; ci < m.changed.size() && m.changed[ci].b < p.b + p.len; ++ci) {
+        const auto& c = m.changed[ci];
+        if (!p.moved) kept.push_back({c.b, c.b + c.len, change_kind::kModified, delta(c.b, c.a)});
       }
-      if (p.shared) continue;
-      stats_.elements_compared += p.len;
-      for (std::size_t k = 0; k < p.len;) {
-        if (p.pa[k] == p.pb[k]) {
-          ++k;
-          continue;
-        }
-        std::size_t e = k + 1;
-        while (e < p.len && !(p.pa[e] == p.pb[e])) ++e;
-        rs.push_back({p.b + k, p.b + e, change_kind::kModified, shift});
-        k = e;
-      }
+      if (p.moved) kept.push_back({p.b, p.b + p.len, change_kind::kMoved, delta(p.b, p.a)});
     }
-    for (const auto& s : m.inserted) {
-      rs.push_back({s.first, s.first + s.len, s.at == na ? change_kind::kAppended : change_kind::kInserted,
-                    delta(s.first, s.at)});
-    }
-    for (const auto& s : m.erased) {
+    ranges_.reserve(kept.size() + m.inserted.size() + m.erased.size());
+    std::size_t ki = 0, ii = 0, ei = 0;
+    auto inserted = [&](std::size_t k) {
+      const auto& s = m.inserted[k];
+      return diff_range{s.first, s.first + s.len,
+                        s.at == na ? change_kind::kAppended : change_kind::kInserted, delta(s.first, s.at)};
+    };
+    auto erased = [&](std::size_t k) {
+      const auto& s = m.erased[k];
       const bool tail = s.first + s.len == na && s.at == nb;
-      rs.push_back({s.first, s.first + s.len, tail ? change_kind::kTruncated : change_kind::kErased,
-                    delta(s.at, s.first)});
+      return diff_range{s.first, s.first + s.len, tail ? change_kind::kTruncated : change_kind::kErased,
+                        delta(s.at, s.first)};
+    };
+    constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+    while (ki < kept.size() || ii < m.inserted.size() || ei < m.erased.size()) {
+      // Erased first at equal positions; then kept and inserted rows by position (distinct).
+      const std::size_t pe = ei < m.erased.size() ? m.erased[ei].at : kNone;
+      const std::size_t pk = ki < kept.size() ? kept[ki].first : kNone;
+      const std::size_t pi = ii < m.inserted.size() ? m.inserted[ii].first : kNone;
+      if (pe != kNone && pe <= pk && pe <= pi) {
+        add(erased(ei++));
+      } else if (pk < pi) {
+        add(kept[ki++]);
+      } else {
+        add(inserted(ii++));
+      }
     }
-    // In to() order; at one place, removed rows before added ones (patch relies on it).
-    std::stable_sort(rs.begin(), rs.end(), [](const diff_range& x, const diff_range& y) {
-      const std::size_t px = x.to_first(), py = y.to_first();
-      return px < py || (px == py && x.removes() && !y.removes());
-    });
-    for (const diff_range& r : rs) add(r);
   }
 
   // The changes by position and value, for versions with no row in common: the chunk alignment,

@@ -71,6 +71,8 @@ struct leaf_ids {
         static_cast<std::size_t>(std::upper_bound(s, s + runs->n, static_cast<std::uint32_t>(k)) - s) - 1;
     return runs->firsts()[j] + (k - s[j]);
   }
+  // The number of runs (1 when runs is null). O(1).
+  std::size_t run_count() const noexcept { return runs == nullptr ? 1 : runs->n; }
   // Calls fn(slot, first id, length) for each maximal ascending run within slots [b, e).
   template <class Fn>
   void for_each_run(std::size_t b, std::size_t e, Fn&& fn) const {

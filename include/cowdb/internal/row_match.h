@@ -26,14 +26,19 @@
 // A version holding the same rows twice (v + v): each row of `a` is paired at most once; the
 // second occurrence in `b` counts as inserted.
 //
-// Cost: O(changed leaves + runs log runs) for related versions plus the tree_diff walk; no
-// element is read here (values are compared by the caller through the piece pointers).
+// Values. Rows paired outside shared nodes are compared as they are paired (while their leaves
+// are in cache); the rows whose values differ are listed in `changed`.
+//
+// Cost: O(changed leaves + compared rows) for related versions when rows kept their order (a's
+// segments are met in turn), O(runs log runs) more when rows moved or were inserted, plus the
+// tree_diff walk.
 #ifndef COWDB_INTERNAL_ROW_MATCH_H_
 #define COWDB_INTERNAL_ROW_MATCH_H_
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <vector>
 
 #include "cowdb/internal/rbtree.h"
@@ -45,14 +50,17 @@ namespace cowdb::internal {
 template <class T>
 struct row_matching {
   // Rows a[a, a + len) are rows b[b, b + len). `shared`: both are in the same nodes (equal
-  // values); otherwise pa/pb point at the values (contiguous: a piece never crosses a leaf).
+  // values); otherwise the values were compared (see `changed`). A piece of a region never
+  // crosses a leaf on either side.
   struct piece {
     std::size_t a, b, len;
-    const T* pa = nullptr;
-    const T* pb = nullptr;
     bool shared = false;
     bool moved = false;
     std::size_t gap = 0;  // moved pieces: a position of the next in-place row after it in b
+  };
+  // Rows a[a, a + len) are rows b[b, b + len), with different values.
+  struct run {
+    std::size_t a, b, len;
   };
   // Inserted: b rows [first, first + len), put before a row `at` (a position).
   // Erased: a rows [first, first + len), which were before b row `at` (b position).
@@ -62,6 +70,7 @@ struct row_matching {
 
   bool related = true;
   std::vector<piece> kept;      // in b order
+  std::vector<run> changed;     // in b order; each inside one piece that is not shared
   std::vector<span> inserted;   // in b order
   std::vector<span> erased;     // in a order
   std::vector<std::size_t> in_place;  // indices into kept of the in-place pieces (a and b rising)
@@ -94,29 +103,34 @@ struct row_matcher {
   using result = row_matching<T>;
   using piece = typename result::piece;
   using span = typename result::span;
+  using run = typename result::run;
 
   // Pairs the rows of a and b. See the header comment.
   static result match(const tree_rep& a, const tree_rep& b, walk_stats& st) {
     result out;
     if (a.size == 0 || b.size == 0 || (a.root == b.root && a.size == b.size)) {
-      if (a.size > 0 && b.size > 0) out.kept.push_back({0, 0, a.size, nullptr, nullptr, true});
+      if (a.size > 0 && b.size > 0) out.kept.push_back({0, 0, a.size, true});
       if (a.size > 0 && b.size == 0) out.erased.push_back({0, a.size, 0});
       if (b.size > 0 && a.size == 0) out.inserted.push_back({0, b.size, 0});
       finish(out, a.size, b.size);
       return out;
     }
-    std::vector<seg> as, bs;
+    // a's region rows as id segments; b's region subtrees, walked once all of a is known; the
+    // shared stretches between regions, in b order, merged into kept as b is walked.
+    std::vector<seg> as;
+    std::vector<typename walker::item> bs;
+    std::vector<piece> between;
     std::size_t pa = 0, pb = 0;  // end of the last region on each side
     walker::regions(a, b, st, [&](const typename walker::region& g) {
-      if (g.a_lo > pa) out.kept.push_back({pa, pb, g.a_lo - pa, nullptr, nullptr, true});
+      if (g.a_lo > pa) between.push_back({pa, pb, g.a_lo - pa, true});
       for (const auto& x : g.a) add_segs(x, as);
-      for (const auto& y : g.b) add_segs(y, bs);
+      bs.insert(bs.end(), g.b.begin(), g.b.end());
       pa = g.a_hi;
       pb = g.b_hi;
       return true;
     });
-    if (pa < a.size) out.kept.push_back({pa, pb, a.size - pa, nullptr, nullptr, true});
-    join(as, bs, out);
+    if (pa < a.size) between.push_back({pa, pb, a.size - pa, true});
+    join(as, bs, between, st, out);
     if (out.kept.empty()) {  // no row in common: everything erased and inserted
       out = result{};
       out.related = false;
@@ -148,14 +162,51 @@ struct row_matcher {
     tree::for_each_leaf(x.node, x.level, visit);
   }
 
-  // Pairs the segments of b with those of a by id; fills out.kept (region pieces, appended and
-  // then everything sorted by b), out.inserted and out.erased.
-  static void join(const std::vector<seg>& as, const std::vector<seg>& bs, result& out) {
-    std::vector<std::size_t> by_id(as.size());
-    for (std::size_t k = 0; k < as.size(); ++k) by_id[k] = k;
-    std::sort(by_id.begin(), by_id.end(),
-              [&as](std::size_t x, std::size_t y) { return as[x].id < as[y].id; });
-    std::vector<piece> found;
+  // Finds the segment of `a` holding row id x: first the segments just after the last one found
+  // (edits keep most rows in order, so the walk over b usually meets a's segments in turn), then
+  // an index of a's segments by id, built on first need. O(1) for rows in order, O(log) else.
+  class seg_finder {
+   public:
+    explicit seg_finder(const std::vector<seg>& as) : as_(as) {}
+
+    // The segment holding x, or nullptr; *next_id: the smallest id of `a` above x (or the max).
+    const seg* find(row_id_t x, row_id_t* next_id) {
+      for (std::size_t k = at_; k < as_.size() && k < at_ + kLookahead; ++k) {
+        if (x - as_[k].id < as_[k].len) {  // unsigned: also false when x < id
+          at_ = k;
+          return &as_[k];
+        }
+      }
+      if (by_id_.empty()) build();
+      auto it = std::upper_bound(by_id_.begin(), by_id_.end(), x,
+                                 [this](row_id_t v, std::size_t k) { return v < as_[k].id; });
+      *next_id = it == by_id_.end() ? ~row_id_t{0} : as_[*it].id;
+      if (it == by_id_.begin()) return nullptr;
+      const seg& t = as_[*(it - 1)];
+      if (x - t.id >= t.len) return nullptr;
+      at_ = static_cast<std::size_t>(&t - as_.data());
+      return &t;
+    }
+
+   private:
+    static constexpr std::size_t kLookahead = 4;
+    void build() {
+      by_id_.resize(as_.size());
+      for (std::size_t k = 0; k < as_.size(); ++k) by_id_[k] = k;
+      std::sort(by_id_.begin(), by_id_.end(),
+                [this](std::size_t x, std::size_t y) { return as_[x].id < as_[y].id; });
+    }
+    const std::vector<seg>& as_;
+    std::vector<std::size_t> by_id_;
+    std::size_t at_ = 0;
+  };
+
+  // Pairs the rows of b's region subtrees with a's segments by id; fills out.kept (in b order:
+  // the region pieces found, with the `between` pieces merged in), out.inserted and out.erased.
+  static void join(const std::vector<seg>& as, const std::vector<typename walker::item>& bs,
+                   const std::vector<piece>& between, walk_stats& st, result& out) {
+    seg_finder finder(as);
+    std::size_t next_between = 0;
     auto insert_span = [&out](std::size_t b, std::size_t n) {
       if (!out.inserted.empty() && out.inserted.back().first + out.inserted.back().len == b) {
         out.inserted.back().len += n;
@@ -163,42 +214,80 @@ struct row_matcher {
         out.inserted.push_back({b, n, 0});
       }
     };
-    for (const seg& s : bs) {
-      for (std::size_t off = 0; off < s.len;) {
-        const row_id_t x = s.id + off;
-        auto it = std::upper_bound(by_id.begin(), by_id.end(), x,
-                                   [&as](row_id_t v, std::size_t k) { return v < as[k].id; });
-        if (it != by_id.begin()) {
-          const seg& t = as[*(it - 1)];
-          if (x - t.id < t.len) {
-            const std::size_t m = std::min(s.len - off, t.len - (x - t.id));
-            const std::size_t ta = x - t.id;
-            found.push_back({t.pos + ta, s.pos + off, m, t.data + ta, s.data + off, false});
-            off += m;
-            continue;
-          }
+    // One run of b: rows [pos, pos + len) with ids id, id + 1, ..., values at data.
+    auto pair_run = [&](row_id_t id, std::size_t len, std::size_t pos, const T* data) {
+      for (std::size_t off = 0; off < len;) {
+        const row_id_t x = id + off;
+        row_id_t next_id = ~row_id_t{0};
+        if (const seg* t = finder.find(x, &next_id)) {
+          const std::size_t ta = x - t->id;
+          const std::size_t m = std::min(len - off, t->len - ta);
+          out.kept.push_back({t->pos + ta, pos + off, m});
+          compare(t->data + ta, data + off, out.kept.back(), st, out.changed);
+          off += m;
+          continue;
         }
-        std::size_t m = s.len - off;
-        if (it != by_id.end()) m = std::min<std::size_t>(m, as[*it].id - x);
-        insert_span(s.pos + off, m);
+        const std::size_t m = std::min<row_id_t>(len - off, next_id - x);
+        insert_span(pos + off, m);
         off += m;
       }
+    };
+    // b's leaves first, to size kept at once: pieces <= b's runs + a's segments + between.
+    struct leaf_at {
+      const typename tree::leaf* l;
+      std::size_t pos;
+    };
+    std::vector<leaf_at> leaves;
+    std::size_t runs = 0;
+    for (const auto& y : bs) {
+      std::size_t pos = y.pos;
+      auto visit = [&](const typename tree::leaf* l) {
+        leaves.push_back({l, pos});
+        runs += l->ids.run_count();
+        pos += l->count;
+      };
+      tree::for_each_leaf(y.node, y.level, visit);
     }
-    drop_duplicates(found, out);
-    // Erased: the rows of a's segments that no piece took, in a order.
-    std::vector<std::size_t> by_a(found.size());
-    for (std::size_t k = 0; k < found.size(); ++k) by_a[k] = k;
-    std::sort(by_a.begin(), by_a.end(),
-              [&found](std::size_t x, std::size_t y) { return found[x].a < found[y].a; });
-    std::size_t next = 0;  // into by_a
+    out.kept.reserve(runs + as.size() + between.size());
+    for (const leaf_at& x : leaves) {
+      while (next_between < between.size() && between[next_between].b < x.pos) {
+        out.kept.push_back(between[next_between++]);
+      }
+      const T* d = x.l->data();
+      x.l->ids.for_each_run(0, x.l->count, [&](std::size_t k, row_id_t id, std::size_t n) {
+        pair_run(id, n, x.pos + k, d + k);
+      });
+    }
+    out.kept.insert(out.kept.end(), between.begin() + static_cast<std::ptrdiff_t>(next_between),
+                    between.end());
+    drop_duplicates(out.kept, out);
+    add_erased(as, out.kept, out);
+  }
+
+  // Erased: the rows of a's segments that no piece took, in a order. `found`: every kept piece
+  // (those outside the segments are skipped).
+  static void add_erased(const std::vector<seg>& as, const std::vector<piece>& found, result& out) {
+    // The pieces by a: their own order when it rises (no row moved), else an index.
+    bool rising = true;
+    for (std::size_t k = 1; k < found.size() && rising; ++k) rising = found[k - 1].a < found[k].a;
+    std::vector<std::size_t> order;
+    if (!rising) {
+      order.resize(found.size());
+      for (std::size_t k = 0; k < found.size(); ++k) order[k] = k;
+      std::sort(order.begin(), order.end(),
+                [&found](std::size_t x, std::size_t y) { return found[x].a < found[y].a; });
+    }
+    auto by_a = [&](std::size_t k) -> const piece& { return found[rising ? k : order[k]]; };
+    out.erased.reserve(found.size() + as.size());  // at most one span per segment and piece
+    std::size_t next = 0;  // the next piece by a
     for (const seg& t : as) {
       std::size_t at = t.pos;
       const std::size_t end = t.pos + t.len;
       while (at < end) {
-        while (next < by_a.size() && found[by_a[next]].a + found[by_a[next]].len <= at) ++next;
+        while (next < found.size() && by_a(next).a + by_a(next).len <= at) ++next;
         std::size_t stop = end;
-        if (next < by_a.size() && found[by_a[next]].a < end) {
-          const piece& p = found[by_a[next]];
+        if (next < found.size() && by_a(next).a < end) {
+          const piece& p = by_a(next);
           if (p.a <= at) {
             at = std::min(end, p.a + p.len);
             continue;
@@ -213,9 +302,23 @@ struct row_matcher {
         at = stop;
       }
     }
-    out.kept.insert(out.kept.end(), found.begin(), found.end());
-    std::sort(out.kept.begin(), out.kept.end(),
-              [](const piece& x, const piece& y) { return x.b < y.b; });
+  }
+
+  // The runs of a piece whose values differ (pa: its rows in a, pb: in b): one comparison of the
+  // whole piece first (memcmp for integers), then row by row only when something differs.
+  static void compare(const T* pa, const T* pb, const piece& p, walk_stats& st, std::vector<run>& out) {
+    st.elements_compared += p.len;
+    if (std::equal(pa, pa + p.len, pb)) return;
+    for (std::size_t k = 0; k < p.len;) {
+      if (pa[k] == pb[k]) {
+        ++k;
+        continue;
+      }
+      std::size_t e = k + 1;
+      while (e < p.len && !(pa[e] == pb[e])) ++e;
+      out.push_back({p.a + k, p.b + k, e - k});
+      k = e;
+    }
   }
 
   // A row of a paired twice (b holds it twice): the later pairing, in b order, becomes inserted.
@@ -242,8 +345,6 @@ struct row_matcher {
       extra = true;
       p.a += dup;
       p.b += dup;
-      p.pa += dup;
-      p.pb += dup;
       p.len -= dup;
       covered = std::max(covered, p.a + p.len);
     }
@@ -260,6 +361,23 @@ struct row_matcher {
       }
     }
     out.inserted = std::move(merged);
+    // Rows that became inserted are no longer changed rows.
+    std::vector<run> still;
+    std::size_t ii = 0;
+    for (const run& c : out.changed) {
+      for (std::size_t r = c.b; r < c.b + c.len;) {
+        while (ii < out.inserted.size() && out.inserted[ii].first + out.inserted[ii].len <= r) ++ii;
+        const span* s = ii < out.inserted.size() ? &out.inserted[ii] : nullptr;
+        if (s != nullptr && s->first <= r) {
+          r = std::min(c.b + c.len, s->first + s->len);
+          continue;
+        }
+        const std::size_t stop = s != nullptr ? std::min(c.b + c.len, s->first) : c.b + c.len;
+        still.push_back({c.a + (r - c.b), r, stop - r});
+        r = stop;
+      }
+    }
+    out.changed = std::move(still);
   }
 
   // Marks moved pieces, lists the in-place ones, and sets the gaps.
@@ -268,6 +386,7 @@ struct row_matcher {
     bool rising = true;
     for (std::size_t k = 1; k < kept.size() && rising; ++k) rising = kept[k - 1].a < kept[k].a;
     if (!rising) mark_moves(kept, out.moved_rows);
+    out.in_place.reserve(kept.size());
     for (std::size_t k = 0; k < kept.size(); ++k) {
       if (!kept[k].moved) out.in_place.push_back(k);
     }
@@ -293,7 +412,18 @@ struct row_matcher {
     for (; ki < kept.size(); ++ki) {
       if (kept[ki].moved) kept[ki].gap = gap_after(kept[ki].b);
     }
-    for (span& s : out.erased) s.at = out.b_of_next_in_place(s.first + s.len, nb);
+    // Erased spans (a order) and in-place pieces both rise in a: one walk.
+    std::size_t ep = 0;
+    for (span& s : out.erased) {
+      const std::size_t a_pos = s.first + s.len;
+      while (ep < out.in_place.size() && kept[out.in_place[ep]].a + kept[out.in_place[ep]].len <= a_pos) ++ep;
+      if (ep == out.in_place.size()) {
+        s.at = nb;
+      } else {
+        const piece& p = kept[out.in_place[ep]];
+        s.at = a_pos <= p.a ? p.b : p.b + (a_pos - p.a);
+      }
+    }
   }
 
   // The heaviest subsequence of pieces (by rows) whose a positions rise in b order stays in

@@ -153,24 +153,23 @@ class row_merge {
 
   // ---- 1. what each side did --------------------------------------------------------------------
   void summarize(side_info& s) {
+    std::size_t ci = 0;  // into s.m.changed: the runs of each piece, in b order like the pieces
     for (const auto& p : s.m.kept) {
       if (p.shared && p.moved) {  // a whole shared chunk put elsewhere: moved, values unchanged
         s.touched.push_back({p.a, p.len, p.b, act::kMoved, false, p.gap});
         continue;
       }
       if (p.shared) continue;
-      stats_.elements_compared += p.len;
-      for (std::size_t k = 0; k < p.len;) {
-        const bool diff = !(p.pa[k] == p.pb[k]);
-        if (!diff && !p.moved) {
-          ++k;
-          continue;
-        }
-        std::size_t e = k + 1;
-        while (e < p.len && !(p.pa[e] == p.pb[e]) == diff) ++e;
-        s.touched.push_back({p.a + k, e - k, p.b + k, p.moved ? act::kMoved : act::kModified, diff,
-                             p.gap});
-        k = e;
+      const act what = p.moved ? act::kMoved : act::kModified;
+      std::size_t k = p.b;  // rows of p before k are done
+      for (; ci < s.m.changed.size() && s.m.changed[ci].b < p.b + p.len; ++ci) {
+        const auto& c = s.m.changed[ci];
+        if (p.moved && c.b > k) s.touched.push_back({p.a + (k - p.b), c.b - k, k, what, false, p.gap});
+        s.touched.push_back({c.a, c.len, c.b, what, true, p.gap});
+        k = c.b + c.len;
+      }
+      if (p.moved && k < p.b + p.len) {
+        s.touched.push_back({p.a + (k - p.b), p.b + p.len - k, k, what, false, p.gap});
       }
     }
     for (const auto& e : s.m.erased) s.touched.push_back({e.first, e.len, 0, act::kErased, false, 0});
