@@ -64,6 +64,7 @@
 #include <utility>
 #include <vector>
 
+#include "boost/sort/pdqsort/pdqsort.hpp"
 #include "cowdb/internal/pvec_iterator.h"
 #include "cowdb/internal/rbtree.h"
 #include "cowdb/internal/tree_builder.h"
@@ -301,7 +302,8 @@ class pvec {
   // version itself when it is already sorted (one O(n) check). Otherwise O(n log n) comparisons
   // plus two copies of every row (into a scratch buffer of (row, id) pairs and into new chunks);
   // after a sort each chunk keeps a list of its rows' ids (12 bytes per row). If comp, proj or a
-  // copy throws, nothing changes. sort is not stable; stable_sort is.
+  // copy throws, nothing changes. sort is not stable (Boost.Sort's pdqsort; branchless for
+  // arithmetic keys in the default or greater order); stable_sort is (std::stable_sort).
   template <class Comp = std::ranges::less, class Proj = std::identity>
   [[nodiscard]] pvec sort(Comp comp = {}, Proj proj = {}) const {
     return edit_copy([&](editor& e) { e.sort(comp, proj); });
@@ -687,7 +689,20 @@ class pvec_editor {
   // Sorts the rows; see pvec::sort. Strong guarantee.
   template <class Comp = std::ranges::less, class Proj = std::identity>
   void sort(Comp comp = {}, Proj proj = {}) {
-    sort_rows(comp, proj, [](auto first, auto last, auto cmp) { std::sort(first, last, cmp); });
+    // Boost.Sort's pattern-defeating quicksort: the branchless partition when comparing keys is
+    // cheap (arithmetic keys, the default order), the branchy one otherwise.
+    using key = std::remove_cvref_t<std::invoke_result_t<Proj&, const T&>>;
+    constexpr bool cheap = std::is_arithmetic_v<key> && (std::is_same_v<Comp, std::ranges::less> ||
+                                                        std::is_same_v<Comp, std::less<>> ||
+                                                        std::is_same_v<Comp, std::greater<>> ||
+                                                        std::is_same_v<Comp, std::ranges::greater>);
+    sort_rows(comp, proj, [](auto first, auto last, auto cmp) {
+      if constexpr (cheap) {
+        boost::sort::pdqsort_branchless(first, last, cmp);
+      } else {
+        boost::sort::pdqsort(first, last, cmp);
+      }
+    });
   }
   template <class Comp = std::ranges::less, class Proj = std::identity>
   void stable_sort(Comp comp = {}, Proj proj = {}) {

@@ -507,21 +507,8 @@ struct rbtree {
   template <class Fn>
   static void for_each_chunk(const node_base* n, unsigned level, std::size_t size, std::size_t lo,
                              std::size_t hi, Fn& fn) {
-    if (level == 0) {
-      const T* d = as_leaf(n)->data();
-      fn(d + lo, d + std::min<std::size_t>(hi, n->count));
-      return;
-    }
-    const inner* in = as_inner(n);
-    std::size_t rel = lo;
-    std::size_t k = locate(in, level, rel);
-    std::size_t start = lo - rel;
-    for (; k < in->count && start < hi; ++k) {
-      const std::size_t cs = child_size(in, level, k, size);
-      for_each_chunk(in->child[k], level - 1, cs, lo > start ? lo - start : 0,
-                     std::min(hi - start, cs), fn);
-      start += cs;
-    }
+    auto chunk = [&fn](const leaf* l, std::size_t b, std::size_t e) { fn(l->data() + b, l->data() + e); };
+    for_each_leaf_in(n, level, size, lo, hi, chunk);
   }
 
   // ---- introspection -----------------------------------------------------------------------------

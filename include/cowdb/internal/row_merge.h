@@ -357,15 +357,8 @@ class row_merge {
   void same_row(const side_info& x, const side_info& y, std::size_t gap, std::size_t px,
                 std::size_t py) {
     if (x.v[px] == y.v[py]) return;
-    merge_conflict<T> c;
-    c.kind = conflict_kind::kValue;
-    c.base_index = gap;
-    (x.is_ours ? c.ours : c.theirs) = x.v[px];
-    (x.is_ours ? c.ours_index : c.theirs_index) = px;
-    (y.is_ours ? c.ours : c.theirs) = y.v[py];
-    (y.is_ours ? c.ours_index : c.theirs_index) = py;
     pending_.push_back({px, true});
-    conflicts.push_back(std::move(c));
+    conflicts.push_back(inserted_rows_conflict(conflict_kind::kValue, gap, x, px, y, py));
     if (decided_for(y)) add_op({px, op_kind::kSet, 0, &y.v, py, 1, SIZE_MAX});
   }
 
@@ -395,17 +388,22 @@ class row_merge {
   }
   bool insert_conflict(const side_info& x, const side_info& y, std::size_t gap, std::size_t x_first,
                        std::size_t y_first) {
-    merge_conflict<T> c;
-    c.kind = conflict_kind::kInsertOrder;
-    c.base_index = gap;
-    (x.is_ours ? c.ours : c.theirs) = x.v[x_first];
-    (x.is_ours ? c.ours_index : c.theirs_index) = x_first;
-    (y.is_ours ? c.ours : c.theirs) = y.v[y_first];
-    (y.is_ours ? c.ours_index : c.theirs_index) = y_first;
-    const bool y_wins = decided_for(y);
     pending_.push_back({x_first, true});  // x's first row there, unless y's go first
-    conflicts.push_back(std::move(c));
-    return y_wins;
+    conflicts.push_back(inserted_rows_conflict(conflict_kind::kInsertOrder, gap, x, x_first, y, y_first));
+    return decided_for(y);
+  }
+  // A conflict between rows that both sides inserted before base row `gap` (no base value).
+  static merge_conflict<T> inserted_rows_conflict(conflict_kind kind, std::size_t gap,
+                                                  const side_info& x, std::size_t px,
+                                                  const side_info& y, std::size_t py) {
+    merge_conflict<T> c;
+    c.kind = kind;
+    c.base_index = gap;
+    for (const auto& [s, p] : {std::pair{&x, px}, std::pair{&y, py}}) {
+      (s->is_ours ? c.ours : c.theirs) = s->v[p];
+      (s->is_ours ? c.ours_index : c.theirs_index) = p;
+    }
+    return c;
   }
   bool decided_for(const side_info& s) const noexcept {
     const merge_side winner = side_.value_or(merge_side::kOurs);
