@@ -153,10 +153,24 @@ class row_merge {
 
   // ---- 1. what each side did --------------------------------------------------------------------
   void summarize(side_info& s) {
+    s.touched.reserve(s.m.changed.size() + s.m.erased.size());
+    // Pieces come in b order, which is base order when no row moved: erased spans (base order)
+    // are then interleaved as they come; otherwise everything is sorted at the end.
+    const bool in_order = s.m.moved_rows == 0;
+    std::size_t ei = 0;
+    auto erased_before = [&](std::size_t base) {
+      for (; ei < s.m.erased.size() && s.m.erased[ei].first < base; ++ei) {
+        s.touched.push_back({s.m.erased[ei].first, s.m.erased[ei].len, 0, act::kErased, false, 0});
+      }
+    };
+    auto add = [&](const touch& t) {
+      if (in_order) erased_before(t.base);
+      s.touched.push_back(t);
+    };
     std::size_t ci = 0;  // into s.m.changed: the runs of each piece, in b order like the pieces
     for (const auto& p : s.m.kept) {
       if (p.shared && p.moved) {  // a whole shared chunk put elsewhere: moved, values unchanged
-        s.touched.push_back({p.a, p.len, p.b, act::kMoved, false, p.gap});
+        add({p.a, p.len, p.b, act::kMoved, false, p.gap});
         continue;
       }
       if (p.shared) continue;
@@ -164,17 +178,17 @@ class row_merge {
       std::size_t k = p.b;  // rows of p before k are done
       for (; ci < s.m.changed.size() && s.m.changed[ci].b < p.b + p.len; ++ci) {
         const auto& c = s.m.changed[ci];
-        if (p.moved && c.b > k) s.touched.push_back({p.a + (k - p.b), c.b - k, k, what, false, p.gap});
-        s.touched.push_back({c.a, c.len, c.b, what, true, p.gap});
+        if (p.moved && c.b > k) add({p.a + (k - p.b), c.b - k, k, what, false, p.gap});
+        add({c.a, c.len, c.b, what, true, p.gap});
         k = c.b + c.len;
       }
-      if (p.moved && k < p.b + p.len) {
-        s.touched.push_back({p.a + (k - p.b), p.b + p.len - k, k, what, false, p.gap});
-      }
+      if (p.moved && k < p.b + p.len) add({p.a + (k - p.b), p.b + p.len - k, k, what, false, p.gap});
     }
-    for (const auto& e : s.m.erased) s.touched.push_back({e.first, e.len, 0, act::kErased, false, 0});
-    std::sort(s.touched.begin(), s.touched.end(),
-              [](const touch& a, const touch& b) { return a.base < b.base; });
+    erased_before(SIZE_MAX);
+    if (!in_order) {
+      std::sort(s.touched.begin(), s.touched.end(),
+                [](const touch& x, const touch& y) { return x.base < y.base; });
+    }
     for (const auto& e : s.m.erased) s.rows += e.len;
     for (const auto& e : s.m.inserted) s.rows += e.len;
     s.rows += s.m.moved_rows;
