@@ -153,7 +153,6 @@ class row_merge {
 
   // ---- 1. what each side did --------------------------------------------------------------------
   void summarize(side_info& s) {
-    s.touched.reserve(s.m.changed.size() + s.m.erased.size());
     // Pieces come in b order, which is base order when no row moved: erased spans (base order)
     // are then interleaved as they come; otherwise everything is sorted at the end.
     const bool in_order = s.m.moved_rows == 0;
