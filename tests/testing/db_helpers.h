@@ -1,6 +1,7 @@
 // Small helpers shared by the database tests (tests/unit/database_*.cc, tests/regress/database_*.cc,
 // ...): unwrapping a status inside a Catch2 test, building int64 datasets, reading a dataset back
-// as a std::vector, and one-line transactions. Includes testing/pvec_helpers.h (Iota, ToVector).
+// as a std::vector, and one-line transactions. Includes testing/pvec_helpers.h (Iota, ToVector)
+// and testing/status_helpers.h (Ok).
 //
 // Every helper that meets an error status fails the current test with REQUIRE and prints the
 // status; use them only on the thread that runs the test (Catch2 assertions are not thread-safe).
@@ -22,24 +23,11 @@
 #include "cowdb/transaction.h"
 #include "fmt/format.h"
 #include "testing/pvec_helpers.h"
+#include "testing/status_helpers.h"
 
 namespace cowdb::testing {
 
 using I64 = std::int64_t;
-
-// Unwraps a StatusOr, failing the test (and printing the status) when it holds an error.
-template <class T>
-T Ok(absl::StatusOr<T> s) {
-  INFO("status: " << s.status().ToString());
-  REQUIRE(s.ok());
-  return *std::move(s);
-}
-
-// Fails the test (printing the status) unless `s` is OK.
-inline void Ok(const absl::Status& s) {
-  INFO("status: " << s.ToString());
-  REQUIRE(s.ok());
-}
 
 // An int64 dataset holding from, from + 1, ..., from + n - 1 (Iota<I64>(n, from) as a pvec).
 inline pvec<I64> IotaVec(std::size_t n, I64 from = 0) {

@@ -1,0 +1,188 @@
+#include "db/storage/record_log.h"
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+#include "cowdb/status.h"
+#include "db/storage/checksum.h"
+#include "fmt/format.h"
+
+namespace cowdb::storage {
+namespace {
+
+constexpr absl::string_view kLogMagic("cowdbLOG", 8);
+
+// The file header of a log of `database_id`: all 32 bytes are determined by it.
+std::string LogFileHeader(std::uint64_t database_id) {
+  std::string h(kLogMagic.data(), kLogMagic.size());
+  PutFixed32(&h, kLogFormatVersion);
+  PutFixed32(&h, 0);
+  PutFixed64(&h, database_id);
+  PutFixed64(&h, Checksum(h));
+  assert(h.size() == kLogFileHeaderSize);
+  return h;
+}
+
+// The check of a record header's first 8 bytes (length, type, zeros).
+std::uint32_t HeaderCheck(absl::string_view first8) {
+  return static_cast<std::uint32_t>(Checksum(first8));
+}
+
+}  // namespace
+
+// ---- reader ----------------------------------------------------------------------------------
+
+RecordLogReader::RecordLogReader(std::unique_ptr<RandomAccessFile> file, std::uint64_t size)
+    : file_(std::move(file)), size_(size) {}
+
+absl::Status RecordLogReader::Corrupt(std::uint64_t offset, absl::string_view what) const {
+  return absl::DataLossError(fmt::format("log \"{}\": {} at offset {}", file_->path(),
+                                         std::string(what.data(), what.size()), offset));
+}
+
+absl::StatusOr<std::unique_ptr<RecordLogReader>> RecordLogReader::Open(Env* env,
+                                                                       const std::string& path,
+                                                                       std::uint64_t database_id) {
+  COWDB_ASSIGN_OR_RETURN(std::unique_ptr<RandomAccessFile> file, env->NewRandomAccessFile(path));
+  COWDB_ASSIGN_OR_RETURN(const std::uint64_t size, env->FileSize(path));
+  std::string got;
+  COWDB_RETURN_IF_ERROR(file->Read(0, kLogFileHeaderSize, &got));
+  std::unique_ptr<RecordLogReader> r(new RecordLogReader(std::move(file), size));
+  const std::string want = LogFileHeader(database_id);
+  const char* h = got.data();
+  if (got.size() < kLogFileHeaderSize) {  // a crash while the file was being created?
+    const auto [w, g] = std::mismatch(want.begin(), want.begin() + got.size(), got.begin());
+    if (g != got.end()) return r->Corrupt(g - got.begin(), "file header (torn) is not a log's");
+    r->done_ = LogReadResult::kTornTail;
+    return r;
+  }
+  if (got.compare(0, kLogMagic.size(), kLogMagic.data(), kLogMagic.size()) != 0) {
+    return r->Corrupt(0, "not a cowdb log (bad magic)");
+  }
+  if (DecodeFixed64(h + 24) != Checksum(absl::string_view(h, 24))) {
+    return r->Corrupt(24, "file header checksum mismatch");
+  }
+  if (const std::uint32_t v = DecodeFixed32(h + 8); v != kLogFormatVersion) {
+    return r->Corrupt(8,
+                      fmt::format("format version {} (this build reads {})", v, kLogFormatVersion));
+  }
+  if (DecodeFixed32(h + 12) != 0) return r->Corrupt(12, "reserved file header bytes not zero");
+  if (const std::uint64_t id = DecodeFixed64(h + 16); id != database_id) {
+    return r->Corrupt(16, fmt::format("log of database {:#x}, not {:#x}", id, database_id));
+  }
+  r->valid_end_ = kLogFileHeaderSize;
+  return r;
+}
+
+absl::StatusOr<bool> RecordLogReader::ZerosToEnd(std::uint64_t offset) const {
+  std::string chunk;
+  while (offset < size_) {
+    COWDB_RETURN_IF_ERROR(
+        file_->Read(offset, std::min<std::uint64_t>(size_ - offset, 1 << 16), &chunk));
+    if (chunk.empty()) break;
+    if (chunk.find_first_not_of('\0') != std::string::npos) return false;
+    offset += chunk.size();
+  }
+  return true;
+}
+
+absl::StatusOr<LogReadResult> RecordLogReader::Next(LogRecord* record) {
+  if (!done_.ok() || *done_ != LogReadResult::kRecord) return done_;
+  const std::uint64_t offset = valid_end_;
+  if (offset == size_) return done_ = LogReadResult::kEnd;
+  const std::uint64_t left = size_ - offset;
+
+  std::string header;
+  COWDB_RETURN_IF_ERROR(file_->Read(offset, kLogRecordHeaderSize, &header));
+  if (header.size() < kLogRecordHeaderSize) return done_ = LogReadResult::kTornTail;
+  const char* h = header.data();
+  const absl::string_view first8(h, 8);
+  const std::uint32_t length = DecodeFixed32(h);
+  const auto type = static_cast<std::uint8_t>(h[4]);
+  const bool header_ok = h[5] == 0 && h[6] == 0 && h[7] == 0 && type != 0 &&
+                         DecodeFixed32(h + 8) == HeaderCheck(first8) &&
+                         length <= kMaxLogRecordPayload;
+  if (!header_ok) {
+    COWDB_ASSIGN_OR_RETURN(const bool zeros, ZerosToEnd(offset));
+    if (zeros) return done_ = LogReadResult::kTornTail;  // grown but never written: a crash
+    return done_ = Corrupt(offset, "bad record header");
+  }
+  if (length > left - kLogRecordHeaderSize) return done_ = LogReadResult::kTornTail;
+
+  std::string payload;
+  COWDB_RETURN_IF_ERROR(file_->Read(offset + kLogRecordHeaderSize, length, &payload));
+  if (payload.size() < length) return done_ = LogReadResult::kTornTail;  // truncated meanwhile
+  if (DecodeFixed64(h + 12) != Checksum(first8, payload)) {
+    return done_ = Corrupt(offset, fmt::format("checksum mismatch in record of {} bytes", length));
+  }
+  record->type = type;
+  record->payload = std::move(payload);
+  record->offset = offset;
+  valid_end_ = offset + kLogRecordHeaderSize + length;
+  return LogReadResult::kRecord;
+}
+
+// ---- writer ----------------------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<RecordLogWriter>> RecordLogWriter::Open(Env* env,
+                                                                       const std::string& path,
+                                                                       std::uint64_t database_id,
+                                                                       SyncMode mode) {
+  COWDB_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, env->NewAppendableFile(path));
+  COWDB_ASSIGN_OR_RETURN(const std::uint64_t size, env->FileSize(path));
+  if (size != 0 && size < kLogFileHeaderSize) {
+    return absl::DataLossError(
+        fmt::format("log \"{}\": {} bytes, shorter than a log header; recover it (truncate) first",
+                    path, size));
+  }
+  std::unique_ptr<RecordLogWriter> w(new RecordLogWriter(env, std::move(file), mode, size));
+  if (size == 0) {
+    COWDB_RETURN_IF_ERROR(w->Write(LogFileHeader(database_id)));
+    w->size_ = kLogFileHeaderSize;
+    if (mode == SyncMode::kEveryAppend) COWDB_RETURN_IF_ERROR(w->Sync());
+  }
+  return w;
+}
+
+absl::Status RecordLogWriter::Write(absl::string_view bytes) {
+  if (!error_.ok()) return error_;
+  error_ = file_->Append(bytes);
+  return error_;
+}
+
+absl::Status RecordLogWriter::Append(std::uint8_t type, absl::string_view payload) {
+  assert(type != 0 && "record type 0 is reserved");
+  if (payload.size() > kMaxLogRecordPayload) {
+    return absl::InvalidArgumentError(
+        fmt::format("log \"{}\": record of {} bytes is larger than the limit of {} bytes",
+                    file_->path(), payload.size(), kMaxLogRecordPayload));
+  }
+  frame_.clear();
+  PutFixed32(&frame_, static_cast<std::uint32_t>(payload.size()));
+  frame_.push_back(static_cast<char>(type));
+  frame_.append(3, '\0');
+  const std::string first8 = frame_;
+  PutFixed32(&frame_, HeaderCheck(first8));
+  PutFixed64(&frame_, Checksum(first8, payload));
+  frame_.append(payload.data(), payload.size());
+  const absl::Status s = Write(frame_);
+  if (frame_.capacity() > (1u << 20)) std::string().swap(frame_);  // keep no huge buffer
+  COWDB_RETURN_IF_ERROR(s);
+  size_ += kLogRecordHeaderSize + payload.size();
+  return mode_ == SyncMode::kEveryAppend ? Sync() : absl::OkStatus();
+}
+
+absl::Status RecordLogWriter::Sync() {
+  if (!error_.ok()) return error_;
+  error_ = file_->DataSync();
+  if (error_.ok() && !dir_synced_) {
+    error_ = env_->SyncDir(ParentDir(file_->path()));
+    dir_synced_ = error_.ok();
+  }
+  return error_;
+}
+
+absl::Status RecordLogWriter::Close() { return file_->Close(); }
+
+}  // namespace cowdb::storage
