@@ -5,7 +5,7 @@
 // torn writes, bit rot and misdirected writes, not against an adversary. The two-argument form
 // covers a header and a payload without copying them into one buffer.
 //
-// Every on-disk integer is little-endian regardless of the host, written and read byte by byte.
+// Every on-disk integer is little-endian regardless of the host (cowdb/internal/coding.h).
 //
 // Thread-safety: thread-safe (pure functions).
 #ifndef COWDB_DB_STORAGE_CHECKSUM_H_
@@ -15,6 +15,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "cowdb/internal/coding.h"
 
 namespace cowdb::storage {
 
@@ -25,26 +26,11 @@ std::uint64_t Checksum(absl::string_view data);
 // when either changes, or when a byte moves from one to the other. O(n), no allocation.
 std::uint64_t Checksum(absl::string_view head, absl::string_view tail);
 
-inline void PutFixed32(std::string* out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-inline void PutFixed64(std::string* out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-// REQUIRES: p points to at least 4 (8) readable bytes.
-inline std::uint32_t DecodeFixed32(const char* p) {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
-inline std::uint64_t DecodeFixed64(const char* p) {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
+// The little-endian coding (include/cowdb/internal/coding.h), shared with the node codec.
+using internal::DecodeFixed32;
+using internal::DecodeFixed64;
+using internal::PutFixed32;
+using internal::PutFixed64;
 
 }  // namespace cowdb::storage
 

@@ -87,15 +87,13 @@ absl::StatusOr<bool> RecordLogReader::ZerosToEnd(std::uint64_t offset) const {
   return true;
 }
 
-absl::StatusOr<LogReadResult> RecordLogReader::Next(LogRecord* record) {
-  if (!done_.ok() || *done_ != LogReadResult::kRecord) return done_;
-  const std::uint64_t offset = valid_end_;
-  if (offset == size_) return done_ = LogReadResult::kEnd;
-  const std::uint64_t left = size_ - offset;
-
+absl::StatusOr<RecordLogReader::Frame> RecordLogReader::ReadFrame(std::uint64_t offset,
+                                                                   std::uint64_t end,
+                                                                   LogRecord* record) const {
+  const std::uint64_t left = end - offset;
   std::string header;
   COWDB_RETURN_IF_ERROR(file_->Read(offset, kLogRecordHeaderSize, &header));
-  if (header.size() < kLogRecordHeaderSize) return done_ = LogReadResult::kTornTail;
+  if (header.size() < kLogRecordHeaderSize) return Frame::kShort;
   const char* h = header.data();
   const absl::string_view first8(h, 8);
   const std::uint32_t length = DecodeFixed32(h);
@@ -103,24 +101,53 @@ absl::StatusOr<LogReadResult> RecordLogReader::Next(LogRecord* record) {
   const bool header_ok = h[5] == 0 && h[6] == 0 && h[7] == 0 && type != 0 &&
                          DecodeFixed32(h + 8) == HeaderCheck(first8) &&
                          length <= kMaxLogRecordPayload;
-  if (!header_ok) {
-    COWDB_ASSIGN_OR_RETURN(const bool zeros, ZerosToEnd(offset));
-    if (zeros) return done_ = LogReadResult::kTornTail;  // grown but never written: a crash
-    return done_ = Corrupt(offset, "bad record header");
-  }
-  if (length > left - kLogRecordHeaderSize) return done_ = LogReadResult::kTornTail;
-
+  if (!header_ok) return Frame::kBadHeader;
+  if (length > left - kLogRecordHeaderSize) return Frame::kShort;
   std::string payload;
   COWDB_RETURN_IF_ERROR(file_->Read(offset + kLogRecordHeaderSize, length, &payload));
-  if (payload.size() < length) return done_ = LogReadResult::kTornTail;  // truncated meanwhile
+  if (payload.size() < length) return Frame::kShort;  // truncated meanwhile
   if (DecodeFixed64(h + 12) != Checksum(first8, payload)) {
-    return done_ = Corrupt(offset, fmt::format("checksum mismatch in record of {} bytes", length));
+    return Corrupt(offset, fmt::format("checksum mismatch in record of {} bytes", length));
   }
   record->type = type;
   record->payload = std::move(payload);
   record->offset = offset;
-  valid_end_ = offset + kLogRecordHeaderSize + length;
+  return Frame::kRecord;
+}
+
+absl::StatusOr<LogReadResult> RecordLogReader::Next(LogRecord* record) {
+  if (!done_.ok() || *done_ != LogReadResult::kRecord) return done_;
+  const std::uint64_t offset = valid_end_;
+  if (offset == size_) return done_ = LogReadResult::kEnd;
+  absl::StatusOr<Frame> f = ReadFrame(offset, size_, record);
+  if (!f.ok()) return done_ = f.status();
+  switch (*f) {
+    case Frame::kShort:
+      return done_ = LogReadResult::kTornTail;
+    case Frame::kBadHeader: {
+      COWDB_ASSIGN_OR_RETURN(const bool zeros, ZerosToEnd(offset));
+      if (zeros) return done_ = LogReadResult::kTornTail;  // grown but never written: a crash
+      return done_ = Corrupt(offset, "bad record header");
+    }
+    case Frame::kRecord:
+      break;
+  }
+  valid_end_ = offset + kLogRecordHeaderSize + record->payload.size();
   return LogReadResult::kRecord;
+}
+
+absl::Status RecordLogReader::ReadAt(std::uint64_t offset, LogRecord* record) const {
+  if (offset < kLogFileHeaderSize) return Corrupt(offset, "no record starts inside the header");
+  COWDB_ASSIGN_OR_RETURN(const Frame f, ReadFrame(offset, UINT64_MAX, record));
+  switch (f) {
+    case Frame::kShort:
+      return Corrupt(offset, "record cut short by the end of the file");
+    case Frame::kBadHeader:
+      return Corrupt(offset, "bad record header");
+    case Frame::kRecord:
+      break;
+  }
+  return absl::OkStatus();
 }
 
 // ---- writer ----------------------------------------------------------------------------------

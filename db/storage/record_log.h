@@ -78,6 +78,12 @@ class RecordLogReader {
   // comment). kEnd and kTornTail repeat on later calls; so does an error.
   [[nodiscard]] absl::StatusOr<LogReadResult> Next(LogRecord* record);
 
+  // Reads the one record that starts at `offset` (a LogRecord::offset seen before, or the end
+  // of the file when it was appended), without reading the records before it; it may lie past
+  // the size the file had when the reader was opened. Returns kDataLoss naming the file and
+  // offset when no intact record starts there, or the I/O error. Costs two preads.
+  [[nodiscard]] absl::Status ReadAt(std::uint64_t offset, LogRecord* record) const;
+
   // The end of the last complete record read so far (0 while the file header is torn): after
   // kTornTail, the size to truncate the file to.
   std::uint64_t valid_end() const { return valid_end_; }
@@ -85,6 +91,11 @@ class RecordLogReader {
  private:
   RecordLogReader(std::unique_ptr<RandomAccessFile> file, std::uint64_t size);
   absl::Status Corrupt(std::uint64_t offset, absl::string_view what) const;
+  // The record at `offset` in a file that ends at `end`: kShort when the file ends inside it,
+  // kBadHeader when its header check fails; a checksum mismatch is kDataLoss.
+  enum class Frame { kRecord, kShort, kBadHeader };
+  absl::StatusOr<Frame> ReadFrame(std::uint64_t offset, std::uint64_t end,
+                                  LogRecord* record) const;
   absl::StatusOr<bool> ZerosToEnd(std::uint64_t offset) const;
 
   const std::unique_ptr<RandomAccessFile> file_;

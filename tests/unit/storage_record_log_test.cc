@@ -331,5 +331,53 @@ TEST_CASE("record log: an I/O fault at any step of append + sync leaves old or n
   }
 }
 
+TEST_CASE("record log: ReadAt reads one record by its offset, and nothing else", "[storage]") {
+  TempDir dir;
+  const std::string path = dir.file("LOG");
+  WriteLog(path, kSample);
+  const std::vector<std::uint64_t> offsets = SampleOffsets();
+  std::unique_ptr<RecordLogReader> r = Ok(RecordLogReader::Open(Env::Default(), path, kDb));
+  LogRecord rec;
+  for (std::size_t i = kSample.size(); i-- > 0;) {  // any order
+    Ok(r->ReadAt(offsets[i], &rec));
+    CHECK(rec.type == kSample[i].first);
+    CHECK(rec.payload == kSample[i].second);
+    CHECK(rec.offset == offsets[i]);
+  }
+  // No record starts inside the header, inside a record or at the end of the file.
+  for (const std::uint64_t bad : {std::uint64_t{0}, std::uint64_t{8}, offsets[2] + 1, offsets[3] - 3,
+                                  offsets.back()}) {
+    INFO("offset " << bad);
+    const absl::Status s = r->ReadAt(bad, &rec);
+    CHECK(s.code() == absl::StatusCode::kDataLoss);
+    CHECK(s.message().find(path) != absl::string_view::npos);
+    CHECK(s.message().find(fmt::format("offset {}", bad)) != absl::string_view::npos);
+  }
+  {  // a record appended after the reader opened the file is found
+    std::unique_ptr<RecordLogWriter> w =
+        Ok(RecordLogWriter::Open(Env::Default(), path, kDb, SyncMode::kNone));
+    Ok(w->Append(9, "late"));
+    Ok(w->Close());
+  }
+  Ok(r->ReadAt(offsets.back(), &rec));
+  CHECK(rec.payload == "late");
+  // Every flipped byte of a record makes ReadAt of that record kDataLoss; the others still read.
+  const std::string clean = ReadFileBytes(path);
+  for (std::uint64_t i = offsets[2]; i < offsets[3]; ++i) {
+    std::string bytes = clean;
+    bytes[i] = static_cast<char>(bytes[i] ^ 0x20);
+    WriteFileBytes(path, bytes);
+    std::unique_ptr<RecordLogReader> f = Ok(RecordLogReader::Open(Env::Default(), path, kDb));
+    INFO("byte " << i);
+    CHECK(f->ReadAt(offsets[2], &rec).code() == absl::StatusCode::kDataLoss);
+    Ok(f->ReadAt(offsets[3], &rec));
+    CHECK(rec.payload == kSample[3].second);
+  }
+  // Truncated inside the last record.
+  WriteFileBytes(path, clean.substr(0, clean.size() - 1));
+  std::unique_ptr<RecordLogReader> t = Ok(RecordLogReader::Open(Env::Default(), path, kDb));
+  CHECK(t->ReadAt(offsets.back(), &rec).code() == absl::StatusCode::kDataLoss);
+}
+
 }  // namespace
 }  // namespace cowdb::storage
