@@ -6,6 +6,7 @@
 #define COWDB_COWDB_H_
 
 #include "cowdb/database.h"
+#include "cowdb/codec.h"
 #include "cowdb/diff.h"
 #include "cowdb/merge.h"
 #include "cowdb/options.h"

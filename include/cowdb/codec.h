@@ -1,0 +1,69 @@
+// cowdb/codec.h — how element types are stored on disk (the customization point of durable
+// storage).
+//
+// A trivially copyable T is stored as its bytes; a database records its name, size, alignment
+// and the host's byte order, and reopening with another T is an error. Any other T needs a
+// codec: specialize cowdb::codec<T> with
+//
+//   template <>
+//   struct cowdb::codec<Trade> {
+//     // Appends the encoding of v to *out.
+//     static void encode(const Trade& v, std::string* out);
+//     // Decodes one value from the front of *in and advances *in past it; std::nullopt when
+//     // the bytes are not a valid encoding (the database then reports kDataLoss).
+//     static std::optional<Trade> decode(std::string_view* in);
+//   };
+//
+// decode must accept exactly what encode writes and must not read past *in: stored bytes are
+// checksummed, but a codec is the last line of defence against a corrupt file. cowdb ships a
+// codec for std::string (a 64-bit length, then the bytes).
+//
+// Thread-safety: encode and decode may be called from several threads at once.
+#ifndef COWDB_CODEC_H_
+#define COWDB_CODEC_H_
+
+#include <concepts>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "cowdb/internal/coding.h"
+
+namespace cowdb {
+
+// Specialize for each element type that is not trivially copyable (see the file comment).
+template <class T>
+struct codec;
+
+// T has a usable cowdb::codec<T> specialization.
+template <class T>
+concept has_codec = requires(const T& v, std::string* out, std::string_view* in) {
+  codec<T>::encode(v, out);
+  { codec<T>::decode(in) } -> std::same_as<std::optional<T>>;
+};
+
+// T can be stored by a persistent database: trivially copyable, or with a codec.
+template <class T>
+concept storable = std::is_trivially_copyable_v<T> || has_codec<T>;
+
+template <>
+struct codec<std::string> {
+  static void encode(const std::string& v, std::string* out) {
+    internal::PutFixed64(out, v.size());
+    out->append(v);
+  }
+  static std::optional<std::string> decode(std::string_view* in) {
+    if (in->size() < 8) return std::nullopt;
+    const std::uint64_t n = internal::DecodeFixed64(in->data());
+    if (in->size() - 8 < n) return std::nullopt;
+    std::string v(in->substr(8, n));
+    in->remove_prefix(8 + n);
+    return v;
+  }
+};
+
+}  // namespace cowdb
+
+#endif  // COWDB_CODEC_H_
