@@ -5,8 +5,10 @@
 #ifndef COWDB_INTERNAL_CODING_H_
 #define COWDB_INTERNAL_CODING_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace cowdb::internal {
 
@@ -30,6 +32,43 @@ inline std::uint64_t DecodeFixed64(const char* p) {
   for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
   return v;
 }
+
+// Reads fixed-width fields from the front of a byte string; each call returns false (reading
+// nothing) when too few bytes are left.
+class byte_reader {
+ public:
+  explicit byte_reader(std::string_view s) noexcept : s_(s) {}
+  bool u8(std::uint8_t* v) noexcept {
+    if (s_.empty()) return false;
+    *v = static_cast<std::uint8_t>(s_[0]);
+    s_.remove_prefix(1);
+    return true;
+  }
+  bool u32(std::uint32_t* v) noexcept {
+    if (s_.size() < 4) return false;
+    *v = DecodeFixed32(s_.data());
+    s_.remove_prefix(4);
+    return true;
+  }
+  bool u64(std::uint64_t* v) noexcept {
+    if (s_.size() < 8) return false;
+    *v = DecodeFixed64(s_.data());
+    s_.remove_prefix(8);
+    return true;
+  }
+  // A u32 length, then that many bytes.
+  bool str(std::string* v) {
+    std::uint32_t n = 0;
+    if (s_.size() < 4 || s_.size() - 4 < (n = DecodeFixed32(s_.data()))) return false;
+    v->assign(s_.data() + 4, n);
+    s_.remove_prefix(4 + std::size_t{n});
+    return true;
+  }
+  std::string_view& rest() noexcept { return s_; }
+
+ private:
+  std::string_view s_;
+};
 
 }  // namespace cowdb::internal
 

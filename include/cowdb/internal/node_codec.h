@@ -291,34 +291,6 @@ class tree_codec {
     }
   }
 
-  // Reads the front of a record, failing with a description of what is missing.
-  class reader {
-   public:
-    explicit reader(std::string_view s) : s_(s) {}
-    bool u8(std::uint8_t* v) {
-      if (s_.size() < 1) return false;
-      *v = static_cast<std::uint8_t>(s_[0]);
-      s_.remove_prefix(1);
-      return true;
-    }
-    bool u32(std::uint32_t* v) {
-      if (s_.size() < 4) return false;
-      *v = DecodeFixed32(s_.data());
-      s_.remove_prefix(4);
-      return true;
-    }
-    bool u64(std::uint64_t* v) {
-      if (s_.size() < 8) return false;
-      *v = DecodeFixed64(s_.data());
-      s_.remove_prefix(8);
-      return true;
-    }
-    std::string_view& rest() { return s_; }
-
-   private:
-    std::string_view s_;
-  };
-
   static absl::Status corrupt(node_io& io, node_ref ref, std::string_view what) {
     return absl::DataLossError(fmt::format("{}: {}", io.Describe(ref), what));
   }
@@ -346,7 +318,7 @@ class tree_codec {
 
   static absl::StatusOr<node_base*> decode_leaf(std::string_view bytes, node_ref ref,
                                                 node_io& io) {
-    reader in(bytes);
+    byte_reader in(bytes);
     std::uint8_t tag = 0, level = 0;
     std::uint32_t count = 0, runs = 0;
     if (!in.u8(&tag) || !in.u8(&level) || !in.u32(&count) || !in.u32(&runs)) {
@@ -409,7 +381,7 @@ class tree_codec {
 
   static absl::StatusOr<node_base*> decode_inner(std::string_view bytes, node_ref ref,
                                                  unsigned level, node_table& table, node_io& io) {
-    reader in(bytes);
+    byte_reader in(bytes);
     std::uint8_t tag = 0, stored_level = 0, relaxed = 0;
     std::uint32_t count = 0;
     if (!in.u8(&tag) || !in.u8(&stored_level) || !in.u32(&count) || !in.u8(&relaxed)) {

@@ -1,0 +1,118 @@
+// The records of a persistent database's version log (a MANIFEST-style record log, record_log.h,
+// named by CURRENT): versions, branch and tag moves, prunes. Replaying them in order rebuilds the
+// database's history; each version names the roots of its datasets in the node files
+// (node_store.h), which were made durable before the version record was written.
+//
+// Payloads (integers little-endian; str = u32 length + bytes):
+//   kVersionRecord  u64 id | u8 parent count (0..2) | u64 parents | i64 time (ns since the Unix
+//                   epoch) | str message | u32 node file | u64 node file size | u64 next row id
+//                   | u32 dataset count | per dataset: str name | str type tag | u64 root ref |
+//                   u32 depth | u64 rows
+//   kRefRecord      u8 kind (0 branch, 1 tag) | u8 op (0 set, 1 delete) | str name | u64 version
+//   kPruneRecord    u32 count | u64 version ids (ascending)
+// Decode* reject a payload that is short, long or out of range with a message (the caller names
+// the file and offset); VersionLogReplay checks that records make sense together (ids ascending,
+// parents known, refs to retained versions).
+//
+// Thread-safety: thread-compatible.
+#ifndef COWDB_DB_STORAGE_VERSION_LOG_H_
+#define COWDB_DB_STORAGE_VERSION_LOG_H_
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "db/storage/record_log.h"
+
+namespace cowdb::storage {
+
+inline constexpr std::uint8_t kVersionRecord = 1;
+inline constexpr std::uint8_t kRefRecord = 2;
+inline constexpr std::uint8_t kPruneRecord = 3;
+
+struct DatasetRecord {
+  std::string name;
+  std::string type_tag;   // element type and tree shape, checked when the dataset is read
+  std::uint64_t root = 0;  // node ref (0: empty)
+  std::uint32_t depth = 0;
+  std::uint64_t rows = 0;
+  friend bool operator==(const DatasetRecord&, const DatasetRecord&) = default;
+};
+
+struct VersionRecord {
+  std::uint64_t id = 0;
+  std::vector<std::uint64_t> parents;  // 0..2
+  std::int64_t time_ns = 0;
+  std::string message;
+  // Where the node files stood when the version was committed (node_store.h, Open).
+  std::uint32_t node_file = 0;
+  std::uint64_t node_size = 0;
+  // Above every row id stored so far: reopening moves the process's row-id counter past it.
+  std::uint64_t next_row_id = 0;
+  std::vector<DatasetRecord> datasets;  // sorted by name, names unique
+  friend bool operator==(const VersionRecord&, const VersionRecord&) = default;
+};
+
+struct RefRecord {
+  bool tag = false;
+  bool erase = false;
+  std::string name;
+  std::uint64_t version = 0;  // 0 when erase
+  friend bool operator==(const RefRecord&, const RefRecord&) = default;
+};
+
+struct PruneRecord {
+  std::vector<std::uint64_t> ids;  // ascending
+  friend bool operator==(const PruneRecord&, const PruneRecord&) = default;
+};
+
+std::string EncodeVersion(const VersionRecord& v);
+std::string EncodeRef(const RefRecord& r);
+std::string EncodePrune(const PruneRecord& p);
+// kInvalidArgument describing what is wrong with the payload (no file or offset).
+absl::StatusOr<VersionRecord> DecodeVersion(std::string_view payload);
+absl::StatusOr<RefRecord> DecodeRef(std::string_view payload);
+absl::StatusOr<PruneRecord> DecodePrune(std::string_view payload);
+
+// The history rebuilt from the version log, record by record.
+class VersionLogReplay {
+ public:
+  // Applies one record read from `path`; kDataLoss naming the file and the record's offset
+  // when it cannot be decoded or contradicts what came before. After an error the replay must
+  // not be used.
+  absl::Status Apply(const std::string& path, const LogRecord& record);
+
+  // Retained versions by id (pruned ones are dropped, their ids kept in `known`).
+  const std::map<std::uint64_t, VersionRecord>& versions() const { return versions_; }
+  const std::map<std::string, std::uint64_t>& branches() const { return branches_; }
+  const std::map<std::string, std::uint64_t>& tags() const { return tags_; }
+  // Parents of every version ever recorded, pruned ones too (merges find fork points).
+  const std::map<std::uint64_t, std::vector<std::uint64_t>>& ancestry() const { return ancestry_; }
+  // The newest version record's node position and row-id bound (0 before any version).
+  std::uint32_t node_file() const { return node_file_; }
+  std::uint64_t node_size() const { return node_size_; }
+  std::uint64_t next_row_id() const { return next_row_id_; }
+
+ private:
+  absl::Status ApplyVersion(VersionRecord v);
+  absl::Status ApplyRef(const RefRecord& r);
+  absl::Status ApplyPrune(const PruneRecord& p);
+
+  std::map<std::uint64_t, VersionRecord> versions_;
+  std::map<std::uint64_t, std::vector<std::uint64_t>> ancestry_;
+  std::map<std::string, std::uint64_t> branches_;
+  std::map<std::string, std::uint64_t> tags_;
+  std::uint64_t last_id_ = 0;
+  std::uint32_t node_file_ = 0;
+  std::uint64_t node_size_ = 0;
+  std::uint64_t next_row_id_ = 0;
+};
+
+}  // namespace cowdb::storage
+
+#endif  // COWDB_DB_STORAGE_VERSION_LOG_H_
