@@ -126,6 +126,9 @@ class merge_result {
 
 // Three-way merge of `ours` and `theirs`, both derived from `base`. See the header comment for the
 // rules and costs. Strong guarantee: if T's copy or an allocation throws, nothing changes.
+// Throws std::logic_error (changing nothing) when the sides' edits cannot be placed without
+// overlapping, which can happen when a version holds one row more than once (v + v, or a slice of
+// a version inserted into it): merging such versions is not supported yet.
 template <class T, std::size_t C, std::size_t F>
   requires std::equality_comparable<T>
 merge_result<T, C, F> merge(const pvec<T, C, F>& base, const pvec<T, C, F>& ours,
@@ -143,6 +146,7 @@ merge_result<T, C, F> merge(const pvec<T, C, F>& base, const pvec<T, C, F>& ours
 }
 
 // merge(base, ours, theirs) with every conflict resolved by `side` (structural ones included).
+// Throws std::logic_error as merge() does.
 template <class T, std::size_t C, std::size_t F>
   requires std::equality_comparable<T>
 pvec<T, C, F> merge(const pvec<T, C, F>& base, const pvec<T, C, F>& ours,

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -163,24 +164,38 @@ TEST_CASE("bug: inserts at one place are compared run by run, not as the rows pu
 
 // Found by tests/fuzz/pvec_fuzz.cc (merge of slots built by concat and insert of a version's own
 // slices), shrunk by a random search over short edit histories. merge() of versions that hold a
-// row twice (v + v.slice(...), v.insert(i, v.slice(...)): pvec.h allows it) applies the sides'
-// edits chunk by chunk in row_merge::apply_with_builder, whose edit list is then not in position
-// order: it meets an edit at a position it has already passed and calls
-// tree_builder::add_rows(leaf, 0, SIZE_MAX). At commit a4cd68a: a heap-buffer-overflow under
-// ASan, an out-of-memory kill in a Release build. Hidden ([.]) until fixed, since it takes the
-// test binary down; run it with `cowdb_regress_tests "[merge][.]"`. What the merge of such
-// versions should give is not documented; this case only asks for a valid version.
+// row twice (v + v.slice(...), v.insert(i, v.slice(...)): pvec.h allows it) applied the sides'
+// edits chunk by chunk in row_merge::apply_with_builder with an edit list whose edits overlapped:
+// it met an edit at a position it had already passed and called
+// tree_builder::add_rows(leaf, 0, SIZE_MAX) (at a4cd68a: a heap-buffer-overflow under ASan, an
+// out-of-memory kill in Release). row_merge::check_plan now refuses such a plan with
+// std::logic_error before anything is applied. Merging versions that hold a row twice is not
+// supported yet (README, Known limits); this case asks for the clear error and intact inputs.
 TEST_CASE("bug: merge of versions holding a row twice reads past a chunk's end",
-          "[.][merge][regress]") {
+          "[merge][regress]") {
   V2 base{100};
-  base = base + base.slice(0, 1);  // [100 100]: one row, twice
+  base = base + base.slice(0, 1);  // one row, twice
   V2 ours = base.set(1, 31);
   ours = ours + ours.slice(0, 2);
   ours = ours.sort(std::greater<>{});
-  ours = ours.erase(0);  // [100 31 31], all the same row
+  ours = ours.erase(0);
   V2 theirs = base.insert(2, base.slice(0, 2));
-  theirs = theirs.insert(1, theirs.slice(1, 3));  // [100 x 7], the same row
-  REQUIRE(theirs.size() == 7);
-  const auto r = cowdb::merge(base, ours, theirs);
-  CHECK_NOTHROW(r.merged().check_invariants());
+  theirs = theirs.insert(1, theirs.slice(1, 3));
+  const std::vector<int> base_rows(base.begin(), base.end());
+  const std::vector<int> ours_rows(ours.begin(), ours.end());
+  const std::vector<int> theirs_rows(theirs.begin(), theirs.end());
+  REQUIRE_THROWS_AS(cowdb::merge(base, ours, theirs), std::logic_error);
+  // Decided for theirs, the plan differs: the clear error again, or a valid version.
+  std::optional<V2> decided;
+  try {
+    decided = cowdb::merge(base, ours, theirs, cowdb::merge_side::kTheirs);
+  } catch (const std::logic_error&) {
+  }
+  if (decided) decided->check_invariants();
+  CHECK(std::vector<int>(base.begin(), base.end()) == base_rows);
+  CHECK(std::vector<int>(ours.begin(), ours.end()) == ours_rows);
+  CHECK(std::vector<int>(theirs.begin(), theirs.end()) == theirs_rows);
+  base.check_invariants();
+  ours.check_invariants();
+  theirs.check_invariants();
 }

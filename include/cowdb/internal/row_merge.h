@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -476,8 +477,30 @@ class row_merge {
     }
     ops_.resize(n);
     if (ops_.empty()) return x;
+    check_plan(x);
     const std::size_t leaves = x.size() / vec::chunk_capacity + 1;
     return ops_.size() * 64 <= leaves ? apply_with_editor(x) : apply_with_builder(x);
+  }
+
+  // Refuses a plan whose edits overlap or fall outside X or their source (std::logic_error), so
+  // that applying it can never read or write out of bounds. The one known way to get such a plan
+  // is a version that holds one row more than once (v + v, inserting a slice of the same
+  // version): pairing by identity is then ambiguous. O(edits).
+  void check_plan(const vec& x) const {
+    std::size_t free_from = 0;  // X rows before this are erased or set by an earlier edit
+    for (const edit& o : ops_) {
+      const bool consumes = o.kind != op_kind::kInsert;
+      const std::size_t rows = o.kind == op_kind::kSet ? 1 : o.len;
+      const bool ok = o.at >= free_from && (consumes ? o.at + rows <= x.size() : o.at <= x.size()) &&
+                      (o.kind == op_kind::kErase || o.first + rows <= o.src->size());
+      if (!ok) {
+        throw std::logic_error(
+            "cowdb::merge: the versions cannot be merged by row identity: their edits overlap "
+            "(a version holding one row more than once, after v + v or inserting a slice of the "
+            "same version, is not supported by merge yet)");
+      }
+      if (consumes) free_from = o.at + rows;
+    }
   }
 
   // For the sets ops_[k, end) (k a set): when they all fall in one leaf of X that X took from
