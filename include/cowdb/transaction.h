@@ -11,18 +11,17 @@
 // committed after it began, and writes by path copying into chunks only it owns. Commit() is a
 // pointer swap if the head has not moved; otherwise the transaction's changes ("ours") are
 // merged three-way with the new head ("theirs") by row identity, as merge.h does with
-// merge_mode::kWrites: rows are matched by identity, not position, so edits of different rows,
+// merge_mode::kWrites. Rows are matched by identity, not position: edits of different rows,
 // even in one chunk, never conflict whatever the other side inserted, erased or moved around
-// them (a write lands
-// on its row wherever that row now is). The commit fails with kAborted only where both sides
-// touched the same row: wrote it both (even to equal values: first committer wins, so two
-// read-modify-writes of one row never both succeed), wrote or moved it on one side and erased
-// it on the other, erased it both, moved it both, or inserted rows before the same base row
-// (their order is undetermined); or where a dataset was created, dropped or retyped on one side
-// and changed on the other, or (ConflictMode::kDataset) written on both. conflicts() then says,
-// per row, the kind, where the row is in base and on each side, what each side did and both
-// values (see Conflict). Database::Merge follows the same rules with merge_mode::kValues (equal
-// changes agree).
+// them (a write lands on its row wherever that row now is). The commit fails with kAborted only
+// where both sides touched the same row -- wrote it both (even to equal values: first committer
+// wins, so two read-modify-writes of one row never both succeed), wrote or moved it on one side
+// and erased it on the other, erased it both, moved it both, or inserted rows before the same
+// base row (their order is undetermined) -- or where a dataset was created, dropped or retyped
+// on one side and changed on the other, or (ConflictMode::kDataset) written on both.
+// conflicts() then says, per row, the kind, where the row is in base and on each side, what each
+// side did and both values (see Conflict). Database::Merge follows the same rules with
+// merge_mode::kValues (equal changes agree).
 // A transaction that is destroyed or aborted leaves no trace.
 //
 // Errors: every operation on a finished (committed, failed or aborted) transaction returns
