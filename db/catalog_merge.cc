@@ -1,6 +1,7 @@
 #include "db/catalog_merge.h"
 
 #include <string>
+#include <utility>
 
 namespace cowdb::internal {
 namespace {
@@ -8,6 +9,13 @@ namespace {
 DatasetPtr Lookup(const Catalog& c, const std::string& name) {
   const auto it = c.find(name);
   return it == c.end() ? nullptr : it->second;
+}
+
+// What a side did to a dataset it changed (never unchanged: see the caller).
+row_action DatasetAction(const DatasetPtr& base, const DatasetPtr& side) {
+  if (side == nullptr) return row_action::kErased;
+  if (base == nullptr) return row_action::kInserted;
+  return side->type() == base->type() ? row_action::kModified : row_action::kRetyped;
 }
 
 }  // namespace
@@ -36,11 +44,19 @@ CatalogMerge MergeCatalogs(const Catalog& base, const Catalog& ours, const Catal
       result = *side == merge_side::kOurs ? o : t;
     } else if (mode == ConflictMode::kDataset || !b || !o || !t || o->type() != t->type() ||
                b->type() != o->type()) {
-      out.conflicts.push_back({name, Conflict::kWholeDataset});
+      Conflict c;
+      c.dataset = name;
+      c.ours_action = DatasetAction(b, o);
+      c.theirs_action = DatasetAction(b, t);
+      out.conflicts.push_back(std::move(c));
       continue;
     } else {
       DatasetMerge m = b->Merge3(*o, *t, side.has_value() ? &*side : nullptr, elements);
-      for (std::size_t i : m.conflicts) out.conflicts.push_back({name, i});
+      for (RowConflict& r : m.conflicts) {
+        out.conflicts.push_back({name, r.base_index, r.kind, r.ours_index, r.theirs_index,
+                                 r.ours_action, r.theirs_action, std::move(r.ours_value),
+                                 std::move(r.theirs_value)});
+      }
       if (!m.conflicts.empty()) continue;
       result = std::move(m.merged);
     }

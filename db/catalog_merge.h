@@ -15,7 +15,7 @@ namespace cowdb::internal {
 
 struct CatalogMerge {
   Catalog merged;                    // meaningful only when conflicts is empty
-  std::vector<Conflict> conflicts;  // sorted by dataset, then index
+  std::vector<Conflict> conflicts;  // sorted by dataset, index, kind, ours_index, theirs_index
 };
 
 // Merges `ours` and `theirs`, both derived from `base`, dataset by dataset: a dataset changed

@@ -70,6 +70,13 @@ int main() {
   Check(b.conflicts().size() == 1 && b.conflicts()[0].dataset == "scores" &&
             b.conflicts()[0].index == 7,
         "the conflict names dataset and index");
+  const cowdb::Conflict& c = b.conflicts()[0];
+  fmt::print("conflict on \"{}\" row {}: this transaction wrote {}, the head has {}\n", c.dataset,
+             c.index, c.ours_value, c.theirs_value);
+  Check(c.kind == cowdb::conflict_kind::kValue && c.ours_action == cowdb::row_action::kModified &&
+            c.theirs_action == cowdb::row_action::kModified && c.ours_value == "-1" &&
+            c.theirs_value == "100",
+        "the conflict says what each side did and both values");
   Check(Must(Must(db->OpenSnapshot("main")).Get<double>("scores"))[8] == 2.0,
         "a failed commit changes nothing");
 

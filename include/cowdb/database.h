@@ -50,7 +50,8 @@ struct BranchInfo {
   VersionId head;
 };
 
-// How Merge() settles elements both branches changed differently.
+// How Merge() settles conflicts (rows both branches changed differently, or erased on one side
+// and changed on the other, ...; see Conflict and merge.h).
 enum class MergePolicy {
   kFail,    // report the conflicts (kAborted), change nothing
   kOurs,    // keep the target branch's value
@@ -165,7 +166,10 @@ class Database {
   // (target head first). Returns target's new head. O(datasets + chunks changed on both sides).
   // Errors: kNotFound (branch), kInvalidArgument (source == target), kFailedPrecondition (no
   // common ancestor is retained), kAborted (conflicts with kFail; they are stored in
-  // *conflicts when it is not null). On error nothing changes.
+  // *conflicts when it is not null, sorted: each names the row in base, its place in target
+  // ("ours") and source ("theirs"), what each did and both values; see Conflict). Rows are
+  // merged by identity (merge.h, merge_mode::kValues): edits of different rows never conflict,
+  // nor do equal changes of one row. On error nothing changes.
   [[nodiscard]] absl::StatusOr<VersionId> Merge(std::string_view source, std::string_view target,
                                                 std::string_view message,
                                                 MergePolicy policy = MergePolicy::kFail,

@@ -20,8 +20,9 @@
 //                 kept, that side's first
 //   kMove         moved on both sides                                 -> that side's place
 // A side decides only its conflicting rows: every other edit of both sides is applied. A
-// conflict names the row in base (base_index) and on each side (ours_index, theirs_index), its
-// values (an empty optional where a side erased it), and where it is in merged().
+// conflict names the row in base (base_index) and on each side (ours_index, theirs_index), what
+// each side did to it (ours_action, theirs_action: row_action), its values (an empty optional
+// where a side erased it), and where it is in merged().
 //
 // merge_mode::kValues (the default) treats the same change on both sides as agreement (the
 // same new value, both erasing a row, the same rows inserted at one place); merge_mode::kWrites

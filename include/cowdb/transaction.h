@@ -9,14 +9,19 @@
 //
 // A transaction starts from its branch's head (its base), reads its own writes and nothing
 // committed after it began, and writes by path copying into chunks only it owns. Commit() is a
-// pointer swap if the head has not moved; otherwise the transaction's changes are merged
-// three-way with the new head and the commit fails with kAborted only where both changed the
-// same element -- even to equal values: first committer wins, so two read-modify-writes of one
-// element never both succeed -- or both appended to or truncated the same dataset, or both
-// inserted or erased rows over the same stretch, or (ConflictMode::kDataset) both wrote the same
-// dataset. Writes to different elements, even in the same chunk, merge; so do rows inserted or
-// erased by one side and elements written elsewhere by the other (a write lands on the same
-// logical row after the shift; see merge.h, "Shifts").
+// pointer swap if the head has not moved; otherwise the transaction's changes ("ours") are
+// merged three-way with the new head ("theirs") by row identity, as merge.h does with
+// merge_mode::kWrites. Rows are matched by identity, not position: edits of different rows,
+// even in one chunk, never conflict whatever the other side inserted, erased or moved around
+// them (a write lands on its row wherever that row now is). The commit fails with kAborted only
+// where both sides touched the same row -- wrote it both (even to equal values: first committer
+// wins, so two read-modify-writes of one row never both succeed), wrote or moved it on one side
+// and erased it on the other, erased it both, moved it both, or inserted rows before the same
+// base row (their order is undetermined) -- or where a dataset was created, dropped or retyped
+// on one side and changed on the other, or (ConflictMode::kDataset) written on both.
+// conflicts() then says, per row, the kind, where the row is in base and on each side, what each
+// side did and both values (see Conflict). Database::Merge follows the same rules with
+// merge_mode::kValues (equal changes agree).
 // A transaction that is destroyed or aborted leaves no trace.
 //
 // Errors: every operation on a finished (committed, failed or aborted) transaction returns
@@ -45,13 +50,48 @@
 
 namespace cowdb {
 
-// One reason a commit or merge failed: an element (index) or a whole dataset (index ==
-// kWholeDataset: created, dropped or retyped on one side and changed on the other; or, with
-// ConflictMode::kDataset, written on both sides).
+// One reason a commit or merge failed: a row of a dataset, or the whole dataset.
+//
+// "ours" and "theirs": for Transaction::Commit, ours is the transaction's version and theirs the
+// branch head it was merged with; for Database::Merge, ours is the target branch's head and
+// theirs the source's. "base" is the merge base: the common ancestor for Database::Merge; for a
+// commit, the transaction's base (or, if the commit already merged onto a newer head that then
+// moved again, that head).
+//
+// A plain value; defaulted ==. Conflicts are listed sorted by dataset, then index, then kind
+// (then ours_index, theirs_index).
 struct Conflict {
+  // `index` of a whole-dataset conflict.
   static constexpr std::size_t kWholeDataset = static_cast<std::size_t>(-1);
+  // ours_index / theirs_index when the row is not on that side (erased there), and for
+  // whole-dataset conflicts.
+  static constexpr std::size_t kNoRow = static_cast<std::size_t>(-1);
+  // ours_value / theirs_value when the element type has no fmt formatter.
+  static constexpr std::string_view kUnformattable = internal::kUnformattableValue;
+
+  // The dataset's name.
   std::string dataset;
+  // The row's position in base (merge_conflict::base_index). For kInsertOrder, and for a kValue
+  // conflict between rows both sides inserted (actions kInserted): the base row the inserted
+  // rows precede (base's size for rows at the end). kWholeDataset for a whole-dataset conflict.
   std::size_t index = kWholeDataset;
+  // Why it conflicts: the merge.h kinds (kValue, kModifyErase, kBothErased, kInsertOrder,
+  // kMove), or kWholeDataset.
+  conflict_kind kind = conflict_kind::kWholeDataset;
+  // The row's position on each side (for kInsertOrder: the first row that side inserted there);
+  // kNoRow where the side erased it.
+  std::size_t ours_index = kNoRow;
+  std::size_t theirs_index = kNoRow;
+  // What each side did to the row: kModified, kMoved, kModifiedAndMoved, kErased or kInserted.
+  // For a whole-dataset conflict, what each side did to the dataset: kModified (wrote it),
+  // kErased (dropped it), kInserted (created it) or kRetyped (replaced it by another type).
+  row_action ours_action = row_action::kUnchanged;
+  row_action theirs_action = row_action::kUnchanged;
+  // The row's value on each side as fmt formats it ("{}"); kUnformattable when the element type
+  // has no formatter; empty where the side erased the row and for whole-dataset conflicts.
+  std::string ours_value;
+  std::string theirs_value;
+
   friend bool operator==(const Conflict&, const Conflict&) = default;
 };
 
@@ -122,7 +162,8 @@ class Transaction {
   // conflicts()). On error nothing changes in the database.
   [[nodiscard]] absl::StatusOr<VersionId> Commit(std::string_view message);
 
-  // The conflicts that made the last Commit() fail with kAborted, sorted.
+  // The conflicts that made the last Commit() fail with kAborted, sorted (see Conflict); empty
+  // otherwise. O(1).
   const std::vector<Conflict>& conflicts() const noexcept;
 
   // Finishes the transaction without a trace. Idempotent.

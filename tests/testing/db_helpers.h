@@ -22,6 +22,7 @@
 #include "cowdb/snapshot.h"
 #include "cowdb/transaction.h"
 #include "fmt/format.h"
+#include "testing/conflict_helpers.h"
 #include "testing/pvec_helpers.h"
 #include "testing/status_helpers.h"
 

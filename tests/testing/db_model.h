@@ -68,6 +68,7 @@
 #include "cowdb/status.h"
 #include "cowdb/transaction.h"
 #include "fmt/format.h"
+#include "testing/conflict_helpers.h"
 
 // A check that counts itself and, when it fails, reports the step and operation through
 // ModelConfig::fail (which ends the run).
@@ -818,7 +819,7 @@ class DatabaseModel {
         if (whole && side) {
           result = *side == cowdb::merge_side::kOurs ? dox : dt;
         } else if (whole) {
-          out.conflicts.push_back({name, Conflict::kWholeDataset});
+          out.conflicts.push_back(ConflictAt(name));
           continue;
         } else {
           std::vector<std::size_t> idx;
@@ -829,7 +830,7 @@ class DatabaseModel {
           std::sort(idx.begin(), idx.end());
           idx.erase(std::unique(idx.begin(), idx.end()), idx.end());
           if (!idx.empty()) {
-            for (std::size_t i : idx) out.conflicts.push_back({name, i});
+            for (std::size_t i : idx) out.conflicts.push_back(ConflictAt(name, i));
             continue;
           }
           result = &merged;
@@ -1241,7 +1242,8 @@ class DatabaseModel {
       }
     } else if (outcome && !outcome->conflicts.empty()) {
       ExpectCode(r.status(), absl::StatusCode::kAborted, op_);
-      COWDB_DBM_CHECK(t.txn.conflicts() == outcome->conflicts, "conflicts [{}], model [{}]",
+      COWDB_DBM_CHECK(ConflictRows(t.txn.conflicts()) == outcome->conflicts,
+                      "conflicts [{}], model [{}]",
                       ConflictList(t.txn.conflicts()), ConflictList(outcome->conflicts));
       ++stats_.commits_aborted;
       const bool structural =
@@ -1491,7 +1493,8 @@ class DatabaseModel {
     }
     if (!outcome.conflicts.empty()) {
       ExpectCode(r.status(), absl::StatusCode::kAborted, op_);
-      COWDB_DBM_CHECK(conflicts == outcome.conflicts, "merge conflicts [{}], model [{}]",
+      COWDB_DBM_CHECK(ConflictRows(conflicts) == outcome.conflicts,
+                      "merge conflicts [{}], model [{}]",
                       ConflictList(conflicts), ConflictList(outcome.conflicts));
       ++stats_.merges_conflict;
       return;

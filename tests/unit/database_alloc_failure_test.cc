@@ -82,6 +82,8 @@ using cowdb::Snapshot;
 using cowdb::Transaction;
 using cowdb::VersionId;
 using cowdb::internal::live_nodes;
+using cowdb::testing::ConflictAt;
+using cowdb::testing::ConflictRows;
 using cowdb::testing::Ok;
 using I64 = std::int64_t;
 
@@ -410,7 +412,7 @@ ContentsMerge MergeContents(const Contents& b, const Contents& o, const Contents
           [&](const auto& bv) {
             using V = std::decay_t<decltype(bv)>;
             auto m = MergeVectors(bv, std::get<V>(*od), std::get<V>(*td), side);
-            for (std::size_t i : m.conflicts) out.conflicts.push_back({name, i});
+            for (std::size_t i : m.conflicts) out.conflicts.push_back(ConflictAt(name, i));
             out.merged.emplace(name, std::move(m.merged));
           },
           *bd);
@@ -667,7 +669,7 @@ void CommitOnly(DbWorld& w, const std::vector<Write>& ours, const std::vector<Wr
   }
   if (!conflicts.empty()) {
     w.Expect(absl::IsAborted(v.status()), "a conflicting commit returned " + v.status().ToString());
-    w.Expect(t.conflicts() == conflicts, "other conflicts than the model's");
+    w.Expect(ConflictRows(t.conflicts()) == conflicts, "other conflicts than the model's");
     return;
   }
   if (!Expect(w, v.status(), "Commit")) return;
@@ -692,7 +694,7 @@ void MergeOp(DbWorld& w, const std::string& source, const std::string& target,
   g_inj.Armed([&] { v = w.db->Merge(source, target, "merge", policy, &conflicts); });
   if (!m.conflicts.empty()) {
     w.Expect(absl::IsAborted(v.status()), "a conflicting merge returned " + v.status().ToString());
-    w.Expect(conflicts == m.conflicts, "other merge conflicts than the model's");
+    w.Expect(ConflictRows(conflicts) == m.conflicts, "other merge conflicts than the model's");
     return;
   }
   if (!Expect(w, v.status(), "Merge")) return;
@@ -856,7 +858,7 @@ std::vector<DbOp> DbOps() {
                  [](DbWorld& w) {
                    const std::vector<Write> ours = {Set("a", 7, -7), Set("e", 11, -11)};
                    const std::vector<Write> theirs = {Set("a", 7, -77), Set("e", 12, -12)};
-                   CommitOnly(w, ours, &theirs, {{"a", 7}});
+                   CommitOnly(w, ours, &theirs, {ConflictAt("a", 7)});
                  }});
   ops.push_back({"Merge: fast-forward", 0, {}, [](DbWorld& w) {
                    AddBranch(w, "ff", "main");

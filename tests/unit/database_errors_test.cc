@@ -25,6 +25,8 @@
 namespace {
 
 using cowdb::Conflict;
+using cowdb::conflict_kind;
+using cowdb::row_action;
 using cowdb::Database;
 using cowdb::MergePolicy;
 using cowdb::Options;
@@ -41,6 +43,20 @@ using cowdb::testing::SetElement;
 using cowdb::testing::ToVector;
 using I64 = std::int64_t;
 using Catch::Matchers::Contains;
+
+// Both sides wrote row `row` of int64 dataset `name`, which no edit moved: a kValue conflict at
+// the same position in base, ours and theirs.
+Conflict WrittenOnBoth(std::string name, std::size_t row, std::string ours, std::string theirs) {
+  return {.dataset = std::move(name),
+          .index = row,
+          .kind = conflict_kind::kValue,
+          .ours_index = row,
+          .theirs_index = row,
+          .ours_action = row_action::kModified,
+          .theirs_action = row_action::kModified,
+          .ours_value = std::move(ours),
+          .theirs_value = std::move(theirs)};
+}
 
 // A user element type for the wrong-type rows.
 struct Trade {
@@ -533,7 +549,8 @@ TEST_CASE("a stale transaction whose base was pruned commits, or conflicts -> kA
     const NoChange unchanged(*db);
     CheckError("stale Commit", conflicting.Commit("stale, conflict").status(), kAborted,
                {"qty", "1", "main"});
-    CHECK(conflicting.conflicts() == std::vector<Conflict>{{"qty", 1}});
+    // ours: the transaction (qty[1] = -1); theirs: the head, where v3 set qty[1] = 100.
+    CHECK(conflicting.conflicts() == std::vector<Conflict>{WrittenOnBoth("qty", 1, "-1", "100")});
     unchanged.Check();
   }
   CHECK(live_nodes() == nodes0);
@@ -562,7 +579,8 @@ TEST_CASE_METHOD(Fixture, "a branch deleted and re-created under a live transact
 
   const NoChange unchanged(*db);
   CheckError("Commit", u.Commit("conflict").status(), kAborted, {"qty", "3", "exp-1"});
-  CHECK(u.conflicts() == std::vector<Conflict>{{"qty", 3}});
+  // Base v3 has qty[3] = -3; ours (u) wrote 33; theirs, the new head v5, has main's 3.
+  CHECK(u.conflicts() == std::vector<Conflict>{WrittenOnBoth("qty", 3, "33", "3")});
   unchanged.Check();
 }
 
@@ -580,7 +598,7 @@ TEST_CASE("a conflicting commit -> kAborted naming the elements", "[errors]") {
     Ok(t1.Commit("first"));
     const NoChange unchanged(*f.db);
     CheckError("Commit", t2.Commit("second").status(), kAborted, {"qty", "42", "main"});
-    CHECK(t2.conflicts() == std::vector<Conflict>{{"qty", 42}});
+    CHECK(t2.conflicts() == std::vector<Conflict>{WrittenOnBoth("qty", 42, "2", "1")});
     unchanged.Check();
   }
   CHECK(live_nodes() == nodes0);
@@ -594,7 +612,8 @@ TEST_CASE_METHOD(Fixture, "a conflicting merge -> kAborted naming the elements",
   std::vector<Conflict> conflicts;
   CheckError("Merge", db->Merge("exp-1", "main", "m", MergePolicy::kFail, &conflicts).status(),
              kAborted, {"qty", "3", "exp-1", "main"});
-  CHECK(conflicts == std::vector<Conflict>{{"qty", 3}});
+  // ours: the target, main (qty[3] = 33); theirs: the source, exp-1 (qty[3] = -3).
+  CHECK(conflicts == std::vector<Conflict>{WrittenOnBoth("qty", 3, "33", "-3")});
   unchanged.Check();
 }
 

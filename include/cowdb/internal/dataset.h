@@ -12,9 +12,12 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <typeinfo>
 #include <vector>
 
@@ -30,9 +33,25 @@ std::string TypeName(const std::type_info& t);
 class Dataset;
 using DatasetPtr = std::shared_ptr<const Dataset>;
 
+// One row conflict of a dataset merge: merge_conflict<T> without T (values rendered as text).
+// Indices are SIZE_MAX where the row is not on that side; values are empty there.
+struct RowConflict {
+  conflict_kind kind = conflict_kind::kValue;
+  std::size_t base_index = 0;
+  std::size_t ours_index = SIZE_MAX;
+  std::size_t theirs_index = SIZE_MAX;
+  row_action ours_action = row_action::kUnchanged;
+  row_action theirs_action = row_action::kUnchanged;
+  std::string ours_value;
+  std::string theirs_value;
+};
+
+// The text a RowConflict holds for a value that T cannot be formatted as.
+inline constexpr const char kUnformattableValue[] = "<unformattable>";
+
 struct DatasetMerge {
-  DatasetPtr merged;                  // null when there are conflicts
-  std::vector<std::size_t> conflicts;  // base rows in conflict (sorted; see merge_conflict)
+  DatasetPtr merged;                    // null when there are conflicts
+  std::vector<RowConflict> conflicts;   // sorted by base_index, kind, ours_index, theirs_index
 };
 
 struct DatasetDiff {
@@ -89,10 +108,17 @@ class TypedDataset final : public Dataset {
       out.merged = std::make_shared<TypedDataset>(r.merged());
     } else {
       // Rows named in base terms (for inserts at one place: the base row they precede).
-      for (const auto& c : r.conflicts()) out.conflicts.push_back(c.base_index);
-      std::sort(out.conflicts.begin(), out.conflicts.end());
-      out.conflicts.erase(std::unique(out.conflicts.begin(), out.conflicts.end()),
-                          out.conflicts.end());
+      out.conflicts.reserve(r.conflicts().size());
+      for (const merge_conflict<T>& c : r.conflicts()) {
+        out.conflicts.push_back({c.kind, c.base_index, c.ours_index.value_or(SIZE_MAX),
+                                 c.theirs_index.value_or(SIZE_MAX), c.ours_action,
+                                 c.theirs_action, Text(c.ours), Text(c.theirs)});
+      }
+      std::sort(out.conflicts.begin(), out.conflicts.end(),
+                [](const RowConflict& a, const RowConflict& b) {
+                  return std::tie(a.base_index, a.kind, a.ours_index, a.theirs_index) <
+                         std::tie(b.base_index, b.kind, b.ours_index, b.theirs_index);
+                });
     }
     return out;
   }
@@ -113,6 +139,16 @@ class TypedDataset final : public Dataset {
   memory_stats Memory() const noexcept override { return data_.memory(); }
 
  private:
+  // fmt's "{}" of the value; empty when absent; kUnformattableValue when T has no formatter.
+  static std::string Text(const std::optional<T>& v) {
+    if (!v.has_value()) return {};
+    if constexpr (fmt::is_formattable<T>::value) {
+      return fmt::format("{}", *v);
+    } else {
+      return kUnformattableValue;
+    }
+  }
+
   pvec<T> data_;
 };
 

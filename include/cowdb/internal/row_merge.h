@@ -56,6 +56,23 @@ enum class conflict_kind : std::uint8_t {
   kBothErased,   // merge_mode::kWrites only: both sides erased the row
   kInsertOrder,  // both sides inserted rows before the same base row: their order is open
   kMove,         // both sides moved the row
+  // Database conflicts only (cowdb::Conflict), never reported by merge(): a whole dataset was
+  // created, dropped or retyped on one side and changed on the other, or (ConflictMode::kDataset)
+  // written on both sides.
+  kWholeDataset,
+};
+
+// What one side of a merge did to a conflicting row (merge_conflict::ours_action, theirs_action).
+enum class row_action : std::uint8_t {
+  kUnchanged,         // left it as in base (the default; no conflict has a side doing this)
+  kModified,          // changed its value in place (merge_mode::kWrites: wrote it)
+  kMoved,             // moved it, value unchanged
+  kModifiedAndMoved,  // moved it and changed its value
+  kErased,            // erased it
+  kInserted,          // inserted it (the row is not in base)
+  // Database conflicts only (conflict_kind::kWholeDataset), for what a side did to the dataset:
+  // kModified = wrote it, kErased = dropped it, kInserted = created it (absent from base), and
+  kRetyped,  // replaced it by a dataset of another element type
 };
 
 // One conflict. Values are empty where the row does not exist: `ours` or `theirs` for the side
@@ -72,6 +89,8 @@ struct merge_conflict {
                                // (base.size() at the end)
   std::optional<std::size_t> ours_index;    // the row (first inserted row) in ours, if there
   std::optional<std::size_t> theirs_index;  // the same in theirs
+  row_action ours_action = row_action::kUnchanged;    // what ours did to the row
+  row_action theirs_action = row_action::kUnchanged;  // what theirs did to the row
   // True for every kind but kValue (only a merge_side resolves them).
   bool structural() const noexcept { return kind != conflict_kind::kValue; }
 };
@@ -384,6 +403,11 @@ class row_merge {
     c.base_index = k;
     c.base = base_[k];
     auto fill = [&](const side_info& s, const touch& t) {
+      (s.is_ours ? c.ours_action : c.theirs_action) =
+          t.what == act::kErased     ? row_action::kErased
+          : t.what == act::kModified ? row_action::kModified
+          : t.changed                ? row_action::kModifiedAndMoved
+                                     : row_action::kMoved;
       if (t.what == act::kErased) return;
       const std::size_t p = t.pos + (k - t.base);
       (s.is_ours ? c.ours : c.theirs) = s.v[p];
@@ -416,6 +440,7 @@ class row_merge {
     for (const auto& [s, p] : {std::pair{&x, px}, std::pair{&y, py}}) {
       (s->is_ours ? c.ours : c.theirs) = s->v[p];
       (s->is_ours ? c.ours_index : c.theirs_index) = p;
+      (s->is_ours ? c.ours_action : c.theirs_action) = row_action::kInserted;
     }
     return c;
   }
