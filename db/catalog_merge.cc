@@ -1,7 +1,10 @@
 #include "db/catalog_merge.h"
 
+#include <stdexcept>
 #include <string>
 #include <utility>
+
+#include "fmt/format.h"
 
 namespace cowdb::internal {
 namespace {
@@ -51,7 +54,13 @@ CatalogMerge MergeCatalogs(const Catalog& base, const Catalog& ours, const Catal
       out.conflicts.push_back(std::move(c));
       continue;
     } else {
-      DatasetMerge m = b->Merge3(*o, *t, side.has_value() ? &*side : nullptr, elements);
+      DatasetMerge m;
+      try {
+        m = b->Merge3(*o, *t, side.has_value() ? &*side : nullptr, elements);
+      } catch (const std::logic_error& e) {
+        out.error = absl::FailedPreconditionError(fmt::format("dataset \"{}\": {}", name, e.what()));
+        return out;
+      }
       for (RowConflict& r : m.conflicts) {
         out.conflicts.push_back({name, r.base_index, r.kind, r.ours_index, r.theirs_index,
                                  r.ours_action, r.theirs_action, std::move(r.ours_value),

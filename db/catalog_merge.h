@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "cowdb/merge.h"
 #include "cowdb/options.h"
 #include "cowdb/transaction.h"
@@ -14,6 +15,9 @@
 namespace cowdb::internal {
 
 struct CatalogMerge {
+  // kFailedPrecondition naming the dataset when a dataset cannot be merged by row identity (a
+  // version holding one row twice, merge.h); then nothing else is meaningful.
+  absl::Status error;
   Catalog merged;                    // meaningful only when conflicts is empty
   std::vector<Conflict> conflicts;  // sorted by dataset, index, kind, ours_index, theirs_index
 };

@@ -174,6 +174,7 @@ absl::StatusOr<VersionId> Database::Merge(std::string_view source, std::string_v
     internal::CatalogMerge m =
         internal::MergeCatalogs(base->catalog, dst->catalog, src->catalog, ConflictMode::kElement,
                                 merge_mode::kValues, side);
+    COWDB_RETURN_IF_ERROR(m.error);
     if (!m.conflicts.empty()) {
       const std::size_t n = m.conflicts.size();
       const Conflict first = m.conflicts.front();

@@ -110,6 +110,7 @@ absl::StatusOr<VersionId> TransactionImpl::Commit(std::string_view message) {
     CatalogMerge m = MergeCatalogs(against->catalog, v->catalog, head->catalog,
                                    db->options().conflict_mode, merge_mode::kWrites,
                                    std::nullopt);
+    COWDB_RETURN_IF_ERROR(m.error);
     if (!m.conflicts.empty()) {
       conflicts = std::move(m.conflicts);
       std::string list;
