@@ -10,7 +10,8 @@
 //
 // Every step applies one random operation: begin a transaction on a random branch (up to three
 // are open at once, on the same or different branches), edit one through Edit<T>() (set,
-// push_back, pop_back, update, take, resize, and indices out of range, which must throw
+// insert, erase, erase_if, append(range), push_back, pop_back, update, take, resize: rows keep
+// their order, new rows are inserted anywhere, and indices out of range, which must throw
 // std::out_of_range and change nothing), Put (transform, take, fresh copy), Create or Drop
 // datasets, commit or abort one, create / delete / rename branches, create / delete tags, merge a
 // branch into another (kFail, kOurs, kTheirs), prune, open or drop snapshots (by branch, tag and
@@ -208,14 +209,15 @@ struct CatalogOutcome {
 };
 
 // The three-way merge of merge.h by row identity, for histories in which no side reorders base
-// rows (every edit of this model keeps them in order: set, update, push_back, pop_back, take,
-// resize, transform, fresh copies). Per base row, each side kept it (maybe with a new value) or
-// erased it; rows a side inserted sit at a "gap": before the next base row that side kept
-// (base.size() at the end). Conflicts: a row changed on both sides (kValues: to different
-// values; kWrites: at all), changed on one side and erased on the other, erased on both
-// (kWrites), rows inserted at one gap on both sides (kValues: unless equal). Appends the base
-// rows in conflict (for inserts, the gap) to *conflicts when `side` is empty; the result decides
-// conflicts for `side` (ours when empty): its value, its action, its inserted rows first.
+// rows (every edit of this model keeps them in order: set, update, insert, erase, erase_if,
+// append, push_back, pop_back, take, resize, transform, fresh copies). Per base row, each side
+// kept it (maybe with a new value) or erased it; rows a side inserted sit at a "gap": before the
+// next base row that side kept (base.size() at the end). Conflicts: a row changed on both sides
+// (kValues: to different values; kWrites: at all), changed on one side and erased on the other,
+// erased on both (kWrites), rows inserted at one gap on both sides (kValues: unless equal).
+// Appends the base rows in conflict (for inserts, the gap) to *conflicts when `side` is empty;
+// the result decides conflicts for `side` (ours when empty): its value, its action, its inserted
+// rows first.
 template <class T>
 ModelDataset MergeRows(const ModelDataset& b, const ModelDataset& o, const ModelDataset& t,
                        std::optional<cowdb::merge_side> side, std::vector<std::size_t>* conflicts,
@@ -1033,11 +1035,44 @@ class DatabaseModel {
       const std::size_t n = 1 + Uniform(4);
       for (std::size_t k = 0; k < n; ++k) {
         const std::size_t op = Uniform(100);
-        if (op < 45 && !m.empty()) {
+        if (op < 35 && !m.empty()) {
           const std::size_t i = Index(m.size());
           const T v = Value<T>();
           ed->set(i, v);
           m[i] = v;
+        } else if (op < 38) {  // a new row before row i (i == size appends)
+          const std::size_t i = Index(m.size() + 1);
+          const T v = Value<T>();
+          ed->insert(i, v);
+          m.insert(m.begin() + static_cast<std::ptrdiff_t>(i), v);
+          ids.insert(ids.begin() + static_cast<std::ptrdiff_t>(i), NewRow(ed->row_id(i)));
+        } else if (op < 41 && !m.empty()) {
+          const std::size_t i = Index(m.size());
+          ed->erase(i);
+          m.erase(m.begin() + static_cast<std::ptrdiff_t>(i));
+          ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(i));
+        } else if (op < 43) {  // erase_if: the rows kept keep their identity
+          const T v = Value<T>();
+          const std::size_t removed = ed->erase_if([&v](const T& x) { return x == v; });
+          std::size_t kept = 0;
+          for (std::size_t i = 0; i < m.size(); ++i) {
+            if (m[i] == v) continue;
+            m[kept] = m[i];
+            ids[kept] = ids[i];
+            ++kept;
+          }
+          COWDB_DBM_CHECK(removed == m.size() - kept, "erase_if removed {} rows, the model {}",
+                          removed, m.size() - kept);
+          m.resize(kept);
+          ids.resize(kept);
+        } else if (op < 45) {  // append(range): new rows at the end
+          std::vector<T> more(1 + Uniform(3));
+          for (T& x : more) x = Value<T>();
+          ed->append(more);
+          for (const T& x : more) {
+            m.push_back(x);
+            ids.push_back(NewRow(ed->row_id(m.size() - 1)));
+          }
         } else if (op < 62) {
           const T v = Value<T>();
           ed->push_back(v);
