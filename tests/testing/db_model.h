@@ -218,6 +218,26 @@ struct CatalogOutcome {
 // Appends the base rows in conflict (for inserts, the gap) to *conflicts when `side` is empty;
 // the result decides conflicts for `side` (ours when empty): its value, its action, its inserted
 // rows first.
+// Which of `v` (distinct values) form a longest strictly rising subsequence: O(n log n)
+// patience sorting; among equally long ones, the one patience sorting finds.
+inline std::vector<bool> LongestRising(const std::vector<std::size_t>& v) {
+  std::vector<std::size_t> tails;  // index into v of the last element of a rising run of length k+1
+  std::vector<std::size_t> prev(v.size(), SIZE_MAX);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto it = std::lower_bound(tails.begin(), tails.end(), v[i],
+                                     [&v](std::size_t t, std::size_t x) { return v[t] < x; });
+    if (it != tails.begin()) prev[i] = *(it - 1);
+    if (it == tails.end()) {
+      tails.push_back(i);
+    } else {
+      *it = i;
+    }
+  }
+  std::vector<bool> out(v.size(), false);
+  for (std::size_t i = tails.empty() ? SIZE_MAX : tails.back(); i != SIZE_MAX; i = prev[i]) out[i] = true;
+  return out;
+}
+
 template <class T>
 ModelDataset MergeRows(const ModelDataset& b, const ModelDataset& o, const ModelDataset& t,
                        std::optional<cowdb::merge_side> side, std::vector<std::size_t>* conflicts,
@@ -232,18 +252,31 @@ ModelDataset MergeRows(const ModelDataset& b, const ModelDataset& o, const Model
     std::vector<std::ptrdiff_t> kept;                       // base row -> side position, or -1
     std::map<std::size_t, std::vector<std::size_t>> ins;  // gap -> side positions
   };
+  // A side's rows inserted are at the gap of the next base row it kept in place: rows of the
+  // longest run of base rows it keeps in base order (as merge.h's engine; a row moved elsewhere
+  // does not mark a gap). Rows out of that order make the merge `unordered` (below).
   auto analyze = [&](const ModelDataset& s) {
     SideRows out;
     out.kept.assign(nb, -1);
+    std::vector<std::size_t> kept_b, kept_i;  // base position, side position of each kept row
+    for (std::size_t i = 0; i < s.ids.size(); ++i) {
+      const auto it = base_pos.find(s.ids[i]);
+      if (it == base_pos.end()) continue;
+      out.kept[it->second] = static_cast<std::ptrdiff_t>(i);
+      kept_b.push_back(it->second);
+      kept_i.push_back(i);
+    }
+    const std::vector<bool> in_place = LongestRising(kept_b);
+    std::vector<bool> marks_gap(s.ids.size(), false);
+    for (std::size_t k = 0; k < kept_i.size(); ++k) marks_gap[kept_i[k]] = in_place[k];
     std::vector<std::size_t> pending;
     for (std::size_t i = 0; i < s.ids.size(); ++i) {
       const auto it = base_pos.find(s.ids[i]);
       if (it == base_pos.end()) {
         pending.push_back(i);
-        continue;
+      } else if (marks_gap[i] && !pending.empty()) {
+        out.ins[it->second] = std::exchange(pending, {});
       }
-      out.kept[it->second] = static_cast<std::ptrdiff_t>(i);
-      if (!pending.empty()) out.ins[it->second] = std::exchange(pending, {});
     }
     if (!pending.empty()) out.ins[nb] = std::move(pending);
     return out;
