@@ -101,10 +101,10 @@ absl::StatusOr<std::vector<VersionInfo>> Database::Log(std::string_view branch,
   return out;
 }
 
-absl::StatusOr<DatabaseDiff> Database::Diff(VersionId from, VersionId to,
-                                            DiffOptions options) const {
-  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr a, impl_->GetVersion(from));
-  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr b, impl_->GetVersion(to));
+namespace {
+
+DatabaseDiff DiffVersions(const internal::VersionPtr& a, const internal::VersionPtr& b,
+                          const DiffOptions& options) {
   DatabaseDiff out;
   for (const auto& [name, d] : a->catalog) {
     const auto it = b->catalog.find(name);
@@ -123,6 +123,22 @@ absl::StatusOr<DatabaseDiff> Database::Diff(VersionId from, VersionId to,
     if (it == a->catalog.end() || it->second->type() != d->type()) out.added.push_back(name);
   }
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<DatabaseDiff> Database::Diff(VersionId from, VersionId to,
+                                            DiffOptions options) const {
+  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr a, impl_->GetVersion(from));
+  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr b, impl_->GetVersion(to));
+  return DiffVersions(a, b, options);
+}
+
+absl::StatusOr<DatabaseDiff> Database::Diff(std::string_view from, std::string_view to,
+                                            DiffOptions options) const {
+  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr a, impl_->Resolve(from));
+  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr b, impl_->Resolve(to));
+  return DiffVersions(a, b, options);
 }
 
 absl::StatusOr<Transaction> Database::Begin(std::string_view branch) {
@@ -201,10 +217,57 @@ std::size_t Database::Prune() { return impl_->Prune(); }
 
 }  // namespace cowdb
 
+namespace {
+
+std::string_view KindText(cowdb::conflict_kind k) {
+  switch (k) {
+    case cowdb::conflict_kind::kValue: return "value";
+    case cowdb::conflict_kind::kModifyErase: return "modify/erase";
+    case cowdb::conflict_kind::kBothErased: return "both-erased";
+    case cowdb::conflict_kind::kInsertOrder: return "insert-order";
+    case cowdb::conflict_kind::kMove: return "move";
+    case cowdb::conflict_kind::kWholeDataset: return "whole-dataset";
+  }
+  return "unknown";
+}
+
+// What one side did to a row: "modified it to 7 (row 42)", "erased it", ...
+std::string RowActionText(cowdb::row_action a, const std::string& value, std::size_t index) {
+  const std::string at =
+      index == cowdb::Conflict::kNoRow ? std::string() : fmt::format(" (row {})", index);
+  switch (a) {
+    case cowdb::row_action::kUnchanged: return "left it unchanged" + at;
+    case cowdb::row_action::kModified: return fmt::format("modified it to {}{}", value, at);
+    case cowdb::row_action::kMoved: return "moved it" + at;
+    case cowdb::row_action::kModifiedAndMoved:
+      return fmt::format("modified it to {} and moved it{}", value, at);
+    case cowdb::row_action::kErased: return "erased it";
+    case cowdb::row_action::kInserted: return fmt::format("inserted {}{}", value, at);
+    case cowdb::row_action::kRetyped: return "retyped it" + at;
+  }
+  return "did something unknown";
+}
+
+// What one side did to a whole dataset.
+std::string_view DatasetActionText(cowdb::row_action a) {
+  switch (a) {
+    case cowdb::row_action::kModified: return "wrote it";
+    case cowdb::row_action::kErased: return "dropped it";
+    case cowdb::row_action::kInserted: return "created it";
+    case cowdb::row_action::kRetyped: return "replaced it by another element type";
+    default: return "left it unchanged";
+  }
+}
+
+}  // namespace
+
 auto fmt::formatter<cowdb::Conflict>::format(const cowdb::Conflict& c, format_context& ctx) const
     -> format_context::iterator {
   if (c.index == cowdb::Conflict::kWholeDataset) {
-    return fmt::format_to(ctx.out(), "dataset \"{}\"", c.dataset);
+    return fmt::format_to(ctx.out(), "dataset \"{}\": ours {}, theirs {}", c.dataset,
+                          DatasetActionText(c.ours_action), DatasetActionText(c.theirs_action));
   }
-  return fmt::format_to(ctx.out(), "\"{}\"[{}]", c.dataset, c.index);
+  return fmt::format_to(ctx.out(), "\"{}\"[{}] {} conflict: ours {}, theirs {}", c.dataset, c.index,
+                        KindText(c.kind), RowActionText(c.ours_action, c.ours_value, c.ours_index),
+                        RowActionText(c.theirs_action, c.theirs_value, c.theirs_index));
 }

@@ -10,15 +10,19 @@ namespace cowdb {
 Snapshot::Snapshot(std::shared_ptr<const internal::Version> v) noexcept : version_(std::move(v)) {}
 Snapshot::~Snapshot() = default;
 
-VersionId Snapshot::id() const noexcept { return version_->info.id; }
-const VersionInfo& Snapshot::info() const noexcept { return version_->info; }
+VersionId Snapshot::id() const noexcept { return info().id; }
+const VersionInfo& Snapshot::info() const noexcept {
+  static const VersionInfo kEmpty;
+  return version_ == nullptr ? kEmpty : version_->info;
+}
 
 bool Snapshot::Has(std::string_view name) const noexcept {
-  return version_->catalog.find(name) != version_->catalog.end();
+  return version_ != nullptr && version_->catalog.find(name) != version_->catalog.end();
 }
 
 std::vector<DatasetInfo> Snapshot::Datasets() const {
   std::vector<DatasetInfo> out;
+  if (version_ == nullptr) return out;
   out.reserve(version_->catalog.size());
   for (const auto& [name, d] : version_->catalog) {
     out.push_back({name, internal::TypeName(d->type()), d->size()});
@@ -28,6 +32,11 @@ std::vector<DatasetInfo> Snapshot::Datasets() const {
 
 absl::StatusOr<const internal::Dataset*> Snapshot::Find(std::string_view name,
                                                         const std::type_info& type) const {
+  if (version_ == nullptr) {
+    return absl::NotFoundError(
+        fmt::format("dataset \"{}\" not found: the snapshot is empty (default-constructed or "
+                    "moved from)", name));
+  }
   const auto it = version_->catalog.find(name);
   if (it == version_->catalog.end()) {
     return absl::NotFoundError(

@@ -114,10 +114,10 @@ absl::StatusOr<VersionId> TransactionImpl::Commit(std::string_view message) {
     if (!m.conflicts.empty()) {
       conflicts = std::move(m.conflicts);
       std::string list;
-      for (std::size_t i = 0; i < conflicts.size() && i < 10; ++i) {
-        list += fmt::format("{}{}", i ? ", " : "", conflicts[i]);
+      for (std::size_t i = 0; i < conflicts.size() && i < 3; ++i) {
+        list += fmt::format("{}{}", i ? "; " : "", conflicts[i]);
       }
-      if (conflicts.size() > 10) list += fmt::format(", ... {} more", conflicts.size() - 10);
+      if (conflicts.size() > 3) list += fmt::format("; ... {} more", conflicts.size() - 3);
       return absl::AbortedError(fmt::format(
           "commit on branch \"{}\" conflicts with {} ({} conflict{}): {}", branch,
           head->info.id, conflicts.size(), conflicts.size() == 1 ? "" : "s", list));
@@ -138,9 +138,17 @@ Transaction& Transaction::operator=(Transaction&&) noexcept = default;
 Transaction::~Transaction() = default;
 
 bool Transaction::active() const noexcept { return impl_ != nullptr && impl_->active; }
-const std::string& Transaction::branch() const noexcept { return impl_->branch; }
-VersionId Transaction::base() const noexcept { return impl_->base->info.id; }
-const std::vector<Conflict>& Transaction::conflicts() const noexcept { return impl_->conflicts; }
+const std::string& Transaction::branch() const noexcept {
+  static const std::string kNone;
+  return impl_ == nullptr ? kNone : impl_->branch;
+}
+VersionId Transaction::base() const noexcept {
+  return impl_ == nullptr ? VersionId{} : impl_->base->info.id;
+}
+const std::vector<Conflict>& Transaction::conflicts() const noexcept {
+  static const std::vector<Conflict> kNone;
+  return impl_ == nullptr ? kNone : impl_->conflicts;
+}
 
 void Transaction::Abort() noexcept {
   if (impl_ == nullptr) return;

@@ -8,7 +8,7 @@
 //   }
 //   COWDB_RETURN_IF_ERROR(db->CreateBranch("exp-1", "main"));       // O(1): no data is copied
 //   ... transactions on "exp-1" ...
-//   COWDB_ASSIGN_OR_RETURN(cowdb::DatabaseDiff d, db->Diff(*db->Head("main"), *db->Head("exp-1")));
+//   COWDB_ASSIGN_OR_RETURN(cowdb::DatabaseDiff d, db->Diff("main", "exp-1"));
 //   COWDB_RETURN_IF_ERROR(db->Merge("exp-1", "main", "adopt exp-1").status());
 //
 // Model. A database holds a DAG of immutable versions; each version has an id, its parents, a
@@ -155,6 +155,10 @@ class Database {
   // text when options.text (O(changed rows)). Errors: kNotFound.
   [[nodiscard]] absl::StatusOr<DatabaseDiff> Diff(VersionId from, VersionId to,
                                                   DiffOptions options = {}) const;
+  // The same between the versions two branches or tags name now (branches are looked up first,
+  // as by OpenSnapshot): db->Diff("main", "exp-1"). Errors: kNotFound naming the missing name.
+  [[nodiscard]] absl::StatusOr<DatabaseDiff> Diff(std::string_view from, std::string_view to,
+                                                  DiffOptions options = {}) const;
 
   // ---- writing -----------------------------------------------------------------------------
   // Starts a transaction at the branch's head. O(1). Errors: kNotFound.
@@ -198,6 +202,11 @@ struct fmt::formatter<cowdb::MemoryReport> {
   format_context::iterator format(const cowdb::MemoryReport& r, format_context& ctx) const;
 };
 
+// One line saying where, why and what each side did, e.g.
+//   "qty"[42] value conflict: ours modified it to 7 (row 42), theirs modified it to 9 (row 40)
+//   "qty"[3] modify/erase conflict: ours erased it, theirs modified it to 5 (row 3)
+//   dataset "qty": ours dropped it, theirs wrote it
+// (the row's values as Conflict holds them; the positions are each side's).
 template <>
 struct fmt::formatter<cowdb::Conflict> {
   constexpr auto parse(format_parse_context& ctx) { return ctx.begin(); }

@@ -14,6 +14,7 @@
 #define COWDB_SNAPSHOT_H_
 
 #include <compare>
+#include <concepts>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -48,6 +49,12 @@ struct VersionInfo {
   absl::Time time;
 };
 
+// What the element type T of a database dataset needs: copies, and operator== (diffs and merges
+// compare rows). Get, Edit, Put and Create refuse any other type at the call, naming this
+// concept; for a struct, add `friend bool operator==(const T&, const T&) = default;`.
+template <class T>
+concept dataset_element = std::copy_constructible<T> && std::equality_comparable<T>;
+
 // A dataset as listed by Snapshot::Datasets().
 struct DatasetInfo {
   std::string name;
@@ -57,6 +64,9 @@ struct DatasetInfo {
 
 class Snapshot {
  public:
+  // An empty snapshot, pinning nothing: id() is VersionId{} (0, never a version's id), info()
+  // empty, no datasets (Get is kNotFound). A moved-from snapshot is empty too. O(1).
+  Snapshot() noexcept = default;
   Snapshot(const Snapshot&) = default;
   Snapshot(Snapshot&&) noexcept = default;
   Snapshot& operator=(const Snapshot&) = default;
@@ -69,7 +79,7 @@ class Snapshot {
 
   // The dataset `name` of this version. O(log datasets), no copy of the data.
   // Errors: kNotFound if there is no such dataset; kInvalidArgument if it holds another type.
-  template <class T>
+  template <dataset_element T>
   [[nodiscard]] absl::StatusOr<pvec<T>> Get(std::string_view name) const {
     absl::StatusOr<const internal::Dataset*> d = Find(name, typeid(T));
     if (!d.ok()) return d.status();

@@ -110,13 +110,14 @@ class Transaction {
 
   // True until Commit() or Abort(). O(1).
   bool active() const noexcept;
-  // The branch and the version the transaction started from. O(1).
+  // The branch and the version the transaction started from. O(1). On a moved-from
+  // transaction: an empty name and VersionId{} (0, never a version's id).
   const std::string& branch() const noexcept;
   VersionId base() const noexcept;
 
   // The dataset as this transaction sees it (its own writes included). O(log datasets), no
   // copy of the data. Errors: kFailedPrecondition, kNotFound, kInvalidArgument (type).
-  template <class T>
+  template <dataset_element T>
   [[nodiscard]] absl::StatusOr<pvec<T>> Get(std::string_view name) const {
     absl::StatusOr<internal::DatasetPtr> d = Current(name, typeid(T));
     if (!d.ok()) return d.status();
@@ -126,7 +127,7 @@ class Transaction {
   // An editor on the dataset: its first write to a chunk copies that chunk (and the path above
   // it), later writes are plain stores. The pointer stays valid until the transaction finishes or
   // the dataset is replaced (Put, Drop). O(log datasets). Errors: as Get.
-  template <class T>
+  template <dataset_element T>
   [[nodiscard]] absl::StatusOr<typename pvec<T>::editor*> Edit(std::string_view name) {
     absl::StatusOr<internal::DatasetEditor*> e = Editor(name, typeid(T), &MakeEditor<T>);
     if (!e.ok()) return e.status();
@@ -135,7 +136,7 @@ class Transaction {
 
   // Replaces the dataset's contents with `data` (typically derived from Get: a transform, a
   // take, ...). O(log datasets). Errors: as Get.
-  template <class T>
+  template <dataset_element T>
   [[nodiscard]] absl::Status Put(std::string_view name, pvec<T> data) {
     return Install(name, typeid(T), std::make_shared<internal::TypedDataset<T>>(std::move(data)),
                    /*create=*/false);
@@ -143,7 +144,7 @@ class Transaction {
 
   // Adds a dataset. O(log datasets). Errors: kFailedPrecondition, kAlreadyExists,
   // kInvalidArgument (bad name).
-  template <class T>
+  template <dataset_element T>
   [[nodiscard]] absl::Status Create(std::string_view name, pvec<T> data = {}) {
     return Install(name, typeid(T), std::make_shared<internal::TypedDataset<T>>(std::move(data)),
                    /*create=*/true);
@@ -163,7 +164,7 @@ class Transaction {
   [[nodiscard]] absl::StatusOr<VersionId> Commit(std::string_view message);
 
   // The conflicts that made the last Commit() fail with kAborted, sorted (see Conflict); empty
-  // otherwise. O(1).
+  // otherwise (and on a moved-from transaction). O(1).
   const std::vector<Conflict>& conflicts() const noexcept;
 
   // Finishes the transaction without a trace. Idempotent.

@@ -297,3 +297,49 @@ TEST_CASE("conflicts: an element type without a formatter gets placeholder value
                               Row(3, conflict_kind::kModifyErase, 3, kNoRow,
                                   row_action::kModified, row_action::kErased, u, "")});
 }
+
+TEST_CASE("conflicts: fmt prints where, why, what each side did and both values",
+          "[database][conflicts]") {
+  // dataset, index, kind, then ours' and theirs' position, action and value.
+  const auto make = [](std::string dataset, std::size_t index, conflict_kind kind,
+                       std::size_t ours_index, row_action ours_action, std::string ours_value,
+                       std::size_t theirs_index, row_action theirs_action,
+                       std::string theirs_value) {
+    Conflict c;
+    c.dataset = std::move(dataset);
+    c.index = index;
+    c.kind = kind;
+    c.ours_index = ours_index;
+    c.ours_action = ours_action;
+    c.ours_value = std::move(ours_value);
+    c.theirs_index = theirs_index;
+    c.theirs_action = theirs_action;
+    c.theirs_value = std::move(theirs_value);
+    return c;
+  };
+  CHECK(fmt::format("{}", make("qty", 42, conflict_kind::kValue, 42, row_action::kModified, "7",
+                               40, row_action::kModifiedAndMoved, "9")) ==
+        "\"qty\"[42] value conflict: ours modified it to 7 (row 42), theirs modified it to 9 and "
+        "moved it (row 40)");
+  CHECK(fmt::format("{}", make("qty", 3, conflict_kind::kModifyErase, kNoRow, row_action::kErased,
+                               "", 3, row_action::kMoved, "5")) ==
+        "\"qty\"[3] modify/erase conflict: ours erased it, theirs moved it (row 3)");
+  CHECK(fmt::format("{}", make("t", 10, conflict_kind::kInsertOrder, 10, row_action::kInserted,
+                               "1", 12, row_action::kInserted, "2")) ==
+        "\"t\"[10] insert-order conflict: ours inserted 1 (row 10), theirs inserted 2 (row 12)");
+  CHECK(fmt::format("{}", make("t", Conflict::kWholeDataset, conflict_kind::kWholeDataset, kNoRow,
+                               row_action::kErased, "", kNoRow, row_action::kRetyped, "")) ==
+        "dataset \"t\": ours dropped it, theirs replaced it by another element type");
+  // A failed commit's status lists its conflicts in this form.
+  const auto db = Database::Open();
+  CreateDataset(*db, "main", "qty", pvec<I64>{0, 0, 0});
+  Transaction a = Ok(db->Begin("main"));
+  Transaction b = Ok(db->Begin("main"));
+  Ok(a.Edit<I64>("qty"))->set(1, 7);
+  Ok(b.Edit<I64>("qty"))->set(1, 9);
+  Ok(a.Commit("a"));
+  const absl::Status s = b.Commit("b").status();
+  REQUIRE(absl::IsAborted(s));
+  CHECK(s.message().find("\"qty\"[1] value conflict: ours modified it to 9 (row 1), theirs "
+                         "modified it to 7 (row 1)") != std::string_view::npos);
+}

@@ -410,6 +410,11 @@ TEST_CASE_METHOD(Fixture, "a moved-from transaction -> kFailedPrecondition", "[e
   SECTION("move construction") {
     Transaction b = std::move(a);
     CheckFinished(a, {"moved"});  // NOLINT(bugprone-use-after-move): the point of the test
+    // The accessors answer without touching the moved state (they read a null pointer once).
+    CHECK(a.branch().empty());           // NOLINT(bugprone-use-after-move)
+    CHECK(a.base() == VersionId{});      // NOLINT(bugprone-use-after-move)
+    CHECK(a.conflicts().empty());        // NOLINT(bugprone-use-after-move)
+    CHECK(b.branch() == "main");
     unchanged.Check();
     CHECK(b.active());
     CHECK(Ok(b.Get<I64>("qty"))[0] == 100);  // the edit moved along

@@ -515,6 +515,44 @@ TEST_CASE("snapshots by branch, tag and version id", "[database]") {
   CHECK(Ok(db->OpenSnapshot("same")).id().value == v2.value);
 }
 
+// An element type without operator== is refused at the call (the dataset_element concept), not
+// deep inside the dataset's merge code.
+namespace element_check {
+struct NoEq {
+  int x = 0;
+};
+template <class T>
+concept can_create = requires(cowdb::Transaction& t) { t.Create<T>("x"); };
+template <class T>
+concept can_edit = requires(cowdb::Transaction& t) { t.Edit<T>("x"); };
+template <class T>
+concept can_get = requires(const cowdb::Snapshot& s) { s.Get<T>("x"); };
+static_assert(cowdb::dataset_element<I64> && !cowdb::dataset_element<NoEq>);
+static_assert(can_create<I64> && can_edit<I64> && can_get<I64>);
+static_assert(!can_create<NoEq> && !can_edit<NoEq> && !can_get<NoEq>);
+}  // namespace element_check
+
+TEST_CASE("an empty snapshot (default-constructed or moved from) pins nothing", "[database]") {
+  const auto db = Database::Open();
+  CreateDataset(*db, "main", "a", IotaVec(10));
+  Snapshot empty;
+  CHECK(empty.id() == VersionId{});
+  CHECK(empty.info().parents.empty());
+  CHECK(empty.Datasets().empty());
+  CHECK_FALSE(empty.Has("a"));
+  const absl::Status missing = empty.Get<I64>("a").status();
+  CHECK(absl::IsNotFound(missing));
+  CHECK_THAT(std::string(missing.message()), Contains("\"a\"") && Contains("empty"));
+  // Filled by assignment, emptied by a move.
+  empty = Ok(db->OpenSnapshot("main"));
+  CHECK(ToVector(Ok(empty.Get<I64>("a"))) == Iota<I64>(10));
+  Snapshot taken = std::move(empty);
+  CHECK(taken.Has("a"));
+  CHECK(empty.id() == VersionId{});  // NOLINT(bugprone-use-after-move): the point of the test
+  CHECK_FALSE(empty.Has("a"));       // NOLINT(bugprone-use-after-move)
+  CHECK(absl::IsNotFound(empty.Get<I64>("a").status()));  // NOLINT(bugprone-use-after-move)
+}
+
 TEST_CASE("a snapshot pins its version through commits, branch deletion and Prune", "[database]") {
   const std::int64_t nodes0 = live_nodes();
   {
@@ -744,6 +782,19 @@ TEST_CASE("Diff reports datasets added, removed and changed", "[database]") {
 
   CHECK(Ok(db->Diff(v2, v2)).empty());
   CHECK(Ok(db->Diff(v3, v3)).empty());
+
+  // By branch and tag names: the versions they name now.
+  REQUIRE(db->CreateTag("loaded", v2).ok());
+  const cowdb::DatabaseDiff named = Ok(db->Diff("loaded", "main"));
+  CHECK(named.added == fwd.added);
+  CHECK(named.removed == fwd.removed);
+  CHECK(changed_names(named) == changed_names(fwd));
+  CHECK(find(named, "a").modified == 2);
+  CHECK(find(named, "e").truncated == 10);
+  CHECK(Ok(db->Diff("main", "loaded")).added == back.added);
+  const absl::Status missing = db->Diff("loaded", "no-such-branch").status();
+  CHECK(absl::IsNotFound(missing));
+  CHECK_THAT(std::string(missing.message()), Contains("no-such-branch"));
 }
 
 TEST_CASE("Merge: fast-forward, up to date, three-way, conflicts and policies", "[database]") {
