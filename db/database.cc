@@ -16,8 +16,20 @@ std::unique_ptr<Database> Database::Open(const Options& options) {
   return std::unique_ptr<Database>(new Database(options));
 }
 
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::filesystem::path& dir,
+                                                         const Options& options) {
+  storage::RecoveredState state;
+  COWDB_ASSIGN_OR_RETURN(std::unique_ptr<storage::DatabaseStore> store,
+                         storage::DatabaseStore::Open(storage::Env::Default(), dir.string(),
+                                                      options.sync == Sync::kEveryCommit, &state));
+  return std::unique_ptr<Database>(new Database(
+      std::make_shared<internal::DatabaseImpl>(options, std::move(store), std::move(state))));
+}
+
 Database::Database(const Options& options)
     : impl_(std::make_shared<internal::DatabaseImpl>(options)) {}
+Database::Database(std::shared_ptr<internal::DatabaseImpl> impl) noexcept
+    : impl_(std::move(impl)) {}
 Database::~Database() = default;
 
 absl::Status Database::CreateBranch(std::string_view name, std::string_view from) {

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "cowdb/status.h"
 #include "db/names.h"
 #include "fmt/format.h"
 
@@ -30,6 +31,33 @@ DatabaseImpl::DatabaseImpl(const Options& options) : options_(options) {
   versions_.Reserve();
   versions_.Append(std::move(v), {});
 }
+
+DatabaseImpl::DatabaseImpl(const Options& options, std::unique_ptr<storage::DatabaseStore> store,
+                           storage::RecoveredState state)
+    : options_(options), store_(std::move(store)) {
+  absl::MutexLock lock(&mu_);
+  std::unordered_set<std::uint64_t> pruned;
+  for (storage::RecoveredState::Entry& e : state.versions) {
+    versions_.Reserve();
+    VersionPtr v = std::move(e.version);
+    if (v == nullptr) {  // recorded, then pruned: only its parents are kept
+      auto stub = std::make_shared<Version>();
+      stub->info = e.info;
+      v = std::move(stub);
+      pruned.insert(e.info.id.value);
+    } else {
+      last_time_ = std::max(last_time_, v->info.time);
+    }
+    versions_.Append(std::move(v), ParentIds(e.info.parents));
+  }
+  std::vector<VersionPtr> dropped;
+  dropped.reserve(pruned.size());
+  versions_.Drop([&pruned](std::uint64_t id) { return !pruned.contains(id); }, &dropped);
+  for (const auto& [name, id] : state.branches) branches_.emplace(name, VersionId{id});
+  for (const auto& [name, id] : state.tags) tags_.emplace(name, VersionId{id});
+}
+
+DatabaseImpl::~DatabaseImpl() = default;
 
 absl::StatusOr<VersionPtr> DatabaseImpl::GetVersion(VersionId id) const {
   absl::ReaderMutexLock lock(&mu_);
@@ -57,68 +85,136 @@ absl::StatusOr<bool> DatabaseImpl::Publish(std::string_view branch, VersionId ex
                                            VersionPtr* moved_to) {
   const ParentIds parents(v->info.parents);
   const absl::Time now = absl::Now();  // outside the critical section
-  absl::MutexLock lock(&mu_);
-  const auto it = branches_.find(branch);
-  if (it == branches_.end()) return absl::NotFoundError(fmt::format("branch \"{}\" not found", branch));
-  if (it->second != expected) {
-    *moved_to = Find(it->second);
-    return false;
+  absl::MutexLockMaybe write(WriteLock());
+  {
+    absl::MutexLock lock(&mu_);
+    const auto it = branches_.find(branch);
+    if (it == branches_.end()) {
+      return absl::NotFoundError(fmt::format("branch \"{}\" not found", branch));
+    }
+    if (it->second != expected) {
+      *moved_to = Find(it->second);
+      return false;
+    }
+    versions_.Reserve();  // the only step that can throw; nothing below does
+    v->info.id = versions_.next_id();
+    v->info.time = std::max(now, last_time_);  // never older than an earlier version
+    if (store_ == nullptr) {
+      last_time_ = v->info.time;
+      it->second = versions_.Append(v, parents);
+      return true;
+    }
   }
-  versions_.Reserve();  // the only step that can throw; nothing below does
-  v->info.id = versions_.next_id();
-  v->info.time = last_time_ = std::max(now, last_time_);  // never older than an earlier version
-  it->second = versions_.Append(v, parents);
+  // Persistent: written first (holding write_mu_, so nothing changes meanwhile), then shown.
+  if (absl::Status s = store_->AppendVersion(*v, branch); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  last_time_ = v->info.time;
+  branches_.find(branch)->second = versions_.Append(v, parents);
   return true;
+}
+
+template <class Check, class Apply>
+absl::Status DatabaseImpl::ChangeRefs(const Check& check, const storage::RefRecord& record,
+                                      const Apply& apply) {
+  absl::MutexLockMaybe write(WriteLock());
+  {
+    absl::MutexLock lock(&mu_);
+    COWDB_RETURN_IF_ERROR(check());
+    if (store_ == nullptr) {
+      apply();
+      return absl::OkStatus();
+    }
+  }
+  COWDB_RETURN_IF_ERROR(store_->AppendRef(record));
+  absl::MutexLock lock(&mu_);
+  apply();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<bool> DatabaseImpl::MoveBranch(std::string_view branch, VersionId expected,
                                               VersionId to) {
-  absl::MutexLock lock(&mu_);
-  const auto it = branches_.find(branch);
-  if (it == branches_.end()) return absl::NotFoundError(fmt::format("branch \"{}\" not found", branch));
-  if (it->second != expected) return false;
-  if (Find(to) == nullptr) return absl::NotFoundError(fmt::format("version {} not found", to));
-  it->second = to;
-  return true;
+  bool moved = false;
+  storage::RefRecord rec;
+  rec.name = std::string(branch);
+  rec.version = to.value;
+  COWDB_RETURN_IF_ERROR(ChangeRefs(
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+        const auto it = branches_.find(branch);
+        if (it == branches_.end()) {
+          return absl::NotFoundError(fmt::format("branch \"{}\" not found", branch));
+        }
+        if (it->second != expected) return absl::OkStatus();  // moved: nothing to write
+        if (Find(to) == nullptr) return absl::NotFoundError(fmt::format("version {} not found", to));
+        moved = true;
+        return absl::OkStatus();
+      },
+      rec, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        if (moved) branches_.find(branch)->second = to;
+      }));
+  return moved;
 }
 
 absl::Status DatabaseImpl::AddRef(bool tag, std::string_view name, VersionId at) {
   if (absl::Status s = ValidateName(Kind(tag), name); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
-  if (Find(at) == nullptr) return absl::NotFoundError(fmt::format("version {} not found", at));
-  if (!Table(tag).emplace(std::string(name), at).second) {
-    return absl::AlreadyExistsError(fmt::format("{} \"{}\" already exists", Kind(tag), name));
-  }
-  return absl::OkStatus();
+  storage::RefRecord rec;
+  rec.tag = tag;
+  rec.name = std::string(name);
+  rec.version = at.value;
+  std::string key(name);  // allocated before anything changes
+  return ChangeRefs(
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+        if (Find(at) == nullptr) return absl::NotFoundError(fmt::format("version {} not found", at));
+        if (Table(tag).contains(name)) {
+          return absl::AlreadyExistsError(fmt::format("{} \"{}\" already exists", Kind(tag), name));
+        }
+        Table(tag).reserve(Table(tag).size() + 1);  // the emplace below cannot throw
+        return absl::OkStatus();
+      },
+      rec, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { Table(tag).emplace(std::move(key), at); });
 }
 
 absl::Status DatabaseImpl::RenameBranch(std::string_view from, std::string_view to) {
   if (absl::Status s = ValidateName("branch", to); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
-  const auto it = branches_.find(from);
-  if (it == branches_.end()) return absl::NotFoundError(fmt::format("branch \"{}\" not found", from));
-  if (branches_.contains(to)) {
-    return absl::AlreadyExistsError(fmt::format("branch \"{}\" already exists", to));
-  }
-  // The new key is allocated before the old entry goes: a failed allocation loses nothing.
-  std::string key(to);
-  const VersionId head = it->second;
-  branches_.erase(it);
-  branches_.emplace(std::move(key), head);  // no allocation: erase left the capacity
-  return absl::OkStatus();
+  storage::RefRecord rec;
+  rec.name = std::string(from);
+  rec.rename_to = std::string(to);
+  std::string key(to);  // allocated before the old entry goes: a failed allocation loses nothing
+  return ChangeRefs(
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+        if (!branches_.contains(from)) {
+          return absl::NotFoundError(fmt::format("branch \"{}\" not found", from));
+        }
+        if (branches_.contains(to)) {
+          return absl::AlreadyExistsError(fmt::format("branch \"{}\" already exists", to));
+        }
+        return absl::OkStatus();
+      },
+      rec, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        const auto it = branches_.find(from);
+        const VersionId head = it->second;
+        branches_.erase(it);
+        branches_.emplace(std::move(key), head);  // no allocation: erase left the capacity
+      });
 }
 
 absl::Status DatabaseImpl::DeleteRef(bool tag, std::string_view name) {
-  absl::MutexLock lock(&mu_);
-  RefTable& table = Table(tag);
-  const auto it = table.find(name);
-  if (it == table.end()) return absl::NotFoundError(fmt::format("{} \"{}\" not found", Kind(tag), name));
-  if (!tag && table.size() == 1) {
-    return absl::FailedPreconditionError(
-        fmt::format("branch \"{}\" is the last branch and cannot be deleted", name));
-  }
-  table.erase(it);
-  return absl::OkStatus();
+  storage::RefRecord rec;
+  rec.tag = tag;
+  rec.erase = true;
+  rec.name = std::string(name);
+  return ChangeRefs(
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+        const RefTable& table = Table(tag);
+        if (!table.contains(name)) {
+          return absl::NotFoundError(fmt::format("{} \"{}\" not found", Kind(tag), name));
+        }
+        if (!tag && table.size() == 1) {
+          return absl::FailedPreconditionError(
+              fmt::format("branch \"{}\" is the last branch and cannot be deleted", name));
+        }
+        return absl::OkStatus();
+      },
+      rec, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { Table(tag).erase(Table(tag).find(name)); });
 }
 
 std::vector<std::pair<std::string, VersionId>> DatabaseImpl::Refs(bool tag) const {
@@ -159,11 +255,13 @@ std::vector<VersionPtr> DatabaseImpl::AllVersions() const {
 }
 
 std::size_t DatabaseImpl::Prune() {
-  std::vector<VersionPtr> dropped;  // released after the lock, outside the critical section
+  std::vector<VersionPtr> dropped;  // released after the locks, outside the critical sections
+  absl::MutexLockMaybe write(WriteLock());
+  std::unordered_set<std::uint64_t> keep;
+  std::vector<std::uint64_t> doomed;
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = absl::Now();
-    std::unordered_set<std::uint64_t> keep;
     for (const RefTable* table : {&branches_, &tags_}) {
       for (const auto& [name, head] : *table) {
         const std::size_t window = options_.keep_last_versions == 0 ||
@@ -179,10 +277,27 @@ std::size_t DatabaseImpl::Prune() {
         }
       }
     }
-    dropped.reserve(versions_.retained().size());  // Drop() must not throw halfway
+    for (const std::uint64_t id : versions_.retained()) {
+      if (!keep.contains(id)) doomed.push_back(id);
+    }
+    if (store_ == nullptr) {  // in memory: decided and done in one critical section
+      dropped.reserve(doomed.size());  // Drop() must not throw halfway
+      versions_.Drop([&keep](std::uint64_t id) { return keep.contains(id); }, &dropped);
+      return dropped.size();
+    }
+  }
+  // Persistent (writers are held off by write_mu_): the prune is written first; if that fails
+  // nothing is dropped (the store then refuses writes until reopened).
+  if (!store_->AppendPrune(doomed).ok()) return 0;
+  dropped.reserve(doomed.size());
+  {
+    absl::MutexLock lock(&mu_);
     versions_.Drop([&keep](std::uint64_t id) { return keep.contains(id); }, &dropped);
   }
-  return dropped.size();
+  const std::size_t n = dropped.size();
+  dropped.clear();          // the pruned versions go (unless a snapshot pins them) ...
+  store_->ReleaseUnused();  // ... and the store lets go of their nodes (write_mu_ held)
+  return n;
 }
 
 }  // namespace cowdb::internal

@@ -1,5 +1,11 @@
 // The state behind a Database: the version table and the branch and tag tables, under one
 // mutex held only for short lookups and pointer swaps (never while user code or a merge runs).
+//
+// A persistent database (Database::Open(dir)) also has a DatabaseStore: every change of state
+// (a version published, a branch or tag set, renamed or deleted, a prune) is written there
+// first and applied in memory only once written, so memory never shows what the disk might
+// lose. Its writers are serialized by write_mu_ (held across the write and the in-memory
+// change; readers never take it); in-memory databases do not take it.
 #ifndef COWDB_DB_DATABASE_IMPL_H_
 #define COWDB_DB_DATABASE_IMPL_H_
 
@@ -16,6 +22,7 @@
 #include "absl/time/time.h"
 #include "boost/container/flat_map.hpp"
 #include "cowdb/options.h"
+#include "db/storage/database_store.h"
 #include "db/version.h"
 #include "db/version_table.h"
 
@@ -24,6 +31,13 @@ namespace cowdb::internal {
 class DatabaseImpl {
  public:
   explicit DatabaseImpl(const Options& options);
+  // A persistent database in the state `store` recovered. May throw std::bad_alloc.
+  DatabaseImpl(const Options& options, std::unique_ptr<storage::DatabaseStore> store,
+               storage::RecoveredState state);
+  ~DatabaseImpl();
+
+  // The store of a persistent database, or null.
+  const storage::DatabaseStore* store() const noexcept { return store_.get(); }
 
   const Options& options() const noexcept { return options_; }
 
@@ -77,7 +91,21 @@ class DatabaseImpl {
   std::vector<std::pair<VersionId, std::size_t>> AncestorsLocked(
       VersionId from, std::size_t max_dist = SIZE_MAX) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
+  // A change of the branch or tag tables: check() validates it under mu_ (and prepares what
+  // could fail later); a persistent database then writes `record`; apply() (under mu_, no
+  // throw) makes it. A persistent database's writers hold write_mu_ throughout.
+  template <class Check, class Apply>
+  absl::Status ChangeRefs(const Check& check, const storage::RefRecord& record,
+                          const Apply& apply) ABSL_LOCKS_EXCLUDED(mu_);
+  // Locks write_mu_ for a persistent database's writers.
+  absl::Mutex* WriteLock() const ABSL_LOCK_RETURNED(write_mu_) {
+    return store_ != nullptr ? &write_mu_ : nullptr;
+  }
+
   const Options options_;
+  // Taken before mu_ by every writer of a persistent database, held while it writes the store.
+  mutable absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  const std::unique_ptr<storage::DatabaseStore> store_;
   mutable absl::Mutex mu_;
   // Every version ever published: retained ones whole, pruned ones as their parents.
   VersionTable versions_ ABSL_GUARDED_BY(mu_);

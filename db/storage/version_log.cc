@@ -78,9 +78,10 @@ absl::StatusOr<VersionRecord> DecodeVersion(std::string_view payload) {
 std::string EncodeRef(const RefRecord& r) {
   std::string out;
   out.push_back(r.tag ? 1 : 0);
-  out.push_back(r.erase ? 1 : 0);
+  out.push_back(r.erase ? 1 : r.rename_to.empty() ? 0 : 2);
   PutStr(&out, r.name);
   PutFixed64(&out, r.version);
+  if (!r.erase && !r.rename_to.empty()) PutStr(&out, r.rename_to);
   return out;
 }
 
@@ -88,8 +89,9 @@ absl::StatusOr<RefRecord> DecodeRef(std::string_view payload) {
   byte_reader in(payload);
   RefRecord r;
   std::uint8_t kind = 0, op = 0;
-  if (!in.u8(&kind) || !in.u8(&op) || kind > 1 || op > 1 || !in.str(&r.name) ||
-      !in.u64(&r.version) || !in.rest().empty()) {
+  if (!in.u8(&kind) || !in.u8(&op) || kind > 1 || op > 2 || !in.str(&r.name) ||
+      !in.u64(&r.version) || (op == 2 && (!in.str(&r.rename_to) || r.rename_to.empty())) ||
+      !in.rest().empty()) {
     return Bad("branch/tag");
   }
   r.tag = kind == 1;
@@ -179,6 +181,17 @@ absl::Status VersionLogReplay::ApplyRef(const RefRecord& r) {
     if (table.erase(r.name) == 0) {
       return absl::InvalidArgumentError(fmt::format("deletes unknown {} \"{}\"", kind, r.name));
     }
+    return absl::OkStatus();
+  }
+  if (!r.rename_to.empty()) {
+    const auto it = table.find(r.name);
+    if (it == table.end() || table.contains(r.rename_to)) {
+      return absl::InvalidArgumentError(fmt::format("renames {} \"{}\" to \"{}\": not possible",
+                                                    kind, r.name, r.rename_to));
+    }
+    const std::uint64_t at = it->second;
+    table.erase(it);
+    table.emplace(r.rename_to, at);
     return absl::OkStatus();
   }
   if (!versions_.contains(r.version)) {

@@ -8,7 +8,8 @@
 //                   epoch) | str message | u32 node file | u64 node file size | u64 next row id
 //                   | u32 dataset count | per dataset: str name | str type tag | u64 root ref |
 //                   u32 depth | u64 rows
-//   kRefRecord      u8 kind (0 branch, 1 tag) | u8 op (0 set, 1 delete) | str name | u64 version
+//   kRefRecord      u8 kind (0 branch, 1 tag) | u8 op (0 set, 1 delete, 2 rename) | str name |
+//                   u64 version | rename only: str new name
 //   kPruneRecord    u32 count | u64 version ids (ascending)
 // Decode* reject a payload that is short, long or out of range with a message (the caller names
 // the file and offset); VersionLogReplay checks that records make sense together (ids ascending,
@@ -62,7 +63,8 @@ struct RefRecord {
   bool tag = false;
   bool erase = false;
   std::string name;
-  std::uint64_t version = 0;  // 0 when erase
+  std::uint64_t version = 0;  // 0 when erase or rename
+  std::string rename_to;      // non-empty: renames branch `name` (one record, atomic)
   friend bool operator==(const RefRecord&, const RefRecord&) = default;
 };
 

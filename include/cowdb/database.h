@@ -26,6 +26,7 @@
 #define COWDB_DATABASE_H_
 
 #include <cstddef>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -108,8 +109,30 @@ struct MemoryReport {
 
 class Database {
  public:
-  // A new empty database with branch "main" at version v1. O(1).
+  // A new empty database in memory, with branch "main" at version v1. O(1).
   static std::unique_ptr<Database> Open(const Options& options = {});
+
+  // The persistent database in directory `dir`, created (with its directory, whose parent must
+  // exist) when the directory is missing or empty. Every change is written there before it is
+  // visible (Options::sync says when it is durable), and reopening finds every version, branch
+  // and tag, with the versions sharing their chunks again. Everything else works as in memory.
+  // Element types are stored as their bytes (trivially copyable types) or through a
+  // cowdb::codec<T> (codec.h); a commit of another type is kInvalidArgument. A stored dataset
+  // is read back as the type whose name, size, alignment and encoding it was stored with: Get
+  // with another type is kInvalidArgument naming both, as in memory.
+  // Cost: reads the version log and every node of the retained versions once (each shared node
+  // once), O(bytes of unique data).
+  // Errors: kFailedPrecondition if another Database (in any process) has `dir` open, if `dir`
+  // holds other files and no database, or if a stored dataset's element type is not one this
+  // program uses as a dataset element; kDataLoss naming the file and offset when a file is
+  // missing, truncated (other than a crash's torn tail, which is dropped) or corrupt; I/O
+  // errors (kNotFound, kPermissionDenied, ...) naming the path.
+  // The directory stays locked until the Database and every Transaction begun on it are
+  // destroyed (snapshots do not hold it).
+  // Thread-safety: as in memory; writers of one persistent database are serialized while they
+  // write (readers never wait for the disk).
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Database>> Open(
+      const std::filesystem::path& dir, const Options& options = {});
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -190,6 +213,7 @@ class Database {
 
  private:
   explicit Database(const Options& options);
+  explicit Database(std::shared_ptr<internal::DatabaseImpl> impl) noexcept;
   std::shared_ptr<internal::DatabaseImpl> impl_;  // shared with live transactions
 };
 

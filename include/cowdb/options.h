@@ -21,6 +21,18 @@ enum class ConflictMode {
   kDataset,
 };
 
+// Persistent databases (Database::Open(dir, options)): when a commit is durable.
+enum class Sync {
+  // Commit (and every change of branches, tags and retention) returns after its data is
+  // fsynced: it survives a crash of the process, of the OS and a power loss. Costs two
+  // fdatasyncs per commit (about 0.1-10 ms, depending on the device).
+  kEveryCommit,
+  // Nothing is fsynced: the data is in the OS's page cache when Commit returns, which survives
+  // a crash of the process but not of the machine (Open then finds the state after some prefix
+  // of the acknowledged commits, never a torn one).
+  kNone,
+};
+
 struct Options {
   // Conflict detection for commits that race with other commits on the same branch.
   // Default: kElement.
@@ -36,6 +48,9 @@ struct Options {
 
   // Run Prune() after every commit and merge. Default: false.
   bool auto_prune = false;
+
+  // Persistent databases only: see Sync. Default: kEveryCommit.
+  Sync sync = Sync::kEveryCommit;
 };
 
 }  // namespace cowdb

@@ -38,8 +38,8 @@ TEST_CASE("version log: records round trip; a cut or extended payload is rejecte
           "[storage]") {
   const VersionRecord versions[] = {SampleVersion(1, {}), SampleVersion(2, {1}),
                                     SampleVersion(3, {1, 2})};
-  const RefRecord refs[] = {{false, false, "main", 3}, {true, false, "v1.0", 1},
-                            {false, true, "exp-\xc3\xa9", 0}};
+  const RefRecord refs[] = {{false, false, "main", 3, ""}, {true, false, "v1.0", 1, ""},
+                            {false, true, "exp-\xc3\xa9", 0, ""}, {false, false, "a", 0, "b"}};
   const PruneRecord prunes[] = {{{}}, {{2, 5, 9}}};
   for (const VersionRecord& v : versions) {
     const std::string bytes = EncodeVersion(v);
@@ -104,21 +104,23 @@ TEST_CASE("version log: replay rebuilds history, refuses contradictions", "[stor
   TempDir dir;
   const std::vector<Written> good = {
       {kVersionRecord, EncodeVersion(SampleVersion(1, {}))},
-      {kRefRecord, EncodeRef({false, false, "main", 1})},
+      {kRefRecord, EncodeRef({false, false, "main", 1, ""})},
       {kVersionRecord, EncodeVersion(SampleVersion(2, {1}))},
-      {kRefRecord, EncodeRef({false, false, "exp", 2})},
+      {kRefRecord, EncodeRef({false, false, "exp", 2, ""})},
       {kVersionRecord, EncodeVersion(SampleVersion(3, {1}))},
-      {kRefRecord, EncodeRef({false, false, "main", 3})},
-      {kRefRecord, EncodeRef({true, false, "first", 1})},
+      {kRefRecord, EncodeRef({false, false, "main", 3, ""})},
+      {kRefRecord, EncodeRef({true, false, "first", 1, ""})},
       {kVersionRecord, EncodeVersion(SampleVersion(4, {3, 2}))},
-      {kRefRecord, EncodeRef({false, false, "main", 4})},
-      {kRefRecord, EncodeRef({false, true, "exp", 0})},
+      {kRefRecord, EncodeRef({false, false, "main", 4, ""})},
+      {kRefRecord, EncodeRef({false, true, "exp", 0, ""})},
       {kPruneRecord, EncodePrune({{2, 3}})},
+      {kRefRecord, EncodeRef({false, false, "side", 4, ""})},
+      {kRefRecord, EncodeRef({false, false, "side", 0, "renamed"})},
   };
   {
     VersionLogReplay replay;
     Ok(Replay(dir, good, &replay));
-    CHECK(replay.branches() == std::map<std::string, std::uint64_t>{{"main", 4}});
+    CHECK(replay.branches() == std::map<std::string, std::uint64_t>{{"main", 4}, {"renamed", 4}});
     CHECK(replay.tags() == std::map<std::string, std::uint64_t>{{"first", 1}});
     CHECK(replay.versions().size() == 2);
     CHECK(replay.versions().at(4) == SampleVersion(4, {3, 2}));
@@ -135,11 +137,15 @@ TEST_CASE("version log: replay rebuilds history, refuses contradictions", "[stor
   const Bad bad[] = {
       {"a gap in ids", {kVersionRecord, EncodeVersion(SampleVersion(6, {4}))}, "follows version 4"},
       {"unknown parent", {kVersionRecord, EncodeVersion(SampleVersion(5, {9}))}, "unknown parent 9"},
-      {"ref to a pruned version", {kRefRecord, EncodeRef({true, false, "t", 2})}, "not retained"},
-      {"delete of an unknown ref", {kRefRecord, EncodeRef({false, true, "nope", 0})}, "unknown branch"},
+      {"ref to a pruned version", {kRefRecord, EncodeRef({true, false, "t", 2, ""})}, "not retained"},
+      {"delete of an unknown ref", {kRefRecord, EncodeRef({false, true, "nope", 0, ""})}, "unknown branch"},
       {"prune of a named version", {kPruneRecord, EncodePrune({{4}})}, "still named"},
       {"unknown type", {9, "x"}, "unknown record type 9"},
       {"malformed", {kRefRecord, "\x01"}, "malformed branch/tag record"},
+      {"rename of an unknown branch",
+       {kRefRecord, EncodeRef({false, false, "nope", 0, "x"})}, "not possible"},
+      {"rename onto an existing branch",
+       {kRefRecord, EncodeRef({false, false, "renamed", 0, "main"})}, "not possible"},
   };
   for (const Bad& b : bad) {
     INFO(b.what);

@@ -21,7 +21,11 @@
 #include <typeinfo>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cowdb/codec.h"
 #include "cowdb/diff.h"
+#include "cowdb/internal/node_codec.h"
 #include "cowdb/merge.h"
 #include "cowdb/pvec.h"
 
@@ -66,6 +70,22 @@ struct DatasetDiff {
   std::vector<diff_range> range_list;  // when asked for
 };
 
+// A dataset's tree as a persistent database stores it (db/storage/database_store.h).
+struct StoredTree {
+  node_ref root = 0;
+  unsigned depth = 0;
+  std::size_t rows = 0;
+};
+
+// Persistent databases find the element type of a stored dataset by its tag (see StoredType):
+// each storable T that a program uses as a dataset element registers a loader before main()
+// (stored_type<T>::registered). Thread-safe.
+using StoredTypeLoader = absl::StatusOr<DatasetPtr> (*)(const StoredTree& tree, node_table& table,
+                                                        node_io& io);
+bool RegisterStoredType(const std::string& tag, StoredTypeLoader load);
+// The loader registered for `tag`, or null.
+StoredTypeLoader FindStoredType(std::string_view tag);
+
 // Visits each node once per call: fn(node identity, bytes) returns whether to descend.
 using NodeVisitor = std::function<bool(const void* node, std::size_t bytes)>;
 
@@ -82,13 +102,46 @@ class Dataset {
   virtual DatasetDiff Diff(const Dataset& to, bool text, bool ranges) const = 0;
   virtual void VisitNodes(const NodeVisitor& fn) const = 0;
   virtual memory_stats Memory() const noexcept = 0;
+  // The element type's storage tag (name, size, alignment, byte order, encoding, tree shape);
+  // empty when the type cannot be stored (neither trivially copyable nor with a cowdb::codec).
+  virtual std::string_view StoredType() const noexcept = 0;
+  // Writes the nodes of the tree that `table` does not know (node_codec.h, tree_codec::save).
+  // REQUIRES: !StoredType().empty().
+  virtual absl::StatusOr<StoredTree> Save(node_table& table, node_io& io) const = 0;
+};
+
+template <class T>
+class TypedDataset;
+
+// The storage identity of a dataset element type T, and its loader (registered before main()
+// for every T whose TypedDataset is used: see RegisterStoredType).
+template <class T>
+struct stored_type {
+  using vec = pvec<T>;
+  using codec = tree_codec<T, vec::chunk_capacity, vec::fanout>;
+  static const std::string& tag() {
+    static const std::string t =
+        fmt::format("{}|size {}|align {}|{}|little-endian|chunk {}|fanout {}", TypeName(typeid(T)),
+                    sizeof(T), alignof(T), has_codec<T> ? "codec" : "bytes", vec::chunk_capacity,
+                    vec::fanout);
+    return t;
+  }
+  static absl::StatusOr<DatasetPtr> load(const StoredTree& tree, node_table& table, node_io& io) {
+    absl::StatusOr<tree_rep> r = codec::load(tree.root, tree.depth, tree.rows, table, io);
+    if (!r.ok()) return r.status();
+    return std::make_shared<TypedDataset<T>>(pvec_access::adopt<vec>(*std::move(r)));
+  }
+  static inline const bool registered = RegisterStoredType(tag(), &load);
 };
 
 template <class T>
 class TypedDataset final : public Dataset {
  public:
-  explicit TypedDataset(pvec<T> data) noexcept : data_(std::move(data)) {}
-  const pvec<T>& data() const noexcept { return data_; }
+  explicit TypedDataset(pvec<T> data) noexcept : data_(std::move(data)) { Register(); }
+  const pvec<T>& data() const noexcept {
+    Register();
+    return data_;
+  }
 
   const std::type_info& type() const noexcept override { return typeid(T); }
   std::size_t size() const noexcept override { return data_.size(); }
@@ -138,7 +191,33 @@ class TypedDataset final : public Dataset {
   void VisitNodes(const NodeVisitor& fn) const override { pvec_access::visit_nodes(data_, fn); }
   memory_stats Memory() const noexcept override { return data_.memory(); }
 
+  std::string_view StoredType() const noexcept override {
+    if constexpr (storable<T>) {
+      return stored_type<T>::tag();
+    } else {
+      return {};
+    }
+  }
+  absl::StatusOr<StoredTree> Save(node_table& table, node_io& io) const override {
+    if constexpr (storable<T>) {
+      const tree_rep& r = pvec_access::rep(data_);
+      absl::StatusOr<node_ref> root = stored_type<T>::codec::save(r, table, io);
+      if (!root.ok()) return root.status();
+      return StoredTree{*root, r.depth, r.size};
+    } else {
+      return absl::InvalidArgumentError(fmt::format(
+          "element type {} cannot be stored: make it trivially copyable or specialize "
+          "cowdb::codec<T> (cowdb/codec.h)", TypeName(typeid(T))));
+    }
+  }
+
  private:
+  // Makes T's loader known to persistent databases (odr-uses stored_type<T>::registered, whose
+  // initializer runs before main()). No cost at run time.
+  static void Register() noexcept {
+    if constexpr (storable<T>) static_cast<void>(stored_type<T>::registered);
+  }
+
   // fmt's "{}" of the value; empty when absent; kUnformattableValue when T has no formatter.
   static std::string Text(const std::optional<T>& v) {
     if (!v.has_value()) return {};

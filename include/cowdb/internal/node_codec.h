@@ -30,10 +30,12 @@
 #ifndef COWDB_INTERNAL_NODE_CODEC_H_
 #define COWDB_INTERNAL_NODE_CODEC_H_
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -125,6 +127,24 @@ class node_table {
   void rollback() noexcept {
     for (const node_ref r : pending_) drop(r);
     pending_.clear();
+  }
+  // Forgets the entries whose node nothing but this table holds (no version or pvec uses it any
+  // more), parents before children, so that a whole unused subtree goes in one call; returns
+  // how many. REQUIRES: no pending entries. O(entries log entries). May throw std::bad_alloc
+  // (then it forgot a subset of them).
+  std::size_t release_unused() {
+    std::vector<std::pair<unsigned, node_ref>> order;  // (level, ref), highest level first
+    order.reserve(by_ref_.size());
+    for (const auto& [r, e] : by_ref_) order.emplace_back(e.level, r);
+    std::sort(order.begin(), order.end(), std::greater<>());
+    std::size_t n = 0;
+    for (const auto& [level, r] : order) {
+      const entry& e = by_ref_.at(r);
+      if (e.node->refs.load(std::memory_order_acquire) != 1) continue;
+      drop(r);
+      ++n;
+    }
+    return n;
   }
   // Forgets every entry. O(entries).
   void clear() noexcept {

@@ -1,0 +1,111 @@
+// The durable state of a persistent Database (Database::Open(dir)): one directory holding
+//   LOCK                 the directory lock (file.h): one opener at a time
+//   CURRENT              the database id and the name of the version log (current.h)
+//   versions-000001.log  the version log (version_log.h): versions, branch and tag moves, prunes
+//   nodes-NNNNNN.log     the trees' nodes (node_store.h), shared between versions as in memory
+//
+// Commit protocol (AppendVersion): the nodes of the new version's trees that no earlier version
+// stored are appended to the node files (tree_codec::save: one leaf and its path for a version
+// that changed one element), the node files are synced, then one version record and one branch
+// record are appended to the version log and it is synced (with Options::sync ==
+// Sync::kEveryCommit; with kNone nothing is synced and a process crash, not a power loss, is
+// survived). Only then does the caller publish the version in memory. A crash at any point
+// leaves either the old state (the version record is torn or missing: Open cuts the log back to
+// its last intact record and the node files back to the size that record names) or the new one;
+// a version record whose branch record was lost is an unreachable version that Prune() drops.
+//
+// Open replays the version log and loads every retained version's datasets through one node
+// table, so versions that shared a node in memory share it again. A dataset's element type is
+// found by its tag among the types the program uses (internal/dataset.h, RegisterStoredType);
+// a tag no type of the program has is kFailedPrecondition naming the dataset and the tag.
+//
+// Errors: kDataLoss naming the file and offset for anything corrupt (bad checksum, truncated
+// record that is not the log's tail, missing file, a file of another database); I/O errors as
+// they come. After a failed write the store refuses every later write with that error
+// (kFailedPrecondition wrapping it): the tail of the files is unknown until the database is
+// reopened, which recovers the last durable state.
+//
+// Thread-safety: thread-compatible: DatabaseImpl serializes its writers.
+#ifndef COWDB_DB_STORAGE_DATABASE_STORE_H_
+#define COWDB_DB_STORAGE_DATABASE_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cowdb/internal/node_codec.h"
+#include "db/storage/file.h"
+#include "db/storage/node_store.h"
+#include "db/storage/record_log.h"
+#include "db/storage/version_log.h"
+#include "db/version.h"
+
+namespace cowdb::storage {
+
+inline constexpr char kVersionLogName[] = "versions-000001.log";
+
+// What Open found: every version ever recorded (ids 1..n), the retained ones loaded.
+struct RecoveredState {
+  struct Entry {
+    VersionInfo info;              // id, parents, time, message
+    internal::VersionPtr version;  // null when pruned
+  };
+  std::vector<Entry> versions;  // ascending ids, from 1, none missing
+  std::map<std::string, std::uint64_t> branches;
+  std::map<std::string, std::uint64_t> tags;
+};
+
+class DatabaseStore {
+ public:
+  // Opens the database in `dir`, creating the directory and a new database (version 1, empty,
+  // on branch "main") when it is missing or empty. `sync`: fsync every commit. Errors:
+  // kFailedPrecondition if another opener holds the directory or it holds other files and no
+  // database; kDataLoss naming the file for corruption; I/O errors.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<DatabaseStore>> Open(
+      Env* env, const std::string& dir, bool sync, RecoveredState* state);
+
+  ~DatabaseStore();
+
+  // Writes version `v` (id, parents, time, message and catalog set) and moves `branch` to it.
+  // kInvalidArgument (nothing written) if a dataset's element type cannot be stored.
+  [[nodiscard]] absl::Status AppendVersion(const internal::Version& v, std::string_view branch);
+  // A branch or tag set, deleted or renamed.
+  [[nodiscard]] absl::Status AppendRef(const RefRecord& r);
+  // Versions dropped by Prune (ascending ids).
+  [[nodiscard]] absl::Status AppendPrune(std::vector<std::uint64_t> ids);
+
+  // Lets go of the nodes no retained version uses any more (after Prune and once the snapshots
+  // of pruned versions are gone; the store holds each node it wrote or read so that a node's
+  // address is never mistaken for a stored one). O(nodes stored or loaded).
+  void ReleaseUnused();
+
+  // Bytes of the files in the directory (lists it: O(files)).
+  [[nodiscard]] absl::StatusOr<std::uint64_t> BytesOnDisk() const;
+
+ private:
+  DatabaseStore(Env* env, std::string dir, bool sync) : env_(env), dir_(std::move(dir)), sync_(sync) {}
+  absl::Status Recover(RecoveredState* state);
+  absl::Status LoadVersions(const VersionLogReplay& replay, RecoveredState* state);
+  // Appends records to the version log, synced when sync_, all or (on error) sticky failure.
+  absl::Status AppendRecords(const std::vector<std::pair<std::uint8_t, std::string>>& records);
+  absl::Status Broken() const;
+
+  Env* const env_;
+  const std::string dir_;
+  const bool sync_;
+  std::unique_ptr<FileLock> lock_;
+  std::uint64_t database_id_ = 0;
+  std::unique_ptr<NodeStore> nodes_;
+  std::unique_ptr<RecordLogWriter> log_;
+  internal::node_table table_;
+  absl::Status error_;  // sticky: the first failed write
+};
+
+}  // namespace cowdb::storage
+
+#endif  // COWDB_DB_STORAGE_DATABASE_STORE_H_
