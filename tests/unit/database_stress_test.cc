@@ -47,6 +47,8 @@
 #include "cowdb/status.h"
 #include "cowdb/transaction.h"
 #include "fmt/format.h"
+#include "testing/status_helpers.h"
+#include "testing/storage_helpers.h"
 #include "testing/tsan_mutex.h"
 
 namespace {
@@ -168,6 +170,11 @@ bool CommitWithRetry(Database& db, std::string_view branch, std::string_view mes
 
 TEST_CASE("stress: bank transfers keep the total constant in every snapshot", "[stress]") {
   COWDB_REQUIRE_TSAN_MUTEX_ANNOTATIONS();
+  // In memory, and on a persistent database (its writers serialized while they write the
+  // store), reopened at the end.
+  const bool persistent = GENERATE(false, true);
+  CAPTURE(persistent);
+  cowdb::testing::TempDir dir;
   constexpr int kAccounts = 16;
   constexpr I64 kInitial = 1000;
   constexpr int kTransfersPerWriter = 2500;
@@ -177,7 +184,9 @@ TEST_CASE("stress: bank transfers keep the total constant in every snapshot", "[
   Failures failures;
   Counts counts;
   {
-    auto db = Database::Open();
+    auto db = persistent ? cowdb::testing::Ok(Database::Open(
+                               dir.path(), cowdb::Options{.sync = cowdb::Sync::kNone}))
+                         : Database::Open();
     CreateDataset(*db, "main", "accounts", std::vector<I64>(kAccounts, kInitial));
     std::atomic<int> writers_left{kWriters};
     std::vector<std::thread> threads;
@@ -261,9 +270,18 @@ TEST_CASE("stress: bank transfers keep the total constant in every snapshot", "[
     absl::StatusOr<std::vector<cowdb::VersionInfo>> log = db->Log("main", 1'000'000);
     REQUIRE(log.ok());
     CHECK(log->size() == counts.committed.load() + 2);
+    if (persistent) {  // all of it again after reopening
+      db.reset();
+      db = cowdb::testing::Ok(Database::Open(dir.path()));
+      const Snapshot head = cowdb::testing::Ok(db->OpenSnapshot("main"));
+      const pvec<I64> reread = cowdb::testing::Ok(head.Get<I64>("accounts"));
+      CHECK(std::vector<I64>(reread.begin(), reread.end()) ==
+            std::vector<I64>(acc->begin(), acc->end()));
+      CHECK(cowdb::testing::Ok(db->Log("main", 1'000'000)).size() == log->size());
+    }
   }
   CHECK(cowdb::internal::live_nodes() == live0);
-  Report("bank", counts);
+  Report(persistent ? "bank (persistent)" : "bank", counts);
 }
 
 TEST_CASE("stress: counters incremented with retry count every successful commit", "[stress]") {
