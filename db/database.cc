@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "db/catalog_merge.h"
+#include "db/database_factory.h"
 #include "db/database_impl.h"
 #include "db/names.h"
 #include "db/transaction_impl.h"
@@ -18,13 +19,23 @@ std::unique_ptr<Database> Database::Open(const Options& options) {
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::filesystem::path& dir,
                                                          const Options& options) {
+  return internal::DatabaseFactory::Open(storage::Env::Default(), dir.string(), options);
+}
+
+namespace internal {
+
+absl::StatusOr<std::unique_ptr<Database>> DatabaseFactory::Open(storage::Env* env,
+                                                               const std::string& dir,
+                                                               const Options& options) {
   storage::RecoveredState state;
   COWDB_ASSIGN_OR_RETURN(std::unique_ptr<storage::DatabaseStore> store,
-                         storage::DatabaseStore::Open(storage::Env::Default(), dir.string(),
-                                                      options.sync == Sync::kEveryCommit, &state));
+                         storage::DatabaseStore::Open(env, dir, options.sync == Sync::kEveryCommit,
+                                                      &state));
   return std::unique_ptr<Database>(new Database(
-      std::make_shared<internal::DatabaseImpl>(options, std::move(store), std::move(state))));
+      std::make_shared<DatabaseImpl>(options, std::move(store), std::move(state))));
 }
+
+}  // namespace internal
 
 Database::Database(const Options& options)
     : impl_(std::make_shared<internal::DatabaseImpl>(options)) {}

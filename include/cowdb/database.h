@@ -44,6 +44,7 @@ namespace cowdb {
 
 namespace internal {
 class DatabaseImpl;
+class DatabaseFactory;
 }
 
 struct BranchInfo {
@@ -212,6 +213,7 @@ class Database {
   MemoryReport GetMemoryReport() const;
 
  private:
+  friend class internal::DatabaseFactory;
   explicit Database(const Options& options);
   explicit Database(std::shared_ptr<internal::DatabaseImpl> impl) noexcept;
   std::shared_ptr<internal::DatabaseImpl> impl_;  // shared with live transactions

@@ -1,0 +1,191 @@
+// I/O-fault injection at the database level (SQLite's approach): for every k, the k-th mutating
+// file operation of an operation on a persistent database fails (once, or from then on, like a
+// dead disk). The operation must report an error or succeed, never crash; the database must
+// then refuse writes or go on correctly; and a reopening with a working file system must find
+// exactly the state before the operation or after it.
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "cowdb/database.h"
+#include "cowdb/options.h"
+#include "cowdb/transaction.h"
+#include "db/database_factory.h"
+#include "db/storage/fault_injection_env.h"
+#include "fmt/format.h"
+#include "testing/db_helpers.h"
+#include "testing/storage_helpers.h"
+
+namespace {
+
+using cowdb::Database;
+using cowdb::testing::I64;
+using cowdb::testing::Ok;
+using cowdb::testing::TempDir;
+namespace fs = std::filesystem;
+
+const cowdb::Options kOptions{.keep_last_versions = 1};
+
+// Everything but the times: branches, tags, and each version of their histories (id, parents,
+// message, datasets and contents).
+std::string Describe(const Database& db) {
+  std::string out;
+  auto version = [&](const cowdb::Snapshot& s) {
+    out += fmt::format(" {}<", s.id());
+    for (const cowdb::VersionId p : s.info().parents) out += fmt::format("{} ", p);
+    out += fmt::format("> '{}'", s.info().message);
+    for (const cowdb::DatasetInfo& d : s.Datasets()) {
+      out += fmt::format(" {}:", d.name);
+      for (I64 x : Ok(s.Get<I64>(d.name))) out += fmt::format("{},", x);
+    }
+  };
+  for (const cowdb::BranchInfo& b : db.Branches()) {
+    out += fmt::format("\nbranch {}:", b.name);
+    for (const cowdb::VersionInfo& v : Ok(db.Log(b.name))) version(Ok(db.OpenSnapshot(v.id)));
+  }
+  for (const cowdb::BranchInfo& t : db.Tags()) {
+    out += fmt::format("\ntag {}:", t.name);
+    version(Ok(db.OpenSnapshot(t.head)));
+  }
+  return out;
+}
+
+std::string DescribeDir(const std::string& dir) {
+  return Describe(*Ok(Database::Open(dir, kOptions)));
+}
+
+void CopyDir(const std::string& from, const std::string& to) {
+  fs::remove_all(to);
+  fs::copy(from, to, fs::copy_options::recursive);
+  fs::remove(fs::path(to) / "LOCK");  // a copied lock file is an ordinary file; recreated
+}
+
+// A base database: two datasets, a branch with its own commit, a tag, three versions on main.
+void MakeBase(const std::string& dir) {
+  auto db = Ok(Database::Open(dir, kOptions));
+  cowdb::testing::CreateDataset(*db, "main", "a", cowdb::testing::IotaVec(3000));
+  cowdb::testing::CreateDataset(*db, "main", "b", cowdb::testing::IotaVec(10, 100));
+  Ok(db->CreateBranch("exp", "main"));
+  cowdb::testing::SetElement(*db, "exp", "a", 2500, -7);
+  Ok(db->CreateTag("t", "main"));
+  cowdb::testing::SetElement(*db, "main", "a", 5, -5);
+}
+
+struct Operation {
+  const char* name;
+  std::function<absl::Status(Database&)> run;
+};
+
+absl::Status Commit(Database& db) {
+  absl::StatusOr<cowdb::Transaction> t = db.Begin("main");
+  if (!t.ok()) return t.status();
+  Ok(t->Edit<I64>("a"))->erase(10);
+  Ok(t->Edit<I64>("a"))->set(2000, 42);
+  Ok(t->Create<I64>("c", cowdb::pvec<I64>{1, 2, 3}));
+  return t->Commit("commit").status();
+}
+
+}  // namespace
+
+TEST_CASE("faults: every failed file operation leaves the old or the new state",
+          "[database][persistence][faults]") {
+  TempDir scratch;
+  const std::string base = scratch.file("base"), work = scratch.file("work"),
+                    after = scratch.file("after");
+  MakeBase(base);
+  const std::vector<Operation> ops = {
+      {"commit", Commit},
+      {"merge", [](Database& db) { return db.Merge("exp", "main", "merge").status(); }},
+      {"create branch", [](Database& db) { return db.CreateBranch("new", "exp"); }},
+      {"rename branch", [](Database& db) { return db.RenameBranch("exp", "exp2"); }},
+      {"delete tag", [](Database& db) { return db.DeleteTag("t"); }},
+      {"prune",
+       [](Database& db) {
+         return db.Prune() > 0 ? absl::OkStatus() : absl::UnknownError("pruned nothing");
+       }},
+  };
+  const std::string old_state = DescribeDir(base);
+  for (const Operation& op : ops) {
+    for (const bool sync : {true, false}) {
+      const cowdb::Options options{.keep_last_versions = 1,
+                                   .sync = sync ? cowdb::Sync::kEveryCommit : cowdb::Sync::kNone};
+      // The state after the operation, without faults.
+      CopyDir(base, after);
+      std::string new_state;
+      {
+        auto db = Ok(Database::Open(after, options));
+        REQUIRE(op.run(*db).ok());
+        new_state = Describe(*db);
+      }
+      REQUIRE(new_state != old_state);
+      CHECK(DescribeDir(after) == new_state);
+      for (const bool sticky : {false, true}) {
+        std::uint64_t k = 1;
+        for (;; ++k) {
+          INFO(op.name << (sync ? ", sync" : ", no sync") << (sticky ? ", dead disk" : "")
+                       << ", failing mutating call " << k);
+          CopyDir(base, work);
+          cowdb::storage::FaultInjectionEnv env(cowdb::storage::Env::Default());
+          bool injected = false;
+          {
+            auto db = Ok(cowdb::internal::DatabaseFactory::Open(&env, work, options));
+            sticky ? env.ArmFailFrom(k) : env.ArmFailAt(k);
+            const absl::Status s = op.run(*db);
+            injected = env.injected();
+            env.Disarm();
+            if (!s.ok()) {
+              REQUIRE(injected);
+              // Memory shows the old state, and further writes are refused.
+              CHECK(Describe(*db) == old_state);
+              CHECK(absl::IsFailedPrecondition(db->CreateBranch("later", "main")));
+            }
+          }
+          const std::string found = DescribeDir(work);
+          CHECK((found == old_state || found == new_state));
+          if (!injected) break;  // k passed the operation's last mutating call
+        }
+        CHECK(k >= 2);  // the operation made mutating calls, each one failed in turn
+      }
+    }
+  }
+}
+
+TEST_CASE("faults: a failed Open (creating or recovering) loses nothing",
+          "[database][persistence][faults]") {
+  TempDir scratch;
+  const std::string base = scratch.file("base"), work = scratch.file("work"),
+                    expect = scratch.file("expect");
+  MakeBase(base);
+  // A torn tail to recover: the last record cut short.
+  const fs::path log = fs::path(base) / "versions-000001.log";
+  fs::resize_file(log, fs::file_size(log) - 5);
+  CopyDir(base, expect);
+  const std::string recovered = DescribeDir(expect);
+  for (const bool create : {true, false}) {
+    std::uint64_t k = 1;
+    for (;; ++k) {
+      INFO((create ? "creating" : "recovering") << ", failing mutating call " << k);
+      if (create) {
+        fs::remove_all(work);
+      } else {
+        CopyDir(base, work);
+      }
+      cowdb::storage::FaultInjectionEnv env(cowdb::storage::Env::Default());
+      env.ArmFailAt(k);
+      absl::StatusOr<std::unique_ptr<Database>> db =
+          cowdb::internal::DatabaseFactory::Open(&env, work, kOptions);
+      const bool injected = env.injected();
+      if (!db.ok()) REQUIRE(injected);
+      db = absl::UnknownError("closed");
+      // A clean open finds the new empty database, or the recovered state.
+      const std::string found = DescribeDir(work);
+      CHECK(found == (create ? "\nbranch main: v1<> 'initial empty version'" : recovered));
+      if (!injected) break;
+    }
+    CHECK(k >= 2);
+  }
+}
