@@ -60,8 +60,17 @@ struct VectorRows {
   if (!db.ok()) _exit(10);
   auto snap = (*db)->OpenSnapshot("main");
   if (!snap.ok()) _exit(11);
+  // After commit i (i % 10 == 0): branch b{i} at it, b{i - 30} deleted, a prune. Idempotent: a
+  // child killed in the middle of it has it redone by the next one before it goes on.
+  auto branch_step = [&](std::uint64_t step) {
+    const absl::Status s = (*db)->CreateBranch(fmt::format("b{}", step), "main");
+    if (!s.ok() && !absl::IsAlreadyExists(s)) _exit(15);
+    if (step > 30) (void)(*db)->DeleteBranch(fmt::format("b{}", step - 30));
+    (*db)->Prune();
+  };
   std::uint64_t i = 0;
   if (auto c = snap->Get<I64>("counter"); c.ok()) i = static_cast<std::uint64_t>((*c)[0]);
+  if (i > 0 && i % 10 == 0) branch_step(i);
   for (;;) {
     ++i;
     {
@@ -76,11 +85,7 @@ struct VectorRows {
       (*t->Edit<I64>("counter"))->set(0, static_cast<I64>(i));
       if (!t->Commit(fmt::format("commit {}", i)).ok()) _exit(14);
     }
-    if (i % 10 == 0) {
-      if (!(*db)->CreateBranch(fmt::format("b{}", i), "main").ok()) _exit(15);
-      if (i > 30) (void)(*db)->DeleteBranch(fmt::format("b{}", i - 30));
-      (*db)->Prune();
-    }
+    if (i % 10 == 0) branch_step(i);
     const std::string line = fmt::format("{}\n", i);
     if (write(ack_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(16);
   }
