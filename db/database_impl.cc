@@ -119,7 +119,9 @@ absl::Status DatabaseImpl::ChangeRefs(const Check& check, const storage::RefReco
   absl::MutexLockMaybe write(WriteLock());
   {
     absl::MutexLock lock(&mu_);
-    COWDB_RETURN_IF_ERROR(check());
+    absl::StatusOr<bool> change = check();
+    if (!change.ok()) return change.status();
+    if (!*change) return absl::OkStatus();  // nothing to do: nothing written
     if (store_ == nullptr) {
       apply();
       return absl::OkStatus();
@@ -138,19 +140,17 @@ absl::StatusOr<bool> DatabaseImpl::MoveBranch(std::string_view branch, VersionId
   rec.name = std::string(branch);
   rec.version = to.value;
   COWDB_RETURN_IF_ERROR(ChangeRefs(
-      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<bool> {
         const auto it = branches_.find(branch);
         if (it == branches_.end()) {
           return absl::NotFoundError(fmt::format("branch \"{}\" not found", branch));
         }
-        if (it->second != expected) return absl::OkStatus();  // moved: nothing to write
+        if (it->second != expected) return false;  // the head moved: nothing changes
         if (Find(to) == nullptr) return absl::NotFoundError(fmt::format("version {} not found", to));
         moved = true;
-        return absl::OkStatus();
+        return true;
       },
-      rec, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        if (moved) branches_.find(branch)->second = to;
-      }));
+      rec, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { branches_.find(branch)->second = to; }));
   return moved;
 }
 
@@ -162,13 +162,13 @@ absl::Status DatabaseImpl::AddRef(bool tag, std::string_view name, VersionId at)
   rec.version = at.value;
   std::string key(name);  // allocated before anything changes
   return ChangeRefs(
-      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<bool> {
         if (Find(at) == nullptr) return absl::NotFoundError(fmt::format("version {} not found", at));
         if (Table(tag).contains(name)) {
           return absl::AlreadyExistsError(fmt::format("{} \"{}\" already exists", Kind(tag), name));
         }
         Table(tag).reserve(Table(tag).size() + 1);  // the emplace below cannot throw
-        return absl::OkStatus();
+        return true;
       },
       rec, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { Table(tag).emplace(std::move(key), at); });
 }
@@ -180,14 +180,14 @@ absl::Status DatabaseImpl::RenameBranch(std::string_view from, std::string_view 
   rec.rename_to = std::string(to);
   std::string key(to);  // allocated before the old entry goes: a failed allocation loses nothing
   return ChangeRefs(
-      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<bool> {
         if (!branches_.contains(from)) {
           return absl::NotFoundError(fmt::format("branch \"{}\" not found", from));
         }
         if (branches_.contains(to)) {
           return absl::AlreadyExistsError(fmt::format("branch \"{}\" already exists", to));
         }
-        return absl::OkStatus();
+        return true;
       },
       rec, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         const auto it = branches_.find(from);
@@ -203,7 +203,7 @@ absl::Status DatabaseImpl::DeleteRef(bool tag, std::string_view name) {
   rec.erase = true;
   rec.name = std::string(name);
   return ChangeRefs(
-      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<bool> {
         const RefTable& table = Table(tag);
         if (!table.contains(name)) {
           return absl::NotFoundError(fmt::format("{} \"{}\" not found", Kind(tag), name));
@@ -212,7 +212,7 @@ absl::Status DatabaseImpl::DeleteRef(bool tag, std::string_view name) {
           return absl::FailedPreconditionError(
               fmt::format("branch \"{}\" is the last branch and cannot be deleted", name));
         }
-        return absl::OkStatus();
+        return true;
       },
       rec, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { Table(tag).erase(Table(tag).find(name)); });
 }

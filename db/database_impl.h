@@ -92,8 +92,9 @@ class DatabaseImpl {
       VersionId from, std::size_t max_dist = SIZE_MAX) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   // A change of the branch or tag tables: check() validates it under mu_ (and prepares what
-  // could fail later); a persistent database then writes `record`; apply() (under mu_, no
-  // throw) makes it. A persistent database's writers hold write_mu_ throughout.
+  // could fail later), returning an error, false (nothing to change: nothing is written), or
+  // true; a persistent database then writes `record`; apply() (under mu_, no throw) makes it.
+  // A persistent database's writers hold write_mu_ throughout.
   template <class Check, class Apply>
   absl::Status ChangeRefs(const Check& check, const storage::RefRecord& record,
                           const Apply& apply) ABSL_LOCKS_EXCLUDED(mu_);

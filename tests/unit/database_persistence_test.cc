@@ -17,6 +17,8 @@
 #include "cowdb/database.h"
 #include "cowdb/options.h"
 #include "cowdb/transaction.h"
+#include "db/database_impl.h"
+#include "db/storage/database_store.h"
 #include "testing/db_helpers.h"
 #include "testing/storage_helpers.h"
 
@@ -385,4 +387,30 @@ TEST_CASE("persistence: Prune frees the pruned versions' nodes", "[database][per
   CHECK(stored.first == in_memory.first);
   CHECK(stored.second == in_memory.second);
   CHECK(stored.second < stored.first);
+}
+
+// A fast-forward whose branch moved meanwhile (Database::Merge racing a commit) changes nothing:
+// in memory and on disk. (It once wrote the move to the version log anyway, so that a reopened
+// database had the branch where memory never put it.)
+TEST_CASE("persistence: a fast-forward that lost its race writes nothing",
+          "[database][persistence]") {
+  TempDir dir;
+  {
+    cowdb::storage::RecoveredState state;
+    auto store = Ok(cowdb::storage::DatabaseStore::Open(cowdb::storage::Env::Default(), dir.path(),
+                                                        /*sync=*/true, &state));
+    cowdb::internal::DatabaseImpl impl(Options{}, std::move(store), std::move(state));
+    auto v2 = std::make_shared<cowdb::internal::Version>();
+    v2->info.parents = {VersionId{1}};
+    v2->info.message = "v2";
+    cowdb::internal::VersionPtr moved_to;
+    REQUIRE(Ok(impl.Publish("main", VersionId{1}, v2, &moved_to)));
+    REQUIRE(impl.AddRef(/*tag=*/false, "other", VersionId{1}).ok());
+    // "other" is at v1, not at v2 as the caller expects: no move.
+    CHECK_FALSE(Ok(impl.MoveBranch("other", VersionId{2}, VersionId{2})));
+    CHECK(Ok(impl.GetHead("other"))->info.id == VersionId{1});
+  }
+  auto db = OpenAt(dir);
+  CHECK(Ok(db->Head("other")) == VersionId{1});
+  CHECK(Ok(db->Head("main")) == VersionId{2});
 }
