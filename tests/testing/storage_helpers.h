@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -53,6 +54,20 @@ inline void WriteFileBytes(const std::string& path, const std::string& bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
   REQUIRE(out.good());
+}
+
+// XORs the byte at `offset` of the file with `mask`, in place.
+inline void FlipByte(const std::string& path, std::uint64_t offset, char mask) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  REQUIRE(f.good());
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ mask);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(&c, 1);
+  f.close();
+  REQUIRE(f.good());
 }
 
 }  // namespace cowdb::testing

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -250,14 +249,7 @@ TEST_CASE("faults: every flipped byte and every truncation of every file",
     };
     for (std::uint64_t off = 0; off < size; ++off) {
       CopyDir(base, work);
-      std::fstream f(target, std::ios::in | std::ios::out | std::ios::binary);
-      f.seekg(static_cast<std::streamoff>(off));
-      char c = 0;
-      f.read(&c, 1);
-      c = static_cast<char>(c ^ 0x01);
-      f.seekp(static_cast<std::streamoff>(off));
-      f.write(&c, 1);
-      f.close();
+      cowdb::testing::FlipByte(target.string(), off, 0x01);
       check(fmt::format("bit 0 of byte {} flipped", off), false);
     }
     for (std::uint64_t len = 0; len < size; ++len) {

@@ -35,6 +35,7 @@ using cowdb::testing::Iota;
 using cowdb::testing::IotaVec;
 using cowdb::testing::Ok;
 using cowdb::testing::Read;
+using cowdb::testing::FlipByte;
 using cowdb::testing::TempDir;
 using Catch::Matchers::Contains;
 
@@ -106,16 +107,6 @@ std::uint64_t DirBytes(const TempDir& dir) {
   return n;
 }
 
-void FlipByte(const std::string& path, std::uint64_t offset) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  REQUIRE(f.good());
-  f.seekg(static_cast<std::streamoff>(offset));
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ 0x20);
-  f.seekp(static_cast<std::streamoff>(offset));
-  f.write(&c, 1);
-}
 
 }  // namespace
 
@@ -345,14 +336,14 @@ TEST_CASE("persistence: a torn tail is dropped, a flipped byte is kDataLoss nami
     CHECK(Read(*db, "main", "t")[0] == 0);
   }
   SECTION("a flipped byte in the version log") {
-    FlipByte(log, size / 2);
+    FlipByte(log, size / 2, 0x20);
     const absl::Status s = Database::Open(dir.path()).status();
     CHECK(absl::IsDataLoss(s));
     CHECK_THAT(std::string(s.message()), Contains("versions-000001.log"));
   }
   SECTION("a flipped byte in a node file") {
     const std::string nodes = dir.file("nodes-000001.log");
-    FlipByte(nodes, std::filesystem::file_size(nodes) / 2);
+    FlipByte(nodes, std::filesystem::file_size(nodes) / 2, 0x20);
     const absl::Status s = Database::Open(dir.path()).status();
     CHECK(absl::IsDataLoss(s));
     CHECK_THAT(std::string(s.message()), Contains("nodes-000001.log"));
