@@ -17,12 +17,11 @@
 namespace cowdb::storage {
 namespace {
 
-// CURRENT's payload: u64 database id | u32 length | version log name.
-std::string EncodeCurrent(std::uint64_t database_id, std::string_view log_name) {
+// CURRENT's payload: u64 database id | u32 number of the first data file.
+std::string EncodeCurrent(std::uint64_t database_id, std::uint32_t first_data_file) {
   std::string out;
   internal::PutFixed64(&out, database_id);
-  internal::PutFixed32(&out, static_cast<std::uint32_t>(log_name.size()));
-  out.append(log_name);
+  internal::PutFixed32(&out, first_data_file);
   return out;
 }
 
@@ -33,14 +32,14 @@ std::uint64_t NewDatabaseId() {
   return id;
 }
 
-// The number of a node file name ("nodes-000042.log" -> 42), or 0.
-std::uint32_t NodeFileNumber(const std::string& name) {
-  if (name.size() != NodeFileName(1).size() || !name.starts_with("nodes-") ||
+// The number of a data file name ("data-000042.log" -> 42), or 0.
+std::uint32_t DataFileNumber(const std::string& name) {
+  if (name.size() != DataFileName(1).size() || !name.starts_with("data-") ||
       !name.ends_with(".log")) {
     return 0;
   }
   std::uint32_t n = 0;
-  for (std::size_t i = 6; i < 12; ++i) {
+  for (std::size_t i = 5; i < 11; ++i) {
     if (name[i] < '0' || name[i] > '9') return 0;
     n = n * 10 + static_cast<std::uint32_t>(name[i] - '0');
   }
@@ -48,14 +47,14 @@ std::uint32_t NodeFileNumber(const std::string& name) {
 }
 
 // A directory that is not a database yet: empty, or left by a creation that crashed before
-// CURRENT was written (its version log then holds at most the initial version and branch).
+// CURRENT was written (its first data file then holds at most the initial version and branch).
 absl::StatusOr<bool> IsNewDirectory(Env* env, const std::string& dir) {
   absl::StatusOr<std::uint64_t> current = env->FileSize(JoinPath(dir, kCurrentFileName));
   if (current.ok()) return false;
   if (!absl::IsNotFound(current.status())) return current.status();
   COWDB_ASSIGN_OR_RETURN(const std::vector<std::string> names, env->ListDir(dir));
   const std::set<std::string> left_by_creation = {kLockFileName, kCurrentTempFileName,
-                                                  kVersionLogName, NodeFileName(1)};
+                                                  DataFileName(1)};
   for (const std::string& name : names) {
     if (!left_by_creation.contains(name)) {
       return absl::FailedPreconditionError(fmt::format(
@@ -63,13 +62,13 @@ absl::StatusOr<bool> IsNewDirectory(Env* env, const std::string& dir) {
           kCurrentFileName, name));
     }
   }
-  if (std::find(names.begin(), names.end(), kVersionLogName) == names.end()) return true;
-  // A version log without CURRENT: it may hold only the initial records (well under 512 bytes),
+  if (std::find(names.begin(), names.end(), DataFileName(1)) == names.end()) return true;
+  // A data file without CURRENT: it may hold only the initial records (well under 512 bytes),
   // else CURRENT was lost.
-  COWDB_ASSIGN_OR_RETURN(const std::uint64_t size, env->FileSize(JoinPath(dir, kVersionLogName)));
+  COWDB_ASSIGN_OR_RETURN(const std::uint64_t size, env->FileSize(JoinPath(dir, DataFileName(1))));
   if (size > 512) {
     return absl::DataLossError(fmt::format(
-        "\"{}\" is missing in \"{}\", whose version log holds committed data", kCurrentFileName,
+        "\"{}\" is missing in \"{}\", whose data file holds committed data", kCurrentFileName,
         dir));
   }
   return true;
@@ -95,29 +94,70 @@ absl::StatusOr<std::unique_ptr<DatabaseStore>> DatabaseStore::Open(Env* env,
   COWDB_ASSIGN_OR_RETURN(s->lock_, LockDirectory(env, dir));
   COWDB_ASSIGN_OR_RETURN(const bool fresh, IsNewDirectory(env, dir));
   if (fresh) {
-    // Version 1 (empty) on "main", durable, then CURRENT naming the log: a crash before CURRENT
-    // is replaced leaves a directory IsNewDirectory recognizes.
-    for (const std::string& name : {std::string(kVersionLogName), NodeFileName(1)}) {
-      const absl::Status removed = env->Remove(JoinPath(dir, name));
-      if (!removed.ok() && !absl::IsNotFound(removed)) return removed;
-    }
+    // Version 1 (empty) on "main", durable, then CURRENT naming the first data file: a crash
+    // before CURRENT is replaced leaves a directory IsNewDirectory recognizes.
+    const std::string first = JoinPath(dir, DataFileName(1));
+    const absl::Status removed = env->Remove(first);
+    if (!removed.ok() && !absl::IsNotFound(removed)) return removed;
     const std::uint64_t id = NewDatabaseId();
-    COWDB_ASSIGN_OR_RETURN(auto log, RecordLogWriter::Open(env, JoinPath(dir, kVersionLogName), id,
-                                                           SyncMode::kNone));
+    COWDB_ASSIGN_OR_RETURN(auto log, RecordLogWriter::Open(env, first, id, SyncMode::kNone));
     VersionRecord v1;
     v1.id = 1;
     v1.time_ns = absl::ToUnixNanos(absl::Now());
     v1.message = "initial empty version";
-    v1.node_file = 1;
+    v1.nodes_begin = log->span().begin;
+    v1.nodes_checksum = log->span().checksum;
     v1.next_row_id = internal::g_next_row_id.load(std::memory_order_relaxed);
     COWDB_RETURN_IF_ERROR(log->Append(kVersionRecord, EncodeVersion(v1)));
     COWDB_RETURN_IF_ERROR(log->Append(kRefRecord, EncodeRef(SetBranch("main", 1))));
     COWDB_RETURN_IF_ERROR(log->Sync());
     COWDB_RETURN_IF_ERROR(log->Close());
-    COWDB_RETURN_IF_ERROR(WriteCurrentFile(env, dir, EncodeCurrent(id, kVersionLogName)));
+    COWDB_RETURN_IF_ERROR(WriteCurrentFile(env, dir, EncodeCurrent(id, 1)));
   }
   COWDB_RETURN_IF_ERROR(s->Recover(state));
   return s;
+}
+
+absl::StatusOr<DatabaseStore::Scan> DatabaseStore::ScanDataFiles(
+    const std::vector<std::uint32_t>& files, std::uint64_t stop_at_file,
+    std::uint64_t stop_at_offset, VersionLogReplay* replay) const {
+  Scan scan;
+  LogRecord record;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const std::uint32_t number = files[i];
+    const std::string path = JoinPath(dir_, DataFileName(number));
+    COWDB_ASSIGN_OR_RETURN(std::unique_ptr<RecordLogReader> reader,
+                           RecordLogReader::Open(env_, path, database_id_));
+    for (;;) {
+      COWDB_ASSIGN_OR_RETURN(const LogReadResult r, reader->Next(&record, kNodeRecordType));
+      if (r == LogReadResult::kEnd) break;
+      if (r == LogReadResult::kTornTail) {
+        // A crash during an append: only the newest file can end inside a record (Roll syncs a
+        // file before the next one starts).
+        if (i + 1 < files.size()) {
+          return absl::DataLossError(fmt::format(
+              "data file \"{}\" ends inside a record at offset {}, but later data files exist",
+              path, reader->valid_end()));
+        }
+        break;
+      }
+      if (number == stop_at_file && record.offset == stop_at_offset) return scan;
+      if (record.type == kNodeRecordType) continue;
+      COWDB_RETURN_IF_ERROR(replay->Apply(path, record));
+      scan.end_file = number;
+      scan.end_offset = reader->valid_end();
+      ++scan.records_after_last_version;
+      if (record.type == kVersionRecord) {
+        scan.records_after_last_version = 0;
+        scan.last_version_file = number;
+        scan.last_version_offset = record.offset;
+        const VersionRecord& v = std::prev(replay->versions().end())->second;
+        scan.last_nodes_begin = v.nodes_begin;
+        scan.last_nodes_checksum = v.nodes_checksum;
+      }
+    }
+  }
+  return scan;
 }
 
 absl::Status DatabaseStore::Recover(RecoveredState* state) {
@@ -125,52 +165,71 @@ absl::Status DatabaseStore::Recover(RecoveredState* state) {
   const std::string current_path = JoinPath(dir_, kCurrentFileName);
   internal::byte_reader in(current);
   std::uint64_t id = 0;
-  std::string log_name;
-  if (!in.u64(&id) || !in.str(&log_name) || !in.rest().empty() || id == 0 ||
-      log_name != kVersionLogName) {
+  std::uint32_t first = 0;
+  if (!in.u64(&id) || !in.u32(&first) || !in.rest().empty() || id == 0 || first == 0 ||
+      first > kMaxNodeFileNumber) {
     return absl::DataLossError(fmt::format("\"{}\": malformed payload", current_path));
   }
   database_id_ = id;
-  const std::string log_path = JoinPath(dir_, log_name);
-  absl::StatusOr<std::unique_ptr<RecordLogReader>> reader =
-      RecordLogReader::Open(env_, log_path, database_id_);
-  if (absl::IsNotFound(reader.status())) {
-    return absl::DataLossError(
-        fmt::format("version log \"{}\" named by \"{}\" is missing", log_path, current_path));
+  // The data files from `first` on, which must be numbered without a gap.
+  COWDB_ASSIGN_OR_RETURN(const std::vector<std::string> names, env_->ListDir(dir_));
+  std::vector<std::uint32_t> files;
+  for (const std::string& name : names) {
+    if (const std::uint32_t n = DataFileNumber(name); n >= first) files.push_back(n);
   }
-  if (!reader.ok()) return reader.status();
-  VersionLogReplay replay;
-  LogRecord record;
-  for (;;) {
-    COWDB_ASSIGN_OR_RETURN(const LogReadResult r, (*reader)->Next(&record));
-    if (r == LogReadResult::kEnd) break;
-    if (r == LogReadResult::kTornTail) {  // a crash during an append: that record never counted
-      COWDB_RETURN_IF_ERROR(env_->Truncate(log_path, (*reader)->valid_end()));
-      break;
+  std::sort(files.begin(), files.end());
+  for (std::size_t i = 0; i <= files.size(); ++i) {
+    const std::uint32_t want = first + static_cast<std::uint32_t>(i);
+    if (i == files.size() ? i == 0 : files[i] != want) {
+      return absl::DataLossError(fmt::format(
+          "data file \"{}\" is missing (\"{}\" names data files from {} on{})",
+          JoinPath(dir_, DataFileName(want)), current_path, first,
+          i == files.size() ? "" : fmt::format("; {} exists", DataFileName(files[i]))));
     }
-    COWDB_RETURN_IF_ERROR(replay.Apply(log_path, record));
+    if (i == files.size()) break;
+  }
+  VersionLogReplay replay;
+  COWDB_ASSIGN_OR_RETURN(Scan scan, ScanDataFiles(files, 0, 0, &replay));
+  // The newest version's nodes: a crash during its commit's sync may have persisted the record
+  // and not all of the nodes before it. Then that commit never happened: scan again up to it.
+  if (scan.last_version_file != 0) {
+    const std::string path = JoinPath(dir_, DataFileName(scan.last_version_file));
+    COWDB_ASSIGN_OR_RETURN(std::unique_ptr<RecordLogReader> reader,
+                           RecordLogReader::Open(env_, path, database_id_));
+    COWDB_ASSIGN_OR_RETURN(const std::uint64_t sum,
+                           reader->ChecksumRange(scan.last_nodes_begin, scan.last_version_offset));
+    if (sum != scan.last_nodes_checksum) {
+      // Torn only if nothing but the commit's own branch record follows: a later record was
+      // written after the commit was synced, so its nodes were durable and are now corrupt.
+      if (scan.records_after_last_version > 1) {
+        return absl::DataLossError(fmt::format(
+            "data file \"{}\": the nodes of the version recorded at offset {} (bytes {} to {}) do "
+            "not match its checksum",
+            path, scan.last_version_offset, scan.last_nodes_begin, scan.last_version_offset));
+      }
+      replay = VersionLogReplay();
+      COWDB_ASSIGN_OR_RETURN(scan, ScanDataFiles(files, scan.last_version_file,
+                                                 scan.last_version_offset, &replay));
+    }
   }
   if (!replay.ancestry().contains(1) || replay.branches().empty()) {
-    return absl::DataLossError(
-        fmt::format("version log \"{}\" holds no initial version or no branch", log_path));
+    return absl::DataLossError(fmt::format(
+        "data file \"{}\" holds no initial version or no branch",
+        JoinPath(dir_, DataFileName(first))));
   }
-  reader->reset();
-  // Node files past the one the newest version names hold only nodes no version uses.
-  const std::uint32_t active = std::max<std::uint32_t>(replay.node_file(), 1);
-  COWDB_ASSIGN_OR_RETURN(const std::vector<std::string> names, env_->ListDir(dir_));
-  for (const std::string& name : names) {
-    if (NodeFileNumber(name) > active) COWDB_RETURN_IF_ERROR(env_->Remove(JoinPath(dir_, name)));
+  // What follows the last good history record is nodes no version uses, or a torn record.
+  for (const std::uint32_t n : files) {
+    if (n > scan.end_file) COWDB_RETURN_IF_ERROR(env_->Remove(JoinPath(dir_, DataFileName(n))));
   }
   NodeStore::Options node_options;
-  COWDB_ASSIGN_OR_RETURN(nodes_, NodeStore::Open(env_, dir_, database_id_, active,
-                                                 replay.node_size(), node_options));
+  COWDB_ASSIGN_OR_RETURN(nodes_, NodeStore::Open(env_, dir_, database_id_, scan.end_file,
+                                                 scan.end_offset, node_options));
   COWDB_RETURN_IF_ERROR(LoadVersions(replay, state));
   // Rows made by this process from now on get ids above every stored one.
   std::uint64_t next = internal::g_next_row_id.load(std::memory_order_relaxed);
   while (next < replay.next_row_id() &&
          !internal::g_next_row_id.compare_exchange_weak(next, replay.next_row_id())) {
   }
-  COWDB_ASSIGN_OR_RETURN(log_, RecordLogWriter::Open(env_, log_path, database_id_, SyncMode::kNone));
   return absl::OkStatus();
 }
 
@@ -237,6 +296,7 @@ absl::Status DatabaseStore::AppendVersion(const internal::Version& v, std::strin
   for (const VersionId p : v.info.parents) rec.parents.push_back(p.value);
   rec.time_ns = absl::ToUnixNanos(v.info.time);
   rec.message = v.info.message;
+  nodes_->StartSpan();
   absl::Status s;
   for (const auto& [name, d] : v.catalog) {
     absl::StatusOr<internal::StoredTree> t = d->Save(table_, *nodes_);
@@ -247,19 +307,17 @@ absl::Status DatabaseStore::AppendVersion(const internal::Version& v, std::strin
     rec.datasets.push_back({std::string(name), std::string(d->StoredType()), t->root,
                             static_cast<std::uint32_t>(t->depth), t->rows});
   }
-  if (s.ok() && sync_) s = nodes_->Sync();
+  if (s.ok()) {
+    const RecordLogWriter::Span nodes = nodes_->span();
+    rec.nodes_begin = nodes.begin;
+    rec.nodes_checksum = nodes.checksum;
+    rec.next_row_id = internal::g_next_row_id.load(std::memory_order_relaxed);
+    s = AppendRecords({{kVersionRecord, EncodeVersion(rec)},
+                       {kRefRecord, EncodeRef(SetBranch(branch, rec.id))}});
+  }
   if (!s.ok()) {
     table_.rollback();
     error_ = s;
-    return s;
-  }
-  rec.node_file = nodes_->active_file();
-  rec.node_size = nodes_->active_size();
-  rec.next_row_id = internal::g_next_row_id.load(std::memory_order_relaxed);
-  s = AppendRecords({{kVersionRecord, EncodeVersion(rec)},
-                     {kRefRecord, EncodeRef(SetBranch(branch, rec.id))}});
-  if (!s.ok()) {
-    table_.rollback();
     return s;
   }
   table_.commit();
@@ -282,10 +340,10 @@ absl::Status DatabaseStore::AppendRecords(
     const std::vector<std::pair<std::uint8_t, std::string>>& records) {
   absl::Status s;
   for (const auto& [type, payload] : records) {
-    s = log_->Append(type, payload);
+    s = nodes_->AppendRecord(type, payload);
     if (!s.ok()) break;
   }
-  if (s.ok() && sync_) s = log_->Sync();
+  if (s.ok()) s = sync_ ? nodes_->Sync() : nodes_->Flush();
   if (!s.ok()) error_ = s;
   return s;
 }

@@ -1,26 +1,34 @@
 // The durable state of a persistent Database (Database::Open(dir)): one directory holding
-//   LOCK                 the directory lock (file.h): one opener at a time
-//   CURRENT              the database id and the name of the version log (current.h)
-//   versions-000001.log  the version log (version_log.h): versions, branch and tag moves, prunes
-//   nodes-NNNNNN.log     the trees' nodes (node_store.h), shared between versions as in memory
+//   LOCK             the directory lock (file.h): one opener at a time
+//   CURRENT          the database id and the number of the first data file (current.h)
+//   data-NNNNNN.log  the data files (node_store.h): the trees' nodes, shared between versions as
+//                    in memory, and the history records (version_log.h) in commit order
 //
 // Commit protocol (AppendVersion): the nodes of the new version's trees that no earlier version
-// stored are appended to the node files (tree_codec::save: one leaf and its path for a version
-// that changed one element), the node files are synced, then one version record and one branch
-// record are appended to the version log and it is synced (with Options::sync ==
-// Sync::kEveryCommit; with kNone nothing is synced and a process crash, not a power loss, is
-// survived). Only then does the caller publish the version in memory. A crash at any point
-// leaves either the old state (the version record is torn or missing: Open cuts the log back to
-// its last intact record and the node files back to the size that record names) or the new one;
-// a version record whose branch record was lost is an unreachable version that Prune() drops.
+// stored (tree_codec::save: one leaf and its path for a version that changed one element), then
+// one version record and one branch record are appended to the active data file with one write
+// call, and the file is synced once (Options::sync == Sync::kEveryCommit; with kNone nothing is
+// synced and a process crash, not a power loss, is survived). Only then does the caller publish
+// the version in memory. The version record carries the checksum of the commit's node bytes (the
+// span since the previous record), so a crash during the sync that persisted the record but not
+// every node before it is recognized. Branch and tag moves and prunes are one record each,
+// written and synced the same way.
 //
-// Open replays the version log and loads every retained version's datasets through one node
-// table, so versions that shared a node in memory share it again. A dataset's element type is
-// found by its tag among the types the program uses (internal/dataset.h, RegisterStoredType);
-// a tag no type of the program has is kFailedPrecondition naming the dataset and the tag.
+// Open (Recover) scans the data files in order, reading the history records and skipping the
+// node records (one header read each). The last version record's node span is checked; if it
+// does not match and nothing but its branch record follows, that commit never completed (its
+// sync was cut short) and the scan stops before it, as SQLite's WAL does at a frame whose
+// checksum fails; if later records follow, the nodes were durable and are corrupt: kDataLoss. Everything after the
+// last good history record (a torn record, nodes of an unfinished commit) is cut: later files
+// are removed and the last one truncated. A crash at any point therefore leaves either the old
+// state or the new one; a version record whose branch record was lost is an unreachable version
+// that Prune() drops. Then every retained version's datasets are loaded through one node table,
+// so versions that shared a node in memory share it again. A dataset's element type is found by
+// its tag among the types the program uses (internal/dataset.h, RegisterStoredType); a tag no
+// type of the program has is kFailedPrecondition naming the dataset and the tag.
 //
-// Errors: kDataLoss naming the file and offset for anything corrupt (bad checksum, truncated
-// record that is not the log's tail, missing file, a file of another database); I/O errors as
+// Errors: kDataLoss naming the file and offset for anything corrupt (bad checksum, a torn record
+// that is not the newest file's tail, a missing file, a file of another database); I/O errors as
 // they come. After a failed write the store refuses every later write with that error
 // (kFailedPrecondition wrapping it): the tail of the files is unknown until the database is
 // reopened, which recovers the last durable state.
@@ -46,8 +54,6 @@
 #include "db/version.h"
 
 namespace cowdb::storage {
-
-inline constexpr char kVersionLogName[] = "versions-000001.log";
 
 // What Open found: every version ever recorded (ids 1..n), the retained ones loaded.
 struct RecoveredState {
@@ -90,8 +96,24 @@ class DatabaseStore {
  private:
   DatabaseStore(Env* env, std::string dir, bool sync) : env_(env), dir_(std::move(dir)), sync_(sync) {}
   absl::Status Recover(RecoveredState* state);
+  // Where ScanDataFiles ended: after the last history record, and the newest version record.
+  struct Scan {
+    std::uint32_t end_file = 0;
+    std::uint64_t end_offset = 0;
+    std::uint32_t last_version_file = 0;  // 0: none
+    std::uint64_t last_version_offset = 0;
+    std::uint64_t last_nodes_begin = 0;
+    std::uint64_t last_nodes_checksum = 0;
+    std::size_t records_after_last_version = 0;
+  };
+  // Replays the history records of `files` (ascending, no gap) into *replay, stopping before the
+  // record at (stop_at_file, stop_at_offset) if given.
+  absl::StatusOr<Scan> ScanDataFiles(const std::vector<std::uint32_t>& files,
+                                     std::uint64_t stop_at_file, std::uint64_t stop_at_offset,
+                                     VersionLogReplay* replay) const;
   absl::Status LoadVersions(const VersionLogReplay& replay, RecoveredState* state);
-  // Appends records to the version log, synced when sync_, all or (on error) sticky failure.
+  // Appends history records to the active data file, written with one call and synced when
+  // sync_; all, or (on error) a sticky failure.
   absl::Status AppendRecords(const std::vector<std::pair<std::uint8_t, std::string>>& records);
   absl::Status Broken() const;
 
@@ -101,7 +123,6 @@ class DatabaseStore {
   std::unique_ptr<FileLock> lock_;
   std::uint64_t database_id_ = 0;
   std::unique_ptr<NodeStore> nodes_;
-  std::unique_ptr<RecordLogWriter> log_;
   internal::node_table table_;
   absl::Status error_;  // sticky: the first failed write
 };

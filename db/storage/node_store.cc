@@ -7,10 +7,10 @@
 
 namespace cowdb::storage {
 
-std::string NodeFileName(std::uint32_t number) { return fmt::format("nodes-{:06}.log", number); }
+std::string DataFileName(std::uint32_t number) { return fmt::format("data-{:06}.log", number); }
 
 std::string NodeStore::PathOf(std::uint32_t number) const {
-  return dir_ + "/" + NodeFileName(number);
+  return dir_ + "/" + DataFileName(number);
 }
 
 absl::StatusOr<std::unique_ptr<NodeStore>> NodeStore::Open(Env* env, std::string dir,
@@ -19,7 +19,7 @@ absl::StatusOr<std::unique_ptr<NodeStore>> NodeStore::Open(Env* env, std::string
                                                            std::uint64_t active_size,
                                                            const Options& options) {
   if (active > kMaxNodeFileNumber) {
-    return absl::DataLossError(fmt::format("node file number {} out of range", active));
+    return absl::DataLossError(fmt::format("data file number {} out of range", active));
   }
   std::unique_ptr<NodeStore> s(new NodeStore(env, std::move(dir), database_id, options));
   const std::string path = s->PathOf(active);
@@ -27,7 +27,7 @@ absl::StatusOr<std::unique_ptr<NodeStore>> NodeStore::Open(Env* env, std::string
   if (!size.ok() && !absl::IsNotFound(size.status())) return size.status();
   const std::uint64_t have = size.ok() ? *size : 0;
   if (have < active_size) {
-    return absl::DataLossError(fmt::format("node file \"{}\" has {} bytes, {} are committed", path,
+    return absl::DataLossError(fmt::format("data file \"{}\" has {} bytes, {} are committed", path,
                                            have, active_size));
   }
   if (have > active_size) COWDB_RETURN_IF_ERROR(env->Truncate(path, active_size));
@@ -48,7 +48,7 @@ absl::Status NodeStore::OpenWriter(std::uint32_t number) {
 
 absl::Status NodeStore::NoWriter() const {
   return absl::FailedPreconditionError(
-      fmt::format("node files in \"{}\": no active file after a failed Recover()", dir_));
+      fmt::format("data files in \"{}\": no active file after a failed Recover()", dir_));
 }
 
 absl::StatusOr<internal::node_ref> NodeStore::Write(std::string_view bytes) {
@@ -71,7 +71,7 @@ absl::StatusOr<std::string> NodeStore::Read(internal::node_ref ref) {
         RecordLogReader::Open(env_, PathOf(number), database_id_);
     if (absl::IsNotFound(r.status())) {
       return absl::DataLossError(
-          fmt::format("node file \"{}\" is missing (node at offset {})", PathOf(number), offset));
+          fmt::format("data file \"{}\" is missing (node at offset {})", PathOf(number), offset));
     }
     if (!r.ok()) return r.status();
     it = readers_.emplace(number, *std::move(r)).first;
@@ -86,9 +86,24 @@ absl::StatusOr<std::string> NodeStore::Read(internal::node_ref ref) {
 }
 
 std::string NodeStore::Describe(internal::node_ref ref) const {
-  return fmt::format("node file \"{}\" at offset {}", PathOf(static_cast<std::uint32_t>(ref >> 40)),
+  return fmt::format("data file \"{}\" at offset {}", PathOf(static_cast<std::uint32_t>(ref >> 40)),
                      ref & (kMaxNodeFileBytes - 1));
 }
+
+absl::Status NodeStore::AppendRecord(std::uint8_t type, std::string_view payload) {
+  if (writer_ == nullptr) return NoWriter();
+  return writer_->Append(type, absl::string_view(payload.data(), payload.size()));
+}
+
+void NodeStore::StartSpan() {
+  if (writer_ != nullptr) writer_->StartSpan();
+}
+
+RecordLogWriter::Span NodeStore::span() const {
+  return writer_ == nullptr ? RecordLogWriter::Span{} : writer_->span();
+}
+
+absl::Status NodeStore::Flush() { return writer_ == nullptr ? NoWriter() : writer_->Flush(); }
 
 absl::Status NodeStore::Sync() { return writer_ == nullptr ? NoWriter() : writer_->Sync(); }
 
@@ -100,7 +115,7 @@ absl::Status NodeStore::Roll() {
 
 absl::Status NodeStore::Recover() {
   if (active_ == kMaxNodeFileNumber) {
-    return absl::ResourceExhaustedError("no node file numbers left; compact the database");
+    return absl::ResourceExhaustedError("no data file numbers left");
   }
   if (writer_ != nullptr) (void)writer_->Close();  // after Roll's sync, or a broken writer whose tail is not used
   writer_.reset();

@@ -1,15 +1,16 @@
-// The nodes of a persistent database's trees, in append-only record logs (record_log.h) named
-// "nodes-NNNNNN.log" in the database directory: the node_io of the node codec
-// (cowdb/internal/node_codec.h).
+// The data files of a persistent database: append-only record logs (record_log.h) named
+// "data-NNNNNN.log" in the database directory, holding the trees' nodes (the node_io of the node
+// codec, cowdb/internal/node_codec.h) and, between them, the history records that the database
+// store appends (version_log.h).
 //
 // A node's ref is (file number << 40) | offset of its record: files of up to 1 TiB, numbers up
-// to 2^24 - 1. Nodes are appended to one active file; Roll() starts the next one (when the
+// to 2^24 - 1. Records are appended to one active file; Roll() starts the next one (when the
 // active file is over `roll_bytes`, or after a failed write broke it: a log writer is not used
-// again after an error, record_log.h).
+// again after an error, record_log.h). Appends are buffered: Flush() or Sync() writes them.
 //
-// Crash safety is the caller's: nodes are referenced only by version records written after the
-// nodes were made durable (Sync), and on reopening the active file is cut back to the size the
-// last durable version record names (Open's `active_size`), dropping nodes no version uses.
+// Crash safety is the caller's (database_store.h): a history record vouches for the nodes
+// before it; on reopening, the active file is cut back to the end of the last good history
+// record (Open's `active_size`), dropping nodes no version uses.
 //
 // Errors: Read of a ref whose file is missing, or where no intact node record starts, is
 // kDataLoss naming the file and offset; I/O errors as they come.
@@ -37,8 +38,8 @@ inline constexpr std::uint8_t kNodeRecordType = 1;
 inline constexpr std::uint32_t kMaxNodeFileNumber = (1u << 24) - 1;
 inline constexpr std::uint64_t kMaxNodeFileBytes = std::uint64_t{1} << 40;
 
-// "nodes-000042.log".
-std::string NodeFileName(std::uint32_t number);
+// "data-000042.log".
+std::string DataFileName(std::uint32_t number);
 
 class NodeStore final : public internal::node_io {
  public:
@@ -61,8 +62,18 @@ class NodeStore final : public internal::node_io {
   absl::StatusOr<std::string> Read(internal::node_ref ref) override;
   std::string Describe(internal::node_ref ref) const override;
 
-  // Makes every node written so far durable (Write rolls to a new file only after syncing the
-  // full one, so only the active file can hold unsynced nodes).
+  // Appends a record of another type (not kNodeRecordType) to the active file (buffered).
+  [[nodiscard]] absl::Status AppendRecord(std::uint8_t type, std::string_view payload);
+
+  // Starts a span in the active file (RecordLogWriter::StartSpan); span() is the bytes appended
+  // to the active file since then, or since it was started if Write rolled meanwhile.
+  void StartSpan();
+  RecordLogWriter::Span span() const;
+
+  // Writes every buffered record to the active file (a process crash keeps them).
+  [[nodiscard]] absl::Status Flush();
+  // Makes every record written so far durable (Write rolls to a new file only after syncing the
+  // full one, so only the active file can hold unsynced records).
   [[nodiscard]] absl::Status Sync();
   // Syncs the active file, then starts the next one. On a sync error nothing changes.
   [[nodiscard]] absl::Status Roll();

@@ -89,7 +89,8 @@ absl::StatusOr<bool> RecordLogReader::ZerosToEnd(std::uint64_t offset) const {
 
 absl::StatusOr<RecordLogReader::Frame> RecordLogReader::ReadFrame(std::uint64_t offset,
                                                                    std::uint64_t end,
-                                                                   LogRecord* record) const {
+                                                                   LogRecord* record,
+                                                                   std::uint8_t skip_type) const {
   const std::uint64_t left = end - offset;
   std::string header;
   COWDB_RETURN_IF_ERROR(file_->Read(offset, kLogRecordHeaderSize, &header));
@@ -103,6 +104,13 @@ absl::StatusOr<RecordLogReader::Frame> RecordLogReader::ReadFrame(std::uint64_t 
                          length <= kMaxLogRecordPayload;
   if (!header_ok) return Frame::kBadHeader;
   if (length > left - kLogRecordHeaderSize) return Frame::kShort;
+  if (type == skip_type) {
+    record->type = type;
+    record->payload.clear();
+    record->offset = offset;
+    record->length = length;
+    return Frame::kRecord;
+  }
   std::string payload;
   COWDB_RETURN_IF_ERROR(file_->Read(offset + kLogRecordHeaderSize, length, &payload));
   if (payload.size() < length) return Frame::kShort;  // truncated meanwhile
@@ -112,14 +120,15 @@ absl::StatusOr<RecordLogReader::Frame> RecordLogReader::ReadFrame(std::uint64_t 
   record->type = type;
   record->payload = std::move(payload);
   record->offset = offset;
+  record->length = length;
   return Frame::kRecord;
 }
 
-absl::StatusOr<LogReadResult> RecordLogReader::Next(LogRecord* record) {
+absl::StatusOr<LogReadResult> RecordLogReader::Next(LogRecord* record, std::uint8_t skip_type) {
   if (!done_.ok() || *done_ != LogReadResult::kRecord) return done_;
   const std::uint64_t offset = valid_end_;
   if (offset == size_) return done_ = LogReadResult::kEnd;
-  absl::StatusOr<Frame> f = ReadFrame(offset, size_, record);
+  absl::StatusOr<Frame> f = ReadFrame(offset, size_, record, skip_type);
   if (!f.ok()) return done_ = f.status();
   switch (*f) {
     case Frame::kShort:
@@ -132,13 +141,13 @@ absl::StatusOr<LogReadResult> RecordLogReader::Next(LogRecord* record) {
     case Frame::kRecord:
       break;
   }
-  valid_end_ = offset + kLogRecordHeaderSize + record->payload.size();
+  valid_end_ = offset + kLogRecordHeaderSize + record->length;
   return LogReadResult::kRecord;
 }
 
 absl::Status RecordLogReader::ReadAt(std::uint64_t offset, LogRecord* record) const {
   if (offset < kLogFileHeaderSize) return Corrupt(offset, "no record starts inside the header");
-  COWDB_ASSIGN_OR_RETURN(const Frame f, ReadFrame(offset, UINT64_MAX, record));
+  COWDB_ASSIGN_OR_RETURN(const Frame f, ReadFrame(offset, UINT64_MAX, record, 0));
   switch (f) {
     case Frame::kShort:
       return Corrupt(offset, "record cut short by the end of the file");
@@ -148,6 +157,19 @@ absl::Status RecordLogReader::ReadAt(std::uint64_t offset, LogRecord* record) co
       break;
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::uint64_t> RecordLogReader::ChecksumRange(std::uint64_t begin,
+                                                             std::uint64_t end) const {
+  ChecksumStream sum;
+  std::string piece;
+  for (std::uint64_t at = begin; at < end; at += piece.size()) {
+    COWDB_RETURN_IF_ERROR(
+        file_->Read(at, std::min<std::uint64_t>(end - at, std::uint64_t{1} << 20), &piece));
+    if (piece.empty()) return Corrupt(at, "file ends inside a checksummed range");
+    sum.Update(piece);
+  }
+  return sum.Digest();
 }
 
 // ---- writer ----------------------------------------------------------------------------------
@@ -167,6 +189,7 @@ absl::StatusOr<std::unique_ptr<RecordLogWriter>> RecordLogWriter::Open(Env* env,
   if (size == 0) {
     COWDB_RETURN_IF_ERROR(w->Write(LogFileHeader(database_id)));
     w->size_ = kLogFileHeaderSize;
+    w->span_begin_ = kLogFileHeaderSize;
     if (mode == SyncMode::kEveryAppend) COWDB_RETURN_IF_ERROR(w->Sync());
   }
   return w;
@@ -185,23 +208,42 @@ absl::Status RecordLogWriter::Append(std::uint8_t type, absl::string_view payloa
         fmt::format("log \"{}\": record of {} bytes is larger than the limit of {} bytes",
                     file_->path(), payload.size(), kMaxLogRecordPayload));
   }
-  frame_.clear();
-  PutFixed32(&frame_, static_cast<std::uint32_t>(payload.size()));
-  frame_.push_back(static_cast<char>(type));
-  frame_.append(3, '\0');
-  const std::string first8 = frame_;
-  PutFixed32(&frame_, HeaderCheck(first8));
-  PutFixed64(&frame_, Checksum(first8, payload));
-  frame_.append(payload.data(), payload.size());
-  const absl::Status s = Write(frame_);
-  if (frame_.capacity() > (1u << 20)) std::string().swap(frame_);  // keep no huge buffer
-  COWDB_RETURN_IF_ERROR(s);
+  if (!error_.ok()) return error_;
+  const std::size_t start = pending_.size();
+  PutFixed32(&pending_, static_cast<std::uint32_t>(payload.size()));
+  pending_.push_back(static_cast<char>(type));
+  pending_.append(3, '\0');
+  const absl::string_view first8(pending_.data() + start, 8);
+  const std::uint32_t header_check = HeaderCheck(first8);
+  const std::uint64_t checksum = Checksum(first8, payload);
+  PutFixed32(&pending_, header_check);
+  PutFixed64(&pending_, checksum);
+  pending_.append(payload.data(), payload.size());
+  span_.Update(absl::string_view(pending_.data() + start, pending_.size() - start));
   size_ += kLogRecordHeaderSize + payload.size();
-  return mode_ == SyncMode::kEveryAppend ? Sync() : absl::OkStatus();
+  if (mode_ == SyncMode::kEveryAppend) return Sync();
+  if (pending_.size() >= kLogWriteBufferBytes) return Flush();
+  return absl::OkStatus();
 }
 
-absl::Status RecordLogWriter::Sync() {
+absl::Status RecordLogWriter::Flush() {
   if (!error_.ok()) return error_;
+  if (pending_.empty()) return absl::OkStatus();
+  const absl::Status s = Write(pending_);
+  pending_.clear();
+  if (pending_.capacity() > 2 * kLogWriteBufferBytes) std::string().swap(pending_);
+  return s;
+}
+
+void RecordLogWriter::StartSpan() {
+  span_begin_ = size_;
+  span_.Reset();
+}
+
+RecordLogWriter::Span RecordLogWriter::span() const { return {span_begin_, span_.Digest()}; }
+
+absl::Status RecordLogWriter::Sync() {
+  COWDB_RETURN_IF_ERROR(Flush());
   error_ = file_->DataSync();
   if (error_.ok() && !dir_synced_) {
     error_ = env_->SyncDir(ParentDir(file_->path()));
@@ -210,6 +252,10 @@ absl::Status RecordLogWriter::Sync() {
   return error_;
 }
 
-absl::Status RecordLogWriter::Close() { return file_->Close(); }
+absl::Status RecordLogWriter::Close() {
+  const absl::Status flushed = Flush();
+  const absl::Status closed = file_->Close();
+  return flushed.ok() ? closed : flushed;
+}
 
 }  // namespace cowdb::storage

@@ -32,8 +32,8 @@ std::string EncodeVersion(const VersionRecord& v) {
   for (const std::uint64_t p : v.parents) PutFixed64(&out, p);
   PutFixed64(&out, static_cast<std::uint64_t>(v.time_ns));
   PutStr(&out, v.message);
-  PutFixed32(&out, v.node_file);
-  PutFixed64(&out, v.node_size);
+  PutFixed64(&out, v.nodes_begin);
+  PutFixed64(&out, v.nodes_checksum);
   PutFixed64(&out, v.next_row_id);
   PutFixed32(&out, static_cast<std::uint32_t>(v.datasets.size()));
   for (const DatasetRecord& d : v.datasets) {
@@ -57,7 +57,7 @@ absl::StatusOr<VersionRecord> DecodeVersion(std::string_view payload) {
   }
   std::uint64_t time = 0;
   std::uint32_t ndatasets = 0;
-  if (!in.u64(&time) || !in.str(&v.message) || !in.u32(&v.node_file) || !in.u64(&v.node_size) ||
+  if (!in.u64(&time) || !in.str(&v.message) || !in.u64(&v.nodes_begin) || !in.u64(&v.nodes_checksum) ||
       !in.u64(&v.next_row_id) || !in.u32(&ndatasets)) {
     return Bad("version");
   }
@@ -123,7 +123,7 @@ absl::Status VersionLogReplay::Apply(const std::string& path, const LogRecord& r
   switch (record.type) {
     case kVersionRecord: {
       absl::StatusOr<VersionRecord> v = DecodeVersion(record.payload);
-      s = v.ok() ? ApplyVersion(*std::move(v)) : v.status();
+      s = v.ok() ? ApplyVersion(*std::move(v), record.offset) : v.status();
       break;
     }
     case kRefRecord: {
@@ -141,10 +141,10 @@ absl::Status VersionLogReplay::Apply(const std::string& path, const LogRecord& r
   }
   if (s.ok()) return s;
   return absl::DataLossError(
-      fmt::format("version log \"{}\": {} at offset {}", path, s.message(), record.offset));
+      fmt::format("data file \"{}\": {} at offset {}", path, s.message(), record.offset));
 }
 
-absl::Status VersionLogReplay::ApplyVersion(VersionRecord v) {
+absl::Status VersionLogReplay::ApplyVersion(VersionRecord v, std::uint64_t offset) {
   if (v.id != last_id_ + 1) {
     return absl::InvalidArgumentError(
         fmt::format("version {} follows version {}", v.id, last_id_));
@@ -154,10 +154,13 @@ absl::Status VersionLogReplay::ApplyVersion(VersionRecord v) {
       return absl::InvalidArgumentError(fmt::format("version {} has unknown parent {}", v.id, p));
     }
   }
-  if (v.node_file < node_file_ || (v.node_file == node_file_ && v.node_size < node_size_) ||
-      v.next_row_id < next_row_id_) {
-    return absl::InvalidArgumentError(
-        fmt::format("version {} moves the node files or row ids backwards", v.id));
+  if (v.nodes_begin < kLogFileHeaderSize || v.nodes_begin > offset) {
+    return absl::InvalidArgumentError(fmt::format(
+        "version {} names its nodes from offset {}, not between the file header and the record",
+        v.id, v.nodes_begin));
+  }
+  if (v.next_row_id < next_row_id_) {
+    return absl::InvalidArgumentError(fmt::format("version {} moves the row ids backwards", v.id));
   }
   for (std::size_t k = 1; k < v.datasets.size(); ++k) {
     if (!(v.datasets[k - 1].name < v.datasets[k].name)) {
@@ -167,8 +170,6 @@ absl::Status VersionLogReplay::ApplyVersion(VersionRecord v) {
   }
   ancestry_.emplace(v.id, v.parents);
   last_id_ = v.id;
-  node_file_ = v.node_file;
-  node_size_ = v.node_size;
   next_row_id_ = v.next_row_id;
   versions_.emplace(v.id, std::move(v));
   return absl::OkStatus();

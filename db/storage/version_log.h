@@ -1,11 +1,12 @@
-// The records of a persistent database's version log (a MANIFEST-style record log, record_log.h,
-// named by CURRENT): versions, branch and tag moves, prunes. Replaying them in order rebuilds the
-// database's history; each version names the roots of its datasets in the node files
-// (node_store.h), which were made durable before the version record was written.
+// The history records of a persistent database: versions, branch and tag moves, prunes. They
+// live in the data files (record_log.h, node_store.h) between the node records, in commit order;
+// replaying them in order rebuilds the database's history (database_store.h). Each version names
+// the roots of its datasets (node refs into the data files) and vouches for the nodes its commit
+// wrote (nodes_begin, nodes_checksum).
 //
 // Payloads (integers little-endian; str = u32 length + bytes):
 //   kVersionRecord  u64 id | u8 parent count (0..2) | u64 parents | i64 time (ns since the Unix
-//                   epoch) | str message | u32 node file | u64 node file size | u64 next row id
+//                   epoch) | str message | u64 nodes begin | u64 nodes checksum | u64 next row id
 //                   | u32 dataset count | per dataset: str name | str type tag | u64 root ref |
 //                   u32 depth | u64 rows
 //   kRefRecord      u8 kind (0 branch, 1 tag) | u8 op (0 set, 1 delete, 2 rename) | str name |
@@ -32,9 +33,10 @@
 
 namespace cowdb::storage {
 
-inline constexpr std::uint8_t kVersionRecord = 1;
-inline constexpr std::uint8_t kRefRecord = 2;
-inline constexpr std::uint8_t kPruneRecord = 3;
+// Record types in the data files; 1 is a node (node_store.h).
+inline constexpr std::uint8_t kVersionRecord = 2;
+inline constexpr std::uint8_t kRefRecord = 3;
+inline constexpr std::uint8_t kPruneRecord = 4;
 
 struct DatasetRecord {
   std::string name;
@@ -50,9 +52,13 @@ struct VersionRecord {
   std::vector<std::uint64_t> parents;  // 0..2
   std::int64_t time_ns = 0;
   std::string message;
-  // Where the node files stood when the version was committed (node_store.h, Open).
-  std::uint32_t node_file = 0;
-  std::uint64_t node_size = 0;
+  // The commit's nodes: the bytes of the record's data file from `nodes_begin` to the record
+  // (the node records written for this version since the previous record or the file header;
+  // any in earlier files were synced when the store rolled past them), and their Checksum().
+  // Open checks them for the newest version: a crash during the commit's one sync may have
+  // persisted the record without the nodes before it (database_store.h).
+  std::uint64_t nodes_begin = 0;
+  std::uint64_t nodes_checksum = 0;
   // Above every row id stored so far: reopening moves the process's row-id counter past it.
   std::uint64_t next_row_id = 0;
   std::vector<DatasetRecord> datasets;  // sorted by name, names unique
@@ -81,7 +87,7 @@ absl::StatusOr<VersionRecord> DecodeVersion(std::string_view payload);
 absl::StatusOr<RefRecord> DecodeRef(std::string_view payload);
 absl::StatusOr<PruneRecord> DecodePrune(std::string_view payload);
 
-// The history rebuilt from the version log, record by record.
+// The history rebuilt from the history records, one by one.
 class VersionLogReplay {
  public:
   // Applies one record read from `path`; kDataLoss naming the file and the record's offset
@@ -95,13 +101,11 @@ class VersionLogReplay {
   const std::map<std::string, std::uint64_t>& tags() const { return tags_; }
   // Parents of every version ever recorded, pruned ones too (merges find fork points).
   const std::map<std::uint64_t, std::vector<std::uint64_t>>& ancestry() const { return ancestry_; }
-  // The newest version record's node position and row-id bound (0 before any version).
-  std::uint32_t node_file() const { return node_file_; }
-  std::uint64_t node_size() const { return node_size_; }
+  // The newest version record's row-id bound (0 before any version).
   std::uint64_t next_row_id() const { return next_row_id_; }
 
  private:
-  absl::Status ApplyVersion(VersionRecord v);
+  absl::Status ApplyVersion(VersionRecord v, std::uint64_t offset);
   absl::Status ApplyRef(const RefRecord& r);
   absl::Status ApplyPrune(const PruneRecord& p);
 
@@ -110,8 +114,6 @@ class VersionLogReplay {
   std::map<std::string, std::uint64_t> branches_;
   std::map<std::string, std::uint64_t> tags_;
   std::uint64_t last_id_ = 0;
-  std::uint32_t node_file_ = 0;
-  std::uint64_t node_size_ = 0;
   std::uint64_t next_row_id_ = 0;
 };
 

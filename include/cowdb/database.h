@@ -121,8 +121,10 @@ class Database {
   // cowdb::codec<T> (codec.h); a commit of another type is kInvalidArgument. A stored dataset
   // is read back as the type whose name, size, alignment and encoding it was stored with: Get
   // with another type is kInvalidArgument naming both, as in memory.
-  // Cost: reads the version log and every node of the retained versions once (each shared node
-  // once), O(bytes of unique data).
+  // Cost: reads the header of every record in the data files, the history records, and every
+  // node of the retained versions once (each shared node once): O(records + bytes of unique
+  // data). A commit writes its new nodes and two small records with one write call and, with
+  // Sync::kEveryCommit, one fdatasync.
   // Errors: kFailedPrecondition if another Database (in any process) has `dir` open, if `dir`
   // holds other files and no database, or if a stored dataset's element type is not one this
   // program uses as a dataset element; kDataLoss naming the file and offset when a file is

@@ -1,5 +1,5 @@
 // Failures found by the database model and stress tests (tests/model/database_model_test.cc,
-// tests/unit/database_stress_test.cc), frozen as minimal cases.
+// tests/stress/database_stress_test.cc), frozen as minimal cases.
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <vector>
@@ -34,7 +34,7 @@ I64 Read(const cowdb::Database& db, const char* name, std::size_t i) {
 // transaction.h describes it ("reads ... nothing committed after it began") requires the second
 // commit to fail with kAborted (first committer wins) when both wrote the same element, whatever
 // the values: a merge of element writes is only sound for blind writes, not for read-modify-write.
-// Found by: designing the counter test of tests/unit/database_stress_test.cc (with plain counters
+// Found by: designing the counter test of tests/stress/database_stress_test.cc (with plain counters
 // its final value is below the number of successful commits; it now stamps each write with the
 // writer's id to stay exact).
 TEST_CASE("bug: two concurrent increments of one counter both commit and one is lost",

@@ -162,7 +162,7 @@ TEST_CASE("faults: a failed Open (creating or recovering) loses nothing",
                     expect = scratch.file("expect");
   MakeBase(base);
   // A torn tail to recover: the last record cut short.
-  const fs::path log = fs::path(base) / "versions-000001.log";
+  const fs::path log = fs::path(base) / "data-000001.log";
   fs::resize_file(log, fs::file_size(log) - 5);
   CopyDir(base, expect);
   const std::string recovered = DescribeDir(expect);
@@ -224,7 +224,7 @@ TEST_CASE("faults: every flipped byte and every truncation of every file",
     if (e.path().filename() != "LOCK") files.push_back(e.path().filename().string());
   }
   std::sort(files.begin(), files.end());
-  REQUIRE(files.size() == 3);  // CURRENT, nodes-000001.log, versions-000001.log
+  REQUIRE(files.size() == 2);  // CURRENT, data-000001.log
   std::size_t errors = 0, opened = 0;
   for (const std::string& name : files) {
     const std::uint64_t size = fs::file_size(fs::path(base) / name);

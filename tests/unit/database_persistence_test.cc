@@ -322,7 +322,7 @@ TEST_CASE("persistence: a torn tail is dropped, a flipped byte is kDataLoss nami
     cowdb::testing::CreateDataset(*db, "main", "t", IotaVec(1000));
     cowdb::testing::SetElement(*db, "main", "t", 0, -1);
   }
-  const std::string log = dir.file("versions-000001.log");
+  const std::string log = dir.file("data-000001.log");
   const std::uint64_t size = std::filesystem::file_size(log);
   SECTION("the last commit's records cut short: the state before it") {
     std::filesystem::resize_file(log, size - 3);
@@ -335,18 +335,17 @@ TEST_CASE("persistence: a torn tail is dropped, a flipped byte is kDataLoss nami
     CHECK(Read(*db, "main", "t")[1] == -2);
     CHECK(Read(*db, "main", "t")[0] == 0);
   }
-  SECTION("a flipped byte in the version log") {
-    FlipByte(log, size / 2, 0x20);
+  SECTION("a flipped byte in the last history record (the branch move)") {
+    FlipByte(log, size - 3, 0x20);
     const absl::Status s = Database::Open(dir.path()).status();
     CHECK(absl::IsDataLoss(s));
-    CHECK_THAT(std::string(s.message()), Contains("versions-000001.log"));
+    CHECK_THAT(std::string(s.message()), Contains("data-000001.log"));
   }
-  SECTION("a flipped byte in a node file") {
-    const std::string nodes = dir.file("nodes-000001.log");
-    FlipByte(nodes, std::filesystem::file_size(nodes) / 2, 0x20);
+  SECTION("a flipped byte in a node of the first commit") {
+    FlipByte(log, size / 4, 0x20);
     const absl::Status s = Database::Open(dir.path()).status();
     CHECK(absl::IsDataLoss(s));
-    CHECK_THAT(std::string(s.message()), Contains("nodes-000001.log"));
+    CHECK_THAT(std::string(s.message()), Contains("data-000001.log"));
   }
   SECTION("CURRENT missing") {
     std::filesystem::remove(dir.file("CURRENT"));

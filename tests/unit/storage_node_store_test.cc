@@ -86,9 +86,9 @@ TEST_CASE("node store: trees saved, the store reopened, trees loaded back", "[st
     table.rollback();
     Ok(store->Sync());
   }
-  CHECK(Ok(Env::Default()->FileSize(dir.file(NodeFileName(1)))) > committed);
+  CHECK(Ok(Env::Default()->FileSize(dir.file(DataFileName(1)))) > committed);
   auto store = Ok(NodeStore::Open(Env::Default(), dir.path(), kDb, 1, committed, {}));
-  CHECK(Ok(Env::Default()->FileSize(dir.file(NodeFileName(1)))) == committed);
+  CHECK(Ok(Env::Default()->FileSize(dir.file(DataFileName(1)))) == committed);
   RequireEqual(a, Ok(Load(sa, *store)));
   RequireEqual(b, Ok(Load(sb, *store)));
 }
@@ -103,7 +103,7 @@ TEST_CASE("node store: a corrupt, truncated, missing or foreign node file is kDa
     node_table table;
     s = Save(a, table, *store);
   }
-  const std::string path = dir.file(NodeFileName(3));
+  const std::string path = dir.file(DataFileName(3));
   const std::string clean = ReadFileBytes(path);
   auto expect_loss = [&](const char* what) {
     INFO(what);

@@ -246,8 +246,10 @@ TEST_CASE("record log: oversized records are refused; after a failed write the w
   CHECK(absl::IsInvalidArgument(
       w->Append(1, absl::string_view(&kByte, std::size_t{kMaxLogRecordPayload} + 1))));
   Ok(w->Append(1, "kept"));
+  Ok(w->Flush());
+  Ok(w->Append(2, "torn"));  // buffered: the write happens at Flush
   env.ArmFailAt(1);
-  const absl::Status failed = w->Append(2, "torn");
+  const absl::Status failed = w->Flush();
   CHECK_FALSE(failed.ok());
   env.Disarm();
   CHECK(w->Append(3, "refused") == failed);  // sticky: the tail of the file is unknown

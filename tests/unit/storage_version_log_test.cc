@@ -26,8 +26,8 @@ VersionRecord SampleVersion(std::uint64_t id, std::vector<std::uint64_t> parents
   v.parents = std::move(parents);
   v.time_ns = -5 + static_cast<std::int64_t>(id) * 1'000'000'007;  // negative times too
   v.message = id == 1 ? "" : "commit \xe2\x9c\x93 " + std::to_string(id);
-  v.node_file = 1;
-  v.node_size = 100 * id;
+  v.nodes_begin = kLogFileHeaderSize;  // at or before the record's offset in any log
+  v.nodes_checksum = 0x1234 * id;
   v.next_row_id = 1000 * id;
   v.datasets = {{"prices", "double/8/8/le/512/32", 0x0000010000000020, 3, 123456},
                 {"trades", "Trade/24/8/le/170/32", 0, 0, 0}};
@@ -126,7 +126,6 @@ TEST_CASE("version log: replay rebuilds history, refuses contradictions", "[stor
     CHECK(replay.versions().at(4) == SampleVersion(4, {3, 2}));
     CHECK(replay.ancestry().size() == 4);  // pruned versions keep their parents
     CHECK(replay.ancestry().at(3) == std::vector<std::uint64_t>{1});
-    CHECK(replay.node_size() == 400);
     CHECK(replay.next_row_id() == 4000);
   }
   struct Bad {
@@ -158,13 +157,25 @@ TEST_CASE("version log: replay rebuilds history, refuses contradictions", "[stor
     CHECK(s.message().find("MANIFEST-000001") != absl::string_view::npos);
     CHECK(s.message().find("at offset") != absl::string_view::npos);
   }
-  // Node positions and row ids never go backwards.
+  // Row ids never go backwards.
   VersionRecord back = SampleVersion(5, {4});
-  back.node_size = 10;
+  back.next_row_id = 10;
   std::vector<Written> records = good;
   records.push_back({kVersionRecord, EncodeVersion(back)});
   VersionLogReplay replay;
   CHECK(Replay(dir, records, &replay).message().find("backwards") != absl::string_view::npos);
+  // A version's nodes lie between the file header and its record.
+  for (const std::uint64_t begin : {std::uint64_t{0}, std::uint64_t{kLogFileHeaderSize} - 1,
+                                    std::uint64_t{1} << 40}) {
+    VersionRecord misplaced = SampleVersion(5, {4});
+    misplaced.nodes_begin = begin;
+    records = good;
+    records.push_back({kVersionRecord, EncodeVersion(misplaced)});
+    VersionLogReplay r;
+    const absl::Status s = Replay(dir, records, &r);
+    CHECK(s.code() == absl::StatusCode::kDataLoss);
+    CHECK(s.message().find("names its nodes from offset") != absl::string_view::npos);
+  }
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // Concurrency stress tests of cowdb::Database, run in CI normally and under ThreadSanitizer
-// (.ci/run builds build-tsan and runs cowdb_unit_tests "[stress]"):
+// (.ci/run builds build-tsan and runs cowdb_stress_tests):
 //   (a) bank transfers between accounts while readers check the total in every snapshot;
 //   (b) counters incremented with retry: the final count equals the successful commits;
 //   (c) threads writing disjoint chunks of one dataset (or their own datasets under
