@@ -209,6 +209,7 @@ absl::Status RecordLogWriter::Append(std::uint8_t type, absl::string_view payloa
                     file_->path(), payload.size(), kMaxLogRecordPayload));
   }
   if (!error_.ok()) return error_;
+  if (pending_.capacity() < kLogWriteBufferBytes) pending_.reserve(kLogWriteBufferBytes + 4096);
   const std::size_t start = pending_.size();
   PutFixed32(&pending_, static_cast<std::uint32_t>(payload.size()));
   pending_.push_back(static_cast<char>(type));

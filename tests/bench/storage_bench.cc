@@ -12,7 +12,8 @@
 // per version); P4 makes 100 branches of an N-element dataset with one write each.
 // Timing is wall clock (disk waits are the point); repeated, median and spread printed. Files
 // go to $TMPDIR (default /tmp): the baseline and cowdb use the same file system.
-//   cowdb_storage_bench [--quick]   (--quick: small N, one repetition; a smoke test)
+//   cowdb_storage_bench [--quick] [--only=P<k>]   (--quick: small N, one repetition; a smoke
+//   test. --only: run one row, e.g. under perf)
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -95,7 +96,20 @@ Spread Summary(const std::vector<double>& v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  bool quick = false;
+  std::string only;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--quick") {
+      quick = true;
+    } else if (arg.starts_with("--only=")) {
+      only = arg.substr(7);
+    } else {
+      fmt::print(stderr, "usage: cowdb_storage_bench [--quick] [--only=P1|P2|P3|P4]\n");
+      return 2;
+    }
+  }
+  const auto run = [&](const char* row) { return only.empty() || only == row; };
   const std::size_t n = quick ? 100'000 : 10'000'000;
   const int reps = quick ? 1 : 5;
   const char* tmp = std::getenv("TMPDIR");
@@ -109,7 +123,7 @@ int main(int argc, char** argv) {
   int produced = 0;
 
   // ---- P1: save a new N-element dataset ------------------------------------------------------
-  {
+  if (run("P1")) {
     std::vector<double> base, mine;
     std::uint64_t bytes = 0;
     for (int r = 0; r < reps; ++r) {
@@ -136,7 +150,7 @@ int main(int argc, char** argv) {
   }
 
   // ---- P2: commit one changed element, sync on ---------------------------------------------
-  {
+  if (run("P2")) {
     const fs::path dir = root / "p2";
     auto db = Must(cowdb::Database::Open(dir), "P2 open");
     {
@@ -177,7 +191,7 @@ int main(int argc, char** argv) {
   }
 
   // ---- P3: reopen N elements with V versions -------------------------------------------------
-  {
+  if (run("P3")) {
     const int versions = quick ? 10 : 100;
     const fs::path dir = root / "p3";
     std::size_t held_before = 0;
@@ -214,7 +228,7 @@ int main(int argc, char** argv) {
   }
 
   // ---- P4: 100 branches x 1 write ------------------------------------------------------------
-  {
+  if (run("P4")) {
     const fs::path dir = root / "p4";
     auto db = Must(cowdb::Database::Open(dir, {.sync = cowdb::Sync::kNone}), "P4 open");
     {
@@ -235,5 +249,5 @@ int main(int argc, char** argv) {
     ++produced;
   }
   fs::remove_all(root);
-  return produced == 4 ? 0 : 1;
+  return produced == (only.empty() ? 4 : 1) ? 0 : 1;
 }

@@ -108,7 +108,9 @@ class node_table {
   // when r is already recorded. May throw std::bad_alloc (then changes nothing).
   bool add(node_ref r, const entry& e, bool pending) {
     if (by_ref_.contains(r)) return false;
-    if (pending) pending_.reserve(pending_.size() + 1);
+    // Room for the push_back below, grown geometrically (reserve(size() + 1) would reallocate
+    // on every call: quadratic copying for a large save).
+    if (pending && pending_.size() == pending_.capacity()) pending_.reserve(2 * pending_.size() + 16);
     node_base* const n = e.node;
     by_ref_.emplace(r, e);
     try {
