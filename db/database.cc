@@ -238,6 +238,8 @@ absl::StatusOr<VersionId> Database::Merge(std::string_view source, std::string_v
 
 std::size_t Database::Prune() { return impl_->Prune(); }
 
+absl::Status Database::Compact() { return impl_->Compact(); }
+
 }  // namespace cowdb
 
 namespace {

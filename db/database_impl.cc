@@ -20,6 +20,9 @@ namespace {
 
 const char* Kind(bool tag) { return tag ? "tag" : "branch"; }
 
+// Prune compacts only when at least this much disk space would be reclaimed.
+constexpr std::uint64_t kMinCompactionGain = std::uint64_t{1} << 20;
+
 }  // namespace
 
 DatabaseImpl::DatabaseImpl(const Options& options) : options_(options) {
@@ -297,7 +300,50 @@ std::size_t DatabaseImpl::Prune() {
   const std::size_t n = dropped.size();
   dropped.clear();          // the pruned versions go (unless a snapshot pins them) ...
   store_->ReleaseUnused();  // ... and the store lets go of their nodes (write_mu_ held)
+  if (options_.compact_below > 0) {
+    const storage::DatabaseStore::DiskUsage u = store_->Usage();
+    const std::uint64_t dead = u.file_bytes > u.live_bytes ? u.file_bytes - u.live_bytes : 0;
+    if (dead >= kMinCompactionGain &&
+        static_cast<double>(u.live_bytes) < options_.compact_below * static_cast<double>(u.file_bytes)) {
+      // Nothing is lost if it fails: the old files stay in charge, and the next Prune retries.
+      (void)store_->Compact(History());
+    }
+  }
   return n;
+}
+
+storage::RecoveredState DatabaseImpl::History() const {
+  storage::RecoveredState state;
+  absl::ReaderMutexLock lock(&mu_);
+  state.versions.reserve(versions_.next_id().value - 1);
+  for (std::uint64_t id = 1; id < versions_.next_id().value; ++id) {
+    storage::RecoveredState::Entry e;
+    if (const VersionPtr& v = Find(VersionId{id}); v != nullptr) {
+      e.info = v->info;
+      e.version = v;
+    } else {
+      e.info.id = VersionId{id};
+      if (const ParentIds* parents = versions_.Parents(VersionId{id}); parents != nullptr) {
+        e.info.parents.assign(parents->begin(), parents->end());
+      }
+    }
+    state.versions.push_back(std::move(e));
+  }
+  for (const auto& [name, id] : branches_) state.branches.emplace(name, id.value);
+  for (const auto& [name, id] : tags_) state.tags.emplace(name, id.value);
+  return state;
+}
+
+absl::Status DatabaseImpl::Compact() {
+  if (store_ == nullptr) return absl::OkStatus();
+  absl::MutexLock write(&write_mu_);
+  return store_->Compact(History());
+}
+
+storage::DatabaseStore::DiskUsage DatabaseImpl::DiskUsage() const {
+  if (store_ == nullptr) return {};
+  absl::MutexLock write(&write_mu_);
+  return store_->Usage();
 }
 
 }  // namespace cowdb::internal

@@ -78,8 +78,17 @@ class DatabaseImpl {
   // Every retained version (for memory reports).
   std::vector<VersionPtr> AllVersions() const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Forgets versions outside every branch's and tag's retention window; returns how many.
+  // Forgets versions outside every branch's and tag's retention window; returns how many. A
+  // persistent database then compacts its files when Options::compact_below says so (a failed
+  // compaction changes nothing and is retried by the next Prune).
   std::size_t Prune() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // A persistent database rewrites its data files to hold only the retained history
+  // (storage::DatabaseStore::Compact); in memory, nothing to do. Writers wait; readers do not.
+  absl::Status Compact() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // A persistent database's disk usage ({0, 0} in memory). Waits for a writer in progress.
+  storage::DatabaseStore::DiskUsage DiskUsage() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   using RefTable = boost::container::flat_map<std::string, VersionId, std::less<>>;
@@ -98,6 +107,8 @@ class DatabaseImpl {
   template <class Check, class Apply>
   absl::Status ChangeRefs(const Check& check, const storage::RefRecord& record,
                           const Apply& apply) ABSL_LOCKS_EXCLUDED(mu_);
+  // The whole history as the store restates it when compacting. REQUIRES: write_mu_ held.
+  storage::RecoveredState History() const ABSL_LOCKS_EXCLUDED(mu_);
   // Locks write_mu_ for a persistent database's writers.
   absl::Mutex* WriteLock() const ABSL_LOCK_RETURNED(write_mu_) {
     return store_ != nullptr ? &write_mu_ : nullptr;

@@ -86,6 +86,9 @@ MemoryReport Database::GetMemoryReport() const {
       if (u.owners == 0) r.history_bytes += u.bytes;
     });
   }
+  const storage::DatabaseStore::DiskUsage disk = impl_->DiskUsage();
+  r.disk_bytes = disk.file_bytes;
+  r.disk_live_bytes = disk.live_bytes;
   return r;
 }
 
@@ -101,7 +104,10 @@ auto fmt::formatter<cowdb::MemoryReport>::format(const cowdb::MemoryReport& r,
                          fmt::format("{}", b.head), cowdb::HumanBytes(b.reachable_bytes),
                          cowdb::HumanBytes(b.shared_bytes), cowdb::HumanBytes(b.exclusive_bytes));
   }
-  return fmt::format_to(out, "total {} in {} retained version{} ({} only in history)",
-                        cowdb::HumanBytes(r.total_bytes), r.versions, r.versions == 1 ? "" : "s",
-                        cowdb::HumanBytes(r.history_bytes));
+  out = fmt::format_to(out, "total {} in {} retained version{} ({} only in history)",
+                       cowdb::HumanBytes(r.total_bytes), r.versions, r.versions == 1 ? "" : "s",
+                       cowdb::HumanBytes(r.history_bytes));
+  if (r.disk_bytes == 0) return out;
+  return fmt::format_to(out, "; on disk {} ({} of it in use)", cowdb::HumanBytes(r.disk_bytes),
+                        cowdb::HumanBytes(r.disk_live_bytes));
 }

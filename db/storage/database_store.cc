@@ -143,6 +143,17 @@ absl::StatusOr<DatabaseStore::Scan> DatabaseStore::ScanDataFiles(
       }
       if (number == stop_at_file && record.offset == stop_at_offset) return scan;
       if (record.type == kNodeRecordType) continue;
+      if (record.type == kCheckpointRecord) {
+        if (record.offset != kLogFileHeaderSize) {
+          return absl::DataLossError(fmt::format(
+              "data file \"{}\": a checkpoint record at offset {}, not at the file's start", path,
+              record.offset));
+        }
+        if (i > 0) {  // the output of a compaction that never switched CURRENT to it
+          scan.unfinished_compaction = number;
+          return scan;
+        }
+      }
       COWDB_RETURN_IF_ERROR(replay->Apply(path, record));
       scan.end_file = number;
       scan.end_offset = reader->valid_end();
@@ -171,11 +182,18 @@ absl::Status DatabaseStore::Recover(RecoveredState* state) {
     return absl::DataLossError(fmt::format("\"{}\": malformed payload", current_path));
   }
   database_id_ = id;
-  // The data files from `first` on, which must be numbered without a gap.
+  first_file_ = first;
+  // The data files from `first` on, which must be numbered without a gap; files before it are
+  // what a finished compaction had not removed yet.
   COWDB_ASSIGN_OR_RETURN(const std::vector<std::string> names, env_->ListDir(dir_));
   std::vector<std::uint32_t> files;
   for (const std::string& name : names) {
-    if (const std::uint32_t n = DataFileNumber(name); n >= first) files.push_back(n);
+    const std::uint32_t n = DataFileNumber(name);
+    if (n >= first) {
+      files.push_back(n);
+    } else if (n != 0) {
+      COWDB_RETURN_IF_ERROR(env_->Remove(JoinPath(dir_, name)));
+    }
   }
   std::sort(files.begin(), files.end());
   for (std::size_t i = 0; i <= files.size(); ++i) {
@@ -217,7 +235,8 @@ absl::Status DatabaseStore::Recover(RecoveredState* state) {
         "data file \"{}\" holds no initial version or no branch",
         JoinPath(dir_, DataFileName(first))));
   }
-  // What follows the last good history record is nodes no version uses, or a torn record.
+  // What follows the last good history record is nodes no version uses, a torn record, or an
+  // unfinished compaction's output.
   for (const std::uint32_t n : files) {
     if (n > scan.end_file) COWDB_RETURN_IF_ERROR(env_->Remove(JoinPath(dir_, DataFileName(n))));
   }
@@ -356,14 +375,107 @@ void DatabaseStore::ReleaseUnused() {
   }
 }
 
-absl::StatusOr<std::uint64_t> DatabaseStore::BytesOnDisk() const {
-  COWDB_ASSIGN_OR_RETURN(const std::vector<std::string> names, env_->ListDir(dir_));
-  std::uint64_t total = 0;
-  for (const std::string& name : names) {
-    absl::StatusOr<std::uint64_t> size = env_->FileSize(JoinPath(dir_, name));
-    if (size.ok()) total += *size;
+DatabaseStore::DiskUsage DatabaseStore::Usage() const {
+  DiskUsage u;
+  const absl::StatusOr<std::vector<std::string>> names = env_->ListDir(dir_);
+  if (names.ok()) {
+    for (const std::string& name : *names) {
+      const absl::StatusOr<std::uint64_t> size = env_->FileSize(JoinPath(dir_, name));
+      if (size.ok()) u.file_bytes += *size;
+    }
   }
-  return total;
+  u.live_bytes = table_.stored_bytes() + kLogRecordHeaderSize * table_.size();
+  return u;
+}
+
+absl::Status DatabaseStore::WriteCheckpoint(const RecoveredState& state,
+                                            internal::node_table& table, NodeStore& store) const {
+  COWDB_RETURN_IF_ERROR(store.AppendRecord(kCheckpointRecord, ""));
+  PruneRecord pruned;
+  for (const RecoveredState::Entry& e : state.versions) {
+    VersionRecord rec;
+    rec.id = e.info.id.value;
+    for (const VersionId p : e.info.parents) rec.parents.push_back(p.value);
+    store.StartSpan();
+    if (e.version != nullptr) {
+      rec.time_ns = absl::ToUnixNanos(e.info.time);
+      rec.message = e.info.message;
+      for (const auto& [name, d] : e.version->catalog) {
+        COWDB_ASSIGN_OR_RETURN(const internal::StoredTree t, d->Save(table, store));
+        rec.datasets.push_back({std::string(name), std::string(d->StoredType()), t.root,
+                                static_cast<std::uint32_t>(t.depth), t.rows});
+      }
+    } else {
+      pruned.ids.push_back(rec.id);  // kept for its parents (merge bases), then pruned again
+    }
+    const RecordLogWriter::Span nodes = store.span();
+    rec.nodes_begin = nodes.begin;
+    rec.nodes_checksum = nodes.checksum;
+    rec.next_row_id = internal::g_next_row_id.load(std::memory_order_relaxed);
+    COWDB_RETURN_IF_ERROR(store.AppendRecord(kVersionRecord, EncodeVersion(rec)));
+  }
+  if (!pruned.ids.empty()) {
+    COWDB_RETURN_IF_ERROR(store.AppendRecord(kPruneRecord, EncodePrune(pruned)));
+  }
+  for (const bool tag : {false, true}) {
+    for (const auto& [name, id] : tag ? state.tags : state.branches) {
+      RefRecord r = SetBranch(name, id);
+      r.tag = tag;
+      COWDB_RETURN_IF_ERROR(store.AppendRecord(kRefRecord, EncodeRef(r)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DatabaseStore::Compact(const RecoveredState& state) {
+  if (!error_.ok()) return Broken();
+  const std::uint32_t old_first = first_file_;
+  const std::uint32_t old_last = nodes_->active_file();
+  if (old_last >= kMaxNodeFileNumber) {
+    return absl::ResourceExhaustedError(
+        fmt::format("database \"{}\": no data file numbers left to compact into", dir_));
+  }
+  const std::uint32_t new_first = old_last + 1;
+  absl::Status s;
+  {
+    internal::node_table table;
+    std::unique_ptr<NodeStore> store;
+    {
+      absl::StatusOr<std::unique_ptr<NodeStore>> opened =
+          NodeStore::Open(env_, dir_, database_id_, new_first, 0, NodeStore::Options{});
+      if (opened.ok()) store = *std::move(opened);
+      s = opened.status();
+    }
+    if (s.ok()) s = WriteCheckpoint(state, table, *store);
+    if (s.ok()) s = store->Sync();
+    if (s.ok()) {
+      s = WriteCurrentFile(env_, dir_, EncodeCurrent(database_id_, new_first));
+      if (!s.ok()) {
+        // The old CURRENT or the new one is in place, and which is durable is unknown: both
+        // name a complete log of the same state, but nothing more may be written to either.
+        error_ = s;
+        return s;
+      }
+      table.commit();
+      table_.swap(table);  // the old table's entries are released as `table` goes
+      nodes_ = std::move(store);
+      first_file_ = new_first;
+    } else {
+      store.reset();
+      const absl::StatusOr<std::vector<std::string>> names = env_->ListDir(dir_);
+      if (names.ok()) {  // best effort: Open removes an unfinished compaction's files too
+        for (const std::string& name : *names) {
+          if (DataFileNumber(name) >= new_first) (void)env_->Remove(JoinPath(dir_, name));
+        }
+      }
+      table.rollback();
+      return s;
+    }
+  }
+  for (std::uint32_t n = old_first; n <= old_last; ++n) {  // best effort: Open removes them too
+    (void)env_->Remove(JoinPath(dir_, DataFileName(n)));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace cowdb::storage

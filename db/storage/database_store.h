@@ -90,8 +90,23 @@ class DatabaseStore {
   // address is never mistaken for a stored one). O(nodes stored or loaded).
   void ReleaseUnused();
 
-  // Bytes of the files in the directory (lists it: O(files)).
-  [[nodiscard]] absl::StatusOr<std::uint64_t> BytesOnDisk() const;
+  // Rewrites the data files to hold only `state` (the retained versions with their datasets, the
+  // ancestry of every version, the branches and tags): new data files numbered after the active
+  // one get a checkpoint record and the whole history restated, nodes shared as in memory; they
+  // are synced, CURRENT is switched to them atomically, and the old files are removed. A crash
+  // or an error before the switch leaves the old files in charge (Open removes the unfinished
+  // output); after it, the new ones. On an error before the switch nothing changes and the
+  // store stays usable; a failed switch breaks it (which CURRENT is durable is unknown).
+  // Cost: O(bytes of the retained versions' unique nodes) written, one sync, plus the deletes.
+  [[nodiscard]] absl::Status Compact(const RecoveredState& state);
+
+  struct DiskUsage {
+    std::uint64_t file_bytes = 0;  // every file in the directory
+    std::uint64_t live_bytes = 0;  // the records the nodes in use need (history records not
+                                   // counted: a few dozen bytes per version and ref)
+  };
+  // Lists the directory: O(files).
+  [[nodiscard]] DiskUsage Usage() const;
 
  private:
   DatabaseStore(Env* env, std::string dir, bool sync) : env_(env), dir_(std::move(dir)), sync_(sync) {}
@@ -105,6 +120,7 @@ class DatabaseStore {
     std::uint64_t last_nodes_begin = 0;
     std::uint64_t last_nodes_checksum = 0;
     std::size_t records_after_last_version = 0;
+    std::uint32_t unfinished_compaction = 0;  // first file of an unfinished compaction's output
   };
   // Replays the history records of `files` (ascending, no gap) into *replay, stopping before the
   // record at (stop_at_file, stop_at_offset) if given.
@@ -116,12 +132,15 @@ class DatabaseStore {
   // sync_; all, or (on error) a sticky failure.
   absl::Status AppendRecords(const std::vector<std::pair<std::uint8_t, std::string>>& records);
   absl::Status Broken() const;
+  absl::Status WriteCheckpoint(const RecoveredState& state, internal::node_table& table,
+                               NodeStore& store) const;
 
   Env* const env_;
   const std::string dir_;
   const bool sync_;
   std::unique_ptr<FileLock> lock_;
   std::uint64_t database_id_ = 0;
+  std::uint32_t first_file_ = 0;  // the first data file, as CURRENT names it
   std::unique_ptr<NodeStore> nodes_;
   internal::node_table table_;
   absl::Status error_;  // sticky: the first failed write

@@ -119,6 +119,10 @@ absl::Status NodeStore::Recover() {
   }
   if (writer_ != nullptr) (void)writer_->Close();  // after Roll's sync, or a broken writer whose tail is not used
   writer_.reset();
+  // The next file starts empty: one left by a failed compaction (which numbers its output after
+  // the active file) must not be appended to.
+  const absl::Status removed = env_->Remove(PathOf(active_ + 1));
+  if (!removed.ok() && !absl::IsNotFound(removed)) return removed;
   return OpenWriter(active_ + 1);
 }
 

@@ -131,6 +131,11 @@ absl::Status VersionLogReplay::Apply(const std::string& path, const LogRecord& r
       s = r.ok() ? ApplyRef(*r) : r.status();
       break;
     }
+    case kCheckpointRecord:
+      if (!record.payload.empty() || last_id_ != 0) {
+        s = absl::InvalidArgumentError("a checkpoint record that does not start the history");
+      }
+      break;
     case kPruneRecord: {
       absl::StatusOr<PruneRecord> p = DecodePrune(record.payload);
       s = p.ok() ? ApplyPrune(*p) : p.status();

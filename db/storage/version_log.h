@@ -37,6 +37,10 @@ namespace cowdb::storage {
 inline constexpr std::uint8_t kVersionRecord = 2;
 inline constexpr std::uint8_t kRefRecord = 3;
 inline constexpr std::uint8_t kPruneRecord = 4;
+// The first record of a compacted log (empty payload): the history records after it restate
+// the whole history (database_store.h, Compact). Met in any file but the first one CURRENT
+// names, it marks the output of a compaction that never finished.
+inline constexpr std::uint8_t kCheckpointRecord = 5;
 
 struct DatasetRecord {
   std::string name;

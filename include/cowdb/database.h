@@ -106,6 +106,11 @@ struct MemoryReport {
   std::size_t total_bytes = 0;         // all chunks of every retained version
   std::size_t history_bytes = 0;       // ... used only by retained non-head, untagged versions
   std::size_t versions = 0;            // retained versions
+  // Persistent databases (0 in memory): the bytes of the directory's files, and the bytes of the
+  // node records the retained versions (and snapshots of pruned ones) use. Compact() brings
+  // disk_bytes down to about disk_live_bytes plus the history records.
+  std::uint64_t disk_bytes = 0;
+  std::uint64_t disk_live_bytes = 0;
 };
 
 class Database {
@@ -208,10 +213,24 @@ class Database {
   // ---- retention and memory ----------------------------------------------------------------
   // Forgets the versions outside the retention window of every branch and tag (see Options);
   // their memory is freed once no snapshot pins them. Returns how many were forgotten.
-  // O(retained versions).
+  // O(retained versions). A persistent database then compacts its files when
+  // Options::compact_below says so (as Compact(); if that fails nothing is lost and the next
+  // Prune tries again -- call Compact() to see the error).
   std::size_t Prune();
 
-  // Bytes each branch shares and keeps alone; see MemoryReport. O(nodes of retained versions).
+  // A persistent database rewrites its data files to hold only the retained versions (with
+  // their chunks shared as in memory), the ancestry of pruned ones, and the branches and tags,
+  // then removes the old files: the disk space of pruned versions is reclaimed. Crash-safe: the
+  // new files take over with one atomic replacement of CURRENT; until then the old ones are in
+  // charge, and Open removes an unfinished compaction's files. In memory: nothing to do.
+  // Cost: writes and syncs the retained versions' unique bytes, O(those bytes). Writers of this
+  // database wait meanwhile; readers (snapshots, Get) do not.
+  // Errors: I/O errors (nothing changed, the database stays writable); if replacing CURRENT
+  // itself failed, later writes are kFailedPrecondition until the database is reopened.
+  [[nodiscard]] absl::Status Compact();
+
+  // Bytes each branch shares and keeps alone; see MemoryReport. O(nodes of retained versions);
+  // a persistent database also lists its directory, waiting for a writer in progress.
   MemoryReport GetMemoryReport() const;
 
  private:

@@ -51,6 +51,11 @@ struct Options {
 
   // Persistent databases only: see Sync. Default: kEveryCommit.
   Sync sync = Sync::kEveryCommit;
+
+  // Persistent databases only: Prune() compacts the data files (Database::Compact) when the
+  // bytes the retained versions need fall below this fraction of the files' bytes and at least
+  // 1 MiB would be reclaimed. 0 = never automatically. Default: 0.5.
+  double compact_below = 0.5;
 };
 
 }  // namespace cowdb

@@ -60,12 +60,12 @@ void RunModel(std::string_view config, const cowdb::Options& options, int steps,
         "{}: {} steps, {} txns, commits {} fast / {} merged / {} aborted ({} structural) / {} "
         "not found, merges {} ff / {} noop / {} 3-way / {} conflict / {} base pruned / {} "
         "skipped, {} with an open row order, {} pruned, {} full checks, {} snapshot checks, {} checks, "
-        "{} reopens\n",
+        "{} reopens, {} compactions\n",
         config, st.steps, st.begun, st.commits_fast, st.commits_merged, st.commits_aborted,
         st.commits_structural, st.commits_not_found, st.merges_ff, st.merges_noop, st.merges_3way,
         st.merges_conflict, st.merges_base_pruned, st.merges_skipped, st.merges_unordered, st.pruned,
         st.full_checks,
-        st.snapshots_checked, st.checks, st.reopens);
+        st.snapshots_checked, st.checks, st.reopens, st.compactions);
   }
   // Every node is freed once the database, the snapshots and the transactions are gone.
   CHECK(cowdb::internal::live_nodes() == live0);
@@ -81,6 +81,7 @@ void RunModel(std::string_view config, const cowdb::Options& options, int steps,
                                         st.commits_aborted);
   CHECK(st.snapshots_checked > st.full_checks);
   if (!persist_dir.empty()) CHECK(st.reopens >= 5);
+  if (!persist_dir.empty()) CHECK(st.compactions >= 5);
 }
 
 }  // namespace

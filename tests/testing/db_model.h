@@ -573,6 +573,7 @@ struct RunStats {
   std::uint64_t snapshots_checked = 0;
   std::uint64_t checks = 0;  // COWDB_DBM_CHECKs evaluated
   std::uint64_t reopens = 0;  // persistent databases closed and opened again
+  std::uint64_t compactions = 0;  // Database::Compact calls
 };
 
 class DatabaseModel {
@@ -596,6 +597,7 @@ class DatabaseModel {
     for (step_ = 1; step_ <= steps && choices_.More(); ++step_) {
       Step();
       if (!config_.persist_dir.empty() && Uniform(config_.reopen_one_in) == 0) Reopen();
+      if (!config_.persist_dir.empty() && Uniform(config_.reopen_one_in) == 0) Compact();
       if (step_ % config_.full_check_every == 0) CheckAll();
       ++stats_.steps;
     }
@@ -1003,6 +1005,16 @@ class DatabaseModel {
 
   // Closes the persistent database (aborting the open transactions: a live transaction keeps
   // it open) and opens it again: everything must be as the model says.
+  // Database::Compact with transactions open; everything must read the same after it (and after
+  // the next reopen, which then reads the compacted files).
+  void Compact() {
+    op_ = "Compact";
+    const absl::Status s = db_->Compact();
+    COWDB_DBM_CHECK(s.ok(), "Compact: {}", s.ToString());
+    ++stats_.compactions;
+    CheckAll();
+  }
+
   void Reopen() {
     op_ = "Reopen";
     txns_.clear();

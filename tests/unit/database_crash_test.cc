@@ -2,7 +2,8 @@
 // SIGKILL at a random moment, 200 times over one database directory; after each kill the parent
 // reopens the directory and checks that it holds exactly the state after the commits the child
 // acknowledged (through a pipe), or after one more (the commit in flight when it died), with
-// every retained version readable and equal to what was committed.
+// every retained version readable and equal to what was committed. The child also compacts the
+// files every 30 commits, so some kills land in a compaction.
 //
 // Replay: the kill delays come from Catch::rngSeed() (printed on failure):
 //   cowdb_unit_tests --rng-seed <seed> "[crash]"
@@ -60,13 +61,15 @@ struct VectorRows {
   if (!db.ok()) _exit(10);
   auto snap = (*db)->OpenSnapshot("main");
   if (!snap.ok()) _exit(11);
-  // After commit i (i % 10 == 0): branch b{i} at it, b{i - 30} deleted, a prune. Idempotent: a
-  // child killed in the middle of it has it redone by the next one before it goes on.
+  // After commit i (i % 10 == 0): branch b{i} at it, b{i - 30} deleted, a prune, and (i % 30 ==
+  // 0) a compaction of the files. Idempotent: a child killed in the middle of it has it redone by
+  // the next one before it goes on.
   auto branch_step = [&](std::uint64_t step) {
     const absl::Status s = (*db)->CreateBranch(fmt::format("b{}", step), "main");
     if (!s.ok() && !absl::IsAlreadyExists(s)) _exit(15);
     if (step > 30) (void)(*db)->DeleteBranch(fmt::format("b{}", step - 30));
     (*db)->Prune();
+    if (step % 30 == 0 && !(*db)->Compact().ok()) _exit(17);
   };
   std::uint64_t i = 0;
   if (auto c = snap->Get<I64>("counter"); c.ok()) i = static_cast<std::uint64_t>((*c)[0]);

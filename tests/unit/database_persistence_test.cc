@@ -404,3 +404,87 @@ TEST_CASE("persistence: a fast-forward that lost its race writes nothing",
   CHECK(Ok(db->Head("other")) == VersionId{1});
   CHECK(Ok(db->Head("main")) == VersionId{2});
 }
+
+// Compaction: Prune reclaims the disk space of pruned versions once they are most of the files
+// (Options::compact_below), Compact() does it on demand; the history (with pruned versions'
+// ids as parents), branches, tags, data and sharing are the same after it and after reopening,
+// and the database goes on writing to the new files.
+TEST_CASE("persistence: compaction reclaims pruned versions' disk space, nothing else changes",
+          "[database][persistence]") {
+  TempDir dir;
+  const auto bytes = [&] {
+    std::uint64_t total = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+      total += e.file_size();
+    }
+    return total;
+  };
+  const Options keep_one{.keep_last_versions = 1};
+  World before;
+  std::uint64_t before_bytes = 0;
+  std::vector<I64> expect = Iota<I64>(200'000);
+  {
+    auto db = OpenAt(dir, keep_one);
+    cowdb::testing::CreateDataset(*db, "main", "t", IotaVec(200'000));  // 1.6 MB
+    Ok(db->CreateBranch("side", "main"));
+    Ok(db->CreateTag("first", "main"));  // keeps the fork point of side and main
+    for (I64 round = 1; round <= 6; ++round) {  // each rewrites every chunk: 1.6 MB
+      Transaction t = Ok(db->Begin("main"));
+      Ok(t.Put("t", Ok(t.Get<I64>("t")).transform([](I64 x) { return x + 1; })));
+      Ok(t.Commit("add 1").status());
+      for (I64& x : expect) ++x;
+    }
+    cowdb::testing::SetElement(*db, "side", "t", 7, -7);
+    const cowdb::MemoryReport full = db->GetMemoryReport();
+    CHECK(full.disk_bytes == bytes());
+    CHECK(full.disk_bytes > 11'000'000);
+    SECTION("Prune compacts on its own") {
+      CHECK(db->Prune() > 0);
+    }
+    SECTION("Compact() on demand, with automatic compaction off") {
+      db.reset();
+      db = OpenAt(dir, Options{.keep_last_versions = 1, .compact_below = 0});
+      CHECK(db->Prune() > 0);
+      CHECK(bytes() >= full.disk_bytes);  // nothing reclaimed by Prune
+      Ok(db->Compact());
+    }
+    const cowdb::MemoryReport compacted = db->GetMemoryReport();
+    before = Capture(*db);
+    before_bytes = bytes();
+    CHECK(compacted.disk_bytes == before_bytes);
+    // Left: main's head and its parent (all chunks differ), "first" and side's two versions
+    // (sharing all but one chunk with "first"): about 3 x 1.6 MB.
+    CHECK(before_bytes < 5'500'000);
+    CHECK(compacted.disk_live_bytes <= compacted.disk_bytes);
+    CHECK(compacted.disk_live_bytes > 4'700'000);
+    CHECK(compacted.total_bytes < full.total_bytes);
+    // The files are one generation: CURRENT, LOCK and the new data file(s).
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+      const std::string name = e.path().filename().string();
+      CHECK((name == "CURRENT" || name == "LOCK" || name.starts_with("data-")));
+      CHECK(name != "data-000001.log");
+    }
+    CHECK(Read(*db, "main", "t") == expect);
+    // Writes go on, to the new files.
+    cowdb::testing::SetElement(*db, "main", "t", 0, -1);
+    expect[0] = -1;
+    before = Capture(*db);
+  }
+  auto db = OpenAt(dir, keep_one);
+  CHECK(Capture(*db) == before);
+  CHECK(Read(*db, "main", "t") == expect);
+  CHECK(Read(*db, "first", "t") == Iota<I64>(200'000));
+  // Merges still work (fork point: the tagged version): side's one change conflicts with main's
+  // rewrite of every row, and kTheirs takes side's value for that row only.
+  CHECK(absl::IsAborted(db->Merge("side", "main", "merge side").status()));
+  Ok(db->Merge("side", "main", "merge side", cowdb::MergePolicy::kTheirs).status());
+  CHECK(Read(*db, "main", "t")[7] == -7);
+  CHECK(Read(*db, "main", "t")[8] == expect[8]);
+  // Sharing survives compaction and reopening: "first" and side share all but one chunk.
+  for (const cowdb::BranchMemory& b : db->GetMemoryReport().branches) {
+    if (b.name == "side") CHECK(b.exclusive_bytes < 64 * 1024);
+  }
+  CHECK(bytes() < before_bytes + 2'000'000);
+  // An in-memory database has nothing to compact.
+  Ok(Database::Open()->Compact());
+}

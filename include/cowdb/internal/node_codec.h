@@ -87,6 +87,7 @@ class node_table {
     // its last element is (`edge_ok`: enough for a node on a tree's right edge).
     bool dense;
     bool edge_ok;
+    std::uint32_t stored_bytes = 0;  // of its encoding (the payload of its record)
   };
 
   node_table() = default;
@@ -121,6 +122,7 @@ class node_table {
     }
     if (pending) pending_.push_back(r);
     inc_ref(n);
+    stored_bytes_ += e.stored_bytes;
     return true;
   }
   // Makes the pending entries permanent (their records are durable). O(pending).
@@ -154,8 +156,18 @@ class node_table {
     by_ref_.clear();
     by_node_.clear();
     pending_.clear();
+    stored_bytes_ = 0;
   }
   std::size_t size() const noexcept { return by_ref_.size(); }
+  // The sum of the entries' stored_bytes. O(1).
+  std::uint64_t stored_bytes() const noexcept { return stored_bytes_; }
+  // Exchanges the contents of two tables. O(1).
+  void swap(node_table& other) noexcept {
+    by_node_.swap(other.by_node_);
+    by_ref_.swap(other.by_ref_);
+    pending_.swap(other.pending_);
+    std::swap(stored_bytes_, other.stored_bytes_);
+  }
 
  private:
   void drop(node_ref r) noexcept {
@@ -164,6 +176,7 @@ class node_table {
     const entry e = it->second;
     by_ref_.erase(it);
     by_node_.erase(e.node);
+    stored_bytes_ -= e.stored_bytes;
     e.release(e.node, e.level);
   }
 
@@ -171,6 +184,7 @@ class node_table {
   std::unordered_map<const node_base*, node_ref> by_node_;
   std::unordered_map<node_ref, entry> by_ref_;
   std::vector<node_ref> pending_;
+  std::uint64_t stored_bytes_ = 0;
 };
 
 template <class T, std::size_t Cap, std::size_t F>
@@ -250,10 +264,15 @@ class tree_codec {
     if (!ref.ok()) return ref.status();
     node_table::entry e;
     if (*ref == 0 || !summarize(const_cast<node_base*>(n), level, table, &e) ||
-        !table.add(*ref, e, /*pending=*/true)) {
+        !table.add(*ref, with_size(e, buf.size()), /*pending=*/true)) {
       return absl::InternalError(fmt::format("node store returned a used ref {}", *ref));
     }
     return *ref;
+  }
+
+  static node_table::entry with_size(node_table::entry e, std::size_t bytes) {
+    e.stored_bytes = static_cast<std::uint32_t>(bytes);
+    return e;
   }
 
   // The table entry of n (a node of `level` whose children are all in the table). False when
@@ -334,7 +353,9 @@ class tree_codec {
     typename tree::holder hold(*n, level);  // the reference made by decoding
     node_table::entry e;
     if (!summarize(*n, level, table, &e)) return corrupt(io, ref, "element count overflows");
-    if (!table.add(ref, e, /*pending=*/false)) return corrupt(io, ref, "node refers to itself");
+    if (!table.add(ref, with_size(e, bytes->size()), /*pending=*/false)) {
+      return corrupt(io, ref, "node refers to itself");
+    }
     return table.find(ref);
   }
 
