@@ -29,8 +29,7 @@ absl::StatusOr<std::unique_ptr<Database>> DatabaseFactory::Open(storage::Env* en
                                                                const Options& options) {
   storage::RecoveredState state;
   COWDB_ASSIGN_OR_RETURN(std::unique_ptr<storage::DatabaseStore> store,
-                         storage::DatabaseStore::Open(env, dir, options.sync == Sync::kEveryCommit,
-                                                      &state));
+                         storage::DatabaseStore::Open(env, dir, options.sync, &state));
   return std::unique_ptr<Database>(new Database(
       std::make_shared<DatabaseImpl>(options, std::move(store), std::move(state))));
 }

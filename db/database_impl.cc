@@ -88,52 +88,62 @@ absl::StatusOr<bool> DatabaseImpl::Publish(std::string_view branch, VersionId ex
                                            VersionPtr* moved_to) {
   const ParentIds parents(v->info.parents);
   const absl::Time now = absl::Now();  // outside the critical section
-  absl::MutexLockMaybe write(WriteLock());
+  std::uint64_t written = 0;  // the store's sequence number of the version, when persistent
   {
+    absl::MutexLockMaybe write(WriteLock());
+    {
+      absl::MutexLock lock(&mu_);
+      const auto it = branches_.find(branch);
+      if (it == branches_.end()) {
+        return absl::NotFoundError(fmt::format("branch \"{}\" not found", branch));
+      }
+      if (it->second != expected) {
+        *moved_to = Find(it->second);
+        return false;
+      }
+      versions_.Reserve();  // the only step that can throw; nothing below does
+      v->info.id = versions_.next_id();
+      v->info.time = std::max(now, last_time_);  // never older than an earlier version
+      if (store_ == nullptr) {
+        last_time_ = v->info.time;
+        it->second = versions_.Append(v, parents);
+        return true;
+      }
+    }
+    // Persistent: written first (holding write_mu_, so nothing changes meanwhile), then shown.
+    if (absl::Status s = store_->AppendVersion(*v, branch); !s.ok()) return s;
+    written = store_->last_written();
     absl::MutexLock lock(&mu_);
-    const auto it = branches_.find(branch);
-    if (it == branches_.end()) {
-      return absl::NotFoundError(fmt::format("branch \"{}\" not found", branch));
-    }
-    if (it->second != expected) {
-      *moved_to = Find(it->second);
-      return false;
-    }
-    versions_.Reserve();  // the only step that can throw; nothing below does
-    v->info.id = versions_.next_id();
-    v->info.time = std::max(now, last_time_);  // never older than an earlier version
-    if (store_ == nullptr) {
-      last_time_ = v->info.time;
-      it->second = versions_.Append(v, parents);
-      return true;
-    }
+    last_time_ = v->info.time;
+    branches_.find(branch)->second = versions_.Append(v, parents);
   }
-  // Persistent: written first (holding write_mu_, so nothing changes meanwhile), then shown.
-  if (absl::Status s = store_->AppendVersion(*v, branch); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
-  last_time_ = v->info.time;
-  branches_.find(branch)->second = versions_.Append(v, parents);
+  // Sync::kGroupCommit: durable once a sync covers it (shared with concurrent writers).
+  COWDB_RETURN_IF_ERROR(store_->WaitDurable(written, &write_mu_));
   return true;
 }
 
 template <class Check, class Apply>
 absl::Status DatabaseImpl::ChangeRefs(const Check& check, const storage::RefRecord& record,
                                       const Apply& apply) {
-  absl::MutexLockMaybe write(WriteLock());
+  std::uint64_t written = 0;
   {
-    absl::MutexLock lock(&mu_);
-    absl::StatusOr<bool> change = check();
-    if (!change.ok()) return change.status();
-    if (!*change) return absl::OkStatus();  // nothing to do: nothing written
-    if (store_ == nullptr) {
-      apply();
-      return absl::OkStatus();
+    absl::MutexLockMaybe write(WriteLock());
+    {
+      absl::MutexLock lock(&mu_);
+      absl::StatusOr<bool> change = check();
+      if (!change.ok()) return change.status();
+      if (!*change) return absl::OkStatus();  // nothing to do: nothing written
+      if (store_ == nullptr) {
+        apply();
+        return absl::OkStatus();
+      }
     }
+    COWDB_RETURN_IF_ERROR(store_->AppendRef(record));
+    written = store_->last_written();
+    absl::MutexLock lock(&mu_);
+    apply();
   }
-  COWDB_RETURN_IF_ERROR(store_->AppendRef(record));
-  absl::MutexLock lock(&mu_);
-  apply();
-  return absl::OkStatus();
+  return store_->WaitDurable(written, &write_mu_);  // Sync::kGroupCommit
 }
 
 absl::StatusOr<bool> DatabaseImpl::MoveBranch(std::string_view branch, VersionId expected,

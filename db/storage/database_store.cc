@@ -87,7 +87,7 @@ DatabaseStore::~DatabaseStore() = default;
 
 absl::StatusOr<std::unique_ptr<DatabaseStore>> DatabaseStore::Open(Env* env,
                                                                    const std::string& dir,
-                                                                   bool sync,
+                                                                   Sync sync,
                                                                    RecoveredState* state) {
   COWDB_RETURN_IF_ERROR(env->CreateDir(dir));
   std::unique_ptr<DatabaseStore> s(new DatabaseStore(env, dir, sync));
@@ -302,6 +302,7 @@ absl::Status DatabaseStore::Broken() const {
 }
 
 absl::Status DatabaseStore::AppendVersion(const internal::Version& v, std::string_view branch) {
+  if (error_.ok() && sync_ == Sync::kGroupCommit) error_ = SyncError();
   if (!error_.ok()) return Broken();
   for (const auto& [name, d] : v.catalog) {
     if (d->StoredType().empty()) {
@@ -344,11 +345,13 @@ absl::Status DatabaseStore::AppendVersion(const internal::Version& v, std::strin
 }
 
 absl::Status DatabaseStore::AppendRef(const RefRecord& r) {
+  if (error_.ok() && sync_ == Sync::kGroupCommit) error_ = SyncError();
   if (!error_.ok()) return Broken();
   return AppendRecords({{kRefRecord, EncodeRef(r)}});
 }
 
 absl::Status DatabaseStore::AppendPrune(std::vector<std::uint64_t> ids) {
+  if (error_.ok() && sync_ == Sync::kGroupCommit) error_ = SyncError();
   if (!error_.ok()) return Broken();
   if (ids.empty()) return absl::OkStatus();
   std::sort(ids.begin(), ids.end());
@@ -362,9 +365,60 @@ absl::Status DatabaseStore::AppendRecords(
     s = nodes_->AppendRecord(type, payload);
     if (!s.ok()) break;
   }
-  if (s.ok()) s = sync_ ? nodes_->Sync() : nodes_->Flush();
-  if (!s.ok()) error_ = s;
+  if (s.ok()) s = sync_ == Sync::kEveryCommit ? nodes_->Sync() : nodes_->Flush();
+  if (!s.ok()) {
+    error_ = s;
+    return s;
+  }
+  ++written_;
   return s;
+}
+
+absl::Status DatabaseStore::WaitDurable(std::uint64_t seq, absl::Mutex* write_lock) {
+  if (sync_ != Sync::kGroupCommit) return absl::OkStatus();
+  sync_mu_.Lock();
+  for (;;) {
+    if (!sync_error_.ok()) {
+      const absl::Status s = sync_error_;
+      sync_mu_.Unlock();
+      return s;
+    }
+    if (synced_ >= seq) break;
+    if (syncing_) {  // the running sync may cover this append: wait for it, then look again
+      sync_mu_.Await(absl::Condition(+[](bool* syncing) { return !*syncing; }, &syncing_));
+      continue;
+    }
+    // Lead a sync of everything written so far. The writer lock (taken before sync_mu_, the
+    // lock order) gives a consistent count and file; it is let go before the slow part, so
+    // that other writers append meanwhile and are covered by the next sync.
+    sync_mu_.Unlock();
+    write_lock->Lock();
+    const std::uint64_t target = written_;
+    NodeStore* const nodes = nodes_.get();  // Compact waits for !syncing_ before replacing it
+    sync_mu_.Lock();
+    if (syncing_ || synced_ >= seq || !sync_error_.ok()) {  // someone else led meanwhile
+      write_lock->Unlock();
+      continue;
+    }
+    syncing_ = true;
+    sync_mu_.Unlock();
+    write_lock->Unlock();
+    const absl::Status s = nodes->SyncWritten();
+    sync_mu_.Lock();
+    syncing_ = false;
+    if (s.ok()) {
+      synced_ = std::max(synced_, target);
+    } else {
+      sync_error_ = s;  // every later append is refused (SyncError)
+    }
+  }
+  sync_mu_.Unlock();
+  return absl::OkStatus();
+}
+
+absl::Status DatabaseStore::SyncError() {
+  absl::MutexLock lock(&sync_mu_);
+  return sync_error_;
 }
 
 void DatabaseStore::ReleaseUnused() {
@@ -458,7 +512,14 @@ absl::Status DatabaseStore::Compact(const RecoveredState& state) {
       }
       table.commit();
       table_.swap(table);  // the old table's entries are released as `table` goes
-      nodes_ = std::move(store);
+      {
+        // A group-commit sync running on the old files must finish before they go; the new
+        // files hold everything written so far, synced.
+        absl::MutexLock lock(&sync_mu_);
+        sync_mu_.Await(absl::Condition(+[](bool* syncing) { return !*syncing; }, &syncing_));
+        nodes_ = std::move(store);
+        synced_ = std::max(synced_, written_);
+      }
       first_file_ = new_first;
     } else {
       store.reset();

@@ -33,7 +33,12 @@
 // (kFailedPrecondition wrapping it): the tail of the files is unknown until the database is
 // reopened, which recovers the last durable state.
 //
-// Thread-safety: thread-compatible: DatabaseImpl serializes its writers.
+// Group commit (Sync::kGroupCommit): appends are written without a sync; the caller publishes
+// them, lets go of its writer lock and calls WaitDurable, where one caller at a time syncs on
+// behalf of every append written so far (options.h says what this means for visibility).
+//
+// Thread-safety: thread-compatible (DatabaseImpl serializes its writers), except WaitDurable,
+// which is thread-safe.
 #ifndef COWDB_DB_STORAGE_DATABASE_STORE_H_
 #define COWDB_DB_STORAGE_DATABASE_STORE_H_
 
@@ -46,7 +51,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "cowdb/internal/node_codec.h"
+#include "cowdb/options.h"
 #include "db/storage/file.h"
 #include "db/storage/node_store.h"
 #include "db/storage/record_log.h"
@@ -69,17 +76,28 @@ struct RecoveredState {
 class DatabaseStore {
  public:
   // Opens the database in `dir`, creating the directory and a new database (version 1, empty,
-  // on branch "main") when it is missing or empty. `sync`: fsync every commit. Errors:
+  // on branch "main") when it is missing or empty. `sync`: when appends are synced. Errors:
   // kFailedPrecondition if another opener holds the directory or it holds other files and no
   // database; kDataLoss naming the file for corruption; I/O errors.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<DatabaseStore>> Open(
-      Env* env, const std::string& dir, bool sync, RecoveredState* state);
+      Env* env, const std::string& dir, Sync sync, RecoveredState* state);
 
   ~DatabaseStore();
 
   // Writes version `v` (id, parents, time, message and catalog set) and moves `branch` to it.
   // kInvalidArgument (nothing written) if a dataset's element type cannot be stored.
   [[nodiscard]] absl::Status AppendVersion(const internal::Version& v, std::string_view branch);
+  // The sequence number of the last successful append (AppendVersion, AppendRef, AppendPrune).
+  // REQUIRES: the caller's write lock, as for the appends.
+  std::uint64_t last_written() const { return written_; }
+  // Sync::kGroupCommit: returns once the append numbered `seq` is durable. The first caller that
+  // finds no sync running becomes the leader: it takes `write_lock` (the database's writer lock,
+  // which the caller must NOT hold) just long enough to read how much is written, lets it go,
+  // syncs, and wakes the others, who return if that covered them (appends made during a sync
+  // are covered by the next). Errors: the sync's (sticky: later calls return it too, and every
+  // later append is refused). Other modes: returns OK at once. Thread-safe.
+  [[nodiscard]] absl::Status WaitDurable(std::uint64_t seq, absl::Mutex* write_lock);
+
   // A branch or tag set, deleted or renamed.
   [[nodiscard]] absl::Status AppendRef(const RefRecord& r);
   // Versions dropped by Prune (ascending ids).
@@ -109,7 +127,8 @@ class DatabaseStore {
   [[nodiscard]] DiskUsage Usage() const;
 
  private:
-  DatabaseStore(Env* env, std::string dir, bool sync) : env_(env), dir_(std::move(dir)), sync_(sync) {}
+  DatabaseStore(Env* env, std::string dir, Sync sync)
+      : env_(env), dir_(std::move(dir)), sync_(sync) {}
   absl::Status Recover(RecoveredState* state);
   // Where ScanDataFiles ended: after the last history record, and the newest version record.
   struct Scan {
@@ -129,15 +148,23 @@ class DatabaseStore {
                                      VersionLogReplay* replay) const;
   absl::Status LoadVersions(const VersionLogReplay& replay, RecoveredState* state);
   // Appends history records to the active data file, written with one call and synced when
-  // sync_; all, or (on error) a sticky failure.
+  // sync_ is kEveryCommit; all, or (on error) a sticky failure. Counts the appends (written_).
   absl::Status AppendRecords(const std::vector<std::pair<std::uint8_t, std::string>>& records);
   absl::Status Broken() const;
+  absl::Status SyncError() ABSL_LOCKS_EXCLUDED(sync_mu_);
   absl::Status WriteCheckpoint(const RecoveredState& state, internal::node_table& table,
                                NodeStore& store) const;
 
   Env* const env_;
   const std::string dir_;
-  const bool sync_;
+  const Sync sync_;
+  std::uint64_t written_ = 0;  // AppendRecords calls that succeeded (the group commit sequence)
+  // Group commit (WaitDurable): the sequence number synced so far, whether a sync is running,
+  // and the error of a failed one. Lock order: the caller's write lock, then sync_mu_.
+  absl::Mutex sync_mu_;
+  std::uint64_t synced_ ABSL_GUARDED_BY(sync_mu_) = 0;
+  bool syncing_ ABSL_GUARDED_BY(sync_mu_) = false;
+  absl::Status sync_error_ ABSL_GUARDED_BY(sync_mu_);
   std::unique_ptr<FileLock> lock_;
   std::uint64_t database_id_ = 0;
   std::uint32_t first_file_ = 0;  // the first data file, as CURRENT names it

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "absl/time/clock.h"
 #include "cowdb/status.h"
 #include "fmt/format.h"
 
@@ -23,6 +24,7 @@ class FaultInjectionFile final : public WritableFile {
   }
   absl::Status DataSync() override {
     COWDB_RETURN_IF_ERROR(env_->MaybeFail("fdatasync", path()));
+    env_->CountDataSync();
     return base_->DataSync();
   }
   absl::Status Sync() override {
@@ -42,6 +44,12 @@ class FaultInjectionFile final : public WritableFile {
 };
 
 }  // namespace
+
+void FaultInjectionEnv::CountDataSync() {
+  data_syncs_.fetch_add(1);
+  const absl::Duration delay = absl::Nanoseconds(sync_delay_ns_.load());
+  if (delay > absl::ZeroDuration()) absl::SleepFor(delay);
+}
 
 void FaultInjectionEnv::Arm(std::uint64_t k, bool sticky) {
   calls_.store(0);

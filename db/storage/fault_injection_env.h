@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "db/storage/file.h"
 
 namespace cowdb::storage {
@@ -40,6 +41,10 @@ class FaultInjectionEnv final : public Env {
   std::uint64_t mutating_calls() const { return calls_.load(); }
   // Whether a failure was injected since the last Arm*.
   bool injected() const { return injected_.load(); }
+  // DataSync calls that went through (not failed) since construction.
+  std::uint64_t data_syncs() const { return data_syncs_.load(); }
+  // Each DataSync that goes through first sleeps this long (a slow device; 0: none).
+  void set_sync_delay(absl::Duration d) { sync_delay_ns_.store(absl::ToInt64Nanoseconds(d)); }
 
   absl::StatusOr<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override;
   absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override;
@@ -63,6 +68,8 @@ class FaultInjectionEnv final : public Env {
   // Counts one mutating call; returns the injected error if this call is to fail, else OK.
   // Used by the files this Env opens.
   absl::Status MaybeFail(const char* op, const std::string& path);
+  // Counts a DataSync that goes through, after the sync delay.
+  void CountDataSync();
 
  private:
   void Arm(std::uint64_t k, bool sticky);
@@ -72,6 +79,8 @@ class FaultInjectionEnv final : public Env {
   std::atomic<std::uint64_t> fail_at_{0};  // 0: disarmed
   std::atomic<bool> sticky_{false};
   std::atomic<bool> injected_{false};
+  std::atomic<std::uint64_t> data_syncs_{0};
+  std::atomic<std::int64_t> sync_delay_ns_{0};
 };
 
 }  // namespace cowdb::storage

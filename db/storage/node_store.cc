@@ -107,13 +107,24 @@ absl::Status NodeStore::Flush() { return writer_ == nullptr ? NoWriter() : write
 
 absl::Status NodeStore::Sync() { return writer_ == nullptr ? NoWriter() : writer_->Sync(); }
 
+absl::Status NodeStore::SyncWritten() {
+  absl::MutexLock lock(&file_mu_);
+  return writer_ == nullptr ? NoWriter() : writer_->SyncWritten();
+}
+
 absl::Status NodeStore::Roll() {
+  absl::MutexLock lock(&file_mu_);
   if (writer_ == nullptr) return NoWriter();
   COWDB_RETURN_IF_ERROR(writer_->Sync());
-  return Recover();
+  return RecoverLocked();
 }
 
 absl::Status NodeStore::Recover() {
+  absl::MutexLock lock(&file_mu_);
+  return RecoverLocked();
+}
+
+absl::Status NodeStore::RecoverLocked() {
   if (active_ == kMaxNodeFileNumber) {
     return absl::ResourceExhaustedError("no data file numbers left");
   }

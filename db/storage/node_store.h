@@ -28,6 +28,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "cowdb/internal/node_codec.h"
 #include "db/storage/file.h"
 #include "db/storage/record_log.h"
@@ -75,6 +76,11 @@ class NodeStore final : public internal::node_io {
   // Makes every record written so far durable (Write rolls to a new file only after syncing the
   // full one, so only the active file can hold unsynced records).
   [[nodiscard]] absl::Status Sync();
+  // Group commit: RecordLogWriter::SyncWritten of the active file, holding the file lock so
+  // that Roll and Recover (which take it) do not close the file meanwhile. Thread-safe against
+  // one thread appending.
+  [[nodiscard]] absl::Status SyncWritten() ABSL_LOCKS_EXCLUDED(file_mu_);
+
   // Syncs the active file, then starts the next one. On a sync error nothing changes.
   [[nodiscard]] absl::Status Roll();
   // After a failed Write or Sync: abandons the active file (the nodes written to it since the
@@ -91,12 +97,16 @@ class NodeStore final : public internal::node_io {
   std::string PathOf(std::uint32_t number) const;
   absl::Status OpenWriter(std::uint32_t number);
   absl::Status NoWriter() const;
+  absl::Status RecoverLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(file_mu_);
 
   Env* const env_;
   const std::string dir_;
   const std::uint64_t database_id_;
   const Options options_;
   std::uint32_t active_ = 0;
+  // Replaced (Roll, Recover) only under file_mu_ by the appending thread; SyncWritten reads it
+  // under file_mu_ from another.
+  absl::Mutex file_mu_;
   std::unique_ptr<RecordLogWriter> writer_;
   std::map<std::uint32_t, std::unique_ptr<RecordLogReader>> readers_;
 };

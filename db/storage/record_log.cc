@@ -253,6 +253,15 @@ absl::Status RecordLogWriter::Sync() {
   return error_;
 }
 
+absl::Status RecordLogWriter::SyncWritten() {
+  COWDB_RETURN_IF_ERROR(file_->DataSync());
+  if (!dir_synced_) {
+    COWDB_RETURN_IF_ERROR(env_->SyncDir(ParentDir(file_->path())));
+    dir_synced_ = true;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RecordLogWriter::Close() {
   const absl::Status flushed = Flush();
   const absl::Status closed = file_->Close();

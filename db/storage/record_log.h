@@ -150,6 +150,12 @@ class RecordLogWriter {
   // file).
   [[nodiscard]] absl::Status Sync();
 
+  // Makes the records already written to the file (by Flush) durable, without touching the
+  // buffer or the writer's state: it may run in one thread while another appends (the caller
+  // keeps the writer alive and calls no other sync meanwhile). A failure is returned, not made
+  // sticky: the caller reports it (group commit, database_store.h).
+  [[nodiscard]] absl::Status SyncWritten();
+
   // Flush, then closes the file (no sync). Later calls are programmer errors.
   [[nodiscard]] absl::Status Close();
 

@@ -24,9 +24,19 @@ enum class ConflictMode {
 // Persistent databases (Database::Open(dir, options)): when a commit is durable.
 enum class Sync {
   // Commit (and every change of branches, tags and retention) returns after its data is
-  // fsynced: it survives a crash of the process, of the OS and a power loss. Costs two
-  // fdatasyncs per commit (about 0.1-10 ms, depending on the device).
+  // fsynced, and becomes visible only then: it survives a crash of the process, of the OS and a
+  // power loss. One fdatasync per commit (about 0.1-10 ms, depending on the device); writers of
+  // one database wait for each other's syncs.
   kEveryCommit,
+  // Group commit: Commit returns after its data is fsynced, as with kEveryCommit, but commits
+  // from concurrent threads share one fdatasync (those that wrote while a sync was running are
+  // synced together by the next one), so throughput grows with the number of committing threads.
+  // A commit becomes visible to other threads when it is written, before it is durable: a crash
+  // of the machine can lose a commit that was visible but not yet acknowledged (and every later
+  // one: Open finds a prefix, never a torn commit). If a sync fails, the commits waiting for it
+  // report the error although they stay visible in memory; the database then refuses writes
+  // until it is reopened (which finds the durable state).
+  kGroupCommit,
   // Nothing is fsynced: the data is in the OS's page cache when Commit returns, which survives
   // a crash of the process but not of the machine (Open then finds the state after some prefix
   // of the acknowledged commits, never a torn one).

@@ -6,10 +6,13 @@
 //   RESULT P3 n=<N> versions=<V> cowdb_ns=<median> gbps=<unique bytes / time>
 //          memory_ratio=<held after reopen / before close>
 //   RESULT P4 n=<N> branches=<B> disk_growth_bytes=<b>
+//   RESULT P5 threads=4 every_commit_per_s=<c> group_commit_per_s=<c> speedup=<group/every>
 // P1 saves a new N-element int64 dataset (a commit with Sync::kEveryCommit) against write() of
 // the same N * 8 bytes plus fsync; P2 commits one changed element with sync on against a 4 KiB
 // write plus fdatasync; P3 reopens a database of N elements with V versions (one element changed
-// per version); P4 makes 100 branches of an N-element dataset with one write each.
+// per version); P4 makes 100 branches of an N-element dataset with one write each; P5 runs 4
+// threads committing one changed element each to their own branch, with Sync::kEveryCommit and
+// with Sync::kGroupCommit (commits per second).
 // Timing is wall clock (disk waits are the point); repeated, median and spread printed. Files
 // go to $TMPDIR (default /tmp): the baseline and cowdb use the same file system.
 //   cowdb_storage_bench [--quick] [--only=P<k>]   (--quick: small N, one repetition; a smoke
@@ -24,6 +27,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cowdb/cowdb.h"
@@ -105,7 +109,7 @@ int main(int argc, char** argv) {
     } else if (arg.starts_with("--only=")) {
       only = arg.substr(7);
     } else {
-      fmt::print(stderr, "usage: cowdb_storage_bench [--quick] [--only=P1|P2|P3|P4]\n");
+      fmt::print(stderr, "usage: cowdb_storage_bench [--quick] [--only=P1|P2|P3|P4|P5]\n");
       return 2;
     }
   }
@@ -160,33 +164,68 @@ int main(int argc, char** argv) {
     }
     const int commits = quick ? 20 : 300;
     std::mt19937_64 rng(42);
-    std::vector<double> mine;
-    const std::uint64_t before = DirBytes(dir);
-    for (int k = 0; k < commits; ++k) {
-      cowdb::Transaction t = Must(db->Begin("main"), "P2 begin");
-      Must(t.Edit<I64>("x"), "P2 edit")->set(rng() % n, k);
-      const auto t0 = Clock::now();
-      Must(t.Commit("one").status(), "P2 commit");
-      mine.push_back(Ns(t0));
-    }
-    const double per_commit = static_cast<double>(DirBytes(dir) - before) / commits;
-    // Baseline: append 4 KiB to a file and fdatasync, as often.
-    std::vector<double> base;
+    std::vector<double> mine, base;
+    // Baseline: append 4 KiB to a file and fdatasync, interleaved with the commits so that both
+    // see the same device state.
     const int fd = ::open((root / "p2-baseline.bin").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) Die("open P2 baseline");
     std::vector<char> page(4096, 'x');
+    std::uint64_t written = 0;
     for (int k = 0; k < commits; ++k) {
-      const auto t0 = Clock::now();
+      cowdb::Transaction t = Must(db->Begin("main"), "P2 begin");
+      Must(t.Edit<I64>("x"), "P2 edit")->set(rng() % n, k);
+      const std::uint64_t before = DirBytes(dir);
+      auto t0 = Clock::now();
+      Must(t.Commit("one").status(), "P2 commit");
+      mine.push_back(Ns(t0));
+      written += DirBytes(dir) - before;
+      t0 = Clock::now();
       if (::write(fd, page.data(), page.size()) != 4096 || ::fdatasync(fd) != 0) {
         Die("P2 baseline write");
       }
       base.push_back(Ns(t0));
     }
     ::close(fd);
+    const double per_commit = static_cast<double>(written) / commits;
     const double b = Median(base), c = Median(mine);
     fmt::print("RESULT P2 n={} fsync4k_ns={:.0f} cowdb_ns={:.0f} over_ns={:.0f} "
                "bytes_per_commit={:.0f}\n",
                n, b, c, c - b, per_commit);
+    ++produced;
+  }
+
+  // ---- P5: group commit -- 4 threads committing 1 changed element each, sync on -------------
+  if (run("P5")) {
+    constexpr int kThreads = 4;
+    const int per_thread = quick ? 10 : 150;
+    const auto throughput = [&](cowdb::Sync sync, const char* name) {
+      const fs::path dir = root / fmt::format("p5-{}", name);
+      auto db = Must(cowdb::Database::Open(dir, {.sync = sync}), "P5 open");
+      {
+        cowdb::Transaction t = Must(db->Begin("main"), "P5 begin");
+        Must(t.Create<I64>("x", cowdb::pvec<I64>(std::vector<I64>(100'000, 1))), "P5 create");
+        Must(t.Commit("load").status(), "P5 load");
+      }
+      for (int k = 0; k < kThreads; ++k) Must(db->CreateBranch(fmt::format("b{}", k)), "P5 branch");
+      const auto t0 = Clock::now();
+      std::vector<std::thread> threads;
+      for (int k = 0; k < kThreads; ++k) {
+        threads.emplace_back([&, k] {
+          for (int i = 0; i < per_thread; ++i) {
+            cowdb::Transaction t = Must(db->Begin(fmt::format("b{}", k)), "P5 begin");
+            Must(t.Edit<I64>("x"), "P5 edit")->set(static_cast<std::size_t>(k * 1000 + i), i);
+            Must(t.Commit("one").status(), "P5 commit");
+          }
+        });
+      }
+      for (std::thread& t : threads) t.join();
+      return kThreads * per_thread / (Ns(t0) / 1e9);
+    };
+    const double every = throughput(cowdb::Sync::kEveryCommit, "every");
+    const double group = throughput(cowdb::Sync::kGroupCommit, "group");
+    fmt::print("RESULT P5 threads={} every_commit_per_s={:.0f} group_commit_per_s={:.0f} "
+               "speedup={:.2f}\n",
+               kThreads, every, group, group / every);
     ++produced;
   }
 
@@ -249,5 +288,5 @@ int main(int argc, char** argv) {
     ++produced;
   }
   fs::remove_all(root);
-  return produced == (only.empty() ? 4 : 1) ? 0 : 1;
+  return produced == (only.empty() ? 5 : 1) ? 0 : 1;
 }

@@ -171,9 +171,10 @@ bool CommitWithRetry(Database& db, std::string_view branch, std::string_view mes
 TEST_CASE("stress: bank transfers keep the total constant in every snapshot", "[stress]") {
   COWDB_REQUIRE_TSAN_MUTEX_ANNOTATIONS();
   // In memory, and on a persistent database (its writers serialized while they write the
-  // store), reopened at the end.
-  const bool persistent = GENERATE(false, true);
-  CAPTURE(persistent);
+  // store), reopened at the end: without syncs, and with group commit (writers share syncs).
+  const int mode = GENERATE(0, 1, 2);
+  const bool persistent = mode != 0;
+  CAPTURE(mode);
   cowdb::testing::TempDir dir;
   constexpr int kAccounts = 16;
   constexpr I64 kInitial = 1000;
@@ -185,7 +186,9 @@ TEST_CASE("stress: bank transfers keep the total constant in every snapshot", "[
   Counts counts;
   {
     auto db = persistent ? cowdb::testing::Ok(Database::Open(
-                               dir.path(), cowdb::Options{.sync = cowdb::Sync::kNone}))
+                               dir.path(), cowdb::Options{.sync = mode == 1
+                                                                      ? cowdb::Sync::kNone
+                                                                      : cowdb::Sync::kGroupCommit}))
                          : Database::Open();
     CreateDataset(*db, "main", "accounts", std::vector<I64>(kAccounts, kInitial));
     std::atomic<int> writers_left{kWriters};
@@ -281,7 +284,7 @@ TEST_CASE("stress: bank transfers keep the total constant in every snapshot", "[
     }
   }
   CHECK(cowdb::internal::live_nodes() == live0);
-  Report(persistent ? "bank (persistent)" : "bank", counts);
+  Report(mode == 0 ? "bank" : mode == 1 ? "bank (persistent)" : "bank (group commit)", counts);
 }
 
 TEST_CASE("stress: counters incremented with retry count every successful commit", "[stress]") {
