@@ -4,6 +4,7 @@
 #include <new>
 #include <random>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/time/time.h"
@@ -253,8 +254,11 @@ absl::Status DatabaseStore::Recover(RecoveredState* state) {
 }
 
 absl::Status DatabaseStore::LoadVersions(const VersionLogReplay& replay, RecoveredState* state) {
-  // One Dataset object per stored tree: versions that shared a dataset share it again.
-  std::map<std::pair<internal::node_ref, std::string>, internal::DatasetPtr> loaded;
+  // One Dataset object per stored tree: versions that shared a dataset share it again. The key
+  // is everything a dataset record says about its tree, so that a record that names a loaded
+  // root with another type, depth or row count is checked by load() (and found corrupt).
+  using TreeKey = std::tuple<internal::node_ref, std::string, std::uint32_t, std::uint64_t>;
+  std::map<TreeKey, internal::DatasetPtr> loaded;
   state->versions.clear();
   state->versions.reserve(replay.ancestry().size());
   for (const auto& [id, parents] : replay.ancestry()) {
@@ -269,7 +273,7 @@ absl::Status DatabaseStore::LoadVersions(const VersionLogReplay& replay, Recover
       auto v = std::make_shared<internal::Version>();
       v->info = e.info;
       for (const DatasetRecord& d : rec.datasets) {
-        const std::pair<internal::node_ref, std::string> key{d.root, d.type_tag};
+        const TreeKey key{d.root, d.type_tag, d.depth, d.rows};
         auto found = loaded.find(key);
         if (found == loaded.end()) {
           const internal::StoredTypeLoader load = internal::FindStoredType(d.type_tag);

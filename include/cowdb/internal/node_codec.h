@@ -88,6 +88,9 @@ class node_table {
     bool dense;
     bool edge_ok;
     std::uint32_t stored_bytes = 0;  // of its encoding (the payload of its record)
+    // Which tree type (element type and shape) the node belongs to: tree_codec's kind(). A
+    // stored ref reached again as another type is corruption, never a node to reuse.
+    const void* kind = nullptr;
   };
 
   node_table() = default;
@@ -196,6 +199,11 @@ class tree_codec {
   using leaf = typename tree::leaf;
   using inner = typename tree::inner;
 
+  // A distinct address per tree_codec<T, Cap, F> (a writable variable: never folded with
+  // another by the linker).
+  static const void* kind() noexcept { return &kind_tag_; }
+  static inline char kind_tag_ = 0;
+
  public:
   // Writes every node of r that `table` does not know (children before parents) and records
   // them as pending in `table`. Returns the root's ref (0 for an empty tree). Cost: O(new nodes)
@@ -280,6 +288,7 @@ class tree_codec {
   static bool summarize(node_base* n, unsigned level, const node_table& table,
                         node_table::entry* out) {
     node_table::entry e{n, level, 0, &tree::release, true, true};
+    e.kind = kind();
     if (level == 0) {
       e.elements = n->count;
       e.dense = n->count >= tree::min_leaf;
@@ -339,6 +348,9 @@ class tree_codec {
   static absl::StatusOr<const node_table::entry*> load_node(node_ref ref, unsigned level,
                                                             node_table& table, node_io& io) {
     if (const node_table::entry* e = table.find(ref)) {
+      if (e->kind != kind()) {
+        return corrupt(io, ref, "a node of another element type or tree shape referenced here");
+      }
       if (e->level != level) {
         return corrupt(io, ref, fmt::format("a level-{} node referenced at level {}", e->level,
                                             level));
