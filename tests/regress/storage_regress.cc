@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -54,8 +55,13 @@ TEST_CASE("regress: a stored node reached again as another element type is kData
   const absl::StatusOr<node_ref> root = IntCodec::save(rep, table, io);
   REQUIRE(root.ok());
   table.commit();
-  // Loading it as int64 again reuses the node; as std::string it is corrupt.
-  REQUIRE(IntCodec::load(*root, rep.depth, rep.size, table, io).ok());
+  // Loading it as int64 again reuses the node (adopted: the loaded tree holds a reference); as
+  // std::string it is corrupt.
+  absl::StatusOr<cowdb::internal::tree_rep> again =
+      IntCodec::load(*root, rep.depth, rep.size, table, io);
+  REQUIRE(again.ok());
+  const Ints back = pvec_access::adopt<Ints>(*std::move(again));
+  CHECK(back == ints);
   const absl::Status as_strings = StringCodec::load(*root, rep.depth, rep.size, table, io).status();
   CHECK(absl::IsDataLoss(as_strings));
   CHECK(as_strings.message().find("another element type") != absl::string_view::npos);
