@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <new>
+#include <optional>
 #include <random>
 #include <set>
 #include <tuple>
@@ -380,43 +381,35 @@ absl::Status DatabaseStore::AppendRecords(
 
 absl::Status DatabaseStore::WaitDurable(std::uint64_t seq, absl::Mutex* write_lock) {
   if (sync_ != Sync::kGroupCommit) return absl::OkStatus();
-  sync_mu_.Lock();
-  for (;;) {
-    if (!sync_error_.ok()) {
-      const absl::Status s = sync_error_;
-      sync_mu_.Unlock();
-      return s;
-    }
-    if (synced_ >= seq) break;
-    if (syncing_) {  // the running sync may cover this append: wait for it, then look again
-      sync_mu_.Await(absl::Condition(+[](bool* syncing) { return !*syncing; }, &syncing_));
-      continue;
-    }
-    // Lead a sync of everything written so far. The writer lock (taken before sync_mu_, the
-    // lock order) gives a consistent count and file; it is let go before the slow part, so
-    // that other writers append meanwhile and are covered by the next sync.
-    sync_mu_.Unlock();
-    write_lock->Lock();
-    const std::uint64_t target = written_;
-    NodeStore* const nodes = nodes_.get();  // Compact waits for !syncing_ before replacing it
-    sync_mu_.Lock();
-    if (syncing_ || synced_ >= seq || !sync_error_.ok()) {  // someone else led meanwhile
-      write_lock->Unlock();
-      continue;
-    }
-    syncing_ = true;
-    sync_mu_.Unlock();
-    write_lock->Unlock();
-    const absl::Status s = nodes->SyncWritten();
-    sync_mu_.Lock();
-    syncing_ = false;
-    if (s.ok()) {
-      synced_ = std::max(synced_, target);
-    } else {
-      sync_error_ = s;  // every later append is refused (SyncError)
-    }
+  const auto covered = [&]() -> std::optional<absl::Status> {
+    absl::MutexLock lock(&sync_mu_);
+    if (!sync_error_.ok()) return sync_error_;
+    if (synced_ >= seq) return absl::OkStatus();
+    return std::nullopt;
+  };
+  if (std::optional<absl::Status> done = covered()) return *done;
+  // One leader at a time: the others wait here, and find themselves covered by its sync when
+  // they get their turn (appends made during a sync are covered by the next one). Only Lock and
+  // Unlock: no condition waits.
+  absl::MutexLock leader(&leader_mu_);
+  if (std::optional<absl::Status> done = covered()) return *done;
+  std::uint64_t target = 0;
+  NodeStore* nodes = nullptr;
+  {
+    // The writer lock gives a consistent count and file; it is let go before the slow part.
+    // A Compact meanwhile retires `nodes` (kept alive; its sync then succeeds at once).
+    absl::MutexLock writers(write_lock);
+    if (!error_.ok()) return Broken();
+    target = written_;
+    nodes = nodes_.get();
   }
-  sync_mu_.Unlock();
+  const absl::Status s = nodes->SyncWritten();
+  absl::MutexLock lock(&sync_mu_);
+  if (!s.ok()) {
+    if (sync_error_.ok()) sync_error_ = s;  // every later append is refused (SyncError)
+    return s;
+  }
+  synced_ = std::max(synced_, target);
   return absl::OkStatus();
 }
 
@@ -516,12 +509,14 @@ absl::Status DatabaseStore::Compact(const RecoveredState& state) {
       }
       table.commit();
       table_.swap(table);  // the old table's entries are released as `table` goes
+      // A group-commit leader may be syncing the old files: they are retired (closed once that
+      // sync is done, kept until the store goes), not destroyed. The new files hold everything
+      // written so far, synced.
+      nodes_->Retire();
+      retired_.push_back(std::move(nodes_));
+      nodes_ = std::move(store);
       {
-        // A group-commit sync running on the old files must finish before they go; the new
-        // files hold everything written so far, synced.
         absl::MutexLock lock(&sync_mu_);
-        sync_mu_.Await(absl::Condition(+[](bool* syncing) { return !*syncing; }, &syncing_));
-        nodes_ = std::move(store);
         synced_ = std::max(synced_, written_);
       }
       first_file_ = new_first;

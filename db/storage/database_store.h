@@ -90,12 +90,12 @@ class DatabaseStore {
   // The sequence number of the last successful append (AppendVersion, AppendRef, AppendPrune).
   // REQUIRES: the caller's write lock, as for the appends.
   std::uint64_t last_written() const { return written_; }
-  // Sync::kGroupCommit: returns once the append numbered `seq` is durable. The first caller that
-  // finds no sync running becomes the leader: it takes `write_lock` (the database's writer lock,
-  // which the caller must NOT hold) just long enough to read how much is written, lets it go,
-  // syncs, and wakes the others, who return if that covered them (appends made during a sync
-  // are covered by the next). Errors: the sync's (sticky: later calls return it too, and every
-  // later append is refused). Other modes: returns OK at once. Thread-safe.
+  // Sync::kGroupCommit: returns once the append numbered `seq` is durable. Callers take turns as
+  // the leader; a leader whose append an earlier leader's sync covered returns at once, else it
+  // takes `write_lock` (the database's writer lock, which the caller must NOT hold) just long
+  // enough to read how much is written, lets it go, and syncs that much (appends made during a
+  // sync are covered by the next). Errors: the sync's (sticky: later calls return it too, and
+  // every later append is refused). Other modes: returns OK at once. Thread-safe.
   [[nodiscard]] absl::Status WaitDurable(std::uint64_t seq, absl::Mutex* write_lock);
 
   // A branch or tag set, deleted or renamed.
@@ -159,12 +159,15 @@ class DatabaseStore {
   const std::string dir_;
   const Sync sync_;
   std::uint64_t written_ = 0;  // AppendRecords calls that succeeded (the group commit sequence)
-  // Group commit (WaitDurable): the sequence number synced so far, whether a sync is running,
-  // and the error of a failed one. Lock order: the caller's write lock, then sync_mu_.
+  // Group commit (WaitDurable): leader_mu_ is held by the one caller syncing; sync_mu_ guards
+  // the sequence number synced so far and the error of a failed sync. Lock order: leader_mu_,
+  // then the caller's write lock, then a NodeStore's file lock or sync_mu_.
+  absl::Mutex leader_mu_ ABSL_ACQUIRED_BEFORE(sync_mu_);
   absl::Mutex sync_mu_;
   std::uint64_t synced_ ABSL_GUARDED_BY(sync_mu_) = 0;
-  bool syncing_ ABSL_GUARDED_BY(sync_mu_) = false;
   absl::Status sync_error_ ABSL_GUARDED_BY(sync_mu_);
+  // Data files replaced by Compact while a group-commit leader may still be syncing them.
+  std::vector<std::unique_ptr<NodeStore>> retired_;
   std::unique_ptr<FileLock> lock_;
   std::uint64_t database_id_ = 0;
   std::uint32_t first_file_ = 0;  // the first data file, as CURRENT names it

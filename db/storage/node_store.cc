@@ -109,7 +109,16 @@ absl::Status NodeStore::Sync() { return writer_ == nullptr ? NoWriter() : writer
 
 absl::Status NodeStore::SyncWritten() {
   absl::MutexLock lock(&file_mu_);
+  if (retired_) return absl::OkStatus();
   return writer_ == nullptr ? NoWriter() : writer_->SyncWritten();
+}
+
+void NodeStore::Retire() {
+  absl::MutexLock lock(&file_mu_);
+  retired_ = true;
+  if (writer_ != nullptr) (void)writer_->Close();  // its records are in the compacted files
+  writer_.reset();
+  readers_.clear();
 }
 
 absl::Status NodeStore::Roll() {

@@ -81,6 +81,11 @@ class NodeStore final : public internal::node_io {
   // one thread appending.
   [[nodiscard]] absl::Status SyncWritten() ABSL_LOCKS_EXCLUDED(file_mu_);
 
+  // Compaction replaced these files: closes the active file (after a SyncWritten in progress),
+  // after which SyncWritten returns OK at once (what it held is durable in the new files) and
+  // nothing else may be called.
+  void Retire() ABSL_LOCKS_EXCLUDED(file_mu_);
+
   // Syncs the active file, then starts the next one. On a sync error nothing changes.
   [[nodiscard]] absl::Status Roll();
   // After a failed Write or Sync: abandons the active file (the nodes written to it since the
@@ -108,6 +113,7 @@ class NodeStore final : public internal::node_io {
   // under file_mu_ from another.
   absl::Mutex file_mu_;
   std::unique_ptr<RecordLogWriter> writer_;
+  bool retired_ = false;  // guarded by file_mu_ (Retire, SyncWritten)
   std::map<std::uint32_t, std::unique_ptr<RecordLogReader>> readers_;
 };
 
