@@ -493,16 +493,16 @@ TEST_CASE("persistence: compaction reclaims pruned versions' disk space, nothing
   Ok(Database::Open()->Compact());
 }
 
-// Group commit: commits from concurrent threads share fdatasyncs (a slow device makes the
-// sharing certain: while one sync sleeps, the other threads' commits queue behind it); every
-// acknowledged commit is there after reopening. One thread alone syncs once per commit. A
+// Group commit: commits from concurrent threads share fdatasyncs (a slow device, 20 ms a sync,
+// makes the sharing certain: while one sync sleeps, the other threads' commits queue behind it;
+// about two commits share each sync); every acknowledged commit is there after reopening. One thread alone syncs once per commit. A
 // failed sync is reported by the commit waiting for it, and later writes are refused.
 TEST_CASE("persistence: group commit shares syncs between concurrent commits",
           "[database][persistence]") {
   TempDir dir;
   cowdb::storage::FaultInjectionEnv env(cowdb::storage::Env::Default());
   const Options group{.sync = cowdb::Sync::kGroupCommit};
-  constexpr int kThreads = 4, kCommits = 20;
+  constexpr int kThreads = 4, kCommits = 12;
   {
     auto db = Ok(cowdb::internal::DatabaseFactory::Open(&env, dir.path(), group));
     cowdb::testing::CreateDataset(*db, "main", "t", IotaVec(kThreads));
@@ -512,7 +512,7 @@ TEST_CASE("persistence: group commit shares syncs between concurrent commits",
     for (int i = 0; i < 3; ++i) cowdb::testing::SetElement(*db, "main", "t", 0, -i);
     CHECK(env.data_syncs() - before == 3);
     // Four threads, each committing to its own branch.
-    env.set_sync_delay(absl::Milliseconds(5));
+    env.set_sync_delay(absl::Milliseconds(20));
     before = env.data_syncs();
     std::atomic<int> failed{0};
     std::vector<std::thread> threads;
@@ -534,7 +534,7 @@ TEST_CASE("persistence: group commit shares syncs between concurrent commits",
     CHECK(failed.load() == 0);
     const std::uint64_t syncs = env.data_syncs() - before;
     INFO(syncs << " syncs for " << kThreads * kCommits << " commits");
-    CHECK(syncs <= kThreads * kCommits * 3 / 4);
+    CHECK(syncs <= kThreads * kCommits * 5 / 6);  // one sync per commit would be 48
   }
   {
     auto db = OpenAt(dir, group);
