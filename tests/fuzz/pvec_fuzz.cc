@@ -37,8 +37,8 @@
 //
 // Indices are read from [0, size + 1], so some are out of range: then the call must throw
 // std::out_of_range (as pvec.h documents) and change nothing. A few writes run with node
-// allocation failing after a budget (COWDB_TRACK_NODES): they complete or throw std::bad_alloc
-// and change nothing. After every operation: the new version (or the editor) passes
+// allocation failing after a budget (testing/node_accounting.cc): they complete or throw
+// std::bad_alloc and change nothing. After every operation: the new version (or the editor) passes
 // check_invariants() and equals its model by operator[], at(), row_id(), for_each_chunk, forward
 // and backward iteration and iterator jumps; then EVERY slot is compared with its model (chunk by
 // chunk, the fastest full read), so an operation that corrupted a chunk shared with an older

@@ -45,7 +45,7 @@ void RunModel(std::string_view config, const cowdb::Options& options, int steps,
   const std::string name(config);
   CAPTURE(name, seed, Catch::rngSeed());
   const std::int64_t live0 = cowdb::internal::live_nodes();
-  REQUIRE(live0 >= 0);  // COWDB_TRACK_NODES is on
+  REQUIRE(live0 >= 0);  // node accounting is on (tests/testing/node_accounting.cc)
   RunStats st;
   {
     SeededChoices choices(seed);

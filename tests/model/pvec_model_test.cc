@@ -1075,7 +1075,7 @@ TEMPLATE_TEST_CASE("pvec model: random operations on 8 live versions match std::
   using vec = typename TestType::vec;
   const std::uint64_t seed = announced_seed();
   const std::int64_t live0 = live_nodes();
-  REQUIRE(live0 >= 0);  // COWDB_TRACK_NODES is on
+  REQUIRE(live0 >= 0);  // node accounting is on (tests/testing/node_accounting.cc)
   const std::uint64_t checks0 = g_model_checks;
   model_stats stats;
   {

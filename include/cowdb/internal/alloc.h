@@ -10,24 +10,28 @@
 
 namespace cowdb::internal {
 
-// Live-node accounting for tests: compiled in when COWDB_TRACK_NODES is defined (the test targets
-// define it); otherwise live_nodes() always returns -1 and allocation pays nothing for it.
-#ifdef COWDB_TRACK_NODES
+// Live-node accounting and allocation-failure injection, for tests. Off unless a program turns
+// it on before it allocates its first node (the test binaries do, in
+// tests/testing/node_accounting.cc); while off, an allocation or a free pays one relaxed load and
+// a predictable branch, and live_nodes() returns -1. One library build serves both kinds of
+// program.
+inline std::atomic<bool> g_node_accounting{false};
 inline std::atomic<std::int64_t> g_live_nodes{0};
-inline void note_node_alloc() noexcept { g_live_nodes.fetch_add(1, std::memory_order_relaxed); }
-inline void note_node_free() noexcept { g_live_nodes.fetch_sub(1, std::memory_order_relaxed); }
-inline std::int64_t live_nodes() noexcept { return g_live_nodes.load(std::memory_order_relaxed); }
-#else
-inline void note_node_alloc() noexcept {}
-inline void note_node_free() noexcept {}
-inline std::int64_t live_nodes() noexcept { return -1; }
-#endif
 
-// Test hook: when set, called before every node allocation; it may throw std::bad_alloc to
-// simulate allocation failure. Only consulted when COWDB_TRACK_NODES is defined.
-#ifdef COWDB_TRACK_NODES
+// Test hook: when set (and accounting is on), called before every node allocation; it may throw
+// std::bad_alloc to simulate allocation failure. Set and cleared by a single test thread while no
+// other thread allocates.
 inline void (*g_before_node_alloc)() = nullptr;
-#endif
+
+inline void enable_node_accounting() noexcept {
+  g_node_accounting.store(true, std::memory_order_relaxed);
+}
+inline bool node_accounting() noexcept {
+  return g_node_accounting.load(std::memory_order_relaxed);
+}
+inline std::int64_t live_nodes() noexcept {
+  return node_accounting() ? g_live_nodes.load(std::memory_order_relaxed) : -1;
+}
 
 struct node_base {
   explicit node_base(std::uint32_t initial_count) noexcept : refs(1), count(initial_count) {}
@@ -54,22 +58,21 @@ inline bool dec_ref(const node_base* n) noexcept {
 // Raw storage for nodes, honoring over-aligned element types.
 template <std::size_t Align>
 inline void* allocate_node_storage(std::size_t bytes) {
-#ifdef COWDB_TRACK_NODES
-  if (g_before_node_alloc != nullptr) g_before_node_alloc();
-#endif
+  const bool counted = node_accounting();
+  if (counted && g_before_node_alloc != nullptr) [[unlikely]] g_before_node_alloc();
   void* p;
   if constexpr (Align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
     p = ::operator new(bytes, std::align_val_t{Align});
   } else {
     p = ::operator new(bytes);
   }
-  note_node_alloc();
+  if (counted) [[unlikely]] g_live_nodes.fetch_add(1, std::memory_order_relaxed);
   return p;
 }
 
 template <std::size_t Align>
 inline void free_node_storage(void* p) noexcept {
-  note_node_free();
+  if (node_accounting()) [[unlikely]] g_live_nodes.fetch_sub(1, std::memory_order_relaxed);
   if constexpr (Align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
     ::operator delete(p, std::align_val_t{Align});
   } else {

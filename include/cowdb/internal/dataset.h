@@ -113,6 +113,17 @@ class Dataset {
 template <class T>
 class TypedDataset;
 
+// The element types the library instantiates (db/datasets_*.cc; see the end of this file).
+#define COWDB_FOR_EACH_INTEGER_ELEMENT_TYPE(X) \
+  X(std::int32_t)                              \
+  X(std::uint32_t)                             \
+  X(std::int64_t)                              \
+  X(std::uint64_t)
+#define COWDB_FOR_EACH_OTHER_ELEMENT_TYPE(X) \
+  X(float)                                   \
+  X(double)                                  \
+  X(std::string)
+
 // The storage identity of a dataset element type T, and its loader (registered before main()
 // for every T whose TypedDataset is used: see RegisterStoredType).
 template <class T>
@@ -147,47 +158,12 @@ class TypedDataset final : public Dataset {
   std::size_t size() const noexcept override { return data_.size(); }
   const void* identity() const noexcept override { return data_.identity(); }
 
+  // Defined below the class, not inline: for the element types db/datasets_*.cc instantiate
+  // (extern templates at the end of this file), a program's translation units do not compile
+  // them again.
   DatasetMerge Merge3(const Dataset& ours, const Dataset& theirs, const merge_side* resolve,
-                      merge_mode mode) const override {
-    const auto& o = static_cast<const TypedDataset&>(ours).data_;
-    const auto& t = static_cast<const TypedDataset&>(theirs).data_;
-    DatasetMerge out;
-    if (resolve != nullptr) {
-      out.merged = std::make_shared<TypedDataset>(merge(data_, o, t, *resolve, mode));
-      return out;
-    }
-    auto r = merge(data_, o, t, mode);
-    if (r.ok()) {
-      out.merged = std::make_shared<TypedDataset>(r.merged());
-    } else {
-      // Rows named in base terms (for inserts at one place: the base row they precede).
-      out.conflicts.reserve(r.conflicts().size());
-      for (const merge_conflict<T>& c : r.conflicts()) {
-        out.conflicts.push_back({c.kind, c.base_index, c.ours_index.value_or(SIZE_MAX),
-                                 c.theirs_index.value_or(SIZE_MAX), c.ours_action,
-                                 c.theirs_action, Text(c.ours), Text(c.theirs)});
-      }
-      std::sort(out.conflicts.begin(), out.conflicts.end(),
-                [](const RowConflict& a, const RowConflict& b) {
-                  return std::tie(a.base_index, a.kind, a.ours_index, a.theirs_index) <
-                         std::tie(b.base_index, b.kind, b.ours_index, b.theirs_index);
-                });
-    }
-    return out;
-  }
-
-  DatasetDiff Diff(const Dataset& to, bool text, bool ranges) const override {
-    const auto d = diff(data_, static_cast<const TypedDataset&>(to).data_);
-    DatasetDiff out{d.modified_count(), d.appended_count(), d.truncated_count(),
-                    d.ranges().size(), d.inserted_count(), d.erased_count(), {},
-                    d.moved_count(), {}};
-    if constexpr (fmt::is_formattable<T>::value) {
-      if (text) out.text = fmt::format("{}", d);
-    }
-    if (ranges) out.range_list = d.ranges();
-    return out;
-  }
-
+                      merge_mode mode) const override;
+  DatasetDiff Diff(const Dataset& to, bool text, bool ranges) const override;
   void VisitNodes(const NodeVisitor& fn) const override { pvec_access::visit_nodes(data_, fn); }
   memory_stats Memory() const noexcept override { return data_.memory(); }
 
@@ -198,18 +174,7 @@ class TypedDataset final : public Dataset {
       return {};
     }
   }
-  absl::StatusOr<StoredTree> Save(node_table& table, node_io& io) const override {
-    if constexpr (storable<T>) {
-      const tree_rep& r = pvec_access::rep(data_);
-      absl::StatusOr<node_ref> root = stored_type<T>::codec::save(r, table, io);
-      if (!root.ok()) return root.status();
-      return StoredTree{*root, r.depth, r.size};
-    } else {
-      return absl::InvalidArgumentError(fmt::format(
-          "element type {} cannot be stored: make it trivially copyable or specialize "
-          "cowdb::codec<T> (cowdb/codec.h)", TypeName(typeid(T))));
-    }
-  }
+  absl::StatusOr<StoredTree> Save(node_table& table, node_io& io) const override;
 
  private:
   // Makes T's loader known to persistent databases (odr-uses stored_type<T>::registered, whose
@@ -231,6 +196,63 @@ class TypedDataset final : public Dataset {
   pvec<T> data_;
 };
 
+template <class T>
+DatasetMerge TypedDataset<T>::Merge3(const Dataset& ours, const Dataset& theirs,
+                                     const merge_side* resolve, merge_mode mode) const {
+  const auto& o = static_cast<const TypedDataset&>(ours).data_;
+  const auto& t = static_cast<const TypedDataset&>(theirs).data_;
+  DatasetMerge out;
+  if (resolve != nullptr) {
+    out.merged = std::make_shared<TypedDataset>(merge(data_, o, t, *resolve, mode));
+    return out;
+  }
+  auto r = merge(data_, o, t, mode);
+  if (r.ok()) {
+    out.merged = std::make_shared<TypedDataset>(r.merged());
+  } else {
+    // Rows named in base terms (for inserts at one place: the base row they precede).
+    out.conflicts.reserve(r.conflicts().size());
+    for (const merge_conflict<T>& c : r.conflicts()) {
+      out.conflicts.push_back({c.kind, c.base_index, c.ours_index.value_or(SIZE_MAX),
+                               c.theirs_index.value_or(SIZE_MAX), c.ours_action,
+                               c.theirs_action, Text(c.ours), Text(c.theirs)});
+    }
+    std::sort(out.conflicts.begin(), out.conflicts.end(),
+              [](const RowConflict& a, const RowConflict& b) {
+                return std::tie(a.base_index, a.kind, a.ours_index, a.theirs_index) <
+                       std::tie(b.base_index, b.kind, b.ours_index, b.theirs_index);
+              });
+  }
+  return out;
+}
+
+template <class T>
+DatasetDiff TypedDataset<T>::Diff(const Dataset& to, bool text, bool ranges) const {
+  const auto d = diff(data_, static_cast<const TypedDataset&>(to).data_);
+  DatasetDiff out{d.modified_count(), d.appended_count(), d.truncated_count(),
+                  d.ranges().size(), d.inserted_count(), d.erased_count(), {},
+                  d.moved_count(), {}};
+  if constexpr (fmt::is_formattable<T>::value) {
+    if (text) out.text = fmt::format("{}", d);
+  }
+  if (ranges) out.range_list = d.ranges();
+  return out;
+}
+
+template <class T>
+absl::StatusOr<StoredTree> TypedDataset<T>::Save(node_table& table, node_io& io) const {
+  if constexpr (storable<T>) {
+    const tree_rep& r = pvec_access::rep(data_);
+    absl::StatusOr<node_ref> root = stored_type<T>::codec::save(r, table, io);
+    if (!root.ok()) return root.status();
+    return StoredTree{*root, r.depth, r.size};
+  } else {
+    return absl::InvalidArgumentError(fmt::format(
+        "element type {} cannot be stored: make it trivially copyable or specialize "
+        "cowdb::codec<T> (cowdb/codec.h)", TypeName(typeid(T))));
+  }
+}
+
 // The writable state of one dataset inside a transaction.
 class DatasetEditor {
  public:
@@ -245,13 +267,26 @@ class TypedEditor final : public DatasetEditor {
  public:
   explicit TypedEditor(const pvec<T>& from) : editor_(from.transient()) {}
   typename pvec<T>::editor& editor() noexcept { return editor_; }
-  DatasetPtr Freeze() const override {
-    return std::make_shared<TypedDataset<T>>(editor_.persistent());
-  }
+  DatasetPtr Freeze() const override;
 
  private:
   typename pvec<T>::editor editor_;
 };
+
+template <class T>
+DatasetPtr TypedEditor<T>::Freeze() const {
+  return std::make_shared<TypedDataset<T>>(editor_.persistent());
+}
+
+// The element types most datasets hold: their TypedDataset and TypedEditor are compiled once,
+// in the library (db/datasets_*.cc), not in every translation unit that uses them (the merge,
+// diff and storage code is most of what a database user's file compiles).
+#define COWDB_EXTERN_DATASET(T)          \
+  extern template class TypedDataset<T>; \
+  extern template class TypedEditor<T>;
+COWDB_FOR_EACH_INTEGER_ELEMENT_TYPE(COWDB_EXTERN_DATASET)
+COWDB_FOR_EACH_OTHER_ELEMENT_TYPE(COWDB_EXTERN_DATASET)
+#undef COWDB_EXTERN_DATASET
 
 }  // namespace cowdb::internal
 
