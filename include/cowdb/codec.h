@@ -18,6 +18,17 @@
 // checksummed, but a codec is the last line of defence against a corrupt file. cowdb ships a
 // codec for std::string (a 64-bit length, then the bytes).
 //
+// A type that only in-memory databases will hold says so instead of writing a codec:
+//
+//   template <>
+//   struct cowdb::codec<Scratch> : cowdb::memory_only {};
+//
+// Its datasets then work in every in-memory database; a commit that would write one to a
+// persistent database fails with kInvalidArgument naming the type, and writes nothing. A dataset
+// element type that is neither trivially copyable nor has a codec of either kind does not
+// compile: Snapshot::Get, Transaction::Get, Edit, Put and Create stop with a static_assert that
+// says what to add.
+//
 // Thread-safety: encode and decode may be called from several threads at once.
 #ifndef COWDB_CODEC_H_
 #define COWDB_CODEC_H_
@@ -47,6 +58,15 @@ concept has_codec = requires(const T& v, std::string* out, std::string_view* in)
 // T can be stored by a persistent database: trivially copyable, or with a codec.
 template <class T>
 concept storable = std::is_trivially_copyable_v<T> || has_codec<T>;
+
+// The base of a codec<T> specialization that declares T in-memory only (see the file comment).
+struct memory_only {
+  static constexpr bool kMemoryOnly = true;
+};
+
+// T's codec declares it in-memory only.
+template <class T>
+concept memory_only_element = requires { requires codec<T>::kMemoryOnly; };
 
 template <>
 struct codec<std::string> {

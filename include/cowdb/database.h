@@ -123,7 +123,8 @@ class Database {
   // visible (Options::sync says when it is durable), and reopening finds every version, branch
   // and tag, with the versions sharing their chunks again. Everything else works as in memory.
   // Element types are stored as their bytes (trivially copyable types) or through a
-  // cowdb::codec<T> (codec.h); a commit of another type is kInvalidArgument. A stored dataset
+  // cowdb::codec<T> (codec.h); committing a type declared in-memory only (cowdb::memory_only)
+  // is kInvalidArgument, and any other type does not compile as an element. A stored dataset
   // is read back as the type whose name, size, alignment and encoding it was stored with: Get
   // with another type is kInvalidArgument naming both, as in memory.
   // Cost: reads the header of every record in the data files, the history records, and every

@@ -51,9 +51,24 @@ struct VersionInfo {
 
 // What the element type T of a database dataset needs: copies, and operator== (diffs and merges
 // compare rows). Get, Edit, Put and Create refuse any other type at the call, naming this
-// concept; for a struct, add `friend bool operator==(const T&, const T&) = default;`.
+// concept; for a struct, add `friend bool operator==(const T&, const T&) = default;`. T must
+// also be storable (trivially copyable, or with a cowdb::codec<T>) or declared in-memory only
+// (codec.h); otherwise those calls stop at a static_assert that says what to add.
 template <class T>
 concept dataset_element = std::copy_constructible<T> && std::equality_comparable<T>;
+
+namespace internal {
+// Stops the compilation at the user's Get, Edit, Put or Create when T cannot be stored and is not
+// declared in-memory only (cowdb/codec.h). Compile time only.
+template <class T>
+constexpr void require_declared_storage() {
+  static_assert(storable<T> || memory_only_element<T>,
+                "cowdb: this dataset element type cannot be stored and is not declared "
+                "in-memory only. Make it trivially copyable, or specialize cowdb::codec<T> "
+                "(encode/decode, see cowdb/codec.h), or, for in-memory databases only, declare "
+                "`template <> struct cowdb::codec<T> : cowdb::memory_only {};`");
+}
+}  // namespace internal
 
 // A dataset as listed by Snapshot::Datasets().
 struct DatasetInfo {
@@ -81,6 +96,7 @@ class Snapshot {
   // Errors: kNotFound if there is no such dataset; kInvalidArgument if it holds another type.
   template <dataset_element T>
   [[nodiscard]] absl::StatusOr<pvec<T>> Get(std::string_view name) const {
+    internal::require_declared_storage<T>();
     absl::StatusOr<const internal::Dataset*> d = Find(name, typeid(T));
     if (!d.ok()) return d.status();
     return static_cast<const internal::TypedDataset<T>&>(**d).data();

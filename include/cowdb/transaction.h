@@ -119,6 +119,7 @@ class Transaction {
   // copy of the data. Errors: kFailedPrecondition, kNotFound, kInvalidArgument (type).
   template <dataset_element T>
   [[nodiscard]] absl::StatusOr<pvec<T>> Get(std::string_view name) const {
+    internal::require_declared_storage<T>();
     absl::StatusOr<internal::DatasetPtr> d = Current(name, typeid(T));
     if (!d.ok()) return d.status();
     return static_cast<const internal::TypedDataset<T>&>(**d).data();
@@ -129,6 +130,7 @@ class Transaction {
   // the dataset is replaced (Put, Drop). O(log datasets). Errors: as Get.
   template <dataset_element T>
   [[nodiscard]] absl::StatusOr<typename pvec<T>::editor*> Edit(std::string_view name) {
+    internal::require_declared_storage<T>();
     absl::StatusOr<internal::DatasetEditor*> e = Editor(name, typeid(T), &MakeEditor<T>);
     if (!e.ok()) return e.status();
     return &static_cast<internal::TypedEditor<T>*>(*e)->editor();
@@ -138,6 +140,7 @@ class Transaction {
   // take, ...). O(log datasets). Errors: as Get.
   template <dataset_element T>
   [[nodiscard]] absl::Status Put(std::string_view name, pvec<T> data) {
+    internal::require_declared_storage<T>();
     return Install(name, typeid(T), std::make_shared<internal::TypedDataset<T>>(std::move(data)),
                    /*create=*/false);
   }
@@ -146,6 +149,7 @@ class Transaction {
   // kInvalidArgument (bad name).
   template <dataset_element T>
   [[nodiscard]] absl::Status Create(std::string_view name, pvec<T> data = {}) {
+    internal::require_declared_storage<T>();
     return Install(name, typeid(T), std::make_shared<internal::TypedDataset<T>>(std::move(data)),
                    /*create=*/true);
   }

@@ -215,6 +215,10 @@ struct fmt::formatter<Elem> : fmt::formatter<I64> {
   }
 };
 
+// Elem is not trivially copyable and has no encode/decode: in-memory databases only.
+template <>
+struct cowdb::codec<Elem> : cowdb::memory_only {};
+
 namespace {
 
 // ---- models -------------------------------------------------------------------------------------

@@ -182,6 +182,10 @@ const auto kAborted = absl::StatusCode::kAborted;
 
 }  // namespace
 
+// Trade is not trivially copyable and has no encode/decode: in-memory databases only.
+template <>
+struct cowdb::codec<Trade> : cowdb::memory_only {};
+
 // ---- kNotFound ---------------------------------------------------------------------------------
 
 TEST_CASE_METHOD(Fixture, "unknown branch -> kNotFound naming it", "[errors]") {

@@ -49,11 +49,18 @@ struct Point {
   friend bool operator==(const Point&, const Point&) = default;
 };
 
-// Not storable: not trivially copyable and no cowdb::codec.
+// Not storable: not trivially copyable, and its codec declares it in-memory only.
 struct Boxed {
   std::vector<int> v;
   friend bool operator==(const Boxed&, const Boxed&) = default;
 };
+
+}  // namespace
+
+template <>
+struct cowdb::codec<Boxed> : cowdb::memory_only {};
+
+namespace {
 
 std::unique_ptr<Database> OpenAt(const TempDir& dir, Options options = {}) {
   absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(dir.path(), options);
@@ -293,13 +300,15 @@ TEST_CASE("persistence: misuse and bad directories get clear errors, nothing cha
     CHECK(absl::IsInvalidArgument(s));
     CHECK_THAT(std::string(s.message()), Contains("long") && Contains("double"));
   }
-  SECTION("an element type that cannot be stored") {
+  SECTION("an element type declared in-memory only") {
     {  // (a live Transaction keeps the database, and its directory lock, alive)
       Transaction t = Ok(db->Begin("main"));
       Ok(t.Create<Boxed>("boxed", pvec<Boxed>{Boxed{{1}}}));
       const absl::Status s = t.Commit("boxed").status();
       CHECK(absl::IsInvalidArgument(s));
-      CHECK_THAT(std::string(s.message()), Contains("boxed") && Contains("codec"));
+      CHECK_THAT(std::string(s.message()),
+                 Contains("boxed") && Contains("Boxed") && Contains("in-memory only") &&
+                     Contains("codec"));
     }
     CHECK(Ok(db->Head("main")) == v2);
     // The database still works and the failure left nothing behind.
@@ -316,6 +325,24 @@ TEST_CASE("persistence: misuse and bad directories get clear errors, nothing cha
     CHECK(absl::IsFailedPrecondition(s));
     CHECK_THAT(std::string(s.message()), Contains("notes.txt"));
   }
+}
+
+TEST_CASE("persistence: a type declared in-memory only works in memory as any other",
+          "[database][persistence]") {
+  auto db = Database::Open();
+  const VersionId v1 = cowdb::testing::CreateDataset(*db, "main", "boxed",
+                                                     pvec<Boxed>{Boxed{{1}}, Boxed{{2, 3}}});
+  Ok(db->CreateBranch("exp"));
+  {
+    Transaction t = Ok(db->Begin("exp"));
+    Ok(t.Edit<Boxed>("boxed"))->set(1, Boxed{{4}});
+    Ok(t.Commit("fix"));
+  }
+  CHECK(Ok(Ok(db->OpenSnapshot(v1)).Get<Boxed>("boxed")) == pvec<Boxed>{Boxed{{1}}, Boxed{{2, 3}}});
+  CHECK(Ok(Ok(db->OpenSnapshot("exp")).Get<Boxed>("boxed")) == pvec<Boxed>{Boxed{{1}}, Boxed{{4}}});
+  const cowdb::DatabaseDiff d = Ok(db->Diff("main", "exp"));
+  REQUIRE(d.changed.size() == 1);
+  CHECK(d.changed[0].modified == 1);
 }
 
 TEST_CASE("persistence: a torn tail is dropped, a flipped byte is kDataLoss naming the file",

@@ -90,6 +90,10 @@ std::int64_t NodesOf(const pvec<I64>& v) {
 
 }  // namespace
 
+// Trade is not trivially copyable and has no encode/decode: in-memory databases only.
+template <>
+struct cowdb::codec<Trade> : cowdb::memory_only {};
+
 TEST_CASE("a new database has branch \"main\" at the empty version v1", "[database]") {
   const auto db = Database::Open();
   const auto branches = db->Branches();

@@ -103,7 +103,7 @@ class Dataset {
   virtual void VisitNodes(const NodeVisitor& fn) const = 0;
   virtual memory_stats Memory() const noexcept = 0;
   // The element type's storage tag (name, size, alignment, byte order, encoding, tree shape);
-  // empty when the type cannot be stored (neither trivially copyable nor with a cowdb::codec).
+  // empty when the type cannot be stored (declared in-memory only, cowdb/codec.h).
   virtual std::string_view StoredType() const noexcept = 0;
   // Writes the nodes of the tree that `table` does not know (node_codec.h, tree_codec::save).
   // REQUIRES: !StoredType().empty().
@@ -248,8 +248,9 @@ absl::StatusOr<StoredTree> TypedDataset<T>::Save(node_table& table, node_io& io)
     return StoredTree{*root, r.depth, r.size};
   } else {
     return absl::InvalidArgumentError(fmt::format(
-        "element type {} cannot be stored: make it trivially copyable or specialize "
-        "cowdb::codec<T> (cowdb/codec.h)", TypeName(typeid(T))));
+        "element type {} is declared in-memory only (cowdb::memory_only): a persistent database "
+        "cannot store it; give it a cowdb::codec<T> with encode/decode (cowdb/codec.h)",
+        TypeName(typeid(T))));
   }
 }
 
