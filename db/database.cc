@@ -236,6 +236,7 @@ absl::StatusOr<VersionId> Database::Merge(std::string_view source, std::string_v
 }
 
 std::size_t Database::Prune() { return impl_->Prune(); }
+std::size_t Database::Prune(const Retention& policy) { return impl_->Prune(policy); }
 
 absl::Status Database::Compact() { return impl_->Compact(); }
 

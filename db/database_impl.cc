@@ -267,26 +267,28 @@ std::vector<VersionPtr> DatabaseImpl::AllVersions() const {
   return out;  // ascending ids
 }
 
-std::size_t DatabaseImpl::Prune() {
+std::size_t DatabaseImpl::Prune(const Retention& policy) {
   std::vector<VersionPtr> dropped;  // released after the locks, outside the critical sections
   absl::MutexLockMaybe write(WriteLock());
   std::unordered_set<std::uint64_t> keep;
   std::vector<std::uint64_t> doomed;
   {
     absl::MutexLock lock(&mu_);
+    // With no rule set everything reachable stays; otherwise a branch keeps its count window,
+    // a tag its version, and both the versions younger than the age limit.
     const absl::Time now = absl::Now();
+    const bool keep_all = !policy.keep_last_versions && !policy.keep_newer_than;
     for (const RefTable* table : {&branches_, &tags_}) {
+      const std::size_t window =
+          keep_all ? SIZE_MAX : (table == &tags_ ? 0 : policy.keep_last_versions.value_or(0));
+      // The age rule must look at the whole reachable history; the count rule only this far.
+      const std::size_t walk = policy.keep_newer_than ? SIZE_MAX : window;
       for (const auto& [name, head] : *table) {
-        const std::size_t window = options_.keep_last_versions == 0 ||
-                                           options_.keep_newer_than > absl::ZeroDuration()
-                                       ? SIZE_MAX
-                                       : options_.keep_last_versions;
-        for (const auto& [id, dist] : AncestorsLocked(head, window)) {
+        for (const auto& [id, dist] : AncestorsLocked(head, walk)) {
           const VersionPtr& v = Find(id);
           if (v == nullptr) continue;
-          const bool in_window =
-              options_.keep_last_versions == 0 || dist <= options_.keep_last_versions;
-          if (in_window || now - v->info.time < options_.keep_newer_than) keep.insert(id.value);
+          const bool young = policy.keep_newer_than && now - v->info.time < *policy.keep_newer_than;
+          if (dist <= window || young) keep.insert(id.value);
         }
       }
     }

@@ -78,10 +78,11 @@ class DatabaseImpl {
   // Every retained version (for memory reports).
   std::vector<VersionPtr> AllVersions() const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Forgets versions outside every branch's and tag's retention window; returns how many. A
-  // persistent database then compacts its files when Options::compact_below says so (a failed
-  // compaction changes nothing and is retried by the next Prune).
-  std::size_t Prune() ABSL_LOCKS_EXCLUDED(mu_);
+  // Forgets the versions `policy` does not keep (see Retention); returns how many. A persistent
+  // database then compacts its files when Options::compact_below says so (a failed compaction
+  // changes nothing and is retried by the next Prune).
+  std::size_t Prune(const Retention& policy) ABSL_LOCKS_EXCLUDED(mu_);
+  std::size_t Prune() ABSL_LOCKS_EXCLUDED(mu_) { return Prune(options_.retention()); }
 
   // A persistent database rewrites its data files to hold only the retained history
   // (storage::DatabaseStore::Compact); in memory, nothing to do. Writers wait; readers do not.

@@ -212,12 +212,16 @@ class Database {
                                                 std::vector<Conflict>* conflicts = nullptr);
 
   // ---- retention and memory ----------------------------------------------------------------
-  // Forgets the versions outside the retention window of every branch and tag (see Options);
-  // their memory is freed once no snapshot pins them. Returns how many were forgotten.
-  // O(retained versions). A persistent database then compacts its files when
-  // Options::compact_below says so (as Compact(); if that fails nothing is lost and the next
-  // Prune tries again -- call Compact() to see the error).
+  // Forgets the versions the retention rules of Options do not keep (see Retention: branch
+  // heads and tagged versions always stay); their memory is freed once no snapshot pins them.
+  // Returns how many were forgotten. O(retained versions), and walks each branch's and tag's
+  // whole history when keep_newer_than is set. A persistent database then compacts its files
+  // when Options::compact_below says so (as Compact(); if that fails nothing is lost and the
+  // next Prune tries again -- call Compact() to see the error). Thread-safety: as a commit.
   std::size_t Prune();
+  // The same with the rules of `policy` instead of the options' (a one-off clean-up); the
+  // options stay as they are. Errors: none.
+  std::size_t Prune(const Retention& policy);
 
   // A persistent database rewrites its data files to hold only the retained versions (with
   // their chunks shared as in memory), the ancestry of pruned ones, and the branches and tags,

@@ -8,6 +8,7 @@
 #define COWDB_OPTIONS_H_
 
 #include <cstddef>
+#include <optional>
 
 #include "absl/time/time.h"
 
@@ -43,18 +44,30 @@ enum class Sync {
   kNone,
 };
 
+// Which versions Database::Prune() keeps. Every branch head and every tagged version is always
+// kept, and a version is kept when any rule keeps it:
+// - keep_last_versions = N: the versions at most N steps behind a branch's head (steps follow
+//   every parent, both sides of a merge; 0 = the head only). A tag pins its own version only.
+// - keep_newer_than = D: every version a branch or tag reaches that was committed less than D
+//   before the Prune.
+// With neither rule set, nothing a branch or tag reaches is forgotten (tags keep their history
+// too): Prune() then forgets only versions of deleted branches and tags.
+struct Retention {
+  std::optional<std::size_t> keep_last_versions = std::nullopt;
+  std::optional<absl::Duration> keep_newer_than = std::nullopt;
+};
+
 struct Options {
   // Conflict detection for commits that race with other commits on the same branch.
   // Default: kElement.
   ConflictMode conflict_mode = ConflictMode::kElement;
 
-  // Retention: Prune() keeps, for each branch and tag, its head and the last
-  // `keep_last_versions` versions of its history (0 = the whole history). Default: 0.
-  std::size_t keep_last_versions = 0;
-
-  // Retention: Prune() also keeps every reachable version younger than this.
-  // Default: absl::ZeroDuration() (age keeps nothing extra).
-  absl::Duration keep_newer_than = absl::ZeroDuration();
+  // Retention, the rules of Prune() (see Retention): each branch's last `keep_last_versions`
+  // versions, and every version younger than `keep_newer_than`. Each works alone; unset, a rule
+  // keeps nothing extra, and with both unset Prune() forgets only what no branch or tag reaches.
+  // Default: both unset.
+  std::optional<std::size_t> keep_last_versions = std::nullopt;
+  std::optional<absl::Duration> keep_newer_than = std::nullopt;
 
   // Run Prune() after every commit and merge. Default: false.
   bool auto_prune = false;
@@ -66,6 +79,9 @@ struct Options {
   // bytes the retained versions need fall below this fraction of the files' bytes and at least
   // 1 MiB would be reclaimed. 0 = never automatically. Default: 0.5.
   double compact_below = 0.5;
+
+  // The retention rules above as one value.
+  Retention retention() const { return {keep_last_versions, keep_newer_than}; }
 };
 
 }  // namespace cowdb

@@ -5,7 +5,7 @@
 // finished, names are unknown or malformed, indices are out of range, branches are merged,
 // renamed and deleted under open transactions, versions are pruned.
 //
-// Input: the last bytes pick the options (keep_last_versions 0..6, auto_prune, conflict mode),
+// Input: the last bytes pick the options (keep_last_versions 0..6 or unset, auto_prune, conflict mode),
 // then the operations read their choices until the input is used up (FuzzedDataProvider reads
 // integers from the end). Everything is compared with the model after EVERY operation
 // (ModelConfig::full_check_every = 1): an operation that fails must leave every branch, tag,
@@ -56,7 +56,8 @@ void Abort(const std::string& message) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzedDataProvider in(data, size);
   cowdb::Options options;
-  options.keep_last_versions = in.ConsumeIntegralInRange<std::size_t>(0, 6);
+  const std::size_t keep = in.ConsumeIntegralInRange<std::size_t>(0, 7);  // 7: unset
+  if (keep < 7) options.keep_last_versions = keep;
   options.auto_prune = in.ConsumeBool();
   options.conflict_mode =
       in.ConsumeBool() ? cowdb::ConflictMode::kDataset : cowdb::ConflictMode::kElement;

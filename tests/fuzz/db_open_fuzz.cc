@@ -299,7 +299,7 @@ Image Build(unsigned config) {
   {
     cowdb::Options options;
     options.sync = cowdb::Sync::kNone;
-    options.keep_last_versions = prune ? 2 : 0;
+    options.keep_last_versions = prune ? std::optional<std::size_t>(2) : std::nullopt;
     options.compact_below = 0;  // compactions only when asked for
     std::unique_ptr<cowdb::Database> db = Ok(cowdb::Database::Open(dir, options), "create");
     std::uint64_t last = 1;

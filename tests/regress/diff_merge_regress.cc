@@ -49,3 +49,25 @@ TEST_CASE("bug: merge lists structural conflicts before element conflicts", "[me
     CHECK(r.conflicts()[1].base_index == 5);
   }
 }
+
+// Found by the database model test (element/prune5, seed 1) on 2026-12-05: after a criss-cross of
+// merges, ours held a base row out of base order (moved) and theirs had replaced every row; the
+// test's model merged the row as erased, but merge.h calls a row moved on one side and erased on
+// the other a kModifyErase conflict, and with kOurs keeps it at ours' place. The engine was right
+// and the model (tests/testing/db_model.h, MergeRows) was fixed; this pins the engine's rule.
+TEST_CASE("regress: a row moved on one side and erased on the other is a kModifyErase conflict",
+          "[merge][regress]") {
+  const Tiny base{0, 1, 2, 3};
+  // ours moves row 0 to the end (a sort by a key that puts 0 last); theirs erases it.
+  const Tiny ours = base.stable_sort({}, [](int x) { return x == 0 ? 10 : x; });
+  REQUIRE(ours == Tiny{1, 2, 3, 0});
+  const Tiny theirs = base.erase(0);
+  const auto r = cowdb::merge(base, ours, theirs);
+  REQUIRE(r.conflicts().size() == 1);
+  CHECK(r.conflicts()[0].kind == cowdb::conflict_kind::kModifyErase);
+  CHECK(r.conflicts()[0].base_index == 0);
+  const Tiny kept = r.resolve(cowdb::merge_side::kOurs);
+  CHECK(kept == Tiny{1, 2, 3, 0});
+  CHECK(kept.row_id(3) == base.row_id(0));
+  CHECK(r.resolve(cowdb::merge_side::kTheirs) == Tiny{1, 2, 3});
+}

@@ -30,8 +30,9 @@
 // - Database::Merge fast-forwards, does nothing (source already merged), or merges with
 //   merge_mode::kValues against the newest common ancestor over the whole history (pruned
 //   versions included), failing with kFailedPrecondition if that ancestor was pruned.
-// - Prune keeps the retained versions within keep_last_versions steps of a branch or tag head,
-//   counted over the whole history; Log lists retained ancestors and stops at pruned ones.
+// - Prune keeps the retained versions within keep_last_versions steps of a branch head, counted
+//   over the whole history, and each tag's version (with keep_last_versions unset: everything a
+//   branch or tag reaches); Log lists retained ancestors and stops at pruned ones.
 // Every ModelConfig::full_check_every steps, and at the end, EVERYTHING is compared: Branches(),
 // Tags(), every branch head and tag, every held snapshot (id, parents, message, Datasets(),
 // contents, type checks), every open transaction's view, the retained versions, the memory
@@ -211,6 +212,9 @@ struct CatalogOutcome {
   Catalog merged;
   std::vector<Conflict> conflicts;
   bool unordered = false;  // some dataset's merge is only predicted as a set of rows
+  // Rows of an unordered merge that the database may keep or erase (see MergeRows): ignored by
+  // the row-set check.
+  std::set<std::uint64_t> either;
 };
 
 // The three-way merge of merge.h by row identity, for histories in which no side reorders base
@@ -218,8 +222,9 @@ struct CatalogOutcome {
 // append, push_back, pop_back, take, resize, transform, fresh copies). Per base row, each side
 // kept it (maybe with a new value) or erased it; rows a side inserted sit at a "gap": before the
 // next base row that side kept (base.size() at the end). Conflicts: a row changed on both sides
-// (kValues: to different values; kWrites: at all), changed on one side and erased on the other,
-// erased on both (kWrites), rows inserted at one gap on both sides (kValues: unless equal).
+// (kValues: to different values; kWrites: at all), changed or moved (a criss-cross of merges
+// can leave a base row out of place) on one side and erased on the other, erased on both
+// (kWrites), rows inserted at one gap on both sides (kValues: unless equal).
 // Appends the base rows in conflict (for inserts, the gap) to *conflicts when `side` is empty;
 // the result decides conflicts for `side` (ours when empty): its value, its action, its inserted
 // rows first.
@@ -243,10 +248,44 @@ inline std::vector<bool> LongestRising(const std::vector<std::size_t>& v) {
   return out;
 }
 
+// For each of `v` (distinct values): 0 if it is in no longest strictly rising subsequence, 2 if
+// it is in every one, 1 if in some. O(n log n): the longest run ending at and starting at each.
+inline std::vector<int> RisingMembership(const std::vector<std::size_t>& v) {
+  const std::size_t n = v.size();
+  auto ending = [n](const std::vector<std::size_t>& x) {  // longest rising run ending at each
+    std::vector<std::size_t> tails, out(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto it = std::lower_bound(tails.begin(), tails.end(), x[i]);
+      out[i] = static_cast<std::size_t>(it - tails.begin()) + 1;
+      if (it == tails.end()) tails.push_back(x[i]); else *it = x[i];
+    }
+    return out;
+  };
+  const std::vector<std::size_t> end_at = ending(v);
+  std::vector<std::size_t> mirrored(n);  // reversed and negated: runs starting at each
+  for (std::size_t i = 0; i < n; ++i) mirrored[i] = SIZE_MAX - v[n - 1 - i];
+  const std::vector<std::size_t> start_rev = ending(mirrored);
+  std::size_t longest = 0;
+  for (std::size_t len : end_at) longest = std::max(longest, len);
+  std::vector<int> out(n, 0);
+  std::map<std::size_t, std::size_t> at_length;  // run position -> rows in some longest run there
+  for (std::size_t i = 0; i < n; ++i) {
+    if (end_at[i] + start_rev[n - 1 - i] - 1 == longest) {
+      out[i] = 1;
+      ++at_length[end_at[i]];
+    }
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (out[i] == 1 && at_length[end_at[i]] == 1) out[i] = 2;
+  }
+  return out;
+}
+
 template <class T>
 ModelDataset MergeRows(const ModelDataset& b, const ModelDataset& o, const ModelDataset& t,
                        std::optional<cowdb::merge_side> side, std::vector<std::size_t>* conflicts,
-                       cowdb::merge_mode mode, bool* unordered) {
+                       cowdb::merge_mode mode, bool* unordered,
+                       std::set<std::uint64_t>* either) {
   const bool writes = mode == cowdb::merge_mode::kWrites;
   const bool ours_decide = side.value_or(cowdb::merge_side::kOurs) == cowdb::merge_side::kOurs;
   const std::vector<T>& bv = Elems<T>(b);
@@ -256,6 +295,10 @@ ModelDataset MergeRows(const ModelDataset& b, const ModelDataset& o, const Model
   struct SideRows {
     std::vector<std::ptrdiff_t> kept;                       // base row -> side position, or -1
     std::map<std::size_t, std::vector<std::size_t>> ins;  // gap -> side positions
+    // Base row -> kept in no longest run of rows in base order: diff reports it moved. A row in
+    // some such run but not all may or may not be reported moved (the engine picks among equally
+    // long runs, weighing pieces of rows; this model does not follow its choice).
+    std::vector<bool> moved, maybe_moved;
   };
   // A side's rows inserted are at the gap of the next base row it kept in place: rows of the
   // longest run of base rows it keeps in base order (as merge.h's engine; a row moved elsewhere
@@ -272,8 +315,15 @@ ModelDataset MergeRows(const ModelDataset& b, const ModelDataset& o, const Model
       kept_i.push_back(i);
     }
     const std::vector<bool> in_place = LongestRising(kept_b);
+    const std::vector<int> runs = RisingMembership(kept_b);
     std::vector<bool> marks_gap(s.ids.size(), false);
-    for (std::size_t k = 0; k < kept_i.size(); ++k) marks_gap[kept_i[k]] = in_place[k];
+    out.moved.assign(nb, false);
+    out.maybe_moved.assign(nb, false);
+    for (std::size_t k = 0; k < kept_i.size(); ++k) {
+      marks_gap[kept_i[k]] = in_place[k];
+      out.moved[kept_b[k]] = runs[k] == 0;
+      out.maybe_moved[kept_b[k]] = runs[k] == 1;
+    }
     std::vector<std::size_t> pending;
     for (std::size_t i = 0; i < s.ids.size(); ++i) {
       const auto it = base_pos.find(s.ids[i]);
@@ -406,7 +456,14 @@ ModelDataset MergeRows(const ModelDataset& b, const ModelDataset& o, const Model
     }
     if (po < 0 || pt < 0) {  // erased on one side
       const bool o_kept = po >= 0;
-      if (!(o_kept ? mo : mt)) continue;  // unchanged on the other side: erased
+      // Unchanged and in place on the other side: erased. Changed or moved: kModifyErase. Maybe
+      // moved (only in an unordered merge: rows out of base order): the engine's choice.
+      const SideRows& kept_side = o_kept ? so : st;
+      if (!(o_kept ? mo : mt) && kept_side.maybe_moved[r]) {
+        either->insert(b.ids[r]);
+        continue;
+      }
+      if (!(o_kept ? mo : mt) && !kept_side.moved[r]) continue;
       found.push_back(r);
       if (o_kept == ours_decide) {
         o_kept ? emit(o, ov, static_cast<std::size_t>(po)) : emit(t, tv, static_cast<std::size_t>(pt));
@@ -500,14 +557,21 @@ inline Catalog ReadCatalog(const cowdb::Snapshot& s) {
   return cat;
 }
 
-// The same rows (ids with their values), in any order.
-inline bool SameRowSet(const ModelDataset& a, const ModelDataset& b) {
-  if (a.kind != b.kind || a.ids.size() != b.ids.size()) return false;
+// The same rows (ids with their values), in any order, ignoring the rows of `ignore`.
+inline bool SameRowSet(const ModelDataset& a, const ModelDataset& b,
+                       const std::set<std::uint64_t>& ignore = {}) {
+  if (a.kind != b.kind) return false;
   return WithKind(a.kind, [&](auto tag) {
     using T = decltype(tag);
     std::map<std::uint64_t, T> x, y;
-    for (std::size_t i = 0; i < a.ids.size(); ++i) x.emplace(a.ids[i], Elems<T>(a)[i]);
-    for (std::size_t i = 0; i < b.ids.size(); ++i) y.emplace(b.ids[i], Elems<T>(b)[i]);
+    std::size_t nx = 0, ny = 0;
+    for (std::size_t i = 0; i < a.ids.size(); ++i) {
+      if (!ignore.contains(a.ids[i])) x.emplace(a.ids[i], Elems<T>(a)[i]), ++nx;
+    }
+    for (std::size_t i = 0; i < b.ids.size(); ++i) {
+      if (!ignore.contains(b.ids[i])) y.emplace(b.ids[i], Elems<T>(b)[i]), ++ny;
+    }
+    if (nx != ny) return false;
     return x == y;
   });
 }
@@ -766,13 +830,16 @@ class DatabaseModel {
     return out;
   }
 
-  // Prune keeps every retained version within keep_last_versions steps of a branch or tag head,
-  // distances counted over the whole history (pruned versions included).
+  // Prune keeps every retained version within keep_last_versions steps of a branch head,
+  // distances counted over the whole history (pruned versions included), and each tag's version;
+  // with keep_last_versions unset, everything a branch or tag reaches. (The model's options
+  // never set keep_newer_than: its outcome depends on the clock.)
   std::size_t ModelPrune() {
-    const std::size_t window =
-        options_.keep_last_versions == 0 ? SIZE_MAX : options_.keep_last_versions;
     std::set<std::uint64_t> keep;
     for (const auto* table : {&branches_, &tags_}) {
+      const std::size_t window = !options_.keep_last_versions ? SIZE_MAX
+                                 : table == &tags_            ? 0
+                                                              : *options_.keep_last_versions;
       for (const auto& [name, head] : *table) {
         for (const auto& [id, dist] : HistoryAncestors(head, window)) keep.insert(id);
       }
@@ -869,7 +936,8 @@ class DatabaseModel {
           std::vector<std::size_t> idx;
           WithKind(db->kind, [&](auto tag) {
             using T = decltype(tag);
-            merged = MergeRows<T>(*db, *dox, *dt, side, &idx, elements, &out.unordered);
+            merged = MergeRows<T>(*db, *dox, *dt, side, &idx, elements, &out.unordered,
+                                  &out.either);
           });
           std::sort(idx.begin(), idx.end());
           idx.erase(std::unique(idx.begin(), idx.end()), idx.end());
@@ -1630,7 +1698,7 @@ class DatabaseModel {
     Catalog got = ReadCatalog(*s);
     for (const auto& [name, d] : outcome.merged) {
       const auto it = got.find(name);
-      COWDB_DBM_CHECK(it != got.end() && SameRowSet(it->second, d),
+      COWDB_DBM_CHECK(it != got.end() && SameRowSet(it->second, d, outcome.either),
                       "{}: dataset {} does not hold the predicted rows", op_, name);
     }
     ModelVersionPtr v = AddVersion(std::move(parents), message, std::move(got));

@@ -708,12 +708,14 @@ void MergeOp(DbWorld& w, const std::string& source, const std::string& target,
 
 // The versions Prune keeps: for each branch and tag, its head and the versions at most
 // `keep_last` parent steps from it (options.h), among those still retained.
+// Branches keep `keep_last` versions behind their heads, tags their own version.
 std::set<std::uint64_t> ModelRetained(const DbWorld& w, std::size_t keep_last) {
   std::set<std::uint64_t> keep;
   for (const auto* refs : {&w.branches, &w.tags}) {
+    const std::size_t window = refs == &w.tags ? 0 : keep_last;
     for (const auto& [name, head] : *refs) {
       std::vector<std::uint64_t> level{head};
-      for (std::size_t dist = 0; dist <= keep_last && !level.empty(); ++dist) {
+      for (std::size_t dist = 0; dist <= window && !level.empty(); ++dist) {
         std::vector<std::uint64_t> next;
         for (std::uint64_t id : level) {
           if (w.versions.contains(id)) keep.insert(id);

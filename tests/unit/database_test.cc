@@ -673,11 +673,11 @@ TEST_CASE("tags name fixed versions and keep them through Prune", "[database]") 
   CHECK(tags() ==
         std::vector<std::string>{"by-id@v2", "head@v3", "release-1@v2", "release-1-copy@v2"});
 
-  // Prune keeps the window of every branch and tag: main v7, v6; "head" v3, v2; the tags at v2
-  // keep v2 and v1. Only v4 and v5 go.
-  CHECK(db->Prune() == 2);
-  CHECK(absl::IsNotFound(db->OpenSnapshot(VersionId{5}).status()));
-  CHECK(absl::IsNotFound(db->OpenSnapshot(VersionId{4}).status()));
+  // Prune keeps main's window (v7, v6) and each tag's own version (v3, v2): v1, v4 and v5 go.
+  CHECK(db->Prune() == 3);
+  for (std::uint64_t gone : {1, 4, 5}) {
+    CHECK(absl::IsNotFound(db->OpenSnapshot(VersionId{gone}).status()));
+  }
   CHECK(Read(*db, "release-1", "a") == Iota<I64>(10));
   CHECK(Read(*db, v3, "a") == std::vector<I64>{-1, 1, 2, 3, 4, 5, 6, 7, 8, 9});
 
@@ -963,7 +963,7 @@ TEST_CASE("Prune keeps young versions (keep_newer_than) and drops unreachable on
     CHECK(db->Prune() == 0);
     CHECK(Read(*db, VersionId{2}, "a") == Iota<I64>(10));
   }
-  SECTION("with keep_last_versions = 0 only versions no branch or tag reaches go") {
+  SECTION("with no rule set only versions no branch or tag reaches go") {
     const auto db = Database::Open();
     CreateDataset(*db, "main", "a", IotaVec(10));  // v2
     Ok(db->CreateBranch("exp", "main"));
@@ -976,6 +976,53 @@ TEST_CASE("Prune keeps young versions (keep_newer_than) and drops unreachable on
     CHECK(absl::IsNotFound(db->OpenSnapshot(v3).status()));
     for (std::uint64_t kept : {1, 2}) CHECK(db->OpenSnapshot(VersionId{kept}).ok());
     CHECK(Read(*db, v4, "a")[1] == -1);
+  }
+}
+
+TEST_CASE("each retention rule works alone; a tag pins its version; Prune(policy) is a one-off",
+          "[database]") {
+  SECTION("keep_newer_than alone keeps the heads and the young versions") {
+    const auto db = Database::Open();
+    CreateDataset(*db, "main", "a", IotaVec(10));                        // v2
+    for (int i = 0; i < 3; ++i) SetElement(*db, "main", "a", 0, i + 1);  // v3..v5: old
+    absl::SleepFor(absl::Milliseconds(200));
+    for (int i = 0; i < 3; ++i) SetElement(*db, "main", "a", 1, i + 1);  // v6..v8: young
+    // The limit falls in the middle of the 200 ms gap.
+    const absl::Time old_last = Ok(db->OpenSnapshot(VersionId{5})).info().time;
+    const absl::Time young_first = Ok(db->OpenSnapshot(VersionId{6})).info().time;
+    const absl::Duration limit = absl::Now() - (old_last + (young_first - old_last) / 2);
+    CHECK(db->Prune(cowdb::Retention{.keep_newer_than = limit}) == 5);  // v1..v5
+    for (std::uint64_t gone : {1, 2, 3, 4, 5}) {
+      CHECK(absl::IsNotFound(db->OpenSnapshot(VersionId{gone}).status()));
+    }
+    for (std::uint64_t kept : {6, 7, 8}) CHECK(db->OpenSnapshot(VersionId{kept}).ok());
+    // An age limit of zero keeps only the heads.
+    CHECK(db->Prune(cowdb::Retention{.keep_newer_than = absl::ZeroDuration()}) == 2);
+    CHECK(RetainedVersions(*db) == 1);
+    CHECK(Read(*db, "main", "a")[1] == 3);
+  }
+  SECTION("keep_last_versions alone; a tag keeps its own version, not a window") {
+    const auto db = Database::Open(Options{.keep_last_versions = 1});
+    CreateDataset(*db, "main", "a", IotaVec(10));                        // v2
+    for (int i = 0; i < 6; ++i) SetElement(*db, "main", "a", 0, i + 1);  // v3..v8
+    Ok(db->CreateTag("t", VersionId{5}));
+    CHECK(db->Prune() == 5);  // v1..v4 and v6
+    for (std::uint64_t kept : {5, 7, 8}) CHECK(db->OpenSnapshot(VersionId{kept}).ok());
+    CHECK(RetainedVersions(*db) == 3);
+    CHECK(Read(*db, "t", "a")[0] == 3);
+  }
+  SECTION("Prune(policy) applies its rules once and leaves the options as they were") {
+    const auto db = Database::Open();  // no rule: Prune() keeps everything reachable
+    CreateDataset(*db, "main", "a", IotaVec(10));                        // v2
+    for (int i = 0; i < 4; ++i) SetElement(*db, "main", "a", 0, i + 1);  // v3..v6
+    Ok(db->CreateBranch("exp", VersionId{4}));
+    CHECK(db->Prune(cowdb::Retention{.keep_last_versions = 1}) == 2);  // v1 and v2
+    for (std::uint64_t kept : {3, 4, 5, 6}) CHECK(db->OpenSnapshot(VersionId{kept}).ok());
+    for (int i = 0; i < 3; ++i) SetElement(*db, "main", "a", 1, i + 1);  // v7..v9
+    CHECK(db->Prune() == 0);
+    CHECK(RetainedVersions(*db) == 7);
+    CHECK(db->Prune(cowdb::Retention{.keep_last_versions = 0}) == 5);  // all but v9 and v4
+    CHECK(RetainedVersions(*db) == 2);
   }
 }
 
