@@ -101,9 +101,29 @@ absl::StatusOr<Snapshot> Database::OpenSnapshot(VersionId id) const {
   return Snapshot(std::move(v));
 }
 
-absl::StatusOr<std::vector<VersionInfo>> Database::Log(std::string_view branch,
-                                                       std::size_t limit) const {
-  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr head, impl_->GetHead(branch));
+absl::StatusOr<Snapshot> Database::OpenSnapshot(std::string_view branch_or_tag,
+                                                absl::Time as_of) const {
+  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr v, impl_->Resolve(branch_or_tag));
+  // Down the first parents (a merge's target side): the versions that were the head in turn.
+  while (v->info.time > as_of) {
+    if (v->info.parents.empty()) {
+      return absl::NotFoundError(fmt::format("\"{}\" has no version as old as {}", branch_or_tag,
+                                             absl::FormatTime(as_of)));
+    }
+    const VersionId parent = v->info.parents.front();
+    absl::StatusOr<internal::VersionPtr> p = impl_->GetVersion(parent);
+    if (!p.ok()) {
+      return absl::NotFoundError(fmt::format(
+          "the history of \"{}\" at {} was pruned ({} is gone)", branch_or_tag,
+          absl::FormatTime(as_of), parent));
+    }
+    v = *std::move(p);
+  }
+  return Snapshot(std::move(v));
+}
+
+absl::StatusOr<History> Database::Log(std::string_view branch_or_tag, std::size_t limit) const {
+  COWDB_ASSIGN_OR_RETURN(internal::VersionPtr head, impl_->Resolve(branch_or_tag));
   // Breadth first through retained versions only: history stops where it was pruned.
   std::vector<VersionInfo> out;
   std::unordered_set<std::uint64_t> seen{head->info.id.value};  // not absl: see database_impl.cc
@@ -119,8 +139,11 @@ absl::StatusOr<std::vector<VersionInfo>> Database::Log(std::string_view branch,
   std::sort(out.begin(), out.end(), [](const VersionInfo& a, const VersionInfo& b) {
     return a.id > b.id;  // ids grow with time: newest first
   });
-  if (out.size() > limit) out.resize(limit);
-  return out;
+  History h;
+  h.truncated = out.size() > limit;
+  if (h.truncated) out.resize(limit);
+  h.versions = std::move(out);
+  return h;
 }
 
 namespace {

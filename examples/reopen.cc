@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
   const std::filesystem::path dir = argv[1];
   // Open creates the database when the directory is missing or empty, else reopens it.
   auto db = Must(cowdb::Database::Open(dir));
-  const std::vector<cowdb::VersionInfo> log = Must(db->Log("main"));
+  const cowdb::History log = Must(db->Log("main"));
   if (log.size() == 1) {  // only the initial empty version: a new database
     FirstRun(*db);
   } else if (log.front().parents.size() < 2) {  // main's head is not a merge yet

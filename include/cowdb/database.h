@@ -34,6 +34,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "cowdb/options.h"
 #include "cowdb/snapshot.h"
 #include "cowdb/status.h"
@@ -50,6 +51,21 @@ class DatabaseFactory;
 struct BranchInfo {
   std::string name;
   VersionId head;
+};
+
+// What Database::Log lists: a range of VersionInfo, newest first.
+struct History {
+  std::vector<VersionInfo> versions;
+  // True when the limit cut the list short: more retained versions are reachable.
+  bool truncated = false;
+
+  auto begin() const noexcept { return versions.begin(); }
+  auto end() const noexcept { return versions.end(); }
+  std::size_t size() const noexcept { return versions.size(); }
+  bool empty() const noexcept { return versions.empty(); }
+  const VersionInfo& operator[](std::size_t i) const { return versions[i]; }
+  const VersionInfo& front() const { return versions.front(); }  // REQUIRES: !empty()
+  const VersionInfo& back() const { return versions.back(); }    // REQUIRES: !empty()
 };
 
 // How Merge() settles conflicts (rows both branches changed differently, or erased on one side
@@ -177,10 +193,18 @@ class Database {
   [[nodiscard]] absl::StatusOr<Snapshot> OpenSnapshot(std::string_view branch_or_tag) const;
   [[nodiscard]] absl::StatusOr<Snapshot> OpenSnapshot(VersionId id) const;
 
-  // History of a branch from its head, newest first, following all parents, at most `limit`
-  // versions; stops at pruned versions. O(versions listed x log versions). Errors: kNotFound.
-  [[nodiscard]] absl::StatusOr<std::vector<VersionInfo>> Log(std::string_view branch,
-                                                            std::size_t limit = 1000) const;
+  // The version a branch (or tag) pointed at, at time `as_of`, as far as the history tells: down
+  // its first parents (a merge's target side) from the head, the newest version committed at
+  // or before `as_of`. O(versions walked). Errors: kNotFound if the name is unknown, if no
+  // version is that old, or if the walk reaches a pruned version (the message says which).
+  [[nodiscard]] absl::StatusOr<Snapshot> OpenSnapshot(std::string_view branch_or_tag,
+                                                      absl::Time as_of) const;
+
+  // History of a branch or tag from the version it names, newest first, following all parents,
+  // at most `limit` versions (History::truncated says when more are retained); it stops at
+  // pruned versions. O(retained versions reached x log versions). Errors: kNotFound.
+  [[nodiscard]] absl::StatusOr<History> Log(std::string_view branch_or_tag,
+                                            std::size_t limit = 1000) const;
 
   // What changed from version `from` to version `to`: datasets added, removed, and changed
   // with their row diffs (rows followed by identity). O(datasets + changed chunks), plus the

@@ -161,7 +161,7 @@ void CaptureRefs(const cowdb::Database& db, State* s) {
     absl::StatusOr<cowdb::Snapshot> snap = db.OpenSnapshot(b.name);
     COWDB_FUZZ_CHECK(snap.ok() && snap->id() == b.head, "branch \"{}\" at v{}: {}", b.name,
                      b.head.value, snap.status().ToString());
-    absl::StatusOr<std::vector<cowdb::VersionInfo>> log = db.Log(b.name);
+    absl::StatusOr<cowdb::History> log = db.Log(b.name);
     COWDB_FUZZ_CHECK(log.ok(), "Log(\"{}\"): {}", b.name, log.status().ToString());
     COWDB_FUZZ_CHECK(!log->empty() && log->front().id == b.head, "Log(\"{}\") starts elsewhere",
                      b.name);

@@ -103,7 +103,7 @@ TEST_CASE("bug: a failed allocation while Merge or Log grows a hash set aborts t
     INFO("allocation " << k << " fails");
     REQUIRE(k < 10000);
     auto db = TwoBranches();
-    absl::StatusOr<std::vector<cowdb::VersionInfo>> log = absl::UnknownError("not run");
+    absl::StatusOr<cowdb::History> log = absl::UnknownError("not run");
     if (CompletesWithKthAllocationFailing(k, [&] { log = db->Log("main"); })) {
       REQUIRE(log.ok());
       CHECK(log->size() == 3);

@@ -270,7 +270,7 @@ TEST_CASE("stress: bank transfers keep the total constant in every snapshot", "[
     CHECK(counts.reads.load() >= static_cast<std::uint64_t>(kReaders));
     // Every successful commit made exactly one version on main's history (no version lost):
     // v1, the creation of the accounts, then one per transfer.
-    absl::StatusOr<std::vector<cowdb::VersionInfo>> log = db->Log("main", 1'000'000);
+    absl::StatusOr<cowdb::History> log = db->Log("main", 1'000'000);
     REQUIRE(log.ok());
     CHECK(log->size() == counts.committed.load() + 2);
     if (persistent) {  // all of it again after reopening
@@ -337,7 +337,7 @@ TEST_CASE("stress: counters incremented with retry count every successful commit
     CHECK(counts.committed.load() == static_cast<std::uint64_t>(kWriters * kIncrements));
     CHECK((*c)[0] == static_cast<I64>(counts.committed.load()));
     for (int w = 1; w <= kWriters; ++w) CHECK((*c)[static_cast<std::size_t>(w)] == kIncrements);
-    absl::StatusOr<std::vector<cowdb::VersionInfo>> log = db->Log("main", 1'000'000);
+    absl::StatusOr<cowdb::History> log = db->Log("main", 1'000'000);
     REQUIRE(log.ok());
     CHECK(log->size() == counts.committed.load() + empty_commits.load() + 2);
   }
@@ -641,7 +641,7 @@ TEST_CASE("stress: commits to different branches from different threads, then me
     for (int k = 1; k < kCommits; ++k) own_model.push_back(k);
     for (int w = 0; w < kWriters; ++w) {
       const std::string branch = fmt::format("br-{}", w);
-      absl::StatusOr<std::vector<cowdb::VersionInfo>> log = db->Log(branch, 1'000'000);
+      absl::StatusOr<cowdb::History> log = db->Log(branch, 1'000'000);
       REQUIRE(log.ok());
       CHECK(log->size() == static_cast<std::size_t>(kCommits) + 2);  // v1, "create shared"
       for (const std::string& b : {branch, std::string("main")}) {

@@ -1844,13 +1844,17 @@ class DatabaseModel {
     const std::string name = PickBranchName();
     const std::size_t limit = Chance(50) ? 1000 : 1 + Uniform(4);
     op_ = fmt::format("Log({}, {})", name, limit);
-    absl::StatusOr<std::vector<cowdb::VersionInfo>> log = db_->Log(name, limit);
-    const auto it = branches_.find(name);
-    if (it == branches_.end()) return ExpectCode(log.status(), absl::StatusCode::kNotFound, op_);
+    absl::StatusOr<cowdb::History> log = db_->Log(name, limit);
+    std::optional<std::uint64_t> head;  // a branch, else a tag
+    if (const auto b = branches_.find(name); b != branches_.end()) head = b->second;
+    if (const auto t = tags_.find(name); !head && t != tags_.end()) head = t->second;
+    if (!head) return ExpectCode(log.status(), absl::StatusCode::kNotFound, op_);
     COWDB_DBM_CHECK(log.ok(), "{}", log.status().ToString());
     std::vector<std::uint64_t> ids;
-    for (const auto& [id, dist] : RetainedAncestors(it->second)) ids.push_back(id);
+    for (const auto& [id, dist] : RetainedAncestors(*head)) ids.push_back(id);
     std::sort(ids.rbegin(), ids.rend());
+    COWDB_DBM_CHECK(log->truncated == (ids.size() > limit), "log truncated {}, model has {}",
+                    log->truncated, ids.size());
     if (ids.size() > limit) ids.resize(limit);
     COWDB_DBM_CHECK(log->size() == ids.size(), "log has {} versions, model {}", log->size(),
                     ids.size());

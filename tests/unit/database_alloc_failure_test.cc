@@ -916,7 +916,7 @@ std::vector<DbOp> DbOps() {
                      for (std::uint64_t p : w.parents.at(id)) todo.push_back(p);
                    }
                    const std::vector<std::uint64_t> want(want_ids.rbegin(), want_ids.rend());
-                   absl::StatusOr<std::vector<cowdb::VersionInfo>> log = absl::UnknownError("");
+                   absl::StatusOr<cowdb::History> log = absl::UnknownError("");
                    g_inj.Armed([&] { log = w.db->Log("m"); });
                    if (!Expect(w, log.status(), "Log")) return;
                    std::vector<std::uint64_t> got;

@@ -711,14 +711,58 @@ TEST_CASE("Log lists a branch's history newest first with its parents", "[databa
   CHECK(log[5].parents.empty());
   for (std::size_t i = 0; i + 1 < log.size(); ++i) CHECK(log[i].time >= log[i + 1].time);
 
+  CHECK_FALSE(log.truncated);
   const auto limited = Ok(db->Log("main", 2));
   REQUIRE(limited.size() == 2);
+  CHECK(limited.truncated);  // the limit, not the history, ended it
   CHECK(limited[0].id.value == 6);
   CHECK(limited[1].id.value == 5);
+  CHECK_FALSE(Ok(db->Log("main", 6)).truncated);
 
   std::vector<std::uint64_t> exp_ids;
   for (const auto& v : Ok(db->Log("exp"))) exp_ids.push_back(v.id.value);
   CHECK(exp_ids == std::vector<std::uint64_t>{4, 3, 2, 1});
+
+  // A tag's history, from the version it names.
+  Ok(db->CreateTag("t", VersionId{4}));
+  std::vector<std::uint64_t> tag_ids;
+  for (const auto& v : Ok(db->Log("t"))) tag_ids.push_back(v.id.value);
+  CHECK(tag_ids == exp_ids);
+  CHECK(absl::IsNotFound(db->Log("nope").status()));
+}
+
+TEST_CASE("OpenSnapshot(name, time) finds the version a branch had then", "[database]") {
+  const auto db = Database::Open(Options{.keep_last_versions = 3});
+  const absl::Time before_all = absl::Now() - absl::Seconds(1);
+  CreateDataset(*db, "main", "a", IotaVec(10));  // v2
+  std::vector<absl::Time> times;                  // times[k]: just after v(3 + k)
+  for (int k = 0; k < 4; ++k) {                   // v3..v6
+    SetElement(*db, "main", "a", 0, 100 + k);
+    absl::SleepFor(absl::Milliseconds(2));
+    times.push_back(absl::Now());
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  for (int k = 0; k < 4; ++k) {
+    const cowdb::Snapshot s = Ok(db->OpenSnapshot("main", times[k]));
+    CHECK(s.id().value == 3 + static_cast<std::uint64_t>(k));
+    CHECK(Ok(s.Get<I64>("a"))[0] == 100 + k);
+  }
+  CHECK(Ok(db->OpenSnapshot("main", absl::InfiniteFuture())).id().value == 6);
+  // Before the first version: none is that old.
+  const absl::Status none = db->OpenSnapshot("main", before_all).status();
+  CHECK(absl::IsNotFound(none));
+  CHECK_THAT(std::string(none.message()), Contains("no version as old"));
+  // Pruned: v2 and v1 are gone (main keeps v6 and 3 before it), so their time is not known.
+  CHECK(db->Prune() == 2);
+  const absl::Status pruned = db->OpenSnapshot("main", before_all).status();
+  CHECK(absl::IsNotFound(pruned));
+  CHECK_THAT(std::string(pruned.message()), Contains("pruned") && Contains("v2"));
+  CHECK(Ok(db->OpenSnapshot("main", times[0])).id().value == 3);
+  // A tag works as a branch does; an unknown name is kNotFound.
+  Ok(db->CreateTag("t", VersionId{5}));
+  CHECK(Ok(db->OpenSnapshot("t", times[3])).id().value == 5);
+  CHECK(Ok(db->OpenSnapshot("t", times[0])).id().value == 3);
+  CHECK(absl::IsNotFound(db->OpenSnapshot("nope", times[0]).status()));
 }
 
 TEST_CASE("Diff reports datasets added, removed and changed", "[database]") {
