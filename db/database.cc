@@ -158,7 +158,8 @@ DatabaseDiff DiffVersions(const internal::VersionPtr& a, const internal::Version
       continue;
     }
     if (internal::SameDataset(d, it->second)) continue;
-    internal::DatasetDiff dd = d->Diff(*it->second, options.text, options.ranges);
+    internal::DatasetDiff dd =
+        d->Diff(*it->second, options.text, options.max_text_ranges, options.ranges);
     if (dd.ranges == 0) continue;  // rewritten with the same rows and values
     out.changed.push_back({name, dd.modified, dd.appended, dd.truncated, std::move(dd.text),
                            dd.inserted, dd.erased, dd.moved, std::move(dd.range_list)});
@@ -318,4 +319,61 @@ auto fmt::formatter<cowdb::Conflict>::format(const cowdb::Conflict& c, format_co
   return fmt::format_to(ctx.out(), "\"{}\"[{}] {} conflict: ours {}, theirs {}", c.dataset, c.index,
                         KindText(c.kind), RowActionText(c.ours_action, c.ours_value, c.ours_index),
                         RowActionText(c.theirs_action, c.theirs_value, c.theirs_index));
+}
+
+auto fmt::formatter<cowdb::BranchInfo>::format(const cowdb::BranchInfo& b,
+                                               format_context& ctx) const
+    -> format_context::iterator {
+  return fmt::format_to(ctx.out(), "{} -> {}", b.name, b.head);
+}
+
+auto fmt::formatter<cowdb::DatasetChange>::format(const cowdb::DatasetChange& c,
+                                                  format_context& ctx) const
+    -> format_context::iterator {
+  using cowdb::internal::group_digits;
+  auto out = fmt::format_to(ctx.out(), "\"{}\":", c.name);
+  const std::pair<std::size_t, const char*> counts[] = {
+      {c.modified, "modified"}, {c.inserted, "inserted"}, {c.erased, "erased"},
+      {c.moved, "moved"},       {c.appended, "appended"}, {c.truncated, "truncated"}};
+  const char* sep = " ";
+  for (const auto& [n, what] : counts) {
+    if (n == 0) continue;
+    out = fmt::format_to(out, "{}{} {}", sep, group_digits(n), what);
+    sep = ", ";
+  }
+  if (c.text.empty()) return out;
+  return fmt::format_to(out, "\n{}", c.text);
+}
+
+auto fmt::formatter<cowdb::DatabaseDiff>::format(const cowdb::DatabaseDiff& d,
+                                                 format_context& ctx) const
+    -> format_context::iterator {
+  auto out = ctx.out();
+  if (d.empty()) return fmt::format_to(out, "no changes");
+  const char* sep = "";
+  for (const std::string& name : d.added) {
+    out = fmt::format_to(out, "{}dataset \"{}\" added", sep, name);
+    sep = "\n";
+  }
+  for (const std::string& name : d.removed) {
+    out = fmt::format_to(out, "{}dataset \"{}\" removed", sep, name);
+    sep = "\n";
+  }
+  for (const cowdb::DatasetChange& c : d.changed) {
+    out = fmt::format_to(out, "{}{}", sep, c);
+    sep = "\n";
+  }
+  return out;
+}
+
+auto fmt::formatter<cowdb::History>::format(const cowdb::History& h, format_context& ctx) const
+    -> format_context::iterator {
+  auto out = ctx.out();
+  const char* sep = "";
+  for (const cowdb::VersionInfo& v : h) {
+    out = fmt::format_to(out, "{}{}", sep, v);
+    sep = "\n";
+  }
+  if (h.truncated) out = fmt::format_to(out, "{}(more not shown)", sep);
+  return out;
 }

@@ -51,3 +51,12 @@ absl::StatusOr<const internal::Dataset*> Snapshot::Find(std::string_view name,
 }
 
 }  // namespace cowdb
+
+auto fmt::formatter<cowdb::VersionInfo>::format(const cowdb::VersionInfo& v,
+                                                format_context& ctx) const
+    -> format_context::iterator {
+  auto out = fmt::format_to(ctx.out(), "{} {}", v.id,
+                            absl::FormatTime("%Y-%m-%d %H:%M:%E3S UTC", v.time, absl::UTCTimeZone()));
+  if (!v.parents.empty()) out = fmt::format_to(out, " (parents {})", fmt::join(v.parents, " "));
+  return fmt::format_to(out, " {}", v.message);
+}

@@ -59,11 +59,9 @@ int main() {
     Must(txn.Create<double>("weights", cowdb::pvec<double>(10, 0.5)));
     Must(txn.Commit("rework").status());
   }
-  const cowdb::DatabaseDiff dd = Must(db->Diff(before, Must(db->Head("main"))));
-  fmt::print("added: {}\nremoved: {}\n", fmt::join(dd.added, ", "), fmt::join(dd.removed, ", "));
-  for (const cowdb::DatasetChange& c : dd.changed) {
-    fmt::print("changed {}: {} modified\n{}\n", c.name, c.modified, c.text);
-  }
+  Must(db->CreateTag("before-rework", before));
+  const cowdb::DatabaseDiff dd = Must(db->Diff("before-rework", "main"));  // by name or by id
+  fmt::print("{}\n", dd);  // datasets added and removed, each change with its row text
   Check(dd.added == std::vector<std::string>{"weights"} &&
             dd.removed == std::vector<std::string>{"prices"} && dd.changed.size() == 1 &&
             dd.changed[0].name == "notes" && dd.changed[0].modified == 1,

@@ -83,8 +83,9 @@ struct DatasetChange {
   std::size_t modified = 0;   // rows in both versions whose values changed
   std::size_t appended = 0;   // new rows at the end
   std::size_t truncated = 0;  // rows removed from the end
-  std::string text;           // git-like row diff when the element type is formattable and
-                              // DiffOptions::text is set; else empty
+  std::string text;           // git-like row diff (DiffOptions::text, bounded by
+                              // max_text_ranges); a placeholder when the element type has
+                              // no fmt::formatter; empty without DiffOptions::text
   std::size_t inserted = 0;   // new rows before the end
   std::size_t erased = 0;     // rows removed before the end
   std::size_t moved = 0;      // rows whose place changed (a sort, a cut and paste)
@@ -96,7 +97,10 @@ struct DatasetChange {
 
 // What Database::Diff builds besides the counts.
 struct DiffOptions {
-  bool text = true;    // DatasetChange::text (costs O(changed rows) formatting). Default: true.
+  // DatasetChange::text, at most max_text_ranges changed ranges per dataset (then a line saying
+  // how many were left out; SIZE_MAX: all). Costs O(rows shown) formatting. Default: true, 20.
+  bool text = true;
+  std::size_t max_text_ranges = 20;
   bool ranges = true;  // DatasetChange::ranges. Default: true.
 };
 
@@ -287,6 +291,36 @@ template <>
 struct fmt::formatter<cowdb::Conflict> {
   constexpr auto parse(format_parse_context& ctx) { return ctx.begin(); }
   format_context::iterator format(const cowdb::Conflict& c, format_context& ctx) const;
+};
+
+// "main -> v5" (a branch or tag and the version it names).
+template <>
+struct fmt::formatter<cowdb::BranchInfo> {
+  constexpr auto parse(format_parse_context& ctx) { return ctx.begin(); }
+  format_context::iterator format(const cowdb::BranchInfo& b, format_context& ctx) const;
+};
+
+// A headline such as `"prices": 3 modified, 2 inserted, 1 erased`, then the text when there is
+// one (DiffOptions::text).
+template <>
+struct fmt::formatter<cowdb::DatasetChange> {
+  constexpr auto parse(format_parse_context& ctx) { return ctx.begin(); }
+  format_context::iterator format(const cowdb::DatasetChange& c, format_context& ctx) const;
+};
+
+// "no changes", or a line per dataset added or removed and each changed dataset as above.
+template <>
+struct fmt::formatter<cowdb::DatabaseDiff> {
+  constexpr auto parse(format_parse_context& ctx) { return ctx.begin(); }
+  format_context::iterator format(const cowdb::DatabaseDiff& d, format_context& ctx) const;
+};
+
+// One line per version (VersionInfo's format), newest first, then "(more not shown)" when the
+// limit cut it.
+template <>
+struct fmt::formatter<cowdb::History> {
+  constexpr auto parse(format_parse_context& ctx) { return ctx.begin(); }
+  format_context::iterator format(const cowdb::History& h, format_context& ctx) const;
 };
 
 #endif  // COWDB_DATABASE_H_

@@ -397,7 +397,19 @@ inline std::string group_digits(std::size_t n) {
 template <class T, std::size_t C, std::size_t F>
   requires fmt::is_formattable<T>::value
 struct fmt::formatter<cowdb::pvec_diff<T, C, F>> {
-  constexpr auto parse(format_parse_context& ctx) { return ctx.begin(); }
+  // "{}" renders every range; "{:N}" the first N, then a line saying how many were left out
+  // (the summary line still counts them all).
+  constexpr auto parse(format_parse_context& ctx) {
+    auto it = ctx.begin();
+    if (it != ctx.end() && *it >= '0' && *it <= '9') {
+      max_ranges_ = 0;
+      for (; it != ctx.end() && *it >= '0' && *it <= '9'; ++it) {
+        max_ranges_ = max_ranges_ * 10 + static_cast<std::size_t>(*it - '0');
+      }
+    }
+    if (it != ctx.end() && *it != '}') throw format_error("cowdb::pvec_diff: use {} or {:N}");
+    return it;
+  }
 
   template <class Ctx>
   auto format(const cowdb::pvec_diff<T, C, F>& d, Ctx& ctx) const {
@@ -409,7 +421,8 @@ struct fmt::formatter<cowdb::pvec_diff<T, C, F>> {
     const auto& to = d.to();
     std::size_t printed_to = 0;  // context already printed up to here
     const auto& ranges = d.ranges();
-    for (std::size_t r = 0; r < ranges.size(); ++r) {
+    const std::size_t shown = std::min(ranges.size(), max_ranges_);
+    for (std::size_t r = 0; r < shown; ++r) {
       const cowdb::diff_range& g = ranges[r];
       static constexpr const char* kWhat[] = {"modified", "appended", "truncated", "inserted",
                                               "erased",   "moved"};
@@ -434,6 +447,10 @@ struct fmt::formatter<cowdb::pvec_diff<T, C, F>> {
       printed_to = i;
     }
     if (d.empty()) return fmt::format_to(out, "no changes");
+    if (shown < ranges.size()) {
+      out = fmt::format_to(out, "... {} more range{} not shown\n", group_digits(ranges.size() - shown),
+                           ranges.size() - shown == 1 ? "" : "s");
+    }
     out = fmt::format_to(out, "{} range{}, {} element{} changed", ranges.size(),
                          ranges.size() == 1 ? "" : "s", group_digits(d.modified_count()),
                          d.modified_count() == 1 ? "" : "s");
@@ -456,6 +473,8 @@ struct fmt::formatter<cowdb::pvec_diff<T, C, F>> {
   }
 
  private:
+  std::size_t max_ranges_ = SIZE_MAX;
+
   template <class Out>
   static Out lines(Out out, char sign, const cowdb::pvec<T, C, F>& v, std::size_t first,
                    std::size_t n) {

@@ -129,4 +129,12 @@ struct fmt::formatter<cowdb::VersionId> : fmt::formatter<std::uint64_t> {
   }
 };
 
+// "v5 2026-12-05 21:45:03.120 UTC (parents v4 v3) merge exp": id, commit time, parents (when
+// there are any) and message.
+template <>
+struct fmt::formatter<cowdb::VersionInfo> {
+  constexpr auto parse(format_parse_context& ctx) { return ctx.begin(); }
+  format_context::iterator format(const cowdb::VersionInfo& v, format_context& ctx) const;
+};
+
 #endif  // COWDB_SNAPSHOT_H_

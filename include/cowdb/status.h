@@ -14,6 +14,8 @@
 #ifndef COWDB_STATUS_H_
 #define COWDB_STATUS_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -30,6 +32,16 @@ struct fmt::formatter<absl::string_view> : fmt::formatter<fmt::string_view> {
   }
 };
 #endif
+
+// fmt::print("{}", status): its ToString(), e.g. "NOT_FOUND: branch \"exp\" not found" or "OK".
+template <>
+struct fmt::formatter<absl::Status> : fmt::formatter<fmt::string_view> {
+  template <class Ctx>
+  auto format(const absl::Status& s, Ctx& ctx) const {
+    const std::string text = s.ToString();
+    return fmt::formatter<fmt::string_view>::format(fmt::string_view(text), ctx);
+  }
+};
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
 #define COWDB_RETURN_IF_ERROR(expr)              \

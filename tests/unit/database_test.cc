@@ -44,6 +44,8 @@ using cowdb::testing::SetElement;
 using cowdb::testing::ToVector;
 using I64 = std::int64_t;
 using Catch::Matchers::Contains;
+using Catch::Matchers::EndsWith;
+using Catch::Matchers::StartsWith;
 
 // A user element type: copyable, equality-comparable, not formattable.
 struct Trade {
@@ -481,7 +483,7 @@ TEST_CASE("datasets of a user struct element type", "[database]") {
   CHECK(d.changed[0].modified == 1);
   CHECK(d.changed[0].appended == 1);
   CHECK(d.changed[0].truncated == 0);
-  CHECK(d.changed[0].text.empty());  // Trade is not formattable
+  CHECK_THAT(d.changed[0].text, Contains("no fmt::formatter"));  // Trade is not formattable
 }
 
 TEST_CASE("snapshots by branch, tag and version id", "[database]") {
@@ -763,6 +765,64 @@ TEST_CASE("OpenSnapshot(name, time) finds the version a branch had then", "[data
   CHECK(Ok(db->OpenSnapshot("t", times[3])).id().value == 5);
   CHECK(Ok(db->OpenSnapshot("t", times[0])).id().value == 3);
   CHECK(absl::IsNotFound(db->OpenSnapshot("nope", times[0]).status()));
+}
+
+namespace fmt_check {
+struct Plain {  // no fmt::formatter
+  int x = 0;
+  friend bool operator==(const Plain&, const Plain&) = default;
+};
+}  // namespace fmt_check
+
+TEST_CASE("fmt prints diffs, histories, branches and statuses; diff text is bounded",
+          "[database]") {
+  const auto db = Database::Open();
+  Transaction load = Ok(db->Begin("main"));
+  Ok(load.Create<I64>("a", IotaVec(1000)));
+  Ok(load.Create<I64>("gone", IotaVec(3)));
+  Ok(load.Create<fmt_check::Plain>("p", pvec<fmt_check::Plain>{{1}, {2}}));
+  Ok(load.Commit("load"));  // v2
+  Ok(db->CreateBranch("exp"));
+  {
+    Transaction t = Ok(db->Begin("exp"));
+    auto* a = Ok(t.Edit<I64>("a"));
+    for (std::size_t i = 0; i < 30; ++i) a->set(i * 30, -1);  // 30 ranges, far apart
+    a->erase(999);
+    Ok(t.Drop("gone"));
+    Ok(t.Create<I64>("new", IotaVec(2)));
+    Ok(t.Edit<fmt_check::Plain>("p"))->set(0, fmt_check::Plain{5});
+    Ok(t.Commit("fix"));  // v3
+  }
+  const cowdb::DatabaseDiff d = Ok(db->Diff("main", "exp"));
+  REQUIRE(d.changed.size() == 2);
+  const cowdb::DatasetChange& a = d.changed[0];
+  CHECK(a.name == "a");
+  // 20 ranges rendered (DiffOptions::max_text_ranges), then what was left out, then the summary.
+  CHECK(std::count(a.text.begin(), a.text.end(), '@') == 20 * 4);
+  CHECK_THAT(a.text, Contains("... 11 more ranges not shown\n31 ranges, 30 elements changed, 1 "
+                              "truncated"));
+  const cowdb::DatabaseDiff all = Ok(db->Diff("main", "exp", {.max_text_ranges = SIZE_MAX}));
+  CHECK(std::count(all.changed[0].text.begin(), all.changed[0].text.end(), '@') == 31 * 4);
+  CHECK_THAT(all.changed[0].text, !Contains("not shown"));
+  // A type without a formatter says so instead of leaving the text empty.
+  CHECK(d.changed[1].name == "p");
+  CHECK_THAT(d.changed[1].text, Contains("no row text") && Contains("Plain") &&
+                                    Contains("has no fmt::formatter"));
+  CHECK(Ok(db->Diff("main", "exp", {.text = false})).changed[0].text.empty());
+
+  const std::string printed = fmt::format("{}", d);
+  CHECK_THAT(printed, StartsWith("dataset \"new\" added\ndataset \"gone\" removed\n"
+                                 "\"a\": 30 modified, 1 truncated\n@@ [0, 1) modified"));
+  CHECK_THAT(printed, Contains("\n\"p\": 1 modified\n(no row text"));
+  CHECK(fmt::format("{}", cowdb::DatabaseDiff{}) == "no changes");
+
+  CHECK(fmt::format("{}", db->Branches()[0]) == "exp -> v3");
+  const cowdb::History h = Ok(db->Log("exp", 2));
+  const std::string log = fmt::format("{}", h);
+  CHECK_THAT(log, StartsWith("v3 ") && EndsWith(" (parents v1) load\n(more not shown)"));
+  CHECK_THAT(log, Contains(" UTC (parents v2) fix\nv2 "));
+  CHECK(fmt::format("{}", absl::NotFoundError("no \"x\"")) == "NOT_FOUND: no \"x\"");
+  CHECK(fmt::format("{}", absl::OkStatus()) == "OK");
 }
 
 TEST_CASE("Diff reports datasets added, removed and changed", "[database]") {

@@ -99,7 +99,9 @@ class Dataset {
   // taking that side; otherwise conflicts are reported. `mode`: see merge_mode.
   virtual DatasetMerge Merge3(const Dataset& ours, const Dataset& theirs,
                               const merge_side* resolve, merge_mode mode) const = 0;
-  virtual DatasetDiff Diff(const Dataset& to, bool text, bool ranges) const = 0;
+  // text: render at most max_text_ranges ranges (a placeholder when T has no formatter).
+  virtual DatasetDiff Diff(const Dataset& to, bool text, std::size_t max_text_ranges,
+                           bool ranges) const = 0;
   virtual void VisitNodes(const NodeVisitor& fn) const = 0;
   virtual memory_stats Memory() const noexcept = 0;
   // The element type's storage tag (name, size, alignment, byte order, encoding, tree shape);
@@ -163,7 +165,8 @@ class TypedDataset final : public Dataset {
   // them again.
   DatasetMerge Merge3(const Dataset& ours, const Dataset& theirs, const merge_side* resolve,
                       merge_mode mode) const override;
-  DatasetDiff Diff(const Dataset& to, bool text, bool ranges) const override;
+  DatasetDiff Diff(const Dataset& to, bool text, std::size_t max_text_ranges,
+                   bool ranges) const override;
   void VisitNodes(const NodeVisitor& fn) const override { pvec_access::visit_nodes(data_, fn); }
   memory_stats Memory() const noexcept override { return data_.memory(); }
 
@@ -227,13 +230,21 @@ DatasetMerge TypedDataset<T>::Merge3(const Dataset& ours, const Dataset& theirs,
 }
 
 template <class T>
-DatasetDiff TypedDataset<T>::Diff(const Dataset& to, bool text, bool ranges) const {
+DatasetDiff TypedDataset<T>::Diff(const Dataset& to, bool text, std::size_t max_text_ranges,
+                                  bool ranges) const {
   const auto d = diff(data_, static_cast<const TypedDataset&>(to).data_);
   DatasetDiff out{d.modified_count(), d.appended_count(), d.truncated_count(),
                   d.ranges().size(), d.inserted_count(), d.erased_count(), {},
                   d.moved_count(), {}};
-  if constexpr (fmt::is_formattable<T>::value) {
-    if (text) out.text = fmt::format("{}", d);
+  if (text) {
+    if constexpr (fmt::is_formattable<T>::value) {
+      out.text = max_text_ranges == SIZE_MAX
+                     ? fmt::format("{}", d)
+                     : fmt::format(fmt::runtime(fmt::format("{{:{}}}", max_text_ranges)), d);
+    } else if (!d.empty()) {
+      out.text = fmt::format("(no row text: element type {} has no fmt::formatter)",
+                             TypeName(typeid(T)));
+    }
   }
   if (ranges) out.range_list = d.ranges();
   return out;
