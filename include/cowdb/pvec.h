@@ -150,6 +150,8 @@ class pvec {
   using const_reference = const T&;
   using iterator = internal::pvec_iterator<T, chunk_capacity, Fanout>;
   using const_iterator = iterator;
+  using reverse_iterator = std::reverse_iterator<iterator>;
+  using const_reverse_iterator = reverse_iterator;
   using editor = pvec_editor<T, ChunkBytes, Fanout>;
 
   // ---- construction ---------------------------------------------------------------------------
@@ -222,6 +224,11 @@ class pvec {
   iterator end() const { return iterator(rep_, rep_.size); }
   iterator cbegin() const { return begin(); }
   iterator cend() const { return end(); }
+  // Last to first, as the iterators above (std::reverse_iterator).
+  reverse_iterator rbegin() const { return reverse_iterator(end()); }
+  reverse_iterator rend() const { return reverse_iterator(begin()); }
+  reverse_iterator crbegin() const { return rbegin(); }
+  reverse_iterator crend() const { return rend(); }
 
   // Calls fn(first, last) once per chunk, in order, with [first, last) a contiguous run of
   // elements. The fastest way to scan. O(n).
@@ -324,6 +331,13 @@ class pvec {
   [[nodiscard]] pvec append(R&& r) && { return edit_move([&](editor& e) { e.append(std::forward<R>(r)); }); }
   // Appends the rows of v, which keep their identity (same as concat(*this, v)).
   [[nodiscard]] pvec append(const pvec& v) const { return concat(*this, v); }
+  // The rows of a range (new rows), then this vector's: insert(0, r). O(B + F * depth + range).
+  template <std::ranges::input_range R>
+    requires(std::convertible_to<std::ranges::range_reference_t<R>, T> &&
+             !std::same_as<std::remove_cvref_t<R>, pvec>)
+  [[nodiscard]] pvec prepend(R&& r) const { return insert(0, std::forward<R>(r)); }
+  // v's rows (they keep their identity), then this vector's: concat(v, *this).
+  [[nodiscard]] pvec prepend(const pvec& v) const { return concat(v, *this); }
 
   // ---- structural writes ---------------------------------------------------------------------------
   // Each returns a new version sharing every chunk it did not cut, in O(B + F * depth) (plus the
@@ -359,7 +373,9 @@ class pvec {
   [[nodiscard]] pvec slice(size_type first, size_type last) && { return edit_move([=](editor& e) { e.slice(first, last); }); }
 
   // a followed by b. O(B + F * depth of the deeper one); shares every chunk of both except the
-  // two that meet at the seam when the left one is less than half full.
+  // two that meet at the seam when the left one is less than half full. There is no && form:
+  // concat copies no chunk and rebuilds only the seam path, which a moved-from `a` could not
+  // spare (std::move(a) + b costs the same as a + b).
   [[nodiscard]] friend pvec concat(const pvec& a, const pvec& b) {
     pvec out;
     out.rep_ = tree::concat(a.rep_, b.rep_);
@@ -517,6 +533,21 @@ class pvec_editor {
   // Drops the edits not frozen by persistent(). O(private nodes).
   ~pvec_editor() { tree::release(rep_.root, rep_.depth); }
 
+  // The editor is a random-access range of its current elements (read-only: write through
+  // set/update), for range-for and std algorithms. Iterators are valid until the next write
+  // through the editor (any non-const call) or its destruction. O(depth) to create; then
+  // amortized O(1) per step.
+  using iterator = typename vec::iterator;
+  using const_iterator = iterator;
+  using reverse_iterator = std::reverse_iterator<iterator>;
+  using const_reverse_iterator = reverse_iterator;
+  iterator begin() const { return iterator(rep_, 0); }
+  iterator end() const { return iterator(rep_, rep_.size); }
+  iterator cbegin() const { return begin(); }
+  iterator cend() const { return end(); }
+  reverse_iterator rbegin() const { return reverse_iterator(end()); }
+  reverse_iterator rend() const { return reverse_iterator(begin()); }
+
   size_type size() const noexcept { return rep_.size; }
   bool empty() const noexcept { return rep_.size == 0; }
   // REQUIRES: i < size(). O(depth).
@@ -608,6 +639,20 @@ class pvec_editor {
     insert(i, T(std::forward<Args>(args)...));
   }
   void push_front(const T& value) { insert(0, value); }
+  // Inserts the rows of a range (new rows) at the front: insert(0, r).
+  template <std::ranges::input_range R>
+    requires(std::convertible_to<std::ranges::range_reference_t<R>, T> &&
+             !std::same_as<std::remove_cvref_t<R>, vec>)
+  void prepend(R&& r) {
+    insert(0, std::forward<R>(r));
+  }
+  // Puts v's rows (they keep their identity) before the editor's. O(B + F * depth).
+  void prepend(const vec& v) {
+    internal::tree_rep t = tree::concat(v.rep_, rep_);
+    tree::release(rep_.root, rep_.depth);
+    rep_ = t;
+    tail_ = nullptr;
+  }
   // Removes element i. Throws std::out_of_range if i >= size().
   void erase(size_type i) {
     if (i >= size()) internal::throw_out_of_range("erase", i, size());

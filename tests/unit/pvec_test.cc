@@ -370,3 +370,57 @@ TEST_CASE("radix lookup hint: kept by push_back-style edits, correct after struc
   CHECK(cowdb::internal::rbtree<int, Small::chunk_capacity, Small::fanout>::check(forged) ==
         "radix hint set on a tree with a non-full child on the right edge");
 }
+
+// The forms a C++ user expects of a sequence: pvec and its editor are random-access ranges
+// (reverse iteration included), and both can prepend.
+static_assert(std::ranges::random_access_range<Tiny>);
+static_assert(std::ranges::random_access_range<Tiny::editor>);
+static_assert(std::ranges::sized_range<Tiny>);
+static_assert(std::same_as<std::ranges::range_value_t<Tiny::editor>, int>);
+static_assert(std::ranges::random_access_range<std::ranges::reverse_view<std::ranges::ref_view<const Tiny>>>);
+
+TEST_CASE("pvec: reverse iteration, the editor as a range, prepend", "[pvec]") {
+  const std::vector<int> rows = Iota<int>(37);
+  const Tiny v(rows.begin(), rows.end());  // 2-element chunks: many leaves
+  std::vector<int> backwards(v.rbegin(), v.rend());
+  std::vector<int> want = Iota<int>(37);
+  std::reverse(want.begin(), want.end());
+  CHECK(backwards == want);
+  CHECK(std::vector<int>(v.crbegin(), v.crend()) == want);
+  CHECK(Tiny{}.rbegin() == Tiny{}.rend());
+
+  Tiny::editor e = v.transient();
+  e.set(3, 100);
+  e.push_back(37);
+  // std algorithms read the editor's current contents.
+  CHECK(std::ranges::count(e, 100) == 1);
+  CHECK(std::ranges::find(e, 37) == e.end() - 1);
+  CHECK(std::vector<int>(e.rbegin(), e.rbegin() + 2) == std::vector<int>{37, 36});
+  std::vector<int> seen;
+  for (int x : e) seen.push_back(x);
+  REQUIRE(seen.size() == 38);
+  CHECK(seen[3] == 100);
+  CHECK(seen.back() == 37);
+
+  // prepend: a range makes new rows, a pvec brings its rows (and their identity) along.
+  const Tiny front{-2, -1};
+  const Tiny p = v.prepend(std::vector<int>{-2, -1});
+  CHECK(std::vector<int>(p.begin(), p.begin() + 3) == std::vector<int>{-2, -1, 0});
+  CHECK(p.size() == 39);
+  CHECK(p.row_id(2) == v.row_id(0));
+  CHECK(p.row_id(0) != front.row_id(0));
+  const Tiny q = v.prepend(front);
+  CHECK(q == p);
+  CHECK(q.row_id(0) == front.row_id(0));
+  CHECK(q.row_id(38) == v.row_id(36));
+  q.check_invariants();
+  e.prepend(front);
+  e.prepend(std::list<int>{-4, -3});
+  const Tiny edited = e.persistent();
+  edited.check_invariants();
+  REQUIRE(edited.size() == 42);
+  CHECK(std::vector<int>(edited.begin(), edited.begin() + 5) == std::vector<int>{-4, -3, -2, -1, 0});
+  CHECK(edited.row_id(2) == front.row_id(0));
+  CHECK(v.size() == 37);  // the source version is unchanged
+  CHECK(v[3] == 3);
+}
