@@ -125,6 +125,11 @@ class TypedDataset;
   X(float)                                   \
   X(double)                                  \
   X(std::string)
+// What db/datasets_*.cc compile for each of them (two files, so that a parallel build splits
+// the work).
+#define COWDB_INSTANTIATE_DATASET(T) \
+  template class TypedDataset<T>;    \
+  template class TypedEditor<T>;
 
 // The storage identity of a dataset element type T, and its loader (registered before main()
 // for every T whose TypedDataset is used: see RegisterStoredType).
