@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <unordered_set>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <utility>
 
 #include "db/catalog_merge.h"
@@ -40,7 +43,22 @@ Database::Database(const Options& options)
     : impl_(std::make_shared<internal::DatabaseImpl>(options)) {}
 Database::Database(std::shared_ptr<internal::DatabaseImpl> impl) noexcept
     : impl_(std::move(impl)) {}
-Database::~Database() = default;
+namespace {
+
+// Options::release_memory: asks the allocator to give its free pages back to the system.
+void ReleaseFreeMemory() noexcept {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
+}  // namespace
+
+Database::~Database() {
+  const bool release = impl_ != nullptr && impl_->options().release_memory;
+  impl_.reset();  // frees everything unless transactions or snapshots still hold it
+  if (release) ReleaseFreeMemory();
+}
 
 absl::Status Database::CreateBranch(std::string_view name, std::string_view from) {
   COWDB_RETURN_IF_ERROR(internal::ValidateName("branch", name));
@@ -259,8 +277,12 @@ absl::StatusOr<VersionId> Database::Merge(std::string_view source, std::string_v
   }
 }
 
-std::size_t Database::Prune() { return impl_->Prune(); }
-std::size_t Database::Prune(const Retention& policy) { return impl_->Prune(policy); }
+std::size_t Database::Prune() { return Prune(impl_->options().retention()); }
+std::size_t Database::Prune(const Retention& policy) {
+  const std::size_t forgotten = impl_->Prune(policy);
+  if (forgotten > 0 && impl_->options().release_memory) ReleaseFreeMemory();
+  return forgotten;
+}
 
 absl::Status Database::Compact() { return impl_->Compact(); }
 

@@ -267,6 +267,21 @@ std::vector<VersionPtr> DatabaseImpl::AllVersions() const {
   return out;  // ascending ids
 }
 
+template <class Keep>
+void DatabaseImpl::DropVersions(const Keep& keep, std::size_t how_many,
+                                std::vector<VersionPtr>* dropped) {
+  // Room first, so that nothing below throws once the table changes.
+  std::erase_if(pinned_, [](const std::weak_ptr<const Version>& w) { return w.expired(); });
+  if (pinned_.capacity() < pinned_.size() + how_many) {
+    pinned_.reserve(std::max(2 * pinned_.capacity(), pinned_.size() + how_many));
+  }
+  dropped->reserve(dropped->size() + how_many);
+  versions_.Drop(keep, dropped);
+  for (const VersionPtr& v : *dropped) {
+    if (v.use_count() > 1) pinned_.push_back(v);  // *dropped holds one reference
+  }
+}
+
 std::size_t DatabaseImpl::Prune(const Retention& policy) {
   std::vector<VersionPtr> dropped;  // released after the locks, outside the critical sections
   absl::MutexLockMaybe write(WriteLock());
@@ -296,18 +311,18 @@ std::size_t DatabaseImpl::Prune(const Retention& policy) {
       if (!keep.contains(id)) doomed.push_back(id);
     }
     if (store_ == nullptr) {  // in memory: decided and done in one critical section
-      dropped.reserve(doomed.size());  // Drop() must not throw halfway
-      versions_.Drop([&keep](std::uint64_t id) { return keep.contains(id); }, &dropped);
+      DropVersions([&keep](std::uint64_t id) { return keep.contains(id); }, doomed.size(),
+                   &dropped);
       return dropped.size();
     }
   }
   // Persistent (writers are held off by write_mu_): the prune is written first; if that fails
   // nothing is dropped (the store then refuses writes until reopened).
   if (!store_->AppendPrune(doomed).ok()) return 0;
-  dropped.reserve(doomed.size());
   {
     absl::MutexLock lock(&mu_);
-    versions_.Drop([&keep](std::uint64_t id) { return keep.contains(id); }, &dropped);
+    DropVersions([&keep](std::uint64_t id) { return keep.contains(id); }, doomed.size(),
+                 &dropped);
   }
   const std::size_t n = dropped.size();
   dropped.clear();          // the pruned versions go (unless a snapshot pins them) ...
@@ -322,6 +337,17 @@ std::size_t DatabaseImpl::Prune(const Retention& policy) {
     }
   }
   return n;
+}
+
+std::vector<VersionPtr> DatabaseImpl::PinnedVersions() const {
+  std::vector<VersionPtr> out;
+  absl::MutexLock lock(&mu_);
+  std::erase_if(pinned_, [](const std::weak_ptr<const Version>& w) { return w.expired(); });
+  out.reserve(pinned_.size());
+  for (const auto& w : pinned_) {
+    if (VersionPtr v = w.lock()) out.push_back(std::move(v));
+  }
+  return out;
 }
 
 storage::RecoveredState DatabaseImpl::History() const {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -77,6 +78,8 @@ class DatabaseImpl {
 
   // Every retained version (for memory reports).
   std::vector<VersionPtr> AllVersions() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The pruned versions something (a snapshot, a transaction) still holds, as of now.
+  std::vector<VersionPtr> PinnedVersions() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Forgets the versions `policy` does not keep (see Retention); returns how many. A persistent
   // database then compacts its files when Options::compact_below says so (a failed compaction
@@ -108,6 +111,11 @@ class DatabaseImpl {
   template <class Check, class Apply>
   absl::Status ChangeRefs(const Check& check, const storage::RefRecord& record,
                           const Apply& apply) ABSL_LOCKS_EXCLUDED(mu_);
+  // Drops the versions `keep` rejects into *dropped, noting those something else still holds
+  // in pinned_ (for memory reports). Throws only before it changes anything.
+  template <class Keep>
+  void DropVersions(const Keep& keep, std::size_t how_many, std::vector<VersionPtr>* dropped)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The whole history as the store restates it when compacting. REQUIRES: write_mu_ held.
   storage::RecoveredState History() const ABSL_LOCKS_EXCLUDED(mu_);
   // Locks write_mu_ for a persistent database's writers.
@@ -125,6 +133,9 @@ class DatabaseImpl {
   RefTable branches_ ABSL_GUARDED_BY(mu_);
   RefTable tags_ ABSL_GUARDED_BY(mu_);
   absl::Time last_time_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // of the newest version
+  // Pruned versions that were still held when they were pruned (expired entries are purged by
+  // the next prune or report).
+  mutable std::vector<std::weak_ptr<const Version>> pinned_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cowdb::internal

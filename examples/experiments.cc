@@ -71,7 +71,7 @@ int main() {
   fmt::print("{:<34}{:>10}\n{:<34}{:>10}\n\n", "create a branch (O(1))", HumanTime(branch_ns),
              "deep copy of the 1M numbers", HumanTime(deep_ns));
   PrintMemory(*db, "after branching: everything shared");
-  for (const cowdb::BranchMemory& b : db->GetMemoryReport().branches) {
+  for (const cowdb::RefMemory& b : db->GetMemoryReport().branches) {
     Check(b.exclusive_bytes == 0, "fresh branches keep nothing alone");
   }
 
@@ -104,7 +104,7 @@ int main() {
     Must(txn.Commit("fix 5 quantities").status());
   }
   PrintMemory(*db, "after the experiments");
-  for (const cowdb::BranchMemory& b : db->GetMemoryReport().branches) {
+  for (const cowdb::RefMemory& b : db->GetMemoryReport().branches) {
     if (b.name == "plus100") Check(b.exclusive_bytes < 16 * 1024, "x+100 on 1000 rows: ~2 chunks");
     if (b.name == "double") Check(b.exclusive_bytes >= 8 * kRows, "x*2 rewrote every number");
   }

@@ -12,6 +12,7 @@
 #include "cowdb/options.h"
 #include "cowdb/pvec.h"
 #include "cowdb/snapshot.h"
+#include "cowdb/stats.h"
 #include "cowdb/status.h"
 #include "cowdb/transaction.h"
 

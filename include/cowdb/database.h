@@ -112,20 +112,53 @@ struct DatabaseDiff {
   bool empty() const noexcept { return added.empty() && removed.empty() && changed.empty(); }
 };
 
-// Memory held by one branch's head version, compared with every other branch head and tag.
-struct BranchMemory {
+// Memory accounting (Database::GetMemoryReport). Every figure counts node storage, as
+// cowdb::memory_stats does: chunks are counted whole, each shared chunk once; heap memory the
+// elements own (a std::string's characters) and pvec copies a program holds outside snapshots
+// are not counted.
+//
+// "Exclusive" answers "what would deleting this branch (or tag) and pruning free?": the chunks
+// of its head that no other branch head or tag reaches. A branch whose head is also a tag's
+// version (see RefMemory::same_version) therefore shows 0 B exclusive: deleting the branch alone
+// frees nothing while the tag keeps the version. Chunks reached only through history (older
+// retained versions) are counted in MemoryReport::history_bytes, not here.
+
+// One dataset of a head version.
+struct DatasetMemory {
+  std::string name;
+  std::size_t rows = 0;
+  std::size_t reachable_bytes = 0;  // all chunks of the dataset (those another dataset of the
+                                    // same head also uses count for the first, by name)
+  std::size_t exclusive_bytes = 0;  // ... that no other branch head or tag uses
+};
+
+// A branch's (or tag's) head version, compared with every other branch head and tag.
+struct RefMemory {
   std::string name;
   VersionId head;
   std::size_t reachable_bytes = 0;  // all chunks the head uses
   std::size_t shared_bytes = 0;     // ... that another branch head or tag also uses
-  std::size_t exclusive_bytes = 0;  // ... that only this branch keeps alive
+  std::size_t exclusive_bytes = 0;  // ... that only this branch (tag) keeps alive
+  std::vector<DatasetMemory> datasets;    // by name
+  std::vector<std::string> same_version;  // other branches and tags at this version ("tag x")
 };
 
 struct MemoryReport {
-  std::vector<BranchMemory> branches;  // sorted by name
-  std::size_t total_bytes = 0;         // all chunks of every retained version
-  std::size_t history_bytes = 0;       // ... used only by retained non-head, untagged versions
-  std::size_t versions = 0;            // retained versions
+  std::vector<RefMemory> branches;  // sorted by name
+  std::vector<RefMemory> tags;      // sorted by name
+  std::size_t total_bytes = 0;      // all chunks of every retained version
+  std::size_t history_bytes = 0;    // ... used only by retained versions no head or tag names
+  std::size_t versions = 0;         // retained versions
+  // Versions Prune() forgot that live Snapshots (or transactions begun on them) still hold,
+  // and the bytes of their chunks no retained version uses: what releasing those snapshots
+  // would free. Not included in total_bytes.
+  std::size_t pinned_versions = 0;
+  std::size_t pinned_bytes = 0;
+  // The whole process's resident set (RSS) when the report was made, from /proc/self/statm (0
+  // where that cannot be read). Compare with total_bytes + pinned_bytes, what cowdb holds: the
+  // difference is the program's other memory and freed memory the allocator keeps (see
+  // Options::release_memory).
+  std::size_t resident_bytes = 0;
   // Persistent databases (0 in memory): the bytes of the directory's files, and the bytes of the
   // node records the retained versions (and snapshots of pruned ones) use. Compact() brings
   // disk_bytes down to about disk_live_bytes plus the history records.
@@ -241,7 +274,8 @@ class Database {
 
   // ---- retention and memory ----------------------------------------------------------------
   // Forgets the versions the retention rules of Options do not keep (see Retention: branch
-  // heads and tagged versions always stay); their memory is freed once no snapshot pins them.
+  // heads and tagged versions always stay); their memory is freed once no snapshot pins them,
+  // and given back to the system when Options::release_memory says so.
   // Returns how many were forgotten. O(retained versions), and walks each branch's and tag's
   // whole history when keep_newer_than is set. A persistent database then compacts its files
   // when Options::compact_below says so (as Compact(); if that fails nothing is lost and the
@@ -262,8 +296,11 @@ class Database {
   // itself failed, later writes are kFailedPrecondition until the database is reopened.
   [[nodiscard]] absl::Status Compact();
 
-  // Bytes each branch shares and keeps alone; see MemoryReport. O(nodes of retained versions);
-  // a persistent database also lists its directory, waiting for a writer in progress.
+  // Bytes each branch, tag and dataset shares and keeps alone, history and pinned versions, and
+  // the process's resident set; see MemoryReport. O(nodes of retained and pinned versions) time
+  // and a hash table of them; a persistent database also lists its directory, waiting for a
+  // writer in progress. Thread-safety: any thread; a report made while others commit describes
+  // the versions it saw (each version whole).
   MemoryReport GetMemoryReport() const;
 
  private:
@@ -275,7 +312,9 @@ class Database {
 
 }  // namespace cowdb
 
-// A table: branch, head, reachable, shared, exclusive; then totals. Sizes in KiB/MiB/GiB.
+// A table: each branch, then each tag (name, head, reachable, shared, exclusive, and the
+// versions it shares its head with), each followed by its datasets; then the totals, pinned
+// versions and resident memory. Sizes in B/KiB/MiB/GiB.
 template <>
 struct fmt::formatter<cowdb::MemoryReport> {
   constexpr auto parse(format_parse_context& ctx) { return ctx.begin(); }

@@ -46,6 +46,7 @@
 #include "cowdb/internal/row_match.h"
 #include "cowdb/internal/tree_diff.h"
 #include "cowdb/pvec.h"
+#include "cowdb/stats.h"
 #include "fmt/format.h"
 
 namespace cowdb {
@@ -99,8 +100,6 @@ struct element_change {
   const T* old_value;
   const T* new_value;
 };
-
-using diff_stats = internal::walk_stats;
 
 // The changes from one version (from()) to another (to()).
 template <class T, std::size_t C = kDefaultChunkBytes, std::size_t F = kDefaultFanout>

@@ -104,7 +104,7 @@ class merge_result {
   }
 
   // What the merge read (node pairs visited, elements compared), both sides' matching included.
-  const internal::walk_stats& stats() const noexcept { return stats_; }
+  const diff_stats& stats() const noexcept { return stats_; }
 
  private:
   template <class U, std::size_t C2, std::size_t F2>
@@ -121,7 +121,7 @@ class merge_result {
 
   vec base_, ours_, theirs_, merged_;
   std::vector<merge_conflict<T>> conflicts_;
-  internal::walk_stats stats_;
+  diff_stats stats_;
   merge_mode mode_ = merge_mode::kValues;
 };
 

@@ -72,6 +72,14 @@ struct Options {
   // Run Prune() after every commit and merge. Default: false.
   bool auto_prune = false;
 
+  // Give freed memory back to the operating system (glibc's malloc_trim(0); elsewhere nothing)
+  // when an explicit Database::Prune() forgot at least one version, and when the Database is
+  // destroyed. Without it the allocator keeps freed pages for reuse and the process's resident
+  // set does not shrink (MemoryReport::resident_bytes). Costs O(the heap's free pages) each time;
+  // the automatic prunes of auto_prune do not trim (the next commits reuse that memory).
+  // Default: true.
+  bool release_memory = true;
+
   // Persistent databases only: see Sync. Default: kEveryCommit.
   Sync sync = Sync::kEveryCommit;
 

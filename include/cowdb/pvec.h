@@ -69,6 +69,7 @@
 #include "cowdb/internal/rbtree.h"
 #include "cowdb/internal/tree_builder.h"
 #include "cowdb/internal/tree_diff.h"
+#include "cowdb/stats.h"
 
 namespace cowdb {
 
@@ -114,9 +115,6 @@ struct pvec_access {
   }
 };
 }  // namespace internal
-
-// Memory held by the nodes of a version. See pvec::memory() and friends.
-using memory_stats = internal::tree_stats;
 
 // The identity of a row (an element of a pvec): see pvec::row_id().
 using row_id_t = internal::row_id_t;
@@ -440,7 +438,9 @@ class pvec {
   }
   // The part of memory() that only this pvec object keeps alive: what destroying it would free
   // right now. O(exclusive nodes). Under concurrent copying of the same version by other threads
-  // the figure is a snapshot that may be out of date when it returns.
+  // the figure is a snapshot that may be out of date when it returns. A pvec read from a
+  // database (Snapshot::Get) shares all of its chunks with the database's version, so this is 0
+  // there; Database::GetMemoryReport says what each branch, tag and dataset keeps alone.
   memory_stats exclusive() const noexcept {
     memory_stats s;
     if (!empty()) tree::exclusive_stats(rep_.root, rep_.depth, s);

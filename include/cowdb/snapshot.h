@@ -92,7 +92,11 @@ class Snapshot {
   VersionId id() const noexcept;
   const VersionInfo& info() const noexcept;
 
-  // The dataset `name` of this version. O(log datasets), no copy of the data.
+  // The dataset `name` of this version. O(log datasets), no copy of the data: the pvec shares
+  // every chunk with the version, so its exclusive() is 0 B while the version is held (what
+  // deleting a branch or tag would free is RefMemory::exclusive_bytes of GetMemoryReport, per
+  // dataset too). The pvec stays valid, holding its chunks, after the snapshot and the database
+  // are gone.
   // Errors: kNotFound if there is no such dataset; kInvalidArgument if it holds another type.
   template <dataset_element T>
   [[nodiscard]] absl::StatusOr<pvec<T>> Get(std::string_view name) const {

@@ -147,6 +147,12 @@ class Transaction {
 
   // Adds a dataset. O(log datasets). Errors: kFailedPrecondition, kAlreadyExists,
   // kInvalidArgument (bad name).
+  //
+  // Put and Create take the default shape, pvec<T> (4 KiB chunks, fan-out 32), by design: every
+  // dataset of every version then shares chunks with the others, diffs and merges align them
+  // node by node, and the stored format has one tree layout per element type. A pvec of another
+  // shape (pvec<T, 512>, say) shares nothing with them and does not convert implicitly; copy it
+  // in with pvec<T>(other.begin(), other.end()) (O(n), once) and keep working on the dataset.
   template <dataset_element T>
   [[nodiscard]] absl::Status Create(std::string_view name, pvec<T> data = {}) {
     internal::require_declared_storage<T>();

@@ -1055,7 +1055,7 @@ class DatabaseModel {
     COWDB_DBM_CHECK(r.versions == versions_.size(), "memory report: {} versions, model {}",
                     r.versions, versions_.size());
     COWDB_DBM_CHECK(r.branches.size() == branches_.size(), "memory report branches");
-    for (const cowdb::BranchMemory& b : r.branches) {
+    for (const cowdb::RefMemory& b : r.branches) {
       COWDB_DBM_CHECK(b.reachable_bytes == b.shared_bytes + b.exclusive_bytes &&
                           b.reachable_bytes <= r.total_bytes,
                       "memory report of {}", b.name);

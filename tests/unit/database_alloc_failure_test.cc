@@ -928,7 +928,7 @@ std::vector<DbOp> DbOps() {
                    std::optional<cowdb::MemoryReport> r;
                    g_inj.Armed([&] { r = w.db->GetMemoryReport(); });
                    std::vector<std::string> names;
-                   for (const cowdb::BranchMemory& b : r->branches) names.push_back(b.name);
+                   for (const cowdb::RefMemory& b : r->branches) names.push_back(b.name);
                    w.Expect(names == std::vector<std::string>{"feat", "main", "side"},
                             "memory report branches: " + fmt::format("{}", fmt::join(names, ",")));
                    w.Expect(r->versions == w.versions.size(), "memory report version count");

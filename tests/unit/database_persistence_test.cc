@@ -512,7 +512,7 @@ TEST_CASE("persistence: compaction reclaims pruned versions' disk space, nothing
   CHECK(Read(*db, "main", "t")[7] == -7);
   CHECK(Read(*db, "main", "t")[8] == expect[8]);
   // Sharing survives compaction and reopening: "first" and side share all but one chunk.
-  for (const cowdb::BranchMemory& b : db->GetMemoryReport().branches) {
+  for (const cowdb::RefMemory& b : db->GetMemoryReport().branches) {
     if (b.name == "side") CHECK(b.exclusive_bytes < 64 * 1024);
   }
   CHECK(bytes() < before_bytes + 2'000'000);

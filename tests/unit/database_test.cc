@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -1173,7 +1174,7 @@ TEST_CASE("memory report: what branches share and what each keeps alone", "[data
   REQUIRE(r1.branches.size() == 2);
   CHECK(r1.branches[0].name == "exp");
   CHECK(r1.branches[1].name == "main");
-  for (const cowdb::BranchMemory& b : r1.branches) {
+  for (const cowdb::RefMemory& b : r1.branches) {
     CAPTURE(b.name);
     CHECK(b.exclusive_bytes == 0);
     CHECK(b.shared_bytes == a_bytes);
@@ -1187,7 +1188,7 @@ TEST_CASE("memory report: what branches share and what each keeps alone", "[data
   SetElement(*db, "exp", "a", 7, -7);
   const cowdb::MemoryReport r2 = db->GetMemoryReport();
   REQUIRE(r2.branches.size() == 2);
-  for (const cowdb::BranchMemory& b : r2.branches) {
+  for (const cowdb::RefMemory& b : r2.branches) {
     CAPTURE(b.name);
     CHECK(b.exclusive_bytes > 4096);
     CHECK(b.exclusive_bytes < 8192);
@@ -1212,4 +1213,104 @@ TEST_CASE("memory report: what branches share and what each keeps alone", "[data
   const cowdb::MemoryReport r4 = db->GetMemoryReport();
   CHECK(r4.history_bytes == r2.branches[1].exclusive_bytes);
   CHECK(r4.versions == 4);
+}
+
+TEST_CASE("memory report: tags, datasets, pinned versions, resident memory", "[database]") {
+  const auto db = Database::Open();
+  CreateDataset(*db, "main", "a", IotaVec(20000));  // 40 chunks
+  CreateDataset(*db, "main", "b", IotaVec(600));    // 2 chunks
+  Ok(db->CreateTag("load", "main"));
+  Snapshot load = Ok(db->OpenSnapshot("load"));
+  const std::size_t a_bytes = Ok(load.Get<I64>("a")).memory().bytes;
+  const std::size_t b_bytes = Ok(load.Get<I64>("b")).memory().bytes;
+
+  // The tag names main's head: both list the other, and neither keeps anything alone.
+  const cowdb::MemoryReport r1 = db->GetMemoryReport();
+  REQUIRE(r1.branches.size() == 1);
+  REQUIRE(r1.tags.size() == 1);
+  for (const cowdb::RefMemory* m : {&r1.branches[0], &r1.tags[0]}) {
+    CAPTURE(m->name);
+    CHECK(m->head == load.id());
+    CHECK(m->reachable_bytes == a_bytes + b_bytes);
+    CHECK(m->exclusive_bytes == 0);
+    REQUIRE(m->datasets.size() == 2);
+    CHECK(m->datasets[0].name == "a");
+    CHECK(m->datasets[0].rows == 20000);
+    CHECK(m->datasets[0].reachable_bytes == a_bytes);
+    CHECK(m->datasets[1].name == "b");
+    CHECK(m->datasets[1].rows == 600);
+    CHECK(m->datasets[1].reachable_bytes == b_bytes);
+  }
+  CHECK(r1.branches[0].same_version == std::vector<std::string>{"tag load"});
+  CHECK(r1.tags[0].same_version == std::vector<std::string>{"branch main"});
+  CHECK(r1.pinned_versions == 0);
+  CHECK(r1.pinned_bytes == 0);
+#if defined(__linux__)
+  CHECK(r1.resident_bytes > a_bytes);  // the process holds at least the data
+#endif
+  const std::string t1 = fmt::format("{}", r1);
+  CHECK_THAT(t1, Contains("tag load") && Contains("(same version as tag load)") &&
+                     Contains("\"a\"") && Contains("20000 rows") && Contains("600 rows"));
+
+  // main moves on in "b" only: main's exclusive bytes are b's new chunk path, per dataset.
+  SetElement(*db, "main", "b", 5, -5);
+  const cowdb::MemoryReport r2 = db->GetMemoryReport();
+  const cowdb::RefMemory& main2 = r2.branches[0];
+  CHECK(main2.same_version.empty());
+  CHECK(main2.datasets[0].exclusive_bytes == 0);
+  CHECK(main2.datasets[1].exclusive_bytes > 4096);
+  CHECK(main2.exclusive_bytes == main2.datasets[1].exclusive_bytes);
+  CHECK(r2.tags[0].exclusive_bytes == main2.exclusive_bytes);  // the old path of b
+
+  // Deleting the tag and pruning forgets v3 (load); the snapshot still holds it: it is pinned,
+  // with the bytes no retained version uses.
+  const std::size_t before = RetainedVersions(*db);
+  Ok(db->DeleteTag("load"));
+  CHECK(db->Prune(cowdb::Retention{.keep_last_versions = 0}) == before - 1);
+  const cowdb::MemoryReport r3 = db->GetMemoryReport();
+  CHECK(r3.tags.empty());
+  CHECK(r3.versions == 1);
+  CHECK(r3.pinned_versions == 1);
+  CHECK(r3.pinned_bytes == r2.tags[0].exclusive_bytes);
+  CHECK(r3.total_bytes == a_bytes + Ok(Ok(db->OpenSnapshot("main")).Get<I64>("b")).memory().bytes);
+  CHECK_THAT(fmt::format("{}", r3), Contains("more in 1 pruned version snapshots still hold"));
+  {
+    const Snapshot moved = std::move(load);  // still pinned, by another handle
+    CHECK(db->GetMemoryReport().pinned_versions == 1);
+  }
+  const cowdb::MemoryReport r4 = db->GetMemoryReport();
+  CHECK(r4.pinned_versions == 0);
+  CHECK(r4.pinned_bytes == 0);
+}
+
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+// Sanitizers bring their own allocator, which keeps freed memory in quarantine: glibc only.
+TEST_CASE("memory report: Prune gives freed memory back to the system", "[database]") {
+  const auto db = Database::Open();
+  CreateDataset(*db, "main", "keep", IotaVec(1000));
+  const std::size_t base = db->GetMemoryReport().resident_bytes;
+  REQUIRE(base > 0);
+  Ok(db->CreateBranch("big", "main"));
+  CreateDataset(*db, "big", "data", IotaVec(8 << 20));  // 64 MiB of int64
+  const std::size_t grown = db->GetMemoryReport().resident_bytes;
+  REQUIRE(grown >= base + (48 << 20));
+  Ok(db->DeleteBranch("big"));
+  CHECK(db->Prune() >= 1);  // release_memory is on by default
+  const cowdb::MemoryReport after = db->GetMemoryReport();
+  CAPTURE(base, grown, after.resident_bytes);
+  CHECK(after.resident_bytes + (32 << 20) <= grown);
+  CHECK(after.total_bytes < (1 << 20));
+}
+#endif
+
+TEST_CASE("datasets: a pvec of another shape is copied in, as transaction.h says", "[database]") {
+  using Small = pvec<I64, 512>;
+  static_assert(!std::is_convertible_v<Small, pvec<I64>>);
+  const std::vector<I64> rows = Iota<I64>(5000);
+  const Small small(rows.begin(), rows.end());
+  const auto db = Database::Open();
+  Transaction t = Ok(db->Begin("main"));
+  Ok(t.Create<I64>("a", pvec<I64>(small.begin(), small.end())));
+  Ok(t.Commit("copied"));
+  CHECK(Read(*db, "main", "a") == rows);
 }

@@ -55,17 +55,12 @@
 
 #include "boost/container/static_vector.hpp"
 #include "cowdb/internal/node.h"
+#include "cowdb/stats.h"
 
 namespace cowdb::internal {
 
 // What a version's nodes cost; see pvec::memory().
-struct tree_stats {
-  std::size_t bytes = 0;        // bytes of node storage (headers, element slots, child arrays)
-  std::size_t leaves = 0;       // number of leaf chunks
-  std::size_t inner_nodes = 0;  // number of inner nodes
-  std::size_t id_lists = 0;     // row-id lists of leaves whose rows are not one run (row_ids.h)
-  friend bool operator==(const tree_stats&, const tree_stats&) = default;
-};
+using tree_stats = cowdb::memory_stats;  // cowdb/stats.h
 
 // The state of a tree as held by a pvec or an editor. Owning one reference to `root`.
 struct tree_rep {

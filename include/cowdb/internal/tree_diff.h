@@ -25,16 +25,12 @@
 #include <vector>
 
 #include "cowdb/internal/rbtree.h"
+#include "cowdb/stats.h"
 
 namespace cowdb::internal {
 
 // What a walk looked at; lets tests prove that unchanged chunks were never read.
-struct walk_stats {
-  std::size_t inner_pairs = 0;        // stretches of unmatched inner nodes opened (one per level
-                                      // for each changed path when nothing shifted)
-  std::size_t leaf_pairs = 0;         // unmatched leaves examined (the longer side of each region)
-  std::size_t elements_compared = 0;  // element comparisons made
-};
+using walk_stats = cowdb::diff_stats;  // cowdb/stats.h
 
 template <class T, std::size_t Cap, std::size_t F>
 struct tree_diff {
