@@ -45,29 +45,37 @@ Database::Database(std::shared_ptr<internal::DatabaseImpl> impl) noexcept
     : impl_(std::move(impl)) {}
 namespace {
 
-// Options::release_memory: asks the allocator to give its free pages back to the system.
-void ReleaseFreeMemory() noexcept {
+// Options::release_memory: asks the allocator to give its free pages back to the system, when
+// it holds at least `min_free` bytes free (0: always). The check (mallinfo2) is cheap when few
+// chunks are free, which is when a trim is not worth it: a program that prunes after every
+// commit keeps reusing its free memory instead of faulting fresh pages in on every commit.
+void ReleaseFreeMemory(std::size_t min_free) noexcept {
 #if defined(__GLIBC__)
-  malloc_trim(0);
+  if (min_free == 0 || mallinfo2().fordblks >= min_free) malloc_trim(0);
+#else
+  static_cast<void>(min_free);
 #endif
 }
+
+// Prune gives memory back only when the allocator holds at least this much free.
+constexpr std::size_t kMinFreeToRelease = std::size_t{32} << 20;
 
 }  // namespace
 
 Database::~Database() {
   const bool release = impl_ != nullptr && impl_->options().release_memory;
   impl_.reset();  // frees everything unless transactions or snapshots still hold it
-  if (release) ReleaseFreeMemory();
+  if (release) ReleaseFreeMemory(0);
 }
 
 absl::Status Database::CreateBranch(std::string_view name, std::string_view from) {
   COWDB_RETURN_IF_ERROR(internal::ValidateName("branch", name));
   COWDB_ASSIGN_OR_RETURN(internal::VersionPtr v, impl_->Resolve(from));
-  return impl_->AddRef(/*tag=*/false, name, v->info.id);
+  return impl_->AddRef(internal::RefKind::kBranch, name, v->info.id);
 }
 
 absl::Status Database::CreateBranch(std::string_view name, VersionId at) {
-  return impl_->AddRef(/*tag=*/false, name, at);
+  return impl_->AddRef(internal::RefKind::kBranch, name, at);
 }
 
 absl::Status Database::RenameBranch(std::string_view from, std::string_view to) {
@@ -75,7 +83,7 @@ absl::Status Database::RenameBranch(std::string_view from, std::string_view to) 
 }
 
 absl::Status Database::DeleteBranch(std::string_view name) {
-  return impl_->DeleteRef(/*tag=*/false, name);
+  return impl_->DeleteRef(internal::RefKind::kBranch, name);
 }
 
 absl::StatusOr<VersionId> Database::Head(std::string_view branch) const {
@@ -85,27 +93,27 @@ absl::StatusOr<VersionId> Database::Head(std::string_view branch) const {
 
 std::vector<BranchInfo> Database::Branches() const {
   std::vector<BranchInfo> out;
-  for (auto& [name, id] : impl_->Refs(/*tag=*/false)) out.push_back({std::move(name), id});
+  for (auto& [name, id] : impl_->Refs(internal::RefKind::kBranch)) out.push_back({std::move(name), id});
   return out;
 }
 
 absl::Status Database::CreateTag(std::string_view name, std::string_view from) {
   COWDB_RETURN_IF_ERROR(internal::ValidateName("tag", name));
   COWDB_ASSIGN_OR_RETURN(internal::VersionPtr v, impl_->Resolve(from));
-  return impl_->AddRef(/*tag=*/true, name, v->info.id);
+  return impl_->AddRef(internal::RefKind::kTag, name, v->info.id);
 }
 
 absl::Status Database::CreateTag(std::string_view name, VersionId at) {
-  return impl_->AddRef(/*tag=*/true, name, at);
+  return impl_->AddRef(internal::RefKind::kTag, name, at);
 }
 
 absl::Status Database::DeleteTag(std::string_view name) {
-  return impl_->DeleteRef(/*tag=*/true, name);
+  return impl_->DeleteRef(internal::RefKind::kTag, name);
 }
 
 std::vector<BranchInfo> Database::Tags() const {
   std::vector<BranchInfo> out;
-  for (auto& [name, id] : impl_->Refs(/*tag=*/true)) out.push_back({std::move(name), id});
+  for (auto& [name, id] : impl_->Refs(internal::RefKind::kTag)) out.push_back({std::move(name), id});
   return out;
 }
 
@@ -280,7 +288,7 @@ absl::StatusOr<VersionId> Database::Merge(std::string_view source, std::string_v
 std::size_t Database::Prune() { return Prune(impl_->options().retention()); }
 std::size_t Database::Prune(const Retention& policy) {
   const std::size_t forgotten = impl_->Prune(policy);
-  if (forgotten > 0 && impl_->options().release_memory) ReleaseFreeMemory();
+  if (forgotten > 0 && impl_->options().release_memory) ReleaseFreeMemory(kMinFreeToRelease);
   return forgotten;
 }
 

@@ -18,7 +18,7 @@
 namespace cowdb::internal {
 namespace {
 
-const char* Kind(bool tag) { return tag ? "tag" : "branch"; }
+const char* Kind(RefKind kind) { return kind == RefKind::kTag ? "tag" : "branch"; }
 
 // Prune compacts only when at least this much disk space would be reclaimed.
 constexpr std::uint64_t kMinCompactionGain = std::uint64_t{1} << 20;
@@ -167,23 +167,23 @@ absl::StatusOr<bool> DatabaseImpl::MoveBranch(std::string_view branch, VersionId
   return moved;
 }
 
-absl::Status DatabaseImpl::AddRef(bool tag, std::string_view name, VersionId at) {
-  if (absl::Status s = ValidateName(Kind(tag), name); !s.ok()) return s;
+absl::Status DatabaseImpl::AddRef(RefKind kind, std::string_view name, VersionId at) {
+  if (absl::Status s = ValidateName(Kind(kind), name); !s.ok()) return s;
   storage::RefRecord rec;
-  rec.tag = tag;
+  rec.tag = kind == RefKind::kTag;
   rec.name = std::string(name);
   rec.version = at.value;
   std::string key(name);  // allocated before anything changes
   return ChangeRefs(
       [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<bool> {
         if (Find(at) == nullptr) return absl::NotFoundError(fmt::format("version {} not found", at));
-        if (Table(tag).contains(name)) {
-          return absl::AlreadyExistsError(fmt::format("{} \"{}\" already exists", Kind(tag), name));
+        if (Table(kind).contains(name)) {
+          return absl::AlreadyExistsError(fmt::format("{} \"{}\" already exists", Kind(kind), name));
         }
-        Table(tag).reserve(Table(tag).size() + 1);  // the emplace below cannot throw
+        Table(kind).reserve(Table(kind).size() + 1);  // the emplace below cannot throw
         return true;
       },
-      rec, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { Table(tag).emplace(std::move(key), at); });
+      rec, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { Table(kind).emplace(std::move(key), at); });
 }
 
 absl::Status DatabaseImpl::RenameBranch(std::string_view from, std::string_view to) {
@@ -210,29 +210,29 @@ absl::Status DatabaseImpl::RenameBranch(std::string_view from, std::string_view 
       });
 }
 
-absl::Status DatabaseImpl::DeleteRef(bool tag, std::string_view name) {
+absl::Status DatabaseImpl::DeleteRef(RefKind kind, std::string_view name) {
   storage::RefRecord rec;
-  rec.tag = tag;
+  rec.tag = kind == RefKind::kTag;
   rec.erase = true;
   rec.name = std::string(name);
   return ChangeRefs(
       [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<bool> {
-        const RefTable& table = Table(tag);
+        const RefTable& table = Table(kind);
         if (!table.contains(name)) {
-          return absl::NotFoundError(fmt::format("{} \"{}\" not found", Kind(tag), name));
+          return absl::NotFoundError(fmt::format("{} \"{}\" not found", Kind(kind), name));
         }
-        if (!tag && table.size() == 1) {
+        if (kind == RefKind::kBranch && table.size() == 1) {
           return absl::FailedPreconditionError(
               fmt::format("branch \"{}\" is the last branch and cannot be deleted", name));
         }
         return true;
       },
-      rec, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { Table(tag).erase(Table(tag).find(name)); });
+      rec, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { Table(kind).erase(Table(kind).find(name)); });
 }
 
-std::vector<std::pair<std::string, VersionId>> DatabaseImpl::Refs(bool tag) const {
+std::vector<std::pair<std::string, VersionId>> DatabaseImpl::Refs(RefKind kind) const {
   absl::ReaderMutexLock lock(&mu_);
-  const RefTable& table = tag ? tags_ : branches_;
+  const RefTable& table = kind == RefKind::kTag ? tags_ : branches_;
   return {table.begin(), table.end()};
 }
 

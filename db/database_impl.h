@@ -29,6 +29,9 @@
 
 namespace cowdb::internal {
 
+// The two tables of named versions: branches (movable) and tags (fixed).
+enum class RefKind { kBranch, kTag };
+
 class DatabaseImpl {
  public:
   explicit DatabaseImpl(const Options& options);
@@ -65,10 +68,10 @@ class DatabaseImpl {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Branch and tag tables. Errors as documented in database.h.
-  absl::Status AddRef(bool tag, std::string_view name, VersionId at) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status AddRef(RefKind kind, std::string_view name, VersionId at) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status RenameBranch(std::string_view from, std::string_view to) ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status DeleteRef(bool tag, std::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
-  std::vector<std::pair<std::string, VersionId>> Refs(bool tag) const ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status DeleteRef(RefKind kind, std::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<std::pair<std::string, VersionId>> Refs(RefKind kind) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Every ancestor of `from` (itself included, pruned ones too) with its distance from `from`,
   // breadth first. The ancestry of pruned versions is kept (ids only) so that merges still find
@@ -96,7 +99,9 @@ class DatabaseImpl {
 
  private:
   using RefTable = boost::container::flat_map<std::string, VersionId, std::less<>>;
-  RefTable& Table(bool tag) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return tag ? tags_ : branches_; }
+  RefTable& Table(RefKind kind) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return kind == RefKind::kTag ? tags_ : branches_;
+  }
   const VersionPtr& Find(VersionId id) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return versions_.Find(id);
   }

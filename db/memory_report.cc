@@ -63,8 +63,8 @@ std::string HumanBytes(std::size_t n) {
 }  // namespace
 
 MemoryReport Database::GetMemoryReport() const {
-  const auto branches = impl_->Refs(/*tag=*/false);
-  const auto tags = impl_->Refs(/*tag=*/true);
+  const auto branches = impl_->Refs(internal::RefKind::kBranch);
+  const auto tags = impl_->Refs(internal::RefKind::kTag);
   const std::vector<internal::VersionPtr> all = impl_->AllVersions();
   const std::vector<internal::VersionPtr> pinned = impl_->PinnedVersions();
   std::unordered_map<std::uint64_t, internal::VersionPtr> by_id;

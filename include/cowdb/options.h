@@ -73,10 +73,12 @@ struct Options {
   bool auto_prune = false;
 
   // Give freed memory back to the operating system (glibc's malloc_trim(0); elsewhere nothing)
-  // when an explicit Database::Prune() forgot at least one version, and when the Database is
-  // destroyed. Without it the allocator keeps freed pages for reuse and the process's resident
-  // set does not shrink (MemoryReport::resident_bytes). Costs O(the heap's free pages) each time;
-  // the automatic prunes of auto_prune do not trim (the next commits reuse that memory).
+  // when the Database is destroyed, and after an explicit Database::Prune() that forgot at least
+  // one version while the allocator holds 32 MiB or more free. Without it the allocator keeps
+  // freed pages for reuse and the process's resident set does not shrink
+  // (MemoryReport::resident_bytes). Costs O(the heap's free chunks) each time. The automatic
+  // prunes of auto_prune never trim, and below 32 MiB free Prune does not either: the next
+  // commits reuse that memory, where a trim would make them fault fresh pages in again.
   // Default: true.
   bool release_memory = true;
 

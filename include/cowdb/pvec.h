@@ -65,24 +65,14 @@
 #include <vector>
 
 #include "boost/sort/pdqsort/pdqsort.hpp"
+#include "cowdb/internal/pvec_errors.h"
 #include "cowdb/internal/pvec_iterator.h"
 #include "cowdb/internal/rbtree.h"
 #include "cowdb/internal/tree_builder.h"
-#include "cowdb/internal/tree_diff.h"
+#include "cowdb/internal/tree_equal.h"
 #include "cowdb/stats.h"
 
 namespace cowdb {
-
-namespace internal {
-// Throws std::out_of_range with a message naming the operation, the index and the size.
-[[noreturn]] void throw_out_of_range(const char* op, std::size_t index, std::size_t size);
-// Throws std::out_of_range with a message naming the operation, the range and the size, for a
-// range [first, last) that is not within [0, size] or has first > last.
-[[noreturn]] void throw_bad_range(const char* op, std::size_t first, std::size_t last,
-                                  std::size_t size);
-// Throws std::out_of_range for an operation that needs a non-empty vector.
-[[noreturn]] void throw_empty(const char* op);
-}  // namespace internal
 
 // Default tree shape, chosen with the sweep recorded in README's design notes.
 inline constexpr std::size_t kDefaultChunkBytes = 4096;
@@ -251,7 +241,7 @@ class pvec {
   friend bool operator==(const pvec& a, const pvec& b)
     requires std::equality_comparable<T>
   {
-    return internal::tree_diff<T, chunk_capacity, Fanout>::equal(a.rep_, b.rep_);
+    return internal::tree_equal<T, chunk_capacity, Fanout>::equal(a.rep_, b.rep_);
   }
 
   // ---- persistent writes: each returns a new version; *this is unchanged -----------------------

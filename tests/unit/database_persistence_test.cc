@@ -426,7 +426,7 @@ TEST_CASE("persistence: a fast-forward that lost its race writes nothing",
     v2->info.message = "v2";
     cowdb::internal::VersionPtr moved_to;
     REQUIRE(Ok(impl.Publish("main", VersionId{1}, v2, &moved_to)));
-    REQUIRE(impl.AddRef(/*tag=*/false, "other", VersionId{1}).ok());
+    REQUIRE(impl.AddRef(cowdb::internal::RefKind::kBranch, "other", VersionId{1}).ok());
     // "other" is at v1, not at v2 as the caller expects: no move.
     CHECK_FALSE(Ok(impl.MoveBranch("other", VersionId{2}, VersionId{2})));
     CHECK(Ok(impl.GetHead("other"))->info.id == VersionId{1});

@@ -1223,6 +1223,8 @@ TEST_CASE("memory report: tags, datasets, pinned versions, resident memory", "[d
   Snapshot load = Ok(db->OpenSnapshot("load"));
   const std::size_t a_bytes = Ok(load.Get<I64>("a")).memory().bytes;
   const std::size_t b_bytes = Ok(load.Get<I64>("b")).memory().bytes;
+  // A pvec read from a version shares all its chunks with it (snapshot.h): nothing exclusive.
+  CHECK(Ok(load.Get<I64>("a")).exclusive().bytes == 0);
 
   // The tag names main's head: both list the other, and neither keeps anything alone.
   const cowdb::MemoryReport r1 = db->GetMemoryReport();

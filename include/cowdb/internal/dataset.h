@@ -128,6 +128,7 @@ class TypedDataset;
 // What db/datasets_*.cc compile for each of them (two files, so that a parallel build splits
 // the work).
 #define COWDB_INSTANTIATE_DATASET(T) \
+  template struct stored_type<T>;    \
   template class TypedDataset<T>;    \
   template class TypedEditor<T>;
 
@@ -137,20 +138,32 @@ template <class T>
 struct stored_type {
   using vec = pvec<T>;
   using codec = tree_codec<T, vec::chunk_capacity, vec::fanout>;
-  static const std::string& tag() {
-    static const std::string t =
-        fmt::format("{}|size {}|align {}|{}|little-endian|chunk {}|fanout {}", TypeName(typeid(T)),
-                    sizeof(T), alignof(T), has_codec<T> ? "codec" : "bytes", vec::chunk_capacity,
-                    vec::fanout);
-    return t;
-  }
-  static absl::StatusOr<DatasetPtr> load(const StoredTree& tree, node_table& table, node_io& io) {
-    absl::StatusOr<tree_rep> r = codec::load(tree.root, tree.depth, tree.rows, table, io);
-    if (!r.ok()) return r.status();
-    return std::make_shared<TypedDataset<T>>(pvec_access::adopt<vec>(*std::move(r)));
-  }
-  static inline const bool registered = RegisterStoredType(tag(), &load);
+  static const std::string& tag();
+  static absl::StatusOr<DatasetPtr> load(const StoredTree& tree, node_table& table, node_io& io);
+  // Not inline (defined below): for the types db/datasets_*.cc instantiate, the loader and its
+  // registration are compiled there only.
+  static const bool registered;
 };
+
+template <class T>
+const std::string& stored_type<T>::tag() {
+  static const std::string t =
+      fmt::format("{}|size {}|align {}|{}|little-endian|chunk {}|fanout {}", TypeName(typeid(T)),
+                  sizeof(T), alignof(T), has_codec<T> ? "codec" : "bytes", vec::chunk_capacity,
+                  vec::fanout);
+  return t;
+}
+
+template <class T>
+absl::StatusOr<DatasetPtr> stored_type<T>::load(const StoredTree& tree, node_table& table,
+                                                node_io& io) {
+  absl::StatusOr<tree_rep> r = codec::load(tree.root, tree.depth, tree.rows, table, io);
+  if (!r.ok()) return r.status();
+  return std::make_shared<TypedDataset<T>>(pvec_access::adopt<vec>(*std::move(r)));
+}
+
+template <class T>
+const bool stored_type<T>::registered = RegisterStoredType(tag(), &load);
 
 template <class T>
 class TypedDataset final : public Dataset {
@@ -299,6 +312,7 @@ DatasetPtr TypedEditor<T>::Freeze() const {
 // in the library (db/datasets_*.cc), not in every translation unit that uses them (the merge,
 // diff and storage code is most of what a database user's file compiles).
 #define COWDB_EXTERN_DATASET(T)          \
+  extern template struct stored_type<T>; \
   extern template class TypedDataset<T>; \
   extern template class TypedEditor<T>;
 COWDB_FOR_EACH_INTEGER_ELEMENT_TYPE(COWDB_EXTERN_DATASET)

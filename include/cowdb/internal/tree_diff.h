@@ -465,57 +465,6 @@ struct tree_diff {
     }
   }
 
-  // Equal lengths and elements: one walk over both trees in index order, in which a subtree that
-  // is the same node at the same index on both sides is skipped unread, and everything else is
-  // opened down to leaves and compared element by element. O(1) for identical versions,
-  // O(changed paths x fanout) node visits for versions that differ by edits in place; versions
-  // whose shared chunks sit at other offsets (insert, erase) are compared element by element
-  // from the first shift on.
-  static bool equal(const tree_rep& a, const tree_rep& b) {
-    if (a.size != b.size) return false;
-    if (a.root == b.root || a.size == 0) return true;
-    // Each side: a stack of subtrees, the top one holding index p; those below follow it.
-    std::vector<item> sa, sb;
-    sa.push_back({a.root, a.depth, 0, a.size});
-    sb.push_back({b.root, b.depth, 0, b.size});
-    std::size_t p = 0;
-    auto open = [&p](std::vector<item>& s) {
-      const item x = s.back();
-      s.pop_back();
-      const auto* in = tree::as_inner(x.node);
-      std::size_t end = x.pos + x.size;
-      for (std::uint32_t k = in->count; k-- > 0;) {
-        const std::size_t cs = tree::child_size(in, x.level, k, x.size);
-        end -= cs;
-        if (end + cs > p) s.push_back({in->child[k], x.level - 1, end, cs});
-      }
-    };
-    while (p < a.size) {
-      const item& x = sa.back();
-      const item& y = sb.back();
-      if (x.node == y.node && x.pos == p && y.pos == p && x.size == y.size) {
-        p += x.size;
-        sa.pop_back();
-        sb.pop_back();
-      } else if (x.level > 0 && x.level >= y.level) {
-        open(sa);
-      } else if (y.level > 0) {
-        open(sb);
-      } else {
-        const T* da = tree::as_leaf(x.node)->data();
-        const T* db = tree::as_leaf(y.node)->data();
-        const std::size_t xe = x.pos + x.size, ye = y.pos + y.size;
-        const std::size_t end = std::min(xe, ye);
-        for (; p < end; ++p) {
-          if (!(da[p - x.pos] == db[p - y.pos])) return false;
-        }
-        if (xe == p) sa.pop_back();
-        if (ye == p) sb.pop_back();
-      }
-    }
-    return true;
-  }
-
   // True when b is not positionally aligned with a: some region changes length before the end of
   // both (something was inserted or erased). Reads no elements.
   static bool shifted(const tree_rep& a, const tree_rep& b) {
