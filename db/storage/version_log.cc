@@ -149,6 +149,11 @@ absl::Status VersionLogReplay::Apply(const std::string& path, const LogRecord& r
       fmt::format("data file \"{}\": {} at offset {}", path, s.message(), record.offset));
 }
 
+// Row ids (cowdb/internal/row_ids.h) stay below this: 2^62 ids is more than a process makes in
+// centuries. A stored counter above it is corrupt; accepting it would let the process's counter
+// wrap around at the next rows made, and a later version record would then count backwards.
+constexpr std::uint64_t kRowIdLimit = std::uint64_t{1} << 62;
+
 absl::Status VersionLogReplay::ApplyVersion(VersionRecord v, std::uint64_t offset) {
   if (v.id != last_id_ + 1) {
     return absl::InvalidArgumentError(
@@ -166,6 +171,11 @@ absl::Status VersionLogReplay::ApplyVersion(VersionRecord v, std::uint64_t offse
   }
   if (v.next_row_id < next_row_id_) {
     return absl::InvalidArgumentError(fmt::format("version {} moves the row ids backwards", v.id));
+  }
+  if (v.next_row_id > kRowIdLimit) {
+    return absl::InvalidArgumentError(fmt::format(
+        "version {} counts row ids up to {}, beyond the limit {}", v.id, v.next_row_id,
+        kRowIdLimit));
   }
   for (std::size_t k = 1; k < v.datasets.size(); ++k) {
     if (!(v.datasets[k - 1].name < v.datasets[k].name)) {

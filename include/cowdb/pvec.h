@@ -261,8 +261,10 @@ class pvec {
   [[nodiscard]] pvec set(size_type i, T value) const& { return edit_copy([&](editor& e) { e.set(i, std::move(value)); }); }
   [[nodiscard]] pvec set(size_type i, T value) && { return edit_move([&](editor& e) { e.set(i, std::move(value)); }); }
 
-  // Replaces element i with fn(element i) (fn takes const T& and returns a T). Throws
-  // std::out_of_range if i >= size(); if fn throws, nothing changes. Shares like set().
+  // Replaces element i with fn(element i): fn takes const T& and returns the new T, or takes T&
+  // and changes it in place (returning void: `v.update(i, [](Row& r) { r.amount = 0; })`; it
+  // works on a copy of the element, so fn sees the old value and T needs a copy constructor).
+  // Throws std::out_of_range if i >= size(); if fn throws, nothing changes. Shares like set().
   template <class Fn>
   [[nodiscard]] pvec update(size_type i, Fn&& fn) const& { return edit_copy([&](editor& e) { e.update(i, fn); }); }
   template <class Fn>
@@ -587,12 +589,18 @@ class pvec_editor {
     store(i, std::move(value));
   }
 
-  // Replaces element i with fn(element i). Throws std::out_of_range if i >= size(). If fn
-  // throws, nothing changes.
+  // Replaces element i with fn(element i), or with a copy of it that fn(T&) changed in place
+  // (see pvec::update). Throws std::out_of_range if i >= size(). If fn throws, nothing changes.
   template <class Fn>
   void update(size_type i, Fn&& fn) {
     if (i >= size()) internal::throw_out_of_range("update", i, size());
-    store(i, static_cast<T>(std::forward<Fn>(fn)(std::as_const(tree::get(rep_, i)))));
+    if constexpr (requires { requires std::is_void_v<std::invoke_result_t<Fn&, T&>>; }) {
+      T row(std::as_const(tree::get(rep_, i)));
+      fn(row);
+      store(i, std::move(row));
+    } else {
+      store(i, static_cast<T>(std::forward<Fn>(fn)(std::as_const(tree::get(rep_, i)))));
+    }
   }
 
   // Keeps the first min(n, size()) elements.

@@ -59,7 +59,9 @@ using cowdb::testing::kMoveCopy;
 using cowdb::testing::kMoveInPlace;
 using cowdb::testing::mapper;
 using cowdb::testing::model_stats;
+using cowdb::testing::mutator;
 using cowdb::testing::throwing_mapper;
+using cowdb::testing::throwing_mutator;
 using cowdb::testing::values;
 using cowdb::testing::write_ctx;
 
@@ -389,20 +391,29 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
           "update() out of range");
     }
     const std::size_t i = random_index(n);
+    // Odd rows take the mutator form (fn(T&) -> void), even ones fn(const T&) -> T: the choice
+    // comes from the index, so that the random stream (and every recorded seed) is unchanged.
+    const bool in_place = (i & 1) != 0;
     if (one_in(12)) {
       int calls_left = 0;
       return this->template write_throws<injected_error>(
           c,
           [&](auto&& vec) {
-            return std::forward<decltype(vec)>(vec).update(i,
-                                                           throwing_mapper<T>{kind, &calls_left});
+            return in_place ? std::forward<decltype(vec)>(vec).update(
+                                  i, throwing_mutator<T>{kind, &calls_left})
+                            : std::forward<decltype(vec)>(vec).update(
+                                  i, throwing_mapper<T>{kind, &calls_left});
           },
           "update() with a throwing functor");
     }
     const bool unchanged = values<T>::map(kind, models_[c.src][i]) == models_[c.src][i];
     const void* src_id = slots_[c.src].identity();
     const bool done = write(
-        c, [&](auto&& vec) { return std::forward<decltype(vec)>(vec).update(i, mapper<T>{kind}); },
+        c,
+        [&](auto&& vec) {
+          return in_place ? std::forward<decltype(vec)>(vec).update(i, mutator<T>{kind})
+                          : std::forward<decltype(vec)>(vec).update(i, mapper<T>{kind});
+        },
         [&](model& mod) { mod[i] = values<T>::map(kind, mod[i]); });
     if (done && unchanged) {
       COWDB_MODEL_CHECK(slots_[c.dst].identity() == src_id,
@@ -789,17 +800,29 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
             e, em, [&](editor& ed) { ed.update(i, mapper<T>{kind}); }, "update() out of range");
       }
       const std::size_t i = random_index(n);
+      const bool in_place = (i & 1) != 0;  // the mutator form on odd rows, as op_update
       if (one_in(10)) {
         int calls_left = 0;
         return edit_throws<injected_error>(
             e, em,
             [&](editor& ed) {
-              ed.update(i, throwing_mapper<T>{kind, &calls_left});
+              if (in_place) {
+                ed.update(i, throwing_mutator<T>{kind, &calls_left});
+              } else {
+                ed.update(i, throwing_mapper<T>{kind, &calls_left});
+              }
             },
             "update() with a throwing functor");
       }
       edit(
-          e, em, fallible, [&](editor& ed) { ed.update(i, mapper<T>{kind}); },
+          e, em, fallible,
+          [&](editor& ed) {
+            if (in_place) {
+              ed.update(i, mutator<T>{kind});
+            } else {
+              ed.update(i, mapper<T>{kind});
+            }
+          },
           [&](model& mod) { mod[i] = values<T>::map(kind, mod[i]); });
     } else if (r < 72) {
       g_editor_op = "take";

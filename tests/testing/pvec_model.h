@@ -158,6 +158,24 @@ struct mapper {
   T operator()(const T& x) const { return values<T>::map(kind, x); }
 };
 
+// The same change as mapper, made in place (pvec::update's mutator form).
+template <class T>
+struct mutator {
+  unsigned kind;
+  void operator()(T& x) const { x = values<T>::map(kind, x); }
+};
+
+// Throws injected_error on the call after `*calls_left` successful ones.
+template <class T>
+struct throwing_mutator {
+  unsigned kind;
+  int* calls_left;
+  void operator()(T& x) const {
+    if ((*calls_left)-- <= 0) throw injected_error();
+    x = values<T>::map(kind, x);
+  }
+};
+
 // Throws injected_error on the call after `*calls_left` successful ones.
 template <class T>
 struct throwing_mapper {

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <ranges>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -132,6 +133,38 @@ TEST_CASE("set and update leave the old version intact", "[pvec]") {
   }
   CHECK_THROWS_AS(base.set(40, 1), std::out_of_range);
   CHECK_THROWS_AS(base.update(99, [](int x) { return x; }), std::out_of_range);
+}
+
+TEST_CASE("update with a mutator changes a copy of the row in place", "[pvec]") {
+  struct Row {
+    int id;
+    double amount;
+    bool operator==(const Row&) const = default;
+  };
+  std::vector<Row> rows;
+  for (int k = 0; k < 300; ++k) rows.push_back({k, k * 1.5});
+  const cowdb::pvec<Row, 256> base(rows.begin(), rows.end());
+  const cowdb::pvec<Row, 256> fixed = base.update(150, [](Row& r) { r.amount = -1; });
+  CHECK(fixed[150] == Row{150, -1});
+  CHECK(base[150] == Row{150, 225});  // the old version is intact
+  CHECK(fixed.row_id(150) == base.row_id(150));  // the same row, changed
+  CHECK(fixed.exclusive().leaves == 1);
+  // A mutator that changes nothing keeps the version; one that throws changes nothing.
+  CHECK(base.update(3, [](Row&) {}).identity() == base.identity());
+  CHECK_THROWS_AS(base.update(4, [](Row& r) {
+    r.amount = 0;
+    throw std::runtime_error("no");
+  }), std::runtime_error);
+  CHECK(base[4] == Row{4, 6});
+  CHECK_THROWS_AS(base.update(300, [](Row&) {}), std::out_of_range);
+  // The editor takes both forms too.
+  auto e = base.transient();
+  e.update(7, [](Row& r) { r.id = -7; });
+  e.update(8, [](const Row& r) { return Row{r.id, r.amount * 2}; });
+  const cowdb::pvec<Row, 256> edited = e.persistent();
+  CHECK(edited[7] == Row{-7, 10.5});
+  CHECK(edited[8] == Row{8, 24});
+  CHECK(base[7] == Row{7, 10.5});
 }
 
 TEST_CASE("writing an equal value keeps the version", "[pvec][sharing]") {

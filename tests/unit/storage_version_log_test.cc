@@ -164,6 +164,27 @@ TEST_CASE("version log: replay rebuilds history, refuses contradictions", "[stor
   records.push_back({kVersionRecord, EncodeVersion(back)});
   VersionLogReplay replay;
   CHECK(Replay(dir, records, &replay).message().find("backwards") != absl::string_view::npos);
+  // Nor beyond 2^62 (regress: db_open_fuzz input regress-row-id-counter-wrap). A counter near
+  // 2^64 was accepted, the process's counter wrapped at the next rows made, and the next commit's
+  // record counted backwards: the database no longer opened.
+  for (const std::uint64_t bound : {(std::uint64_t{1} << 62) + 1, ~std::uint64_t{0} - 2}) {
+    VersionRecord far = SampleVersion(5, {4});
+    far.next_row_id = bound;
+    records = good;
+    records.push_back({kVersionRecord, EncodeVersion(far)});
+    VersionLogReplay r;
+    const absl::Status s = Replay(dir, records, &r);
+    CHECK(s.code() == absl::StatusCode::kDataLoss);
+    CHECK(s.message().find("beyond the limit") != absl::string_view::npos);
+  }
+  {
+    VersionRecord at_limit = SampleVersion(5, {4});
+    at_limit.next_row_id = std::uint64_t{1} << 62;
+    records = good;
+    records.push_back({kVersionRecord, EncodeVersion(at_limit)});
+    VersionLogReplay r;
+    CHECK(Replay(dir, records, &r).ok());
+  }
   // A version's nodes lie between the file header and its record.
   for (const std::uint64_t begin : {std::uint64_t{0}, std::uint64_t{kLogFileHeaderSize} - 1,
                                     std::uint64_t{1} << 40}) {
