@@ -7,6 +7,7 @@
 #endif
 #include <utility>
 
+#include "cowdb/internal/node_pool.h"
 #include "db/catalog_merge.h"
 #include "db/database_factory.h"
 #include "db/database_impl.h"
@@ -50,6 +51,7 @@ namespace {
 // chunks are free, which is when a trim is not worth it: a program that prunes after every
 // commit keeps reusing its free memory instead of faulting fresh pages in on every commit.
 void ReleaseFreeMemory(std::size_t min_free) noexcept {
+  internal::node_pool::release_empty();  // at most node_pool::kKeepEmpty slabs (8 MiB)
 #if defined(__GLIBC__)
   if (min_free == 0 || mallinfo2().fordblks >= min_free) malloc_trim(0);
 #else

@@ -72,8 +72,9 @@ struct Options {
   // Run Prune() after every commit and merge. Default: false.
   bool auto_prune = false;
 
-  // Give freed memory back to the operating system (glibc's malloc_trim(0); elsewhere nothing)
-  // when the Database is destroyed, and after an explicit Database::Prune() that forgot at least
+  // Give freed memory back to the operating system (glibc's malloc_trim(0), and the empty 2 MiB
+  // slabs the node allocator keeps for reuse, at most 8 MiB; see README "Node memory") when the
+  // Database is destroyed, and after an explicit Database::Prune() that forgot at least
   // one version while the allocator holds 32 MiB or more free. Without it the allocator keeps
   // freed pages for reuse and the process's resident set does not shrink
   // (MemoryReport::resident_bytes). Costs O(the heap's free chunks) each time. The automatic

@@ -4,7 +4,7 @@
 //               --benchmark_filter=W3]
 //
 //   (default)  W1-W8, M1, C1, C2, SNAP, MERGE, R1-R4 at N = 1M and 10M (W8, MERGE, R1-R4: 10M),
-//              5 repetitions each.
+//              C3 at 1M; 5 repetitions each.
 //   --quick    N = 65536 and short repetitions (also COWDB_BENCH_QUICK=1); the ctest smoke test.
 //   --sweep    W2/W3/W4/W6/W7/M1 at N = 10M for a grid of tree shapes (ChunkBytes x Fanout), one
 //              `SWEEP ...` line per shape, to tune kDefaultChunkBytes / kDefaultFanout.
@@ -32,12 +32,21 @@
 // with the wall-clock time per commit (all threads' commits together), real time even with
 // --cpu-time: what two threads buy is wall time. The on_cpu shares (median CPU time over median
 // real time, per thread) say how much of the machine the threads got: on a busy machine two
-// threads may get no more CPU than one. A table with the targets follows, then one for C2.
-// Misses are reported, never turned into a failure: the exit status is non-zero only when a
-// workload produced no result.
+// threads may get no more CPU than one. C3 (3-element commits on 1M with every version kept,
+// against the same loop with auto-prune keeping one version, whose memory is reused) times each
+// of 20,000 commits per repetition and counts page faults (getrusage, minor + major) over them:
+//
+//   RESULT C3 n=<N> reuse_p50_ns=<median of the runs' p50> history_p50_ns=... ratio=<hist/reuse>
+//          reuse_p99_ns=... history_p99_ns=... reuse_faults_per_commit=...
+//          history_faults_per_commit=...
+//
+// A table with the targets follows, then one for C3 and one for C2. Misses are reported, never
+// turned into a failure: the exit status is non-zero only when a workload produced no result.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -852,6 +861,80 @@ void cowdb_c2_two_threads(benchmark::State& st, std::size_t n) {
   if (st.thread_index() == 0) g_c2_db = nullptr;
 }
 
+// ---- C3: 3-element commits on 1M with history kept, against the same loop reusing memory ---------
+
+// What one C3 run measured: the median commit (each commit timed on its own) and the page
+// faults per commit (getrusage minor + major faults over the timed loop).
+constexpr benchmark::IterationCount kC3Commits = 20000;  // per repetition
+struct C3Sample {
+  double p50_ns = 0;
+  double p99_ns = 0;
+  double faults_per_commit = 0;
+};
+std::map<std::string, std::vector<C3Sample>> g_c3;  // by benchmark name, one per repetition
+
+long process_faults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt + u.ru_majflt;
+}
+
+// The median of each figure over the repetitions.
+C3Sample median_c3(std::vector<C3Sample> v) {
+  auto med = [&v](double C3Sample::*f) {
+    std::vector<double> x;
+    for (const C3Sample& s : v) x.push_back(s.*f);
+    std::sort(x.begin(), x.end());
+    return x[x.size() / 2];
+  };
+  return {med(&C3Sample::p50_ns), med(&C3Sample::p99_ns), med(&C3Sample::faults_per_commit)};
+}
+
+// kHistory: every version kept (no retention), so each commit's new chunks stay allocated and
+// its allocations need memory never used before. Else auto_prune keeps one version, and each
+// commit's allocations reuse what the last prune freed: the same work on warm memory.
+std::string c3_key(bool history, std::size_t n) {
+  return fmt::format("{}/{}", history ? "history" : "reuse", n);
+}
+
+template <bool kHistory>
+void cowdb_c3(benchmark::State& st, std::size_t n) {
+  cowdb::Options opts;
+  if (!kHistory) {
+    opts.keep_last_versions = 1;
+    opts.auto_prune = true;
+  }
+  auto db = cowdb::Database::Open(opts);
+  {
+    cowdb::Transaction t = *db->Begin("main");
+    (void)t.Create<std::int64_t>("x", pvec_fixture<Pvec>(n));
+    (void)t.Commit("load");
+  }
+  const std::size_t* writes = std_fixture(n).writes.data();
+  std::vector<double> ns;
+  ns.reserve(static_cast<std::size_t>(st.max_iterations));
+  std::size_t k = 0;
+  const long faults0 = process_faults();
+  for (auto _ : st) {
+    const auto t0 = std::chrono::steady_clock::now();
+    cowdb::Transaction t = *db->Begin("main");
+    auto* x = *t.Edit<std::int64_t>("x");
+    for (int j = 0; j < 3; ++j, ++k) x->set(writes[k & kWriteMask], write_value(k));
+    if (!t.Commit("c3").ok()) st.SkipWithError("commit failed");
+    ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
+  }
+  const long faults = process_faults() - faults0;
+  if (ns.empty()) return;
+  std::sort(ns.begin(), ns.end());
+  C3Sample s;
+  s.p50_ns = ns[ns.size() / 2];
+  s.p99_ns = ns[ns.size() * 99 / 100];
+  s.faults_per_commit = static_cast<double>(faults) / static_cast<double>(ns.size());
+  g_c3[c3_key(kHistory, n)].push_back(s);
+  st.counters["p50_ns"] = s.p50_ns;
+  st.counters["faults_per_commit"] = s.faults_per_commit;
+}
+
 // ---- registration -------------------------------------------------------------------------------
 
 using Body = void (*)(benchmark::State&, std::size_t);
@@ -924,6 +1007,20 @@ std::vector<Pair> register_targets(const Config& cfg) {
                                kNanosecond),
                      add_bench(cfg, fmt::format("C2/n:{}/2threads", n), cowdb_c2_two_threads, n,
                                kNanosecond, /*threads=*/2)});
+    if (n == cfg.sizes.front()) {  // C3 at the smallest N only (1M): a fixed number of commits
+      for (const bool history : {false, true}) {
+        const std::string name = fmt::format("C3/n:{}/{}", n, history ? "history" : "reuse");
+        benchmark::RegisterBenchmark(name.c_str(),
+                                     [history, n](benchmark::State& st) {
+                                       history ? cowdb_c3<true>(st, n) : cowdb_c3<false>(st, n);
+                                     })
+            ->Repetitions(cfg.repetitions)
+            ->Iterations(cfg.quick ? 2000 : kC3Commits)
+            ->UseRealTime()
+            ->Unit(kNanosecond);
+      }
+      pairs.push_back({"C3", "", n, c3_key(false, n), c3_key(true, n)});
+    }
     if (n == cfg.sizes.back()) {  // W8 and MERGE at the largest N only
       add_pair("MERGE", "1%", std_merge, cowdb_merge, kMicrosecond, kMicrosecond);
       add_pair("R1", "erase_if", std_r1, cowdb_r1, kMicrosecond, kMicrosecond);
@@ -1173,6 +1270,11 @@ struct ScalingRow {
 int print_targets(const CollectingReporter& rep, const std::vector<Pair>& pairs, bool quick) {
   std::vector<Row> rows;
   std::vector<ScalingRow> c2_rows;
+  struct C3Row {
+    std::size_t n;
+    C3Sample reuse, history;
+  };
+  std::vector<C3Row> c3_rows;
   int missing = 0;
   for (const Pair& p : pairs) {
     if (p.id == "C2") {  // wall clock whatever --cpu-time says: the CPU time of a multi-threaded
@@ -1185,6 +1287,16 @@ int print_targets(const CollectingReporter& rep, const std::vector<Pair>& pairs,
       }
       c2_rows.push_back({p.n, *one, *two, rep.cpu_share(p.std_name, 1).value_or(0),
                          rep.cpu_share(p.cowdb_name, 2).value_or(0)});
+      continue;
+    }
+    if (p.id == "C3") {
+      const auto it_reuse = g_c3.find(p.std_name);
+      const auto it_hist = g_c3.find(p.cowdb_name);
+      if (it_reuse == g_c3.end() || it_hist == g_c3.end()) {
+        ++missing;
+        continue;
+      }
+      c3_rows.push_back({p.n, median_c3(it_reuse->second), median_c3(it_hist->second)});
       continue;
     }
     Row row;
@@ -1248,6 +1360,15 @@ int print_targets(const CollectingReporter& rep, const std::vector<Pair>& pairs,
         r.two_threads_cpu_share);
   }
 
+  for (const C3Row& r : c3_rows) {
+    fmt::print(
+        "RESULT C3 n={} reuse_p50_ns={:.1f} history_p50_ns={:.1f} ratio={:.3f} "
+        "reuse_p99_ns={:.1f} history_p99_ns={:.1f} reuse_faults_per_commit={:.3f} "
+        "history_faults_per_commit={:.3f}\n",
+        r.n, r.reuse.p50_ns, r.history.p50_ns, r.history.p50_ns / r.reuse.p50_ns, r.reuse.p99_ns,
+        r.history.p99_ns, r.reuse.faults_per_commit, r.history.faults_per_commit);
+  }
+
   fmt::print("\ncowdb vs std::vector<int64_t> — medians of the {} time per iteration\n",
              rep.use_cpu_time() ? "CPU" : "real");
   fmt::print("machine: {}\n", machine());
@@ -1269,6 +1390,17 @@ int print_targets(const CollectingReporter& rep, const std::vector<Pair>& pairs,
                ok ? "ok" : "MISS");
   }
   fmt::print("{} of {} targets met\n", rows.size() - static_cast<std::size_t>(misses), rows.size());
+  for (const C3Row& r : c3_rows) {
+    const bool ok = r.history.p50_ns <= 5000 && r.history.faults_per_commit < 0.2;
+    fmt::print(
+        "\nC3: 3-element commits on n={}, history kept vs memory reused (auto-prune to 1 "
+        "version); medians over repetitions of each run's p50\n"
+        "{:>9} {:>10} {:>10} {:>14}\n{:>9} {:>10} {:>10} {:>14.3f}\n{:>9} {:>10} {:>10} "
+        "{:>14.3f}   target: p50 <= 5 us, < 0.2 faults/commit {}\n",
+        r.n, "", "p50", "p99", "faults/commit", "reuse", human_ns(r.reuse.p50_ns),
+        human_ns(r.reuse.p99_ns), r.reuse.faults_per_commit, "history", human_ns(r.history.p50_ns),
+        human_ns(r.history.p99_ns), r.history.faults_per_commit, ok ? "ok" : "MISS");
+  }
   if (!c2_rows.empty()) {
     fmt::print(
         "\nC2: 1-element commits on 2 branches, from 1 thread (in turn) vs 2 threads (one per "

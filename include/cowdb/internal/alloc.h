@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <new>
 
+#include "cowdb/internal/node_pool.h"
+
 namespace cowdb::internal {
 
 // Live-node accounting and allocation-failure injection, for tests. Off unless a program turns
@@ -55,13 +57,18 @@ inline bool dec_ref(const node_base* n) noexcept {
   return const_cast<node_base*>(n)->refs.fetch_sub(1, std::memory_order_acq_rel) == 1;
 }
 
-// Raw storage for nodes, honoring over-aligned element types.
-template <std::size_t Align>
+// Raw storage for nodes, honoring over-aligned element types: with kPool, from the node pool
+// (node_pool.h) for the sizes it serves, else from operator new. `bytes` must be passed again,
+// unchanged, to free_node_storage with the same kPool. Leaves and inner nodes are pooled (a few
+// sizes, allocated on every write); row-id blocks are not (their sizes vary with the runs).
+template <std::size_t Align, bool kPool = true>
 inline void* allocate_node_storage(std::size_t bytes) {
   const bool counted = node_accounting();
   if (counted && g_before_node_alloc != nullptr) [[unlikely]] g_before_node_alloc();
   void* p;
-  if constexpr (Align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+  if (kPool && node_pool::pooled(bytes, Align)) {
+    p = node_pool::allocate(bytes);
+  } else if constexpr (Align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
     p = ::operator new(bytes, std::align_val_t{Align});
   } else {
     p = ::operator new(bytes);
@@ -70,10 +77,12 @@ inline void* allocate_node_storage(std::size_t bytes) {
   return p;
 }
 
-template <std::size_t Align>
-inline void free_node_storage(void* p) noexcept {
+template <std::size_t Align, bool kPool = true>
+inline void free_node_storage(void* p, std::size_t bytes) noexcept {
   if (node_accounting()) [[unlikely]] g_live_nodes.fetch_sub(1, std::memory_order_relaxed);
-  if constexpr (Align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+  if (kPool && node_pool::pooled(bytes, Align)) {
+    node_pool::deallocate(p, bytes);
+  } else if constexpr (Align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
     ::operator delete(p, std::align_val_t{Align});
   } else {
     ::operator delete(p);

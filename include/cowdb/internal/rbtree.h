@@ -172,11 +172,11 @@ struct rbtree {
     std::destroy_n(l->data(), l->count);
     internal::release(l->ids.runs);
     l->~leaf();
-    free_node_storage<alignof(leaf)>(l);
+    free_node_storage<alignof(leaf)>(l, sizeof(leaf));
   }
   static void free_inner_shallow(inner* n) noexcept {
     n->~inner();
-    free_node_storage<alignof(inner)>(n);
+    free_node_storage<alignof(inner)>(n, sizeof(inner));
   }
   // Frees a node whose count reached zero, releasing its children.
   static void destroy(node_base* n, unsigned level) noexcept {

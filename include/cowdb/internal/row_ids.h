@@ -95,7 +95,7 @@ inline void retain(const id_runs* r) noexcept {
 }
 inline void release(const id_runs* r) noexcept {
   if (r != nullptr && const_cast<id_runs*>(r)->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    free_node_storage<alignof(id_runs)>(const_cast<id_runs*>(r));
+    free_node_storage<alignof(id_runs), false>(const_cast<id_runs*>(r), r->bytes());
   }
 }
 // A new reference to the same ids.
@@ -135,7 +135,7 @@ class ids_builder {
   leaf_ids build() const {
     if (runs_.size() <= 1) return {runs_.empty() ? 0 : runs_[0].first, nullptr};
     const std::size_t n = runs_.size();
-    void* p = allocate_node_storage<alignof(id_runs)>(id_runs::bytes_for(n));
+    void* p = allocate_node_storage<alignof(id_runs), false>(id_runs::bytes_for(n));
     auto* r = ::new (p) id_runs{{1}, static_cast<std::uint32_t>(n)};
     for (std::size_t j = 0; j < n; ++j) {
       r->firsts()[j] = runs_[j].first;
