@@ -41,10 +41,26 @@ struct node_base {
   std::uint32_t count;
 };
 
-inline void inc_ref(const node_base* n) noexcept {
+// refs + 1, or - 1 (then returns the old count). Atomic either way; a locked read-modify-write
+// only once the process has threads (single_threaded(), node_pool.h), as libstdc++'s shared_ptr.
+inline void add_ref(std::atomic<std::uint32_t>& refs) noexcept {
   // Relaxed is enough: a new reference is always made from an existing one.
-  const_cast<node_base*>(n)->refs.fetch_add(1, std::memory_order_relaxed);
+  if (single_threaded()) {
+    refs.store(refs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  } else {
+    refs.fetch_add(1, std::memory_order_relaxed);
+  }
 }
+inline std::uint32_t drop_ref(std::atomic<std::uint32_t>& refs) noexcept {
+  if (single_threaded()) {
+    const std::uint32_t old = refs.load(std::memory_order_relaxed);
+    refs.store(old - 1, std::memory_order_relaxed);
+    return old;
+  }
+  return refs.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+inline void inc_ref(const node_base* n) noexcept { add_ref(const_cast<node_base*>(n)->refs); }
 
 // True when the caller's reference is the only one. The acquire pairs with the release in
 // dec_ref so that writes made through other references, now dropped, are visible.
@@ -54,7 +70,7 @@ inline bool is_unique(const node_base* n) noexcept {
 
 // Returns true when the caller dropped the last reference and must free the node.
 inline bool dec_ref(const node_base* n) noexcept {
-  return const_cast<node_base*>(n)->refs.fetch_sub(1, std::memory_order_acq_rel) == 1;
+  return drop_ref(const_cast<node_base*>(n)->refs) == 1;
 }
 
 // Raw storage for nodes, honoring over-aligned element types: with kPool, from the node pool

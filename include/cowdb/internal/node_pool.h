@@ -22,7 +22,8 @@
 // size class more than its live blocks need (fragmentation after large prunes).
 //
 // Thread-safety: every function may be called from any thread. One mutex per size class, held
-// for a few pointer operations; mapping and unmapping a slab happens under it too (once per 2 MiB).
+// for a few pointer operations and not taken while the process has one thread
+// (single_threaded()); mapping and unmapping a slab happens under it too (once per 2 MiB).
 //
 // Off (every node from operator new) under AddressSanitizer, which then checks nodes as any heap
 // memory (the functions below still work, for the pool's own tests), off Linux, and when the
@@ -41,6 +42,15 @@
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
+#if defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>  // glibc >= 2.32
+#define COWDB_HAVE_SINGLE_THREADED 1
+#endif
+#endif
+#if !defined(COWDB_HAVE_SINGLE_THREADED)
+#define COWDB_HAVE_SINGLE_THREADED 0
+#endif
 
 // Whether nodes come from the pool by default: not under AddressSanitizer.
 #if defined(__SANITIZE_ADDRESS__)
@@ -53,6 +63,23 @@
 #if !defined(COWDB_NODE_POOL_DEFAULT)
 #define COWDB_NODE_POOL_DEFAULT 1
 #endif
+
+namespace cowdb::internal {
+
+// True while the process has one thread (glibc's __libc_single_threaded: false from the first
+// pthread_create on, which orders everything before it with the new thread). Then no other
+// thread can see the pool or a reference count, and one created later starts after every
+// change: reference counts change by plain atomic loads and stores instead of locked
+// read-modify-writes (as libstdc++'s shared_ptr does), and the pool takes no lock.
+inline bool single_threaded() noexcept {
+#if COWDB_HAVE_SINGLE_THREADED
+  return __libc_single_threaded != 0;
+#else
+  return false;
+#endif
+}
+
+}  // namespace cowdb::internal
 
 namespace cowdb::internal::node_pool {
 
@@ -146,6 +173,22 @@ inline void unmap_slab(slab*) noexcept {}
 inline void advise_huge(slab*) noexcept {}
 #endif
 
+// Holds a size class's mutex, unless the process has one thread.
+class class_lock {
+ public:
+  explicit class_lock(std::mutex& mu) : mu_(single_threaded() ? nullptr : &mu) {
+    if (mu_ != nullptr) mu_->lock();
+  }
+  ~class_lock() {
+    if (mu_ != nullptr) mu_->unlock();
+  }
+  class_lock(const class_lock&) = delete;
+  class_lock& operator=(const class_lock&) = delete;
+
+ private:
+  std::mutex* mu_;
+};
+
 inline void link(size_class& c, slab* s) noexcept {
   s->prev = nullptr;
   s->next = c.room;
@@ -208,7 +251,7 @@ inline void retire(slab* s) noexcept {
 inline void* allocate(std::size_t bytes) {
   size_class& c = the_pool().classes[class_of(bytes)];
   const std::size_t block = (class_of(bytes) + 1) * kGranule;
-  std::lock_guard<std::mutex> g(c.mu);
+  class_lock g(c.mu);
   slab* s = c.room;
   if (s == nullptr) {
     s = new_slab(block, c.slabs > 0);
@@ -231,7 +274,7 @@ inline void* allocate(std::size_t bytes) {
 inline void deallocate(void* p, std::size_t bytes) noexcept {
   size_class& c = the_pool().classes[class_of(bytes)];
   slab* s = slab_of(p);
-  std::lock_guard<std::mutex> g(c.mu);
+  class_lock g(c.mu);
   std::memcpy(p, &s->free, sizeof(void*));
   s->free = p;
   --s->live;

@@ -91,10 +91,10 @@ struct leaf_ids {
 };
 
 inline void retain(const id_runs* r) noexcept {
-  if (r != nullptr) const_cast<id_runs*>(r)->refs.fetch_add(1, std::memory_order_relaxed);
+  if (r != nullptr) add_ref(const_cast<id_runs*>(r)->refs);
 }
 inline void release(const id_runs* r) noexcept {
-  if (r != nullptr && const_cast<id_runs*>(r)->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+  if (r != nullptr && drop_ref(const_cast<id_runs*>(r)->refs) == 1) {
     free_node_storage<alignof(id_runs), false>(const_cast<id_runs*>(r), r->bytes());
   }
 }
