@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "cowdb/internal/alloc.h"
@@ -136,4 +137,27 @@ TEST_CASE("node pool: pvec leaves and inner nodes come from it when it is on", "
     CHECK(on == !(env != nullptr && std::strcmp(env, "0") == 0));
   }
 #endif
+}
+
+// alloc.h changes reference counts without a locked instruction while single_threaded() holds:
+// that is only sound if glibc clears the flag when the process starts its first thread.
+TEST_CASE("single_threaded() is false once the process has started a thread", "[node_pool]") {
+  std::thread([] {}).join();
+  CHECK_FALSE(cowdb::internal::single_threaded());
+  // Counts taken and dropped from two threads at once still balance.
+  using V = cowdb::pvec<std::int64_t, 4 * sizeof(std::int64_t), 4>;
+  const V v(std::vector<std::int64_t>(1000, 7));
+  const std::int64_t nodes = cowdb::internal::live_nodes();
+  auto copy_and_drop = [&v] {
+    for (int k = 0; k < 2000; ++k) {
+      V w = v.set(static_cast<std::size_t>(k % 1000), k);
+      V x = w;
+      (void)x;
+    }
+  };
+  std::thread a(copy_and_drop), b(copy_and_drop);
+  a.join();
+  b.join();
+  CHECK(cowdb::internal::live_nodes() == nodes);
+  CHECK(v == V(std::vector<std::int64_t>(1000, 7)));
 }
