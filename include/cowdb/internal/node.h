@@ -5,7 +5,7 @@
 // stored inline), level k > 0 nodes are inner nodes (a header, up to `fanout` child pointers to
 // level k-1 nodes and, for a "relaxed" node, a table of their cumulative element counts). A node
 // does not know its own level; whoever holds a pointer to it does (the owning pvec stores the
-// depth of its root), which keeps the header at 8 bytes. See rbtree.h for the shape invariants.
+// depth of its root), which keeps the header at 8 bytes. See rrb_nodes.h for the shape invariants.
 //
 // Invariants.
 // - `refs` counts the pointers to a node held by pvecs, editors, iterators' owners and parent
