@@ -45,7 +45,7 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
   using typename base::inner;
 
   // ---- introspection ----------------------------------------------------------------------------
-  // Adds a leaf and its id list (unless `exclusive` and the list is shared with another leaf).
+  // Adds a leaf and its id list (a list several leaves of the walk hold is counted once).
   // Id lists seen by a walk: a list is counted once, however many of the walk's leaves hold it
   // (leaves of one version share a list when the version holds the same rows twice). Lists held
   // by one leaf only need no bookkeeping.

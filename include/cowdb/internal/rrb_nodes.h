@@ -21,11 +21,11 @@
 //   i >> shift(L-1), found by radix with no table; or
 // - relaxed: its children may hold any number of elements; sizes[k] counts the elements of
 //   child[0..k], and lookup searches that table starting from the radix guess.
-// Trees built by construction, push_back, set, transform, take and pop_back stay regular (the
+// Trees built by construction, push_back, pvec::set, transform, take and pop_back stay regular (the
 // classic radix-balanced vector: every leaf full but the last); insert, erase, drop, slice and
 // concat create relaxed nodes along the paths they touch, O(depth) of them per operation.
 //
-// Invariants (check_invariants() verifies them; every operation maintains them):
+// Invariants (check(), run by pvec::check_invariants(), verifies them; every operation keeps them):
 // (I1) leaves hold 1..Cap elements, inner nodes 1..F children; the root, if inner, has >= 2.
 // (I2) fill: every node that is not on the right edge of the tree (the path to the last element)
 //      holds at least half its capacity: leaves >= ceil(Cap/2) elements, inner nodes >= F/2
