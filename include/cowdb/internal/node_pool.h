@@ -9,12 +9,13 @@
 // fault per 2 MiB instead of one per 4 KiB. Freed nodes go back to their slab's free list and are
 // reused first (warm memory), before never-used blocks.
 //
-// Interface (alloc.h is the only caller):
+// Interface (called by alloc.h; release_empty also by db/database.cc; single_threaded() is in
+// namespace cowdb::internal, for alloc.h's reference counts):
 //   pooled(bytes, align)   whether blocks of that size and alignment come from the pool
 //   allocate(bytes)        a block; throws std::bad_alloc when no slab can be mapped
 //   deallocate(p, bytes)   gives back a block of allocate(bytes)
 //   release_empty()        unmaps the empty slabs kept for reuse (Options::release_memory)
-//   stats()                slabs mapped, bytes in blocks handed out (tests, reports)
+//   stats()                slabs mapped, and of them kept empty (tests)
 //
 // Memory given back. A slab whose last block is freed is kept for reuse by any size (up to
 // kKeepEmpty slabs, 8 MiB) or unmapped; release_empty() unmaps the kept ones. A slab with one
