@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <numeric>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -142,9 +143,9 @@ int main() {
   const cowdb::pvec<Trade> kept = Must(Must(db->OpenSnapshot("main")).Get<Trade>("trades"));
   Check(kept.size() == kRows - kRows / 50, "main lost exactly the filtered trades");
   std::size_t fixed = 0;
-  kept.for_each_chunk([&](const Trade* first, const Trade* last) {
-    for (const Trade* x = first; x != last; ++x) fixed += x->quantity == 99;
-  });
+  for (std::span<const Trade> chunk : kept.chunks()) {  // a scan: one span per chunk
+    for (const Trade& t : chunk) fixed += t.quantity == 99;
+  }
   Check(fixed == 5, "main kept its 5 fixes through the filter's merge");
   fmt::print("\nmerge filter -> main: {} trades kept, {} fixes kept, no conflict\n", kept.size(),
              fixed);

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <span>
 #include <thread>
 
 #include "cowdb/cowdb.h"
@@ -18,9 +19,9 @@ using example::Must;
 
 std::int64_t Sum(const cowdb::pvec<std::int64_t>& v) {
   std::int64_t s = 0;
-  v.for_each_chunk([&s](const std::int64_t* b, const std::int64_t* e) {
-    for (; b != e; ++b) s += *b;
-  });
+  for (std::span<const std::int64_t> chunk : v.chunks()) {  // contiguous runs: vectorized
+    for (std::int64_t x : chunk) s += x;
+  }
   return s;
 }
 

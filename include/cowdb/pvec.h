@@ -58,6 +58,7 @@
 #include <initializer_list>
 #include <iterator>
 #include <ranges>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -219,7 +220,7 @@ class pvec {
   reverse_iterator crend() const { return rend(); }
 
   // Calls fn(first, last) once per chunk, in order, with [first, last) a contiguous run of
-  // elements. The fastest way to scan. O(n).
+  // elements. With chunks() below, the fastest way to scan. O(n).
   template <class Fn>
   void for_each_chunk(Fn&& fn) const {
     if (!empty()) tree::for_each_chunk(rep_.root, rep_.depth, rep_.size, 0, rep_.size, fn);
@@ -229,6 +230,39 @@ class pvec {
   void for_each_chunk(size_type first, size_type last, Fn&& fn) const {
     last = std::min(last, size());
     if (first < last) tree::for_each_chunk(rep_.root, rep_.depth, rep_.size, first, last, fn);
+  }
+
+  // The elements as a range of chunks: each is a non-empty std::span<const T> over elements
+  // contiguous in memory, in order, together all of them. A loop over a span is a plain array
+  // loop the compiler can vectorize, so this is the fast scan with a range-for:
+  //
+  //   for (std::span<const T> chunk : v.chunks())
+  //     for (const T& x : chunk) sum += x;
+  //
+  // The range holds a copy of this version (O(1)), so it stays valid after `*this` is gone, and
+  // the spans stay valid while the range or any copy of the version lives. O(depth) to start,
+  // then amortized O(1) per chunk; no allocation. A forward range, sentinel
+  // std::default_sentinel_t.
+  class chunk_range {
+   public:
+    using iterator = internal::pvec_chunk_iterator<T, chunk_capacity, Fanout>;
+    iterator begin() const { return iterator(v_.rep_, first_, count_); }
+    std::default_sentinel_t end() const noexcept { return {}; }
+
+   private:
+    friend class pvec;
+    chunk_range(pvec v, size_type first, size_type count) noexcept
+        : v_(std::move(v)), first_(first), count_(count) {}
+    pvec v_;
+    size_type first_;
+    size_type count_;
+  };
+  chunk_range chunks() const noexcept { return chunk_range(*this, 0, size()); }
+  // Same, for the elements with index in [first, last), clipped to size() (empty if first >=
+  // last).
+  chunk_range chunks(size_type first, size_type last) const noexcept {
+    last = std::min(last, size());
+    return first < last ? chunk_range(*this, first, last - first) : chunk_range(*this, 0, 0);
   }
 
   // An opaque token naming this version's root node: two pvecs with the same identity are the

@@ -5,6 +5,11 @@
 // as many levels as the path wraps (amortized O(1) per leaf), never re-descending from the root. Jumps
 // (`+=`, `-=`, `[]`) that leave the current leaf re-descend in O(log n).
 //
+// pvec_chunk_iterator walks the same path a chunk at a time: each step yields a std::span over
+// the contiguous elements of one leaf (clipped to the range asked for), so the loop over a span
+// is a plain array loop the compiler can vectorize -- segmented iteration, as in libc++'s
+// segmented iterators. pvec<T>::chunks() returns a range of them.
+//
 // Validity: an iterator borrows the nodes of the version it came from. It stays valid as long as
 // that pvec (or any copy of it, since they share the nodes) is alive; edits produce new versions
 // and never invalidate it.
@@ -15,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <span>
 
 #include "boost/container/static_vector.hpp"
 #include "cowdb/internal/rbtree.h"
@@ -96,6 +102,16 @@ class pvec_iterator {
     return leaf_base_ + static_cast<std::size_t>(cur_ - leaf_begin_);
   }
 
+  // The elements from the current position to the end of its leaf; empty at end(). O(1).
+  std::span<const T> rest_of_chunk() const noexcept {
+    return {cur_, static_cast<std::size_t>(leaf_end_ - cur_)};
+  }
+  // Moves to the first element of the next leaf, or to end() from the last one. Amortized O(1).
+  void next_chunk() noexcept {
+    cur_ = leaf_end_;
+    next_leaf();
+  }
+
  private:
   void set_leaf(const node_base* n, std::size_t base) noexcept {
     const auto* l = tree::as_leaf(n);
@@ -168,6 +184,50 @@ class pvec_iterator {
   std::size_t size_ = 0;
   unsigned depth_ = 0;
   boost::container::static_vector<step, tree::max_depth> path_;
+};
+
+// A forward iterator over the chunks of the elements [first, first + count) of one version: each
+// position is a std::span over elements contiguous in one leaf, in order; equal to
+// std::default_sentinel after the last. Every span is non-empty.
+template <class T, std::size_t Cap, std::size_t F>
+class pvec_chunk_iterator {
+ public:
+  using iterator_concept = std::forward_iterator_tag;
+  using iterator_category = std::forward_iterator_tag;
+  using value_type = std::span<const T>;
+  using difference_type = std::ptrdiff_t;
+  using reference = std::span<const T>;
+
+  pvec_chunk_iterator() = default;
+  // REQUIRES: first + count <= r.size. O(depth).
+  pvec_chunk_iterator(const tree_rep& r, std::size_t first, std::size_t count)
+      : at_(r, first), left_(count) {}
+
+  std::span<const T> operator*() const noexcept {
+    const std::span<const T> rest = at_.rest_of_chunk();
+    return rest.size() <= left_ ? rest : rest.first(left_);
+  }
+  pvec_chunk_iterator& operator++() noexcept {
+    const std::size_t took = (**this).size();
+    left_ -= took;
+    if (left_ != 0) at_.next_chunk();
+    return *this;
+  }
+  pvec_chunk_iterator operator++(int) noexcept {
+    pvec_chunk_iterator t = *this;
+    ++*this;
+    return t;
+  }
+  friend bool operator==(const pvec_chunk_iterator& a, const pvec_chunk_iterator& b) noexcept {
+    return a.left_ == b.left_ && (a.left_ == 0 || a.at_ == b.at_);
+  }
+  friend bool operator==(const pvec_chunk_iterator& a, std::default_sentinel_t) noexcept {
+    return a.left_ == 0;
+  }
+
+ private:
+  pvec_iterator<T, Cap, F> at_;
+  std::size_t left_ = 0;  // elements not yet yielded
 };
 
 }  // namespace cowdb::internal
