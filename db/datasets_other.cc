@@ -1,6 +1,6 @@
-// The datasets of the library's other common element types (cowdb/internal/dataset.h), compiled
+// The datasets of the library's other common element types (cowdb/internal/db/dataset.h), compiled
 // once here instead of in every translation unit that uses them.
-#include "cowdb/internal/dataset.h"
+#include "cowdb/internal/db/dataset.h"
 
 namespace cowdb::internal {
 COWDB_FOR_EACH_OTHER_ELEMENT_TYPE(COWDB_INSTANTIATE_DATASET)

@@ -1,11 +1,11 @@
-// The registry of element types a persistent database can load (internal/dataset.h).
+// The registry of element types a persistent database can load (internal/db/dataset.h).
 #include <map>
 #include <string>
 #include <string_view>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "cowdb/internal/dataset.h"
+#include "cowdb/internal/db/dataset.h"
 
 namespace cowdb::internal {
 namespace {

@@ -6,7 +6,7 @@
 #include <string>
 #include <typeinfo>
 
-#include "cowdb/internal/dataset.h"
+#include "cowdb/internal/db/dataset.h"
 
 namespace cowdb::internal {
 

@@ -10,7 +10,7 @@
 
 #include "boost/container/flat_map.hpp"
 #include "boost/container/small_vector.hpp"
-#include "cowdb/internal/dataset.h"
+#include "cowdb/internal/db/dataset.h"
 #include "cowdb/snapshot.h"
 
 namespace cowdb::internal {

@@ -10,7 +10,7 @@
 
 #include "absl/time/time.h"
 #include "cowdb/internal/coding.h"
-#include "cowdb/internal/dataset.h"
+#include "cowdb/internal/db/dataset.h"
 #include "cowdb/internal/row_ids.h"
 #include "cowdb/status.h"
 #include "db/storage/current.h"

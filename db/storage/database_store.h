@@ -24,7 +24,7 @@
 // state or the new one; a version record whose branch record was lost is an unreachable version
 // that Prune() drops. Then every retained version's datasets are loaded through one node table,
 // so versions that shared a node in memory share it again. A dataset's element type is found by
-// its tag among the types the program uses (internal/dataset.h, RegisterStoredType); a tag no
+// its tag among the types the program uses (internal/db/dataset.h, RegisterStoredType); a tag no
 // type of the program has is kFailedPrecondition naming the dataset and the tag.
 //
 // Errors: kDataLoss naming the file and offset for anything corrupt (bad checksum, a torn record

@@ -24,7 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "cowdb/internal/dataset.h"
+#include "cowdb/internal/db/dataset.h"
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
 

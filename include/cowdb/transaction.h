@@ -43,7 +43,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "cowdb/internal/dataset.h"
+#include "cowdb/internal/db/dataset.h"
 #include "cowdb/pvec.h"
 #include "cowdb/snapshot.h"
 #include "cowdb/status.h"

@@ -61,7 +61,7 @@
 #include "cowdb/cowdb.h"
 #include "cowdb/internal/alloc.h"
 #include "cowdb/internal/coding.h"
-#include "cowdb/internal/dataset.h"
+#include "cowdb/internal/db/dataset.h"
 #include "cowdb/internal/row_ids.h"
 #include "db/storage/current.h"
 #include "db/storage/file.h"

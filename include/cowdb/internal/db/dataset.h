@@ -1,5 +1,11 @@
 // Internal: type erasure for the datasets of a Database. Users never include this header.
 //
+// It belongs to the database layer (cowdb::cowdb), not to the container: include/cowdb/internal/
+// holds pvec's internals (header-only, cowdb::pvec), and internal/db/ the database's templates
+// that the public database headers (snapshot.h, transaction.h) must see, since their templates
+// are instantiated in the user's code. It includes diff.h and merge.h (a dataset diffs and merges
+// its pvec); no container header includes it.
+//
 // A Dataset is an immutable, type-erased pvec<T>; a version's catalog maps names to
 // shared_ptr<const Dataset>. TypedDataset<T> implements the operations the database needs
 // without knowing T (merge, diff, memory walk). A DatasetEditor is the transaction-side
@@ -7,8 +13,8 @@
 //
 // Invariants: a Dataset never changes after construction; two Datasets with the same identity()
 // hold the same version of the same elements.
-#ifndef COWDB_INTERNAL_DATASET_H_
-#define COWDB_INTERNAL_DATASET_H_
+#ifndef COWDB_INTERNAL_DB_DATASET_H_
+#define COWDB_INTERNAL_DB_DATASET_H_
 
 #include <algorithm>
 #include <cstddef>
@@ -321,4 +327,4 @@ COWDB_FOR_EACH_OTHER_ELEMENT_TYPE(COWDB_EXTERN_DATASET)
 
 }  // namespace cowdb::internal
 
-#endif  // COWDB_INTERNAL_DATASET_H_
+#endif  // COWDB_INTERNAL_DB_DATASET_H_
