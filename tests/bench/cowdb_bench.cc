@@ -1381,7 +1381,7 @@ int print_targets(const CollectingReporter& rep, const std::vector<Pair>& pairs,
     const bool bytes = r.pair.id == "M1";
     const auto show = [bytes](double v) { return bytes ? human_bytes(v) : human_ns(v); };
     const Target t = target_for(r.pair);
-    const double measured = t.on_abs ? r.abs.value_or(0) : r.ratio;
+    const double measured = t.on_abs ? r.cowdb_value : r.ratio;
     const bool ok = measured <= t.limit;
     misses += ok ? 0 : 1;
     fmt::print("{:<5} {:<6} {:>9} {:>12} {:>12} {:>9.3g}x {:>11} {:>10} {}\n", r.pair.id,
