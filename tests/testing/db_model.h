@@ -71,6 +71,7 @@
 #include "cowdb/transaction.h"
 #include "fmt/format.h"
 #include "testing/conflict_helpers.h"
+#include "testing/merge_rules.h"
 
 // A check that counts itself and, when it fails, reports the step and operation through
 // ModelConfig::fail (which ends the run).
@@ -224,7 +225,8 @@ struct CatalogOutcome {
 // next base row that side kept (base.size() at the end). Conflicts: a row changed on both sides
 // (kValues: to different values; kWrites: at all), changed or moved (a criss-cross of merges
 // can leave a base row out of place) on one side and erased on the other, erased on both
-// (kWrites), rows inserted at one gap on both sides (kValues: unless equal).
+// (kWrites), rows inserted at one gap on both sides (kValues: unless equal). The rules are
+// merge_rules.h's, shared with row_model.h; this model does not predict kMove (see below).
 // Appends the base rows in conflict (for inserts, the gap) to *conflicts when `side` is empty;
 // the result decides conflicts for `side` (ours when empty): its value, its action, its inserted
 // rows first.
@@ -286,7 +288,6 @@ ModelDataset MergeRows(const ModelDataset& b, const ModelDataset& o, const Model
                        std::optional<cowdb::merge_side> side, std::vector<std::size_t>* conflicts,
                        cowdb::merge_mode mode, bool* unordered,
                        std::set<std::uint64_t>* either) {
-  const bool writes = mode == cowdb::merge_mode::kWrites;
   const bool ours_decide = side.value_or(cowdb::merge_side::kOurs) == cowdb::merge_side::kOurs;
   const std::vector<T>& bv = Elems<T>(b);
   const std::size_t nb = bv.size();
@@ -394,10 +395,10 @@ ModelDataset MergeRows(const ModelDataset& b, const ModelDataset& o, const Model
   std::map<std::size_t, bool> ours_list;  // gap -> the sides agree: emit ours' rows
   for (const auto& [gap, rows] : sy.ins) {
     const auto xi = sx.ins.find(gap);
-    if (xi != sx.ins.end() && !writes && xi->second.size() == rows.size()) {
+    if (xi != sx.ins.end() && xi->second.size() == rows.size()) {
       bool same = true;
       for (std::size_t k = 0; same && k < rows.size(); ++k) same = xv[xi->second[k]] == yv[rows[k]];
-      if (same) {
+      if (inserts_agree(mode, same)) {
         ours_list[gap] = true;
         continue;
       }
@@ -448,36 +449,36 @@ ModelDataset MergeRows(const ModelDataset& b, const ModelDataset& o, const Model
     emit_gap(r);
     if (r == nb) break;
     const std::ptrdiff_t po = so.kept[r], pt = st.kept[r];
-    const bool mo = po >= 0 && !(ov[static_cast<std::size_t>(po)] == bv[r]);
-    const bool mt = pt >= 0 && !(tv[static_cast<std::size_t>(pt)] == bv[r]);
-    if (po < 0 && pt < 0) {
-      if (writes) found.push_back(r);
+    const T* vo = po >= 0 ? &ov[static_cast<std::size_t>(po)] : nullptr;
+    const T* vt = pt >= 0 ? &tv[static_cast<std::size_t>(pt)] : nullptr;
+    const bool mo = vo != nullptr && !(*vo == bv[r]);
+    const bool mt = vt != nullptr && !(*vt == bv[r]);
+    // The row's fate by merge_rules.h. A move is given to the rules only for a row the other side
+    // erased (changed or moved against erased: kModifyErase): rows out of base order come only
+    // with an unordered merge, whose conflicts are not compared, and a row that both sides kept
+    // is merged by value here, moved or not (this model does not predict kMove).
+    const bool one_erased = (vo == nullptr) != (vt == nullptr);
+    auto act = [&](const SideRows& sr, const T* v, bool value_changed) {
+      if (v == nullptr) return row_act::kErased;
+      if (one_erased && sr.moved[r]) return row_act::kMoved;
+      return value_changed ? row_act::kModified : row_act::kKept;
+    };
+    const row_act ao = act(so, vo, mo), at = act(st, vt, mt);
+    // Kept unchanged on one side where it may or may not be moved (only in an unordered merge:
+    // rows out of base order), erased on the other: the engine's choice.
+    if (one_erased && (ao == row_act::kKept || at == row_act::kKept) &&
+        (vo != nullptr ? so : st).maybe_moved[r]) {
+      either->insert(b.ids[r]);
       continue;
     }
-    if (po < 0 || pt < 0) {  // erased on one side
-      const bool o_kept = po >= 0;
-      // Unchanged and in place on the other side: erased. Changed or moved: kModifyErase. Maybe
-      // moved (only in an unordered merge: rows out of base order): the engine's choice.
-      const SideRows& kept_side = o_kept ? so : st;
-      if (!(o_kept ? mo : mt) && kept_side.maybe_moved[r]) {
-        either->insert(b.ids[r]);
-        continue;
-      }
-      if (!(o_kept ? mo : mt) && !kept_side.moved[r]) continue;
-      found.push_back(r);
-      if (o_kept == ours_decide) {
-        o_kept ? emit(o, ov, static_cast<std::size_t>(po)) : emit(t, tv, static_cast<std::size_t>(pt));
-      }
-      continue;
-    }
-    const T& vo = ov[static_cast<std::size_t>(po)];
-    const T& vt = tv[static_cast<std::size_t>(pt)];
-    T value = mo ? vo : mt ? vt : bv[r];
-    if (mo && mt && (writes || !(vo == vt))) {
-      found.push_back(r);
-      value = ours_decide ? vo : vt;
-    }
-    mv.push_back(value);
+    const row_outcome m = merge_row(ao, at, mo, mt, vo != nullptr && vt != nullptr && *vo == *vt,
+                                    mode, ours_decide ? cowdb::merge_side::kOurs
+                                                      : cowdb::merge_side::kTheirs);
+    if (m.conflict) found.push_back(r);
+    if (!m.present) continue;
+    mv.push_back(m.from == row_from::kOurs     ? *vo
+                 : m.from == row_from::kTheirs ? *vt
+                                               : bv[r]);
     out.ids.push_back(b.ids[r]);
   }
   if (!side) conflicts->insert(conflicts->end(), found.begin(), found.end());

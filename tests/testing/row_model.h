@@ -31,7 +31,8 @@
 // erased it, or moved it (the rows diff(base, side) reports as moved: check_diff validates that
 // set first, and the model uses the same choice as the engine); rows new to a side are inserted
 // at a gap, the base position of the next in-place row after them in that side (base.size() at
-// the end). Conflicts, at most one per base row, in this order of precedence:
+// the end). Conflicts, at most one per base row, in this order of precedence (the rules are
+// merge_rules.h's, shared with db_model.h):
 //   kBothErased (kWrites only)   both erased it;
 //   kModifyErase                 one side erased it, the other modified or moved it;
 //   kMove                        both moved it; deciding takes that side's row (place and value);
@@ -75,6 +76,7 @@
 #include "cowdb/merge.h"
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
+#include "testing/merge_rules.h"
 
 namespace cowdb::testing {
 
@@ -496,8 +498,6 @@ std::string check_diff(const V& va, const V& vb, diff_summary* summary = nullptr
 
 // ---- merge --------------------------------------------------------------------------------------
 
-enum class row_act : std::uint8_t { kKept, kModified, kErased, kMoved };
-
 // What one side did to base, row by row.
 template <class T>
 struct side_model {
@@ -576,9 +576,7 @@ template <class T>
 expected_merge<T> expect_merge(const row_list<T>& base, const side_model<T>& o,
                                const side_model<T>& t, merge_mode mode, merge_side side) {
   expected_merge<T> e;
-  const bool writes = mode == merge_mode::kWrites;
   const bool ours_win = side == merge_side::kOurs;
-  const side_model<T>& win = ours_win ? o : t;
   auto value_in = [](const side_model<T>& s, std::size_t k) -> const T& {
     return (*s.rows)[s.at[k]].value;
   };
@@ -596,49 +594,29 @@ expected_merge<T> expect_merge(const row_list<T>& base, const side_model<T>& o,
       c.theirs = value_in(t, k);
       c.theirs_index = t.at[k];
     }
-    bool conflict = false;
-    bool present = true;
-    const T* value = &base[k].value;
+    const row_outcome r = merge_row(a, b, o.changed[k], t.changed[k],
+                                    a != row_act::kErased && b != row_act::kErased &&
+                                        value_in(o, k) == value_in(t, k),
+                                    mode, side);
+    const bool present = r.present;
+    const T* value = r.from == row_from::kOurs     ? &value_in(o, k)
+                     : r.from == row_from::kTheirs ? &value_in(t, k)
+                                                   : &base[k].value;
+    // Who places the row: for kModifyErase and kMove, the side whose row it is, if it moved it;
+    // otherwise the side that moved it (never both: that is kMove); else both.
     placed_by owner = placed_by::kBoth;
-    auto take = [&](const side_model<T>& s, placed_by who) {
-      value = &value_in(s, k);
-      if (s.act[k] == row_act::kMoved) owner = who;
-    };
-    if (a == row_act::kErased && b == row_act::kErased) {
-      present = false;
-      if (writes) {
-        conflict = true;
-        c.kind = conflict_kind::kBothErased;
+    if (r.conflict == conflict_kind::kModifyErase || r.conflict == conflict_kind::kMove) {
+      const bool ours_row = r.from == row_from::kOurs;
+      if ((ours_row ? a : b) == row_act::kMoved) {
+        owner = ours_row ? placed_by::kOurs : placed_by::kTheirs;
       }
-    } else if (a == row_act::kErased || b == row_act::kErased) {
-      const bool ours_erased = a == row_act::kErased;
-      const side_model<T>& keeper = ours_erased ? t : o;
-      if ((ours_erased ? b : a) == row_act::kKept) {
-        present = false;
-      } else {
-        conflict = true;
-        c.kind = conflict_kind::kModifyErase;
-        present = ours_win != ours_erased;
-        if (present) take(keeper, ours_erased ? placed_by::kTheirs : placed_by::kOurs);
-      }
-    } else if (a == row_act::kMoved && b == row_act::kMoved) {
-      conflict = true;
-      c.kind = conflict_kind::kMove;
-      take(win, ours_win ? placed_by::kOurs : placed_by::kTheirs);
-    } else {
-      const bool oc = o.changed[k], tc = t.changed[k];
-      if (oc && tc && (writes || !(value_in(o, k) == value_in(t, k)))) {
-        conflict = true;
-        c.kind = conflict_kind::kValue;
-        value = &value_in(win, k);
-      } else if (oc) {
-        value = &value_in(o, k);
-      } else if (tc) {
-        value = &value_in(t, k);
-      }
-      if (a == row_act::kMoved) owner = placed_by::kOurs;
-      if (b == row_act::kMoved) owner = placed_by::kTheirs;
+    } else if (a == row_act::kMoved) {
+      owner = placed_by::kOurs;
+    } else if (b == row_act::kMoved) {
+      owner = placed_by::kTheirs;
     }
+    if (r.conflict) c.kind = *r.conflict;
+    const bool conflict = r.conflict.has_value();
     if (present) {
       e.rows.emplace(id, *value);
       e.owner.emplace(id, owner);
@@ -671,7 +649,7 @@ expected_merge<T> expect_merge(const row_list<T>& base, const side_model<T>& o,
       continue;
     }
     const std::vector<std::size_t>& ks = f->second;
-    if (!writes && same_values(o, js, t, ks)) {  // agreement: ours' rows (ours' ids)
+    if (inserts_agree(mode, same_values(o, js, t, ks))) {  // ours' rows (ours' ids)
       add_rows(o, js, placed_by::kOurs);
       continue;
     }
