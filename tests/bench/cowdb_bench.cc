@@ -180,6 +180,10 @@ const Workload kWorkloads[] = {
      .cowdb = cowdb_w2_iter<Pvec>, .target = Ratio(1.2, "<= 1.2x")},
     {.id = "W2", .variant = "chunk", .what = "sum by for_each_chunk / raw pointer",
      .baseline = std_w2_chunk, .cowdb = cowdb_w2_chunk<Pvec>, .target = Ratio(1.05, "<= 1.05x")},
+    // The range interface issue 17 asks of W2 iter: a range-for over chunks()' spans, against the
+    // range-for over the std::vector.
+    {.id = "W2", .variant = "spans", .what = "sum by range-for over chunks()",
+     .baseline = std_w2_iter, .cowdb = cowdb_w2_spans<Pvec>, .target = Ratio(1.2, "<= 1.2x")},
     {.id = "W3", .what = "1M random reads", .baseline = std_w3, .cowdb = cowdb_w3<Pvec>,
      .target = Ratio(5, "<= 5x"), .target_10m = Ratio(4, "<= 4x")},
     // On a heavily relaxed vector the targets do not apply: the figures document the cost.
@@ -489,7 +493,11 @@ int print_targets(const CollectingReporter& rep, const std::vector<Registered>& 
                show(row.cowdb_value), row.ratio(), w.abs ? show(row.cowdb_value) : "-",
                row.target().text, ok ? "ok" : "MISS");
   }
-  fmt::print("{} of {} targets met\n", rows.size() - static_cast<std::size_t>(misses), rows.size());
+  // Rows without a target (kNoTarget) are reported but not counted.
+  const auto with_target = std::count_if(rows.begin(), rows.end(), [](const Row& row) {
+    return row.target().on != Target::On::kNothing;
+  });
+  fmt::print("{} of {} targets met\n", with_target - misses, with_target);
   for (const C3Row& r : c3_rows) {
     const bool ok = r.r->w->target.met(0, r.history.p50_ns) &&
                     r.history.faults_per_commit < kC3MaxFaultsPerCommit;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <numeric>
 #include <random>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -176,6 +177,20 @@ void cowdb_w2_chunk(benchmark::State& st, std::size_t n) {
       for (; first != last; ++first) part += *first;
       sum += part;
     });
+    benchmark::DoNotOptimize(sum);
+  }
+  st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(n));
+}
+
+// The range-for over chunks(): one span per leaf, each a plain array loop.
+template <class V, const V& (*Fixture)(std::size_t) = pvec_fixture<V>>
+void cowdb_w2_spans(benchmark::State& st, std::size_t n) {
+  const V& v = Fixture(n);
+  for (auto _ : st) {
+    std::int64_t sum = 0;
+    for (std::span<const std::int64_t> chunk : v.chunks()) {
+      for (std::int64_t x : chunk) sum += x;
+    }
     benchmark::DoNotOptimize(sum);
   }
   st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(n));
