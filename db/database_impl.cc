@@ -235,9 +235,19 @@ std::vector<std::pair<std::string, VersionId>> DatabaseImpl::Refs(RefKind kind) 
   return {table.begin(), table.end()};
 }
 
-std::vector<std::pair<VersionId, std::size_t>> DatabaseImpl::Ancestors(VersionId from) const {
+VersionGraph::MergeBase DatabaseImpl::MergeBase(VersionId source, VersionId target) const {
   absl::ReaderMutexLock lock(&mu_);
-  return graph_.Ancestors(from);
+  return graph_.FindMergeBase(source, target);
+}
+
+std::vector<VersionPtr> DatabaseImpl::RetainedAncestors(const VersionPtr& head) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return graph_.RetainedAncestors(head);
+}
+
+VersionGraph::AsOf DatabaseImpl::FirstParentAsOf(const VersionPtr& from, absl::Time as_of) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return graph_.FirstParentAsOf(from, as_of);
 }
 
 std::vector<VersionPtr> DatabaseImpl::AllVersions() const {

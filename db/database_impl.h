@@ -73,10 +73,15 @@ class DatabaseImpl {
   absl::Status DeleteRef(RefKind kind, std::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::pair<std::string, VersionId>> Refs(RefKind kind) const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Every ancestor of `from` (itself included, pruned ones too) with its distance from `from`,
-  // breadth first (VersionGraph::Ancestors). The ancestry of pruned versions is kept (ids only)
-  // so that merges still find fork points across pruned history.
-  std::vector<std::pair<VersionId, std::size_t>> Ancestors(VersionId from) const
+  // Walks of the version graph, each in one shared critical section (VersionGraph has their
+  // contracts): the merge base of two heads, across pruned history, O(ancestors of both); Log's
+  // retained history from `head`, newest first, O(versions reached); the first-parent walk of
+  // OpenSnapshot(name, time) from `from`, O(versions walked). No errors; may throw
+  // std::bad_alloc, changing nothing.
+  VersionGraph::MergeBase MergeBase(VersionId source, VersionId target) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<VersionPtr> RetainedAncestors(const VersionPtr& head) const ABSL_LOCKS_EXCLUDED(mu_);
+  VersionGraph::AsOf FirstParentAsOf(const VersionPtr& from, absl::Time as_of) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Every retained version (for memory reports).

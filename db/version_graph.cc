@@ -1,5 +1,6 @@
 #include "db/version_graph.h"
 
+#include <algorithm>
 #include <cassert>
 #include <deque>
 
@@ -43,6 +44,65 @@ void VersionGraph::KeepBelow(VersionId head, std::size_t window,
     const bool young = newer_than && now - v->info.time < *newer_than;
     if (dist <= window || young) keep->insert(id.value);
   }
+}
+
+VersionGraph::MergeBase VersionGraph::FindMergeBase(VersionId source, VersionId target) const {
+  MergeBase out;
+  if (source == target) {
+    out.kind = MergeBase::Kind::kAlreadyMerged;
+    return out;
+  }
+  std::unordered_set<std::uint64_t> in_source;
+  for (const auto& [id, dist] : Ancestors(source)) in_source.insert(id.value);
+  if (in_source.contains(target.value)) {  // target is behind
+    out.kind = MergeBase::Kind::kFastForward;
+    return out;
+  }
+  // The newest common ancestor: ids grow along every path, so no other common ancestor
+  // descends from it.
+  VersionId lca{0};
+  for (const auto& [id, dist] : Ancestors(target)) {
+    if (id == source) {
+      out.kind = MergeBase::Kind::kAlreadyMerged;
+      return out;
+    }
+    if (in_source.contains(id.value) && id > lca) lca = id;
+  }
+  if (lca.value == 0) return out;  // kUnrelated
+  out.kind = MergeBase::Kind::kThreeWay;
+  out.base = lca;
+  out.version = Find(lca);
+  return out;
+}
+
+std::vector<VersionPtr> VersionGraph::RetainedAncestors(const VersionPtr& head) const {
+  // Breadth first through retained versions only: a pruned parent is neither listed nor crossed.
+  std::vector<VersionPtr> out{head};
+  std::unordered_set<std::uint64_t> seen{head->info.id.value};
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const ParentIds* parents = Parents(out[i]->info.id);
+    if (parents == nullptr) continue;
+    for (VersionId p : *parents) {
+      if (!seen.insert(p.value).second) continue;
+      if (const VersionPtr& v = Find(p); v != nullptr) out.push_back(v);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const VersionPtr& a, const VersionPtr& b) {
+    return a->info.id > b->info.id;  // ids grow with time: newest first
+  });
+  return out;
+}
+
+VersionGraph::AsOf VersionGraph::FirstParentAsOf(VersionPtr from, absl::Time as_of) const {
+  while (from->info.time > as_of) {
+    const ParentIds* parents = Parents(from->info.id);
+    if (parents == nullptr || parents->begin() == parents->end()) return {};
+    const VersionId parent = *parents->begin();
+    const VersionPtr& p = Find(parent);
+    if (p == nullptr) return {nullptr, parent};
+    from = p;
+  }
+  return {std::move(from), VersionId{0}};
 }
 
 }  // namespace cowdb::internal

@@ -1,17 +1,19 @@
-// The version graph of a Database: every version ever published (its VersionTable) and the
-// walks along parent links -- ancestors with their distances and the versions a Prune keeps
-// below a head. One home for the DAG, as leveldb's VersionSet is for its versions; DatabaseImpl
-// owns one and calls into it under its mutex.
+// The version graph of a Database: every version ever published (its VersionTable) and every
+// walk along parent links -- ancestors with their distances, the versions a Prune keeps below a
+// head, the merge base of two heads, the retained history Log lists and the first-parent walk of
+// OpenSnapshot(name, time). One home for the DAG, as leveldb's VersionSet is for its versions;
+// DatabaseImpl owns one and calls into it under its mutex, Database only through DatabaseImpl.
 //
 //   VersionGraph g;
 //   g.Reserve();
 //   g.Append(v1, {});                          // v1->info.id == g.next_id()
 //   ...
 //   for (const auto& [id, dist] : g.Ancestors(head)) ...   // breadth first, pruned ones too
+//   VersionGraph::MergeBase m = g.FindMergeBase(source, target);
 //
 // Records and their costs are VersionTable's (db/version_table.h): O(1) lookup by id; a version
 // is held while retained, its parents forever, so walks cross pruned history (merges still find
-// fork points there).
+// fork points there) while Log and the first-parent walk stop where a version was pruned.
 //
 // Invariants: those of VersionTable; a version's parents are older than it (smaller ids: a
 // parent is published first), so the graph is a DAG and ids grow along every path -- the common
@@ -72,6 +74,35 @@ class VersionGraph {
   // O(ancestors within window), or O(ancestors) with newer_than.
   void KeepBelow(VersionId head, std::size_t window, std::optional<absl::Duration> newer_than,
                  absl::Time now, std::unordered_set<std::uint64_t>* keep) const;
+
+  // How branch `target` takes in branch `source` (their heads).
+  struct MergeBase {
+    enum class Kind {
+      kAlreadyMerged,  // source is target or one of its ancestors: nothing to do
+      kFastForward,    // target is an ancestor of source: move target to source
+      kThreeWay,       // merge both against `base`
+      kUnrelated,      // no common ancestor (not reachable through Database: all descend from v1)
+    };
+    Kind kind = Kind::kUnrelated;
+    VersionId base{0};   // kThreeWay: the newest common ancestor (the largest id), else 0
+    VersionPtr version;  // kThreeWay: base's version, or null if it was pruned
+  };
+  // The merge base of `source` and `target`, across pruned history. O(ancestors of both).
+  MergeBase FindMergeBase(VersionId source, VersionId target) const;
+
+  // What Log lists from `head`: head and the retained versions reached from it through retained
+  // versions only (history stops where it was pruned), newest (largest id) first.
+  // REQUIRES: head is (or was) a version of this graph. O(versions reached x log of them).
+  std::vector<VersionPtr> RetainedAncestors(const VersionPtr& head) const;
+
+  // The first-parent walk (a merge's target side: the versions that were the head in turn) from
+  // `from` down to the newest version whose time is at or before `as_of`.
+  struct AsOf {
+    VersionPtr version;   // that version, or null when the walk failed:
+    VersionId pruned{0};  // the parent found pruned; 0: a parentless version, still too new
+  };
+  // REQUIRES: from is (or was) a version of this graph. O(versions walked).
+  AsOf FirstParentAsOf(VersionPtr from, absl::Time as_of) const;
 
  private:
   VersionTable table_;
