@@ -14,7 +14,6 @@
 #include <memory>
 #include <optional>
 #include <set>
-#include <string>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -68,7 +67,6 @@ Built Build(const ParentLists& parents, const std::set<std::uint64_t>& pruned = 
     v->info.id = b.graph.next_id();
     for (const std::uint64_t p : ps) v->info.parents.push_back(VersionId{p});
     v->info.time = T(v->info.id.value);
-    v->info.message = "v" + std::to_string(v->info.id.value);
     b.all.push_back(v);
     b.graph.Reserve();
     REQUIRE(b.graph.Append(v, ParentIds(v->info.parents)) == v->info.id);
