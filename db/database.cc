@@ -1,7 +1,6 @@
 #include "cowdb/database.h"
 
 #include <algorithm>
-#include <unordered_set>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -133,44 +132,25 @@ absl::StatusOr<Snapshot> Database::OpenSnapshot(std::string_view branch_or_tag,
                                                 absl::Time as_of) const {
   COWDB_ASSIGN_OR_RETURN(internal::VersionPtr v, impl_->Resolve(branch_or_tag));
   // Down the first parents (a merge's target side): the versions that were the head in turn.
-  while (v->info.time > as_of) {
-    if (v->info.parents.empty()) {
-      return absl::NotFoundError(fmt::format("\"{}\" has no version as old as {}", branch_or_tag,
-                                             absl::FormatTime(as_of)));
-    }
-    const VersionId parent = v->info.parents.front();
-    absl::StatusOr<internal::VersionPtr> p = impl_->GetVersion(parent);
-    if (!p.ok()) {
-      return absl::NotFoundError(fmt::format(
-          "the history of \"{}\" at {} was pruned ({} is gone)", branch_or_tag,
-          absl::FormatTime(as_of), parent));
-    }
-    v = *std::move(p);
+  internal::VersionGraph::AsOf found = impl_->FirstParentAsOf(v, as_of);
+  if (found.version != nullptr) return Snapshot(std::move(found.version));
+  if (found.pruned.value == 0) {
+    return absl::NotFoundError(fmt::format("\"{}\" has no version as old as {}", branch_or_tag,
+                                           absl::FormatTime(as_of)));
   }
-  return Snapshot(std::move(v));
+  return absl::NotFoundError(fmt::format("the history of \"{}\" at {} was pruned ({} is gone)",
+                                         branch_or_tag, absl::FormatTime(as_of), found.pruned));
 }
 
 absl::StatusOr<History> Database::Log(std::string_view branch_or_tag, std::size_t limit) const {
   COWDB_ASSIGN_OR_RETURN(internal::VersionPtr head, impl_->Resolve(branch_or_tag));
-  // Breadth first through retained versions only: history stops where it was pruned.
-  std::vector<VersionInfo> out;
-  std::unordered_set<std::uint64_t> seen{head->info.id.value};  // not absl: see database_impl.cc
-  std::vector<internal::VersionPtr> frontier{head};
-  for (std::size_t i = 0; i < frontier.size(); ++i) {
-    out.push_back(frontier[i]->info);
-    for (VersionId p : frontier[i]->info.parents) {
-      if (!seen.insert(p.value).second) continue;
-      absl::StatusOr<internal::VersionPtr> v = impl_->GetVersion(p);
-      if (v.ok()) frontier.push_back(*std::move(v));
-    }
-  }
-  std::sort(out.begin(), out.end(), [](const VersionInfo& a, const VersionInfo& b) {
-    return a.id > b.id;  // ids grow with time: newest first
-  });
+  // Through retained versions only (history stops where it was pruned), newest first.
+  const std::vector<internal::VersionPtr> reached = impl_->RetainedAncestors(head);
   History h;
-  h.truncated = out.size() > limit;
-  if (h.truncated) out.resize(limit);
-  h.versions = std::move(out);
+  h.truncated = reached.size() > limit;
+  const std::size_t n = std::min(reached.size(), limit);
+  h.versions.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) h.versions.push_back(reached[i]->info);
   return h;
 }
 
@@ -235,32 +215,25 @@ absl::StatusOr<VersionId> Database::Merge(std::string_view source, std::string_v
     COWDB_ASSIGN_OR_RETURN(internal::VersionPtr src, impl_->GetHead(source));
     COWDB_ASSIGN_OR_RETURN(internal::VersionPtr dst, impl_->GetHead(target));
     if (src == dst) return dst->info.id;
-    std::unordered_set<std::uint64_t> in_src;  // not absl: see database_impl.cc
-    for (const auto& [id, dist] : impl_->Ancestors(src->info.id)) in_src.insert(id.value);
-    if (in_src.contains(dst->info.id.value)) {  // target is behind: fast-forward
+    using Kind = internal::VersionGraph::MergeBase::Kind;
+    const internal::VersionGraph::MergeBase mb = impl_->MergeBase(src->info.id, dst->info.id);
+    if (mb.kind == Kind::kFastForward) {  // target is behind
       COWDB_ASSIGN_OR_RETURN(bool moved, impl_->MoveBranch(target, dst->info.id, src->info.id));
       if (!moved) continue;  // target moved meanwhile: start over
       if (impl_->options().auto_prune) impl_->Prune();
       return src->info.id;
     }
-    // The merge base: the newest common ancestor (ids grow along every path, so no other common
-    // ancestor descends from it).
-    VersionId lca{0};
-    for (const auto& [id, dist] : impl_->Ancestors(dst->info.id)) {
-      if (id == src->info.id) return dst->info.id;  // source already merged
-      if (in_src.contains(id.value) && id > lca) lca = id;
-    }
-    if (lca.value == 0) {
+    if (mb.kind == Kind::kAlreadyMerged) return dst->info.id;
+    if (mb.kind == Kind::kUnrelated) {
       return absl::FailedPreconditionError(fmt::format(
           "branches \"{}\" and \"{}\" have no common ancestor", source, target));
     }
-    absl::StatusOr<internal::VersionPtr> base_or = impl_->GetVersion(lca);
-    if (!base_or.ok()) {
+    if (mb.version == nullptr) {
       return absl::FailedPreconditionError(fmt::format(
-          "the common ancestor {} of branches \"{}\" and \"{}\" was pruned", lca, source,
+          "the common ancestor {} of branches \"{}\" and \"{}\" was pruned", mb.base, source,
           target));
     }
-    const internal::VersionPtr base = *std::move(base_or);
+    const internal::VersionPtr& base = mb.version;
     internal::CatalogMerge m =
         internal::MergeCatalogs(base->catalog, dst->catalog, src->catalog, ConflictMode::kElement,
                                 merge_mode::kValues, side);

@@ -1,7 +1,6 @@
 #include "db/database_impl.h"
 
 #include <algorithm>
-#include <deque>
 #include <unordered_set>
 #include <utility>
 
@@ -27,12 +26,12 @@ constexpr std::uint64_t kMinCompactionGain = std::uint64_t{1} << 20;
 
 DatabaseImpl::DatabaseImpl(const Options& options) : options_(options) {
   auto v = std::make_shared<Version>();
-  v->info.id = versions_.next_id();
+  v->info.id = graph_.next_id();
   v->info.message = "initial empty version";
   v->info.time = last_time_ = absl::Now();
   branches_.emplace("main", v->info.id);
-  versions_.Reserve();
-  versions_.Append(std::move(v), {});
+  graph_.Reserve();
+  graph_.Append(std::move(v), {});
 }
 
 DatabaseImpl::DatabaseImpl(const Options& options, std::unique_ptr<storage::DatabaseStore> store,
@@ -41,7 +40,7 @@ DatabaseImpl::DatabaseImpl(const Options& options, std::unique_ptr<storage::Data
   absl::MutexLock lock(&mu_);
   std::unordered_set<std::uint64_t> pruned;
   for (storage::RecoveredState::Entry& e : state.versions) {
-    versions_.Reserve();
+    graph_.Reserve();
     VersionPtr v = std::move(e.version);
     if (v == nullptr) {  // recorded, then pruned: only its parents are kept
       auto stub = std::make_shared<Version>();
@@ -51,11 +50,11 @@ DatabaseImpl::DatabaseImpl(const Options& options, std::unique_ptr<storage::Data
     } else {
       last_time_ = std::max(last_time_, v->info.time);
     }
-    versions_.Append(std::move(v), ParentIds(e.info.parents));
+    graph_.Append(std::move(v), ParentIds(e.info.parents));
   }
   std::vector<VersionPtr> dropped;
   dropped.reserve(pruned.size());
-  versions_.Drop([&pruned](std::uint64_t id) { return !pruned.contains(id); }, &dropped);
+  graph_.Drop([&pruned](std::uint64_t id) { return !pruned.contains(id); }, &dropped);
   for (const auto& [name, id] : state.branches) branches_.emplace(name, VersionId{id});
   for (const auto& [name, id] : state.tags) tags_.emplace(name, VersionId{id});
 }
@@ -101,12 +100,12 @@ absl::StatusOr<bool> DatabaseImpl::Publish(std::string_view branch, VersionId ex
         *moved_to = Find(it->second);
         return false;
       }
-      versions_.Reserve();  // the only step that can throw; nothing below does
-      v->info.id = versions_.next_id();
+      graph_.Reserve();  // the only step that can throw; nothing below does
+      v->info.id = graph_.next_id();
       v->info.time = std::max(now, last_time_);  // never older than an earlier version
       if (store_ == nullptr) {
         last_time_ = v->info.time;
-        it->second = versions_.Append(v, parents);
+        it->second = graph_.Append(v, parents);
         return true;
       }
     }
@@ -115,7 +114,7 @@ absl::StatusOr<bool> DatabaseImpl::Publish(std::string_view branch, VersionId ex
     written = store_->last_written();
     absl::MutexLock lock(&mu_);
     last_time_ = v->info.time;
-    branches_.find(branch)->second = versions_.Append(v, parents);
+    branches_.find(branch)->second = graph_.Append(v, parents);
   }
   // Sync::kGroupCommit: durable once a sync covers it (shared with concurrent writers).
   COWDB_RETURN_IF_ERROR(store_->WaitDurable(written, &write_mu_));
@@ -236,34 +235,26 @@ std::vector<std::pair<std::string, VersionId>> DatabaseImpl::Refs(RefKind kind) 
   return {table.begin(), table.end()};
 }
 
-std::vector<std::pair<VersionId, std::size_t>> DatabaseImpl::AncestorsLocked(
-    VersionId from, std::size_t max_dist) const {
-  std::vector<std::pair<VersionId, std::size_t>> out;
-  std::unordered_set<std::uint64_t> seen{from.value};
-  std::deque<std::pair<VersionId, std::size_t>> queue{{from, 0}};
-  while (!queue.empty()) {
-    const auto [id, dist] = queue.front();
-    queue.pop_front();
-    out.emplace_back(id, dist);
-    const ParentIds* parents = versions_.Parents(id);
-    if (parents == nullptr || dist == max_dist) continue;
-    for (VersionId p : *parents) {
-      if (seen.insert(p.value).second) queue.emplace_back(p, dist + 1);
-    }
-  }
-  return out;
+VersionGraph::MergeBase DatabaseImpl::MergeBase(VersionId source, VersionId target) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return graph_.FindMergeBase(source, target);
 }
 
-std::vector<std::pair<VersionId, std::size_t>> DatabaseImpl::Ancestors(VersionId from) const {
+std::vector<VersionPtr> DatabaseImpl::RetainedAncestors(const VersionPtr& head) const {
   absl::ReaderMutexLock lock(&mu_);
-  return AncestorsLocked(from);
+  return graph_.RetainedAncestors(head);
+}
+
+VersionGraph::AsOf DatabaseImpl::FirstParentAsOf(const VersionPtr& from, absl::Time as_of) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return graph_.FirstParentAsOf(from, as_of);
 }
 
 std::vector<VersionPtr> DatabaseImpl::AllVersions() const {
   absl::ReaderMutexLock lock(&mu_);
   std::vector<VersionPtr> out;
-  out.reserve(versions_.retained().size());
-  for (const std::uint64_t id : versions_.retained()) out.push_back(Find(VersionId{id}));
+  out.reserve(graph_.retained().size());
+  for (const std::uint64_t id : graph_.retained()) out.push_back(Find(VersionId{id}));
   return out;  // ascending ids
 }
 
@@ -276,7 +267,7 @@ void DatabaseImpl::DropVersions(const Keep& keep, std::size_t how_many,
     pinned_.reserve(std::max(2 * pinned_.capacity(), pinned_.size() + how_many));
   }
   dropped->reserve(dropped->size() + how_many);
-  versions_.Drop(keep, dropped);
+  graph_.Drop(keep, dropped);
   for (const VersionPtr& v : *dropped) {
     if (v.use_count() > 1) pinned_.push_back(v);  // *dropped holds one reference
   }
@@ -296,18 +287,11 @@ std::size_t DatabaseImpl::Prune(const Retention& policy) {
     for (const RefTable* table : {&branches_, &tags_}) {
       const std::size_t window =
           keep_all ? SIZE_MAX : (table == &tags_ ? 0 : policy.keep_last_versions.value_or(0));
-      // The age rule must look at the whole reachable history; the count rule only this far.
-      const std::size_t walk = policy.keep_newer_than ? SIZE_MAX : window;
       for (const auto& [name, head] : *table) {
-        for (const auto& [id, dist] : AncestorsLocked(head, walk)) {
-          const VersionPtr& v = Find(id);
-          if (v == nullptr) continue;
-          const bool young = policy.keep_newer_than && now - v->info.time < *policy.keep_newer_than;
-          if (dist <= window || young) keep.insert(id.value);
-        }
+        graph_.KeepBelow(head, window, policy.keep_newer_than, now, &keep);
       }
     }
-    for (const std::uint64_t id : versions_.retained()) {
+    for (const std::uint64_t id : graph_.retained()) {
       if (!keep.contains(id)) doomed.push_back(id);
     }
     if (store_ == nullptr) {  // in memory: decided and done in one critical section
@@ -353,15 +337,15 @@ std::vector<VersionPtr> DatabaseImpl::PinnedVersions() const {
 storage::RecoveredState DatabaseImpl::History() const {
   storage::RecoveredState state;
   absl::ReaderMutexLock lock(&mu_);
-  state.versions.reserve(versions_.next_id().value - 1);
-  for (std::uint64_t id = 1; id < versions_.next_id().value; ++id) {
+  state.versions.reserve(graph_.next_id().value - 1);
+  for (std::uint64_t id = 1; id < graph_.next_id().value; ++id) {
     storage::RecoveredState::Entry e;
     if (const VersionPtr& v = Find(VersionId{id}); v != nullptr) {
       e.info = v->info;
       e.version = v;
     } else {
       e.info.id = VersionId{id};
-      if (const ParentIds* parents = versions_.Parents(VersionId{id}); parents != nullptr) {
+      if (const ParentIds* parents = graph_.Parents(VersionId{id}); parents != nullptr) {
         e.info.parents.assign(parents->begin(), parents->end());
       }
     }

@@ -1,4 +1,4 @@
-// The state behind a Database: the version table and the branch and tag tables, under one
+// The state behind a Database: the version graph and the branch and tag tables, under one
 // mutex held only for short lookups and pointer swaps (never while user code or a merge runs).
 //
 // A persistent database (Database::Open(dir)) also has a DatabaseStore: every change of state
@@ -25,7 +25,7 @@
 #include "cowdb/options.h"
 #include "db/storage/database_store.h"
 #include "db/version.h"
-#include "db/version_table.h"
+#include "db/version_graph.h"
 
 namespace cowdb::internal {
 
@@ -73,10 +73,15 @@ class DatabaseImpl {
   absl::Status DeleteRef(RefKind kind, std::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::pair<std::string, VersionId>> Refs(RefKind kind) const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Every ancestor of `from` (itself included, pruned ones too) with its distance from `from`,
-  // breadth first. The ancestry of pruned versions is kept (ids only) so that merges still find
-  // fork points across pruned history.
-  std::vector<std::pair<VersionId, std::size_t>> Ancestors(VersionId from) const
+  // Walks of the version graph, each in one shared critical section (VersionGraph has their
+  // contracts): the merge base of two heads, across pruned history, O(ancestors of both); Log's
+  // retained history from `head`, newest first, O(versions reached); the first-parent walk of
+  // OpenSnapshot(name, time) from `from`, O(versions walked). No errors; may throw
+  // std::bad_alloc, changing nothing.
+  VersionGraph::MergeBase MergeBase(VersionId source, VersionId target) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<VersionPtr> RetainedAncestors(const VersionPtr& head) const ABSL_LOCKS_EXCLUDED(mu_);
+  VersionGraph::AsOf FirstParentAsOf(const VersionPtr& from, absl::Time as_of) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Every retained version (for memory reports).
@@ -103,11 +108,8 @@ class DatabaseImpl {
     return kind == RefKind::kTag ? tags_ : branches_;
   }
   const VersionPtr& Find(VersionId id) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return versions_.Find(id);
+    return graph_.Find(id);
   }
-  // Stops descending at max_dist steps (retention windows need no more).
-  std::vector<std::pair<VersionId, std::size_t>> AncestorsLocked(
-      VersionId from, std::size_t max_dist = SIZE_MAX) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   // A change of the branch or tag tables: check() validates it under mu_ (and prepares what
   // could fail later), returning an error, false (nothing to change: nothing is written), or
@@ -133,8 +135,9 @@ class DatabaseImpl {
   mutable absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   const std::unique_ptr<storage::DatabaseStore> store_;
   mutable absl::Mutex mu_;
-  // Every version ever published: retained ones whole, pruned ones as their parents.
-  VersionTable versions_ ABSL_GUARDED_BY(mu_);
+  // Every version ever published (retained ones whole, pruned ones as their parents) and the
+  // walks over them.
+  VersionGraph graph_ ABSL_GUARDED_BY(mu_);
   RefTable branches_ ABSL_GUARDED_BY(mu_);
   RefTable tags_ ABSL_GUARDED_BY(mu_);
   absl::Time last_time_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // of the newest version

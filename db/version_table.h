@@ -1,5 +1,7 @@
 // The version table of a Database: every version ever published, by id -- the version itself
 // while it is retained, and its parents forever (merges find fork points across pruned history).
+// The records only; the walks over them are VersionGraph's (db/version_graph.h), which owns the
+// table.
 //
 // Ids are dense (1, 2, 3, ... in publication order), so the table is an array indexed by id,
 // grown one fixed-size block at a time: lookup is O(1) with no hashing, and growing never
@@ -10,7 +12,7 @@
 // Invariants: records 1 .. next_id() - 1 exist; a retained record's version is not null and is
 // listed in retained(); Reserve() before Append() makes Append() noexcept.
 //
-// Thread-safety: thread-compatible; DatabaseImpl guards it with its mutex.
+// Thread-safety: thread-compatible; its VersionGraph is guarded by DatabaseImpl's mutex.
 #ifndef COWDB_DB_VERSION_TABLE_H_
 #define COWDB_DB_VERSION_TABLE_H_
 
