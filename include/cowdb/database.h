@@ -234,12 +234,14 @@ class Database {
   // its first parents (a merge's target side) from the head, the newest version committed at
   // or before `as_of`. O(versions walked). Errors: kNotFound if the name is unknown, if no
   // version is that old, or if the walk reaches a pruned version (the message says which).
+  // Like Log, it walks under the database's lock held shared.
   [[nodiscard]] absl::StatusOr<Snapshot> OpenSnapshot(std::string_view branch_or_tag,
                                                       absl::Time as_of) const;
 
   // History of a branch or tag from the version it names, newest first, following all parents,
   // at most `limit` versions (History::truncated says when more are retained); it stops at
-  // pruned versions. O(retained versions reached x log versions). Errors: kNotFound.
+  // pruned versions. O(retained versions reached x log versions), walked under the database's
+  // lock held shared: a commit that publishes meanwhile waits for the walk. Errors: kNotFound.
   [[nodiscard]] absl::StatusOr<History> Log(std::string_view branch_or_tag,
                                             std::size_t limit = 1000) const;
 
