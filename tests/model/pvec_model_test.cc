@@ -15,7 +15,7 @@
 // sort (operator<, std::ranges::greater), stable_sort by a key projection and append(range), as
 // persistent writes and in editors; sorts of a sorted vector must return it unchanged, and one
 // sort in 12 gets a comparator that throws part way (nothing changes). Row ids are checked in
-// pvec_structural_model_test.cc.
+// testing/pvec_structural_model.h.
 //
 // Tiny tree shapes (1-4 elements per chunk, fan-out 2-4) turn a few hundred elements into a deep
 // tree. Sizes stay mostly within 0..300, sometimes reach ~1000 and often drop to 0, 1 and the

@@ -1,5 +1,5 @@
 // What the model-based randomized tests of pvec (tests/model/pvec_model_test.cc and
-// pvec_structural_model_test.cc) share: the COWDB_MODEL_CHECK macro and its counter, allocation
+// testing/pvec_structural_model.h) share: the COWDB_MODEL_CHECK macro and its counter, allocation
 // failure injection, the element types' value generators, and slot_model, the base of their
 // drivers (eight slots paired with std::vector models, the step loop, persistent writes and
 // editor edits under allocation-failure injection, and the checks both run on every slot).

@@ -56,6 +56,15 @@
 // operation (and the editor operation). One shape: append its name, e.g. "*int_c2_f4".
 //   cowdb_model_tests --rng-seed <seed> "pvec structural model*"
 // `--rng-seed time` explores new sequences; COWDB_MODEL_VERBOSE=1 prints what each shape ran.
+//
+// This header is the test's one body; tests/model/pvec_structural_<shape>_test.cc instantiate it
+// for one shape each (COWDB_PVEC_STRUCTURAL_MODEL_TEST, COWDB_PVEC_FOCUSED_DIFF_TEST), so that
+// the shapes compile in parallel, each in a fifth of the time the single file took.
+//
+// Thread-compatible, like testing/pvec_model.h.
+#ifndef COWDB_TESTS_TESTING_PVEC_STRUCTURAL_MODEL_H_
+#define COWDB_TESTS_TESTING_PVEC_STRUCTURAL_MODEL_H_
+
 #include <algorithm>
 #include <array>
 #include <catch2/catch.hpp>
@@ -84,7 +93,8 @@
 #include "testing/pvec_model.h"
 #include "testing/row_model.h"
 
-namespace {
+
+namespace cowdb::testing::structural {
 
 using cowdb::change_kind;
 using cowdb::internal::live_nodes;
@@ -107,14 +117,16 @@ using cowdb::testing::write_ctx;
 
 // A sort key with many ties (sorts by it are not determined by the values): for int x / 64 (16
 // keys over 0..999), for a string its length.
-int sort_key(int x) { return x / 64; }
-int sort_key(const std::string& x) { return static_cast<int>(x.size()); }
+inline int sort_key(int x) { return x / 64; }
+inline int sort_key(const std::string& x) { return static_cast<int>(x.size()); }
 
-std::size_t hash_of(int x) { return static_cast<std::size_t>(x) * 0x9E3779B97F4A7C15ull >> 17; }
-std::size_t hash_of(const std::string& x) { return std::hash<std::string>{}(x); }
+inline std::size_t hash_of(int x) {
+  return static_cast<std::size_t>(x) * 0x9E3779B97F4A7C15ull >> 17;
+}
+inline std::size_t hash_of(const std::string& x) { return std::hash<std::string>{}(x); }
 
 // With a counter, throws injected_error at the call after `*calls_left` successful ones.
-void tick(int* calls_left) {
+inline void tick(int* calls_left) {
   if (calls_left != nullptr && (*calls_left)-- <= 0) throw injected_error();
 }
 
@@ -151,7 +163,7 @@ struct row_pred {
 // 2 std::ranges::less with the projection sort_key, 3 a comparator of rows by sort_key
 // (descending), 4 std::ranges::greater with the projection sort_key. Orders 2-4 have ties between
 // unequal values.
-constexpr unsigned kOrders = 5;
+inline constexpr unsigned kOrders = 5;
 
 template <class T>
 bool ordered_before(unsigned order, const T& a, const T& b) {
@@ -287,7 +299,7 @@ enum class op_kind : unsigned {
 
 using op_info = cowdb::testing::op_info<op_kind>;
 
-constexpr op_info kOps[] = {
+inline constexpr op_info kOps[] = {
     {op_kind::kCopy, 4, "copy"},
     {op_kind::kPushBack, 7, "push_back"},
     {op_kind::kPopBack, 5, "pop_back"},
@@ -1926,20 +1938,19 @@ class focused_diff_runner {
   focused_stats stats_;
 };
 
-std::uint64_t announced_seed() {
+inline std::uint64_t announced_seed() {
   static const std::uint64_t seed = cowdb::testing::announce_seed("pvec structural model test");
   return seed;
 }
 
-bool verbose() { return std::getenv("COWDB_MODEL_VERBOSE") != nullptr; }
+inline bool verbose() { return std::getenv("COWDB_MODEL_VERBOSE") != nullptr; }
 
-}  // namespace
+// ---- the test cases ----------------------------------------------------------------------------
 
-TEMPLATE_TEST_CASE(
-    "pvec structural model: insert/erase/drop/slice/concat on 8 live versions "
-    "match std::vector",
-    "[pvec][model][structural]", int_c1_f4, int_c2_f4, int_c4_f4, int_c4_f8, string_c2_f4) {
-  using vec = typename TestType::vec;
+// The body of the main test case for one shape.
+template <class Shape>
+void run_model_test() {
+  using vec = typename Shape::vec;
   const std::uint64_t seed = announced_seed();
   const std::int64_t live0 = live_nodes();
   REQUIRE(live0 >= 0);  // node accounting is on (tests/testing/node_accounting.cc)
@@ -1947,7 +1958,7 @@ TEMPLATE_TEST_CASE(
   run_stats stats;
   {
     structural_runner<vec> runner(seed, live0);
-    runner.run(TestType::ops);
+    runner.run(Shape::ops);
     stats = runner.stats();
   }
   if (verbose()) {
@@ -1963,8 +1974,8 @@ TEMPLATE_TEST_CASE(
         stats.repeated_diffs, g_model_checks - checks0, stats.max_size, stats.max_depth,
         static_cast<double>(stats.size_sum) / static_cast<double>(stats.steps));
   }
-  CHECK(stats.ops >= TestType::ops);
-  CHECK(g_model_checks - checks0 > 10 * TestType::ops);
+  CHECK(stats.ops >= Shape::ops);
+  CHECK(g_model_checks - checks0 > 10 * Shape::ops);
   CHECK(stats.max_size >= 600);  // the trees did get deep
   CHECK(stats.alloc_failures > 0);
   CHECK(stats.shifted_diffs > 0);
@@ -1990,11 +2001,10 @@ TEMPLATE_TEST_CASE(
   REQUIRE(live_nodes() == live0);
 }
 
-TEMPLATE_TEST_CASE(
-    "pvec structural model: diff reports k spaced inserts/erases as exactly k "
-    "inserted/erased elements, reading O(k) chunks",
-    "[pvec][model][structural][diff]", int_c1_f4, int_c2_f4, int_c4_f4, int_c4_f8) {
-  using vec = typename TestType::vec;
+// The body of the focused diff test case for one shape (int shapes only).
+template <class Shape>
+void run_focused_diff_test() {
+  using vec = typename Shape::vec;
   const std::uint64_t seed = announced_seed();
   focused_stats stats;
   {
@@ -2011,3 +2021,24 @@ TEMPLATE_TEST_CASE(
   }
   CHECK(stats.trials == 600);
 }
+
+}  // namespace cowdb::testing::structural
+
+// The two test cases for one shape of this header (e.g. int_c2_f4), named as TEMPLATE_TEST_CASE
+// names them ("<name> - int_c2_f4"), so that a shape's name selects it on the command line.
+#define COWDB_PVEC_STRUCTURAL_MODEL_TEST(shape)                                            \
+  TEST_CASE(                                                                               \
+      "pvec structural model: insert/erase/drop/slice/concat on 8 live versions "          \
+      "match std::vector - " #shape,                                                       \
+      "[pvec][model][structural]") {                                                       \
+    ::cowdb::testing::structural::run_model_test<::cowdb::testing::structural::shape>();   \
+  }
+#define COWDB_PVEC_FOCUSED_DIFF_TEST(shape)                                                     \
+  TEST_CASE(                                                                                    \
+      "pvec structural model: diff reports k spaced inserts/erases as exactly k "               \
+      "inserted/erased elements, reading O(k) chunks - " #shape,                                \
+      "[pvec][model][structural][diff]") {                                                      \
+    ::cowdb::testing::structural::run_focused_diff_test<::cowdb::testing::structural::shape>(); \
+  }
+
+#endif  // COWDB_TESTS_TESTING_PVEC_STRUCTURAL_MODEL_H_
