@@ -73,6 +73,7 @@
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
 #include "fuzz/fuzz_target.h"
+#include "testing/pvec_ops.h"
 #include "testing/row_model.h"
 
 #define COWDB_FUZZ_CHECK(cond, ...)                                                     \
@@ -243,80 +244,22 @@ class SinglePass {
 
 // ---- the fuzzer ---------------------------------------------------------------------------------
 
-enum Op : unsigned {
-  // On versions and on editors.
-  kSet,
-  kUpdate,
-  kPushBack,
-  kPopBack,
-  kPushFront,
-  kInsert,
-  kInsertRange,
-  kInsertVersion,
-  kErase,
-  kEraseRange,
-  kTake,
-  kDrop,
-  kSlice,
-  kResize,
-  kTransform,
-  kAt,
-  kConcat,  // append() on an editor
-  kAppendRange,
-  kEraseIf,
-  kSort,
-  // On versions only.
-  kCopy,
-  kConstruct,
-  kEditor,
-  kDiff,
-  kMerge,
-  // On editors only.
-  kFreeze,
-  kMoveEditor,
-};
+// The operations (testing/pvec_ops.h). An input byte selects one by its position in kVersionOps
+// or kEditorOps, so the order of these arrays is what the corpus replays.
+using cowdb::testing::op_name;
+using cowdb::testing::pvec_op;
+using enum pvec_op;
 
-constexpr const char* kOpNames[] = {
-    "set",
-    "update",
-    "push_back",
-    "pop_back",
-    "push_front",
-    "insert(i, v)",
-    "insert(i, range)",
-    "insert(i, version)",
-    "erase(i)",
-    "erase(first, last)",
-    "take",
-    "drop",
-    "slice",
-    "resize",
-    "transform",
-    "at",
-    "concat",
-    "append(range)",
-    "erase_if",
-    "sort",
-    "copy",
-    "construct",
-    "editor session",
-    "diff",
-    "merge",
-    "persistent() const&",
-    "move the editor",
-};
-static_assert(std::size(kOpNames) == kMoveEditor + 1);
-
-constexpr Op kVersionOps[] = {kSet,    kUpdate,      kPushBack,      kPopBack, kPushFront,
-                              kInsert, kInsertRange, kInsertVersion, kErase,   kEraseRange,
-                              kTake,   kDrop,        kSlice,         kResize,  kTransform,
-                              kAt,     kConcat,      kAppendRange,   kEraseIf, kSort,
-                              kCopy,   kConstruct,   kEditor,        kDiff,    kMerge};
-constexpr Op kEditorOps[] = {kSet,    kUpdate,      kPushBack,      kPopBack, kPushFront,
-                             kInsert, kInsertRange, kInsertVersion, kErase,   kEraseRange,
-                             kTake,   kDrop,        kSlice,         kResize,  kTransform,
-                             kAt,     kConcat,      kAppendRange,   kEraseIf, kSort,
-                             kFreeze, kMoveEditor};
+constexpr pvec_op kVersionOps[] = {kSet,    kUpdate,      kPushBack,      kPopBack, kPushFront,
+                                   kInsert, kInsertRange, kInsertVersion, kErase,   kEraseRange,
+                                   kTake,   kDrop,        kSlice,         kResize,  kTransform,
+                                   kAt,     kConcat,      kAppendRange,   kEraseIf, kSort,
+                                   kCopy,   kConstruct,   kEditor,        kDiff,    kMerge};
+constexpr pvec_op kEditorOps[] = {kSet,    kUpdate,      kPushBack,      kPopBack, kPushFront,
+                                  kInsert, kInsertRange, kInsertVersion, kErase,   kEraseRange,
+                                  kTake,   kDrop,        kSlice,         kResize,  kTransform,
+                                  kAt,     kConcat,      kAppendRange,   kEraseIf, kSort,
+                                  kFreeze, kMoveEditor};
 
 // How a persistent write takes its source.
 enum Form : unsigned { kConstRef, kMoveCopy, kMoveInPlace };
@@ -417,7 +360,7 @@ class PvecFuzzer {
 
   // An operation that versions and editors share, applied to the source (persistent) or to the
   // editor of the running session.
-  void Operation(Op op) {
+  void Operation(pvec_op op) {
     const std::size_t n = Current().size();
     const std::size_t room = kMaxSize - std::min(n, kMaxSize);
     auto pos = [](std::size_t i) { return static_cast<std::ptrdiff_t>(i); };
@@ -773,7 +716,7 @@ class PvecFuzzer {
     CheckVersion(dst_);
   }
 
-  void EditorOnly(Op op) {
+  void EditorOnly(pvec_op op) {
     if (op == kFreeze) {  // into a slot other than the destination; the editor goes on
       std::size_t f = UpTo(kSlots - 1);
       if (f == dst_) f = (f + 1) % kSlots;
@@ -933,7 +876,7 @@ class PvecFuzzer {
   // ---- checks -----------------------------------------------------------------------------------
 
   [[noreturn]] void Fail(const std::string& what) const {
-    std::string where = fmt::format("shape {}, step {}, {}", shape_, step_, kOpNames[op_]);
+    std::string where = fmt::format("shape {}, step {}, {}", shape_, step_, op_name(op_));
     if (editor_op_ >= 0) where += fmt::format(" (editor operation #{})", editor_op_);
     fmt::print(stderr, "pvec_fuzz: {}\n  at {}, source slot {}, destination slot {}, form {}{}\n",
                what, where, src_, dst_, static_cast<unsigned>(form_),
@@ -1106,7 +1049,7 @@ class PvecFuzzer {
   Editor* editor_ = nullptr;  // during an editor session
   Model* editor_model_ = nullptr;
   std::uint64_t step_ = 0;
-  Op op_ = kSet;
+  pvec_op op_ = kSet;
   int editor_op_ = -1;
   std::size_t src_ = 0;
   std::size_t dst_ = 0;

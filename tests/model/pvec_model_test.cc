@@ -15,7 +15,7 @@
 // sort (operator<, std::ranges::greater), stable_sort by a key projection and append(range), as
 // persistent writes and in editors; sorts of a sorted vector must return it unchanged, and one
 // sort in 12 gets a comparator that throws part way (nothing changes). Row ids are checked in
-// pvec_structural_model_test.cc.
+// testing/pvec_structural_model.h.
 //
 // Tiny tree shapes (1-4 elements per chunk, fan-out 2-4) turn a few hundred elements into a deep
 // tree. Sizes stay mostly within 0..300, sometimes reach ~1000 and often drop to 0, 1 and the
@@ -134,47 +134,31 @@ auto sort_rows(V& v, unsigned order, int* calls_left) {
 
 // ---- the test driver ----------------------------------------------------------------------------
 
-enum class op_kind : unsigned {
-  kCopy,
-  kPushBack,
-  kPopBack,
-  kSet,
-  kUpdate,
-  kTake,
-  kResize,
-  kTransform,
-  kTransformRange,
-  kConstruct,
-  kRebuild,
-  kEditor,
-  kDrop,
-  kClear,
-  kSwap,
-  kSort,
-  kAppendRange,
-};
+using cowdb::testing::pvec_op;
 
-using op_info = cowdb::testing::op_info<op_kind>;
-
-constexpr op_info kOps[] = {
-    {op_kind::kCopy, 7, "copy"},
-    {op_kind::kPushBack, 11, "push_back"},
-    {op_kind::kPopBack, 9, "pop_back"},
-    {op_kind::kSet, 10, "set"},
-    {op_kind::kUpdate, 6, "update"},
-    {op_kind::kTake, 5, "take"},
-    {op_kind::kResize, 6, "resize"},
-    {op_kind::kTransform, 4, "transform"},
-    {op_kind::kTransformRange, 5, "transform(first, last)"},
-    {op_kind::kConstruct, 6, "construct"},
-    {op_kind::kRebuild, 2, "rebuild equal"},
-    {op_kind::kEditor, 22, "editor session"},
-    {op_kind::kDrop, 3, "drop (exclusive)"},
-    {op_kind::kClear, 2, "clear"},
-    {op_kind::kSwap, 2, "swap"},
-    {op_kind::kSort, 3, "sort / stable_sort"},
-    {op_kind::kAppendRange, 3, "append(range)"},
+// This driver's configuration: the operations it runs, in the order and with the weights a
+// recorded seed replays (testing/pvec_ops.h).
+// clang-format off
+constexpr cowdb::testing::op_weight kOps[] = {
+    {pvec_op::kCopy, 7},
+    {pvec_op::kPushBack, 11},
+    {pvec_op::kPopBack, 9},
+    {pvec_op::kSet, 10},
+    {pvec_op::kUpdate, 6},
+    {pvec_op::kTake, 5},
+    {pvec_op::kResize, 6},
+    {pvec_op::kTransform, 4},
+    {pvec_op::kTransformRange, 5},
+    {pvec_op::kConstruct, 6},
+    {pvec_op::kRebuild, 2},
+    {pvec_op::kEditor, 22},
+    {pvec_op::kDestroy, 3},
+    {pvec_op::kClear, 2},
+    {pvec_op::kSwap, 2},
+    {pvec_op::kSort, 3},  // sort or stable_sort
+    {pvec_op::kAppendRange, 3},
 };
+// clang-format on
 
 template <class Vec>
 class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
@@ -242,42 +226,44 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
 
   // ---- one step ---------------------------------------------------------------------------------
 
-  void apply(op_kind code, const write_ctx& c) {
+  void apply(pvec_op code, const write_ctx& c) {
     switch (code) {
-      case op_kind::kCopy:
+      case pvec_op::kCopy:
         return op_copy(c);
-      case op_kind::kPushBack:
+      case pvec_op::kPushBack:
         return op_push_back(c);
-      case op_kind::kPopBack:
+      case pvec_op::kPopBack:
         return this->op_pop_back(c);
-      case op_kind::kSet:
+      case pvec_op::kSet:
         return op_set(c);
-      case op_kind::kUpdate:
+      case pvec_op::kUpdate:
         return op_update(c);
-      case op_kind::kTake:
+      case pvec_op::kTake:
         return op_take(c);
-      case op_kind::kResize:
+      case pvec_op::kResize:
         return op_resize(c);
-      case op_kind::kTransform:
+      case pvec_op::kTransform:
         return op_transform(c, false);
-      case op_kind::kTransformRange:
+      case pvec_op::kTransformRange:
         return op_transform(c, true);
-      case op_kind::kConstruct:
+      case pvec_op::kConstruct:
         return op_construct(c.dst);
-      case op_kind::kRebuild:
+      case pvec_op::kRebuild:
         return op_rebuild(c);
-      case op_kind::kEditor:
+      case pvec_op::kEditor:
         return op_editor(c);
-      case op_kind::kDrop:
-        return op_drop(c.dst);
-      case op_kind::kClear:
+      case pvec_op::kDestroy:
+        return op_destroy(c.dst);
+      case pvec_op::kClear:
         return op_clear(c);
-      case op_kind::kSwap:
+      case pvec_op::kSwap:
         return op_swap(c);
-      case op_kind::kSort:
+      case pvec_op::kSort:
         return op_sort(c);
-      case op_kind::kAppendRange:
+      case pvec_op::kAppendRange:
         return op_append_range(c);
+      default:
+        COWDB_MODEL_CHECK(false, "{} is not in this test's table", cowdb::testing::op_name(code));
     }
   }
 
@@ -604,7 +590,7 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
   // Destroys a slot and checks that exactly its exclusive() nodes were freed, then rebuilds it.
   // Row-id lists are allocated like nodes (live_nodes() counts them) and exclusive() reports
   // them apart, as id_lists.
-  void op_drop(std::size_t d) {
+  void op_destroy(std::size_t d) {
     const auto ex = slots_[d].exclusive();
     const std::int64_t before = live_nodes();
     { Vec victim = std::move(slots_[d]); }

@@ -1,6 +1,6 @@
 // Failures of the row operations of fe06b93 (erase_if, append, row ids and their memory
 // accounting), frozen as minimal cases. Each case fails at fe06b93 and states what pvec.h
-// promises; tests/model/pvec_structural_model_test.cc found the first one at random as well.
+// promises; tests/testing/pvec_structural_model.h found the first one at random as well.
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Failures found by the structural model tests (tests/model/pvec_structural_model_test.cc and
+// Failures found by the structural model tests (tests/testing/pvec_structural_model.h and
 // tests/model/merge_shift_model_test.cc), frozen as minimal cases. Each names the run that found
 // it. Both were present at 41cd3b2 (these cases fail there).
 //

@@ -1,5 +1,5 @@
 // Frozen failures of diff/patch/merge by row identity, found by tests/model/row_model_test.cc
-// and tests/model/pvec_structural_model_test.cc (the row model of tests/testing/row_model.h),
+// and tests/testing/pvec_structural_model.h (the row model of tests/testing/row_model.h),
 // shrunk by hand to the smallest versions that show them. Each case states what it expects and
 // what the engine gave at commit 5698e9a.
 #include <catch2/catch.hpp>

@@ -1,5 +1,5 @@
 // What the model-based randomized tests of pvec (tests/model/pvec_model_test.cc and
-// pvec_structural_model_test.cc) share: the COWDB_MODEL_CHECK macro and its counter, allocation
+// testing/pvec_structural_model.h) share: the COWDB_MODEL_CHECK macro and its counter, allocation
 // failure injection, the element types' value generators, and slot_model, the base of their
 // drivers (eight slots paired with std::vector models, the step loop, persistent writes and
 // editor edits under allocation-failure injection, and the checks both run on every slot).
@@ -9,9 +9,10 @@
 // write states what it does to the rows of its source (an id function; new rows are kNewRow);
 // after it, the ids the pvec gave the new rows are read back and must be fresh: issued during
 // this run and never seen before in it (a bitmap over the ids issued since the driver started).
-// Each test keeps its own operations, its own random distributions and the checks specific to
-// it; the shared code draws from the driver's generator exactly where the two tests' own copies
-// did, so a recorded seed replays the same sequence.
+// Each test keeps its own table of operations (of the vocabulary of testing/pvec_ops.h), its own
+// random distributions and the checks specific to it; the shared code draws from the driver's
+// generator exactly where the two tests' own copies did, so a recorded seed replays the same
+// sequence.
 //
 // Thread-compatible: the counters are process-wide, and the tests run one driver at a time.
 #ifndef COWDB_TESTS_TESTING_PVEC_MODEL_H_
@@ -38,6 +39,7 @@
 #include "cowdb/internal/row_ids.h"
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
+#include "testing/pvec_ops.h"
 
 // A check for the hot loops: one branch and a counter increment when it holds; a Catch2 failure
 // (which ends the test case and prints the captured seed and step) when it does not. The
@@ -189,15 +191,6 @@ struct throwing_mapper {
 
 // ---- the driver ---------------------------------------------------------------------------------
 
-// An operation of a test's table: its code (the test's own enum), how often it is picked, and its
-// name for failure messages.
-template <class OpKind>
-struct op_info {
-  OpKind code;
-  unsigned weight;
-  const char* name;
-};
-
 // How a write reads its source: `v.op()` on the const source; `std::move(copy).op()` on a copy
 // of the source (the && overload on shared nodes); `std::move(dst).op()` with source ==
 // destination (the && overload writing in place where the nodes are uniquely owned).
@@ -235,7 +228,7 @@ struct model_stats {
 
 // The base of a model test's driver (CRTP): kSlots versions of Vec, each with its std::vector
 // model, and one generator that every random choice draws from. Derived provides
-//   void apply(op_kind code, const write_ctx& c);             // runs one operation
+//   void apply(pvec_op op, const write_ctx& c);               // runs one operation
 //   void check_after_step(std::size_t src, std::size_t dst);  // the checks after each step
 //   std::size_t alloc_budget_bound(const V& v, std::size_t size);  // V: Vec or its editor
 // (the last: allocations allowed before an injected failure are drawn below this bound, for a
@@ -276,12 +269,13 @@ class slot_model {
   bool one_in(std::size_t n) { return below(n) == 0; }
   T make_value() { return values<T>::make(rng_()); }
 
-  template <class OpKind, std::size_t N>
-  const op_info<OpKind>& pick_op(const op_info<OpKind> (&ops)[N]) {
+  // An operation of a driver's table, drawn by weight (testing/pvec_ops.h).
+  template <std::size_t N>
+  const op_weight& pick_op(const op_weight (&ops)[N]) {
     unsigned total = 0;
-    for (const op_info<OpKind>& o : ops) total += o.weight;
+    for (const op_weight& o : ops) total += o.weight;
     std::size_t r = below(total);
-    for (const op_info<OpKind>& o : ops) {
+    for (const op_weight& o : ops) {
       if (r < o.weight) return o;
       r -= o.weight;
     }
@@ -298,9 +292,9 @@ class slot_model {
 
   // Picks an operation of `ops`, a source and a destination slot and a write form, runs it and
   // the checks after it, with all of that captured for a failure message.
-  template <class OpKind, std::size_t N>
-  void run_step(const op_info<OpKind> (&ops)[N]) {
-    const op_info<OpKind>& o = pick_op(ops);
+  template <std::size_t N>
+  void run_step(const op_weight (&ops)[N]) {
+    const op_weight& o = pick_op(ops);
     const std::size_t src = below(kSlots);
     const unsigned form = static_cast<unsigned>(below(3));
     std::size_t dst = one_in(4) ? src : below(kSlots);
@@ -308,9 +302,9 @@ class slot_model {
     const bool fallible = one_in(40);
     const std::uint64_t seed = seed_;
     const std::uint64_t step = step_;
-    const char* op = o.name;
+    const char* op = op_name(o.op);
     CAPTURE(seed, step, op, form, fallible, src, dst);
-    step_with_pinned_iterator(o.code, write_ctx{src, dst, form, fallible});
+    step_with_pinned_iterator(o.op, write_ctx{src, dst, form, fallible});
     self().check_after_step(src, dst);
     ++stats_.steps;
   }
@@ -318,8 +312,7 @@ class slot_model {
   // Sometimes holds an iterator into the source across the operation: it must stay valid (and
   // keep its contents) while a copy of its version lives, whatever the operation writes, even
   // when the slot it was taken from is overwritten.
-  template <class OpKind>
-  void step_with_pinned_iterator(OpKind code, const write_ctx& c) {
+  void step_with_pinned_iterator(pvec_op code, const write_ctx& c) {
     if (!one_in(16)) return self().apply(code, c);
     const Vec keep = slots_[c.src];
     const model keep_model = models_[c.src];

@@ -6,7 +6,7 @@
 // every edit that moves them, and new rows get ids no other row has; every row operation leaves
 // a valid tree, whichever way the source was built; emplace and insert past the end throw
 // std::out_of_range naming the index and the size, and change nothing.
-// (tests/model/pvec_structural_model_test.cc runs the same operations at random against a model;
+// (tests/testing/pvec_structural_model.h runs the same operations at random against a model;
 // tests/unit/pvec_exception_test.cc checks their strong guarantee.)
 #include <algorithm>
 #include <catch2/catch.hpp>

@@ -56,6 +56,15 @@
 // operation (and the editor operation). One shape: append its name, e.g. "*int_c2_f4".
 //   cowdb_model_tests --rng-seed <seed> "pvec structural model*"
 // `--rng-seed time` explores new sequences; COWDB_MODEL_VERBOSE=1 prints what each shape ran.
+//
+// This header is the test's one body; tests/model/pvec_structural_<shape>_test.cc instantiate it
+// for one shape each (COWDB_PVEC_STRUCTURAL_MODEL_TEST, COWDB_PVEC_FOCUSED_DIFF_TEST), so that
+// the shapes compile in parallel, each in a fifth of the time the single file took.
+//
+// Thread-compatible, like testing/pvec_model.h.
+#ifndef COWDB_TESTS_TESTING_PVEC_STRUCTURAL_MODEL_H_
+#define COWDB_TESTS_TESTING_PVEC_STRUCTURAL_MODEL_H_
+
 #include <algorithm>
 #include <array>
 #include <catch2/catch.hpp>
@@ -84,7 +93,7 @@
 #include "testing/pvec_model.h"
 #include "testing/row_model.h"
 
-namespace {
+namespace cowdb::testing::structural {
 
 using cowdb::change_kind;
 using cowdb::internal::live_nodes;
@@ -107,14 +116,16 @@ using cowdb::testing::write_ctx;
 
 // A sort key with many ties (sorts by it are not determined by the values): for int x / 64 (16
 // keys over 0..999), for a string its length.
-int sort_key(int x) { return x / 64; }
-int sort_key(const std::string& x) { return static_cast<int>(x.size()); }
+inline int sort_key(int x) { return x / 64; }
+inline int sort_key(const std::string& x) { return static_cast<int>(x.size()); }
 
-std::size_t hash_of(int x) { return static_cast<std::size_t>(x) * 0x9E3779B97F4A7C15ull >> 17; }
-std::size_t hash_of(const std::string& x) { return std::hash<std::string>{}(x); }
+inline std::size_t hash_of(int x) {
+  return static_cast<std::size_t>(x) * 0x9E3779B97F4A7C15ull >> 17;
+}
+inline std::size_t hash_of(const std::string& x) { return std::hash<std::string>{}(x); }
 
 // With a counter, throws injected_error at the call after `*calls_left` successful ones.
-void tick(int* calls_left) {
+inline void tick(int* calls_left) {
   if (calls_left != nullptr && (*calls_left)-- <= 0) throw injected_error();
 }
 
@@ -151,7 +162,7 @@ struct row_pred {
 // 2 std::ranges::less with the projection sort_key, 3 a comparator of rows by sort_key
 // (descending), 4 std::ranges::greater with the projection sort_key. Orders 2-4 have ties between
 // unequal values.
-constexpr unsigned kOrders = 5;
+inline constexpr unsigned kOrders = 5;
 
 template <class T>
 bool ordered_before(unsigned order, const T& a, const T& b) {
@@ -257,63 +268,37 @@ struct emplacer<std::string> {
 
 // ---- the test driver ----------------------------------------------------------------------------
 
-enum class op_kind : unsigned {
-  kCopy,
-  kPushBack,
-  kPopBack,
-  kSet,
-  kUpdate,
-  kTake,
-  kResize,
-  kTransform,
-  kInsert,
-  kInsertRange,
-  kPushFront,
-  kErase,
-  kEraseRange,
-  kDrop,
-  kSlice,
-  kConcat,
-  kEditor,
-  kConstruct,
-  kClear,
-  kEraseIf,
-  kFilter,
-  kSort,
-  kStableSort,
-  kAppendRange,
-  kEmplace,
+// This driver's configuration: the operations it runs, in the order and with the weights a
+// recorded seed replays (testing/pvec_ops.h).
+// clang-format off
+inline constexpr op_weight kOps[] = {
+    {pvec_op::kCopy, 4},
+    {pvec_op::kPushBack, 7},
+    {pvec_op::kPopBack, 5},
+    {pvec_op::kSet, 6},
+    {pvec_op::kUpdate, 2},
+    {pvec_op::kTake, 3},
+    {pvec_op::kResize, 3},
+    {pvec_op::kTransformRange, 3},
+    {pvec_op::kInsert, 10},
+    {pvec_op::kInsertRange, 6},
+    {pvec_op::kPushFront, 4},
+    {pvec_op::kErase, 9},
+    {pvec_op::kEraseRange, 6},
+    {pvec_op::kDrop, 4},
+    {pvec_op::kSlice, 5},
+    {pvec_op::kConcat, 7},
+    {pvec_op::kEditor, 3},
+    {pvec_op::kConstruct, 2},
+    {pvec_op::kClear, 1},
+    {pvec_op::kEraseIf, 3},
+    {pvec_op::kFilter, 2},
+    {pvec_op::kSort, 2},
+    {pvec_op::kStableSort, 2},
+    {pvec_op::kAppendRange, 3},
+    {pvec_op::kEmplace, 3},
 };
-
-using op_info = cowdb::testing::op_info<op_kind>;
-
-constexpr op_info kOps[] = {
-    {op_kind::kCopy, 4, "copy"},
-    {op_kind::kPushBack, 7, "push_back"},
-    {op_kind::kPopBack, 5, "pop_back"},
-    {op_kind::kSet, 6, "set"},
-    {op_kind::kUpdate, 2, "update"},
-    {op_kind::kTake, 3, "take"},
-    {op_kind::kResize, 3, "resize"},
-    {op_kind::kTransform, 3, "transform(first, last)"},
-    {op_kind::kInsert, 10, "insert(i, v)"},
-    {op_kind::kInsertRange, 6, "insert(i, range)"},
-    {op_kind::kPushFront, 4, "push_front"},
-    {op_kind::kErase, 9, "erase(i)"},
-    {op_kind::kEraseRange, 6, "erase(first, last)"},
-    {op_kind::kDrop, 4, "drop"},
-    {op_kind::kSlice, 5, "slice"},
-    {op_kind::kConcat, 7, "concat"},
-    {op_kind::kEditor, 3, "editor session"},
-    {op_kind::kConstruct, 2, "construct"},
-    {op_kind::kClear, 1, "clear"},
-    {op_kind::kEraseIf, 3, "erase_if"},
-    {op_kind::kFilter, 2, "filter"},
-    {op_kind::kSort, 2, "sort"},
-    {op_kind::kStableSort, 2, "stable_sort"},
-    {op_kind::kAppendRange, 3, "append(range)"},
-    {op_kind::kEmplace, 3, "emplace"},
-};
+// clang-format on
 
 struct run_stats : cowdb::testing::model_stats {
   // ops: persistent writes + editor operations; size_sum: of the destination's size.
@@ -427,66 +412,68 @@ class structural_runner
 
   // ---- one step ---------------------------------------------------------------------------------
 
-  void apply(op_kind code, const write_ctx& c) {
+  void apply(pvec_op code, const write_ctx& c) {
     switch (code) {
-      case op_kind::kCopy:
+      case pvec_op::kCopy:
         slots_[c.dst] = slots_[c.src];
         models_[c.dst] = models_[c.src];
         ids_[c.dst] = ids_[c.src];
         ++stats_.ops;
         return;
-      case op_kind::kPushBack:
+      case pvec_op::kPushBack:
         return op_push_back(c);
-      case op_kind::kPopBack:
+      case pvec_op::kPopBack:
         return this->op_pop_back(c);
-      case op_kind::kSet:
+      case pvec_op::kSet:
         return op_set(c);
-      case op_kind::kUpdate:
+      case pvec_op::kUpdate:
         return op_update(c);
-      case op_kind::kTake:
+      case pvec_op::kTake:
         return op_take(c);
-      case op_kind::kResize:
+      case pvec_op::kResize:
         return op_resize(c);
-      case op_kind::kTransform:
+      case pvec_op::kTransformRange:
         return op_transform(c);
-      case op_kind::kInsert:
+      case pvec_op::kInsert:
         return op_insert(c, false);
-      case op_kind::kPushFront:
+      case pvec_op::kPushFront:
         return op_insert(c, true);
-      case op_kind::kInsertRange:
+      case pvec_op::kInsertRange:
         return op_insert_range(c);
-      case op_kind::kErase:
+      case pvec_op::kErase:
         return op_erase(c);
-      case op_kind::kEraseRange:
+      case pvec_op::kEraseRange:
         return op_erase_range(c);
-      case op_kind::kDrop:
+      case pvec_op::kDrop:
         return op_drop(c);
-      case op_kind::kSlice:
+      case pvec_op::kSlice:
         return op_slice(c);
-      case op_kind::kConcat:
+      case pvec_op::kConcat:
         return op_concat(c);
-      case op_kind::kEditor:
+      case pvec_op::kEditor:
         return op_editor(c);
-      case op_kind::kConstruct:
+      case pvec_op::kConstruct:
         return op_construct(c.dst);
-      case op_kind::kClear:
+      case pvec_op::kClear:
         slots_[c.dst] = c.form == kConstRef ? Vec() : slots_[c.src].slice(0, 0);
         models_[c.dst].clear();
         ids_[c.dst].clear();
         ++stats_.ops;
         return;
-      case op_kind::kEraseIf:
+      case pvec_op::kEraseIf:
         return op_erase_if(c, /*filter=*/false);
-      case op_kind::kFilter:
+      case pvec_op::kFilter:
         return op_erase_if(c, /*filter=*/true);
-      case op_kind::kSort:
+      case pvec_op::kSort:
         return op_sort(c, /*stable=*/false);
-      case op_kind::kStableSort:
+      case pvec_op::kStableSort:
         return op_sort(c, /*stable=*/true);
-      case op_kind::kAppendRange:
+      case pvec_op::kAppendRange:
         return op_append_range(c);
-      case op_kind::kEmplace:
+      case pvec_op::kEmplace:
         return op_emplace(c);
+      default:
+        COWDB_MODEL_CHECK(false, "{} is not in this test's table", op_name(code));
     }
   }
 
@@ -1926,20 +1913,19 @@ class focused_diff_runner {
   focused_stats stats_;
 };
 
-std::uint64_t announced_seed() {
+inline std::uint64_t announced_seed() {
   static const std::uint64_t seed = cowdb::testing::announce_seed("pvec structural model test");
   return seed;
 }
 
-bool verbose() { return std::getenv("COWDB_MODEL_VERBOSE") != nullptr; }
+inline bool verbose() { return std::getenv("COWDB_MODEL_VERBOSE") != nullptr; }
 
-}  // namespace
+// ---- the test cases ----------------------------------------------------------------------------
 
-TEMPLATE_TEST_CASE(
-    "pvec structural model: insert/erase/drop/slice/concat on 8 live versions "
-    "match std::vector",
-    "[pvec][model][structural]", int_c1_f4, int_c2_f4, int_c4_f4, int_c4_f8, string_c2_f4) {
-  using vec = typename TestType::vec;
+// The body of the main test case for one shape.
+template <class Shape>
+void run_model_test() {
+  using vec = typename Shape::vec;
   const std::uint64_t seed = announced_seed();
   const std::int64_t live0 = live_nodes();
   REQUIRE(live0 >= 0);  // node accounting is on (tests/testing/node_accounting.cc)
@@ -1947,7 +1933,7 @@ TEMPLATE_TEST_CASE(
   run_stats stats;
   {
     structural_runner<vec> runner(seed, live0);
-    runner.run(TestType::ops);
+    runner.run(Shape::ops);
     stats = runner.stats();
   }
   if (verbose()) {
@@ -1955,7 +1941,8 @@ TEMPLATE_TEST_CASE(
         "  {}-byte elements, chunk {}, fanout {}: {} steps, {} ops ({} structural, {} row ops, {} "
         "in editors), {} injected allocation failures, {} throwing predicates or comparators, {} "
         "same versions, {} sharing checks ({} short), {} diffs ({} shifted, {} by row identity, {} "
-        "with moves, {} with a row twice), {} checks, max size {}, max depth {}, mean size {:.1f}\n",
+        "with moves, {} with a row twice), {} checks, max size {}, max depth {}, mean size "
+        "{:.1f}\n",
         sizeof(typename vec::value_type), vec::chunk_capacity, vec::fanout, stats.steps, stats.ops,
         stats.structural_ops, stats.row_ops, stats.editor_ops, stats.alloc_failures,
         stats.throwing_functors, stats.same_version, stats.sharing_checks, stats.sharing_shortfalls,
@@ -1963,8 +1950,8 @@ TEMPLATE_TEST_CASE(
         stats.repeated_diffs, g_model_checks - checks0, stats.max_size, stats.max_depth,
         static_cast<double>(stats.size_sum) / static_cast<double>(stats.steps));
   }
-  CHECK(stats.ops >= TestType::ops);
-  CHECK(g_model_checks - checks0 > 10 * TestType::ops);
+  CHECK(stats.ops >= Shape::ops);
+  CHECK(g_model_checks - checks0 > 10 * Shape::ops);
   CHECK(stats.max_size >= 600);  // the trees did get deep
   CHECK(stats.alloc_failures > 0);
   CHECK(stats.shifted_diffs > 0);
@@ -1990,11 +1977,10 @@ TEMPLATE_TEST_CASE(
   REQUIRE(live_nodes() == live0);
 }
 
-TEMPLATE_TEST_CASE(
-    "pvec structural model: diff reports k spaced inserts/erases as exactly k "
-    "inserted/erased elements, reading O(k) chunks",
-    "[pvec][model][structural][diff]", int_c1_f4, int_c2_f4, int_c4_f4, int_c4_f8) {
-  using vec = typename TestType::vec;
+// The body of the focused diff test case for one shape (int shapes only).
+template <class Shape>
+void run_focused_diff_test() {
+  using vec = typename Shape::vec;
   const std::uint64_t seed = announced_seed();
   focused_stats stats;
   {
@@ -2011,3 +1997,24 @@ TEMPLATE_TEST_CASE(
   }
   CHECK(stats.trials == 600);
 }
+
+}  // namespace cowdb::testing::structural
+
+// The two test cases for one shape of this header (e.g. int_c2_f4), named as TEMPLATE_TEST_CASE
+// names them ("<name> - int_c2_f4"), so that a shape's name selects it on the command line.
+#define COWDB_PVEC_STRUCTURAL_MODEL_TEST(shape)                                          \
+  TEST_CASE(                                                                             \
+      "pvec structural model: insert/erase/drop/slice/concat on 8 live versions "        \
+      "match std::vector - " #shape,                                                     \
+      "[pvec][model][structural]") {                                                     \
+    ::cowdb::testing::structural::run_model_test<::cowdb::testing::structural::shape>(); \
+  }
+#define COWDB_PVEC_FOCUSED_DIFF_TEST(shape)                                                     \
+  TEST_CASE(                                                                                    \
+      "pvec structural model: diff reports k spaced inserts/erases as exactly k "               \
+      "inserted/erased elements, reading O(k) chunks - " #shape,                                \
+      "[pvec][model][structural][diff]") {                                                      \
+    ::cowdb::testing::structural::run_focused_diff_test<::cowdb::testing::structural::shape>(); \
+  }
+
+#endif  // COWDB_TESTS_TESTING_PVEC_STRUCTURAL_MODEL_H_

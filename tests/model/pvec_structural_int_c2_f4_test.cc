@@ -1,0 +1,6 @@
+// The structural model test of pvec (tests/testing/pvec_structural_model.h) on one tree shape:
+// int elements, 2 per chunk, fan-out 4.
+#include "testing/pvec_structural_model.h"
+
+COWDB_PVEC_STRUCTURAL_MODEL_TEST(int_c2_f4)
+COWDB_PVEC_FOCUSED_DIFF_TEST(int_c2_f4)
