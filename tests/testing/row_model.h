@@ -1,6 +1,6 @@
 // A plain model of versions as lists of rows (id, value), and checks of cowdb::diff, patch and
 // cowdb::merge against it, by row identity (pvec::row_id). Shared by
-// tests/model/row_model_test.cc, tests/model/pvec_structural_model_test.cc and
+// tests/model/row_model_test.cc, tests/testing/pvec_structural_model.h (the structural model tests) and
 // tests/unit/row_identity_test.cc.
 //
 // Diff (check_diff). For versions with a row id in common ("related") and no id held twice:
