@@ -24,8 +24,7 @@ row_action DatasetAction(const DatasetPtr& base, const DatasetPtr& side) {
 }  // namespace
 
 CatalogMerge MergeCatalogs(const Catalog& base, const Catalog& ours, const Catalog& theirs,
-                           ConflictMode mode, merge_mode elements,
-                           std::optional<merge_side> side) {
+                           ConflictMode mode, merge_mode elements, std::optional<merge_side> side) {
   CatalogMerge out;
   Catalog names = ours;  // the union of names, sorted
   for (const auto& [name, d] : theirs) names.emplace(name, d);
@@ -41,9 +40,8 @@ CatalogMerge MergeCatalogs(const Catalog& base, const Catalog& ours, const Catal
       result = o;
     } else if (SameDataset(o, b)) {
       result = t;
-    } else if (side.has_value() &&
-               (mode == ConflictMode::kDataset || !b || !o || !t || o->type() != t->type() ||
-                b->type() != o->type())) {
+    } else if (side.has_value() && (mode == ConflictMode::kDataset || !b || !o || !t ||
+                                    o->type() != t->type() || b->type() != o->type())) {
       result = *side == merge_side::kOurs ? o : t;
     } else if (mode == ConflictMode::kDataset || !b || !o || !t || o->type() != t->type() ||
                b->type() != o->type()) {
@@ -58,7 +56,8 @@ CatalogMerge MergeCatalogs(const Catalog& base, const Catalog& ours, const Catal
       try {
         m = b->Merge3(*o, *t, side.has_value() ? &*side : nullptr, elements);
       } catch (const std::logic_error& e) {
-        out.error = absl::FailedPreconditionError(fmt::format("dataset \"{}\": {}", name, e.what()));
+        out.error =
+            absl::FailedPreconditionError(fmt::format("dataset \"{}\": {}", name, e.what()));
         return out;
       }
       for (RowConflict& r : m.conflicts) {

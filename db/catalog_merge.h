@@ -18,7 +18,7 @@ struct CatalogMerge {
   // kFailedPrecondition naming the dataset when a dataset cannot be merged by row identity (a
   // version holding one row twice, merge.h); then nothing else is meaningful.
   absl::Status error;
-  Catalog merged;                    // meaningful only when conflicts is empty
+  Catalog merged;                   // meaningful only when conflicts is empty
   std::vector<Conflict> conflicts;  // sorted by dataset, index, kind, ours_index, theirs_index
 };
 

@@ -28,13 +28,13 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::filesystem::
 namespace internal {
 
 absl::StatusOr<std::unique_ptr<Database>> DatabaseFactory::Open(storage::Env* env,
-                                                               const std::string& dir,
-                                                               const Options& options) {
+                                                                const std::string& dir,
+                                                                const Options& options) {
   storage::RecoveredState state;
   COWDB_ASSIGN_OR_RETURN(std::unique_ptr<storage::DatabaseStore> store,
                          storage::DatabaseStore::Open(env, dir, options.sync, &state));
-  return std::unique_ptr<Database>(new Database(
-      std::make_shared<DatabaseImpl>(options, std::move(store), std::move(state))));
+  return std::unique_ptr<Database>(
+      new Database(std::make_shared<DatabaseImpl>(options, std::move(store), std::move(state))));
 }
 
 }  // namespace internal
@@ -94,7 +94,8 @@ absl::StatusOr<VersionId> Database::Head(std::string_view branch) const {
 
 std::vector<BranchInfo> Database::Branches() const {
   std::vector<BranchInfo> out;
-  for (auto& [name, id] : impl_->Refs(internal::RefKind::kBranch)) out.push_back({std::move(name), id});
+  for (auto& [name, id] : impl_->Refs(internal::RefKind::kBranch))
+    out.push_back({std::move(name), id});
   return out;
 }
 
@@ -114,7 +115,8 @@ absl::Status Database::DeleteTag(std::string_view name) {
 
 std::vector<BranchInfo> Database::Tags() const {
   std::vector<BranchInfo> out;
-  for (auto& [name, id] : impl_->Refs(internal::RefKind::kTag)) out.push_back({std::move(name), id});
+  for (auto& [name, id] : impl_->Refs(internal::RefKind::kTag))
+    out.push_back({std::move(name), id});
   return out;
 }
 
@@ -135,8 +137,8 @@ absl::StatusOr<Snapshot> Database::OpenSnapshot(std::string_view branch_or_tag,
   internal::VersionGraph::AsOf found = impl_->FirstParentAsOf(v, as_of);
   if (found.version != nullptr) return Snapshot(std::move(found.version));
   if (found.pruned.value == 0) {
-    return absl::NotFoundError(fmt::format("\"{}\" has no version as old as {}", branch_or_tag,
-                                           absl::FormatTime(as_of)));
+    return absl::NotFoundError(
+        fmt::format("\"{}\" has no version as old as {}", branch_or_tag, absl::FormatTime(as_of)));
   }
   return absl::NotFoundError(fmt::format("the history of \"{}\" at {} was pruned ({} is gone)",
                                          branch_or_tag, absl::FormatTime(as_of), found.pruned));
@@ -225,13 +227,13 @@ absl::StatusOr<VersionId> Database::Merge(std::string_view source, std::string_v
     }
     if (mb.kind == Kind::kAlreadyMerged) return dst->info.id;
     if (mb.kind == Kind::kUnrelated) {
-      return absl::FailedPreconditionError(fmt::format(
-          "branches \"{}\" and \"{}\" have no common ancestor", source, target));
+      return absl::FailedPreconditionError(
+          fmt::format("branches \"{}\" and \"{}\" have no common ancestor", source, target));
     }
     if (mb.version == nullptr) {
-      return absl::FailedPreconditionError(fmt::format(
-          "the common ancestor {} of branches \"{}\" and \"{}\" was pruned", mb.base, source,
-          target));
+      return absl::FailedPreconditionError(
+          fmt::format("the common ancestor {} of branches \"{}\" and \"{}\" was pruned", mb.base,
+                      source, target));
     }
     const internal::VersionPtr& base = mb.version;
     internal::CatalogMerge m =
@@ -242,9 +244,8 @@ absl::StatusOr<VersionId> Database::Merge(std::string_view source, std::string_v
       const std::size_t n = m.conflicts.size();
       const Conflict first = m.conflicts.front();
       if (conflicts != nullptr) *conflicts = std::move(m.conflicts);
-      return absl::AbortedError(fmt::format(
-          "merging \"{}\" into \"{}\": {} conflict{}, first {}", source, target, n,
-          n == 1 ? "" : "s", first));
+      return absl::AbortedError(fmt::format("merging \"{}\" into \"{}\": {} conflict{}, first {}",
+                                            source, target, n, n == 1 ? "" : "s", first));
     }
     const auto v = std::make_shared<internal::Version>();
     v->info.parents = {dst->info.id, src->info.id};

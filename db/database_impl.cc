@@ -71,7 +71,8 @@ absl::StatusOr<VersionPtr> DatabaseImpl::GetVersion(VersionId id) const {
 absl::StatusOr<VersionPtr> DatabaseImpl::GetHead(std::string_view branch) const {
   absl::ReaderMutexLock lock(&mu_);
   const auto it = branches_.find(branch);
-  if (it == branches_.end()) return absl::NotFoundError(fmt::format("branch \"{}\" not found", branch));
+  if (it == branches_.end())
+    return absl::NotFoundError(fmt::format("branch \"{}\" not found", branch));
   return Find(it->second);
 }
 
@@ -158,7 +159,8 @@ absl::StatusOr<bool> DatabaseImpl::MoveBranch(std::string_view branch, VersionId
           return absl::NotFoundError(fmt::format("branch \"{}\" not found", branch));
         }
         if (it->second != expected) return false;  // the head moved: nothing changes
-        if (Find(to) == nullptr) return absl::NotFoundError(fmt::format("version {} not found", to));
+        if (Find(to) == nullptr)
+          return absl::NotFoundError(fmt::format("version {} not found", to));
         moved = true;
         return true;
       },
@@ -175,9 +177,11 @@ absl::Status DatabaseImpl::AddRef(RefKind kind, std::string_view name, VersionId
   std::string key(name);  // allocated before anything changes
   return ChangeRefs(
       [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<bool> {
-        if (Find(at) == nullptr) return absl::NotFoundError(fmt::format("version {} not found", at));
+        if (Find(at) == nullptr)
+          return absl::NotFoundError(fmt::format("version {} not found", at));
         if (Table(kind).contains(name)) {
-          return absl::AlreadyExistsError(fmt::format("{} \"{}\" already exists", Kind(kind), name));
+          return absl::AlreadyExistsError(
+              fmt::format("{} \"{}\" already exists", Kind(kind), name));
         }
         Table(kind).reserve(Table(kind).size() + 1);  // the emplace below cannot throw
         return true;
@@ -201,7 +205,8 @@ absl::Status DatabaseImpl::RenameBranch(std::string_view from, std::string_view 
         }
         return true;
       },
-      rec, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      rec,
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         const auto it = branches_.find(from);
         const VersionId head = it->second;
         branches_.erase(it);
@@ -305,8 +310,7 @@ std::size_t DatabaseImpl::Prune(const Retention& policy) {
   if (!store_->AppendPrune(doomed).ok()) return 0;
   {
     absl::MutexLock lock(&mu_);
-    DropVersions([&keep](std::uint64_t id) { return keep.contains(id); }, doomed.size(),
-                 &dropped);
+    DropVersions([&keep](std::uint64_t id) { return keep.contains(id); }, doomed.size(), &dropped);
   }
   const std::size_t n = dropped.size();
   dropped.clear();          // the pruned versions go (unless a snapshot pins them) ...
@@ -315,7 +319,8 @@ std::size_t DatabaseImpl::Prune(const Retention& policy) {
     const storage::DatabaseStore::DiskUsage u = store_->Usage();
     const std::uint64_t dead = u.file_bytes > u.live_bytes ? u.file_bytes - u.live_bytes : 0;
     if (dead >= kMinCompactionGain &&
-        static_cast<double>(u.live_bytes) < options_.compact_below * static_cast<double>(u.file_bytes)) {
+        static_cast<double>(u.live_bytes) <
+            options_.compact_below * static_cast<double>(u.file_bytes)) {
       // Nothing is lost if it fails: the old files stay in charge, and the next Prune retries.
       (void)store_->Compact(History());
     }

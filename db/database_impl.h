@@ -50,8 +50,7 @@ class DatabaseImpl {
   // The head version of a branch. Errors: kNotFound.
   absl::StatusOr<VersionPtr> GetHead(std::string_view branch) const ABSL_LOCKS_EXCLUDED(mu_);
   // The version a branch or (failing that) a tag names. Errors: kNotFound.
-  absl::StatusOr<VersionPtr> Resolve(std::string_view branch_or_tag) const
-      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<VersionPtr> Resolve(std::string_view branch_or_tag) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Publishes `v` (its parents, message and catalog filled in by the caller) as the new head of
   // `branch` if that head is still `expected`, setting v->info.id and v->info.time; returns true.
@@ -116,8 +115,8 @@ class DatabaseImpl {
   // true; a persistent database then writes `record`; apply() (under mu_, no throw) makes it.
   // A persistent database's writers hold write_mu_ throughout.
   template <class Check, class Apply>
-  absl::Status ChangeRefs(const Check& check, const storage::RefRecord& record,
-                          const Apply& apply) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status ChangeRefs(const Check& check, const storage::RefRecord& record, const Apply& apply)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Drops the versions `keep` rejects into *dropped, noting those something else still holds
   // in pinned_ (for memory reports). Throws only before it changes anything.
   template <class Keep>

@@ -1,5 +1,5 @@
-// The datasets of the library's common integer element types (cowdb/internal/db/dataset.h), compiled
-// once here instead of in every translation unit that uses them.
+// The datasets of the library's common integer element types (cowdb/internal/db/dataset.h),
+// compiled once here instead of in every translation unit that uses them.
 #include "cowdb/internal/db/dataset.h"
 
 namespace cowdb::internal {

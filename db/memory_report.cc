@@ -17,8 +17,8 @@ namespace cowdb {
 namespace {
 
 struct NodeUse {
-  std::uint32_t owners = 0;          // distinct heads (branches and tags) reaching the node
-  std::uint32_t last = UINT32_MAX;   // the last pass that visited it
+  std::uint32_t owners = 0;         // distinct heads (branches and tags) reaching the node
+  std::uint32_t last = UINT32_MAX;  // the last pass that visited it
   std::size_t bytes = 0;
 };
 using NodeTable = std::unordered_map<const void*, NodeUse>;  // not absl: see database_impl.cc
@@ -109,16 +109,16 @@ MemoryReport Database::GetMemoryReport() const {
         m.datasets.push_back({ds_name, d->size(), 0, 0});
       }
       VisitOnce(*v, n_owners + o, nodes, [&m](std::size_t k, NodeUse& u) {
-                  DatasetMemory& dm = m.datasets[k];
-                  dm.reachable_bytes += u.bytes;
-                  m.reachable_bytes += u.bytes;
-                  if (u.owners > 1) {
-                    m.shared_bytes += u.bytes;
-                  } else {
-                    m.exclusive_bytes += u.bytes;
-                    dm.exclusive_bytes += u.bytes;
-                  }
-                });
+        DatasetMemory& dm = m.datasets[k];
+        dm.reachable_bytes += u.bytes;
+        m.reachable_bytes += u.bytes;
+        if (u.owners > 1) {
+          m.shared_bytes += u.bytes;
+        } else {
+          m.exclusive_bytes += u.bytes;
+          dm.exclusive_bytes += u.bytes;
+        }
+      });
       for (const std::uint32_t other : at_version[v->info.id.value]) {
         if (other != o) m.same_version.push_back(owners[other].label);
       }

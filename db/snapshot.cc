@@ -35,7 +35,8 @@ absl::StatusOr<const internal::Dataset*> Snapshot::Find(std::string_view name,
   if (version_ == nullptr) {
     return absl::NotFoundError(
         fmt::format("dataset \"{}\" not found: the snapshot is empty (default-constructed or "
-                    "moved from)", name));
+                    "moved from)",
+                    name));
   }
   const auto it = version_->catalog.find(name);
   if (it == version_->catalog.end()) {
@@ -43,9 +44,9 @@ absl::StatusOr<const internal::Dataset*> Snapshot::Find(std::string_view name,
         fmt::format("dataset \"{}\" not found in version {}", name, version_->info.id));
   }
   if (it->second->type() != type) {
-    return absl::InvalidArgumentError(
-        fmt::format("dataset \"{}\" holds {}, not {}", name, internal::TypeName(it->second->type()),
-                    internal::TypeName(type)));
+    return absl::InvalidArgumentError(fmt::format("dataset \"{}\" holds {}, not {}", name,
+                                                  internal::TypeName(it->second->type()),
+                                                  internal::TypeName(type)));
   }
   return it->second.get();
 }
@@ -55,8 +56,9 @@ absl::StatusOr<const internal::Dataset*> Snapshot::Find(std::string_view name,
 auto fmt::formatter<cowdb::VersionInfo>::format(const cowdb::VersionInfo& v,
                                                 format_context& ctx) const
     -> format_context::iterator {
-  auto out = fmt::format_to(ctx.out(), "{} {}", v.id,
-                            absl::FormatTime("%Y-%m-%d %H:%M:%E3S UTC", v.time, absl::UTCTimeZone()));
+  auto out =
+      fmt::format_to(ctx.out(), "{} {}", v.id,
+                     absl::FormatTime("%Y-%m-%d %H:%M:%E3S UTC", v.time, absl::UTCTimeZone()));
   if (!v.parents.empty()) out = fmt::format_to(out, " (parents {})", fmt::join(v.parents, " "));
   return fmt::format_to(out, " {}", v.message);
 }

@@ -13,9 +13,7 @@ namespace cowdb {
 namespace internal {
 namespace {
 
-absl::Status MovedFrom() {
-  return absl::FailedPreconditionError("the transaction was moved from");
-}
+absl::Status MovedFrom() { return absl::FailedPreconditionError("the transaction was moved from"); }
 
 }  // namespace
 
@@ -100,16 +98,14 @@ absl::StatusOr<VersionId> TransactionImpl::Commit(std::string_view message) {
   VersionPtr moved;                     // owns `against` once it is not base
   for (;;) {
     VersionPtr head;
-    COWDB_ASSIGN_OR_RETURN(const bool published,
-                           db->Publish(branch, against->info.id, v, &head));
+    COWDB_ASSIGN_OR_RETURN(const bool published, db->Publish(branch, against->info.id, v, &head));
     if (published) {
       if (db->options().auto_prune) db->Prune();
       return v->info.id;
     }
     // Another commit moved the head: merge our changes into it, with no lock held.
     CatalogMerge m = MergeCatalogs(against->catalog, v->catalog, head->catalog,
-                                   db->options().conflict_mode, merge_mode::kWrites,
-                                   std::nullopt);
+                                   db->options().conflict_mode, merge_mode::kWrites, std::nullopt);
     COWDB_RETURN_IF_ERROR(m.error);
     if (!m.conflicts.empty()) {
       conflicts = std::move(m.conflicts);
@@ -118,9 +114,9 @@ absl::StatusOr<VersionId> TransactionImpl::Commit(std::string_view message) {
         list += fmt::format("{}{}", i ? "; " : "", conflicts[i]);
       }
       if (conflicts.size() > 3) list += fmt::format("; ... {} more", conflicts.size() - 3);
-      return absl::AbortedError(fmt::format(
-          "commit on branch \"{}\" conflicts with {} ({} conflict{}): {}", branch,
-          head->info.id, conflicts.size(), conflicts.size() == 1 ? "" : "s", list));
+      return absl::AbortedError(
+          fmt::format("commit on branch \"{}\" conflicts with {} ({} conflict{}): {}", branch,
+                      head->info.id, conflicts.size(), conflicts.size() == 1 ? "" : "s", list));
     }
     v->catalog = std::move(m.merged);
     v->info.parents.front() = head->info.id;

@@ -36,9 +36,9 @@ int main() {
   fmt::print("{}\n", shifted);
   fmt::print("read {} chunks, {} element comparisons (of {} elements)\n\n",
              shifted.stats().leaf_pairs, shifted.stats().elements_compared, v1.size());
-  Check(shifted.inserted_count() == 4 && shifted.erased_count() == 2 &&
-            shifted.modified_count() == 0,
-        "inserts and erases are reported as such");
+  Check(
+      shifted.inserted_count() == 4 && shifted.erased_count() == 2 && shifted.modified_count() == 0,
+      "inserts and erases are reported as such");
   Check(shifted.stats().elements_compared < 8 * v1.chunk_capacity,
         "only the chunks around the edits are read");
   Check(cowdb::patch(v1, shifted) == v3, "patch(v1, diff(v1, v3)) == v3");

@@ -43,8 +43,8 @@ void PrintMemory(const cowdb::Database& db, const char* when) {
 int main() {
   constexpr std::size_t kRows = 1'000'000;
   // A persistent database in a scratch directory (created; removed at the end).
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                                    fmt::format("cowdb-experiments-{}", ::getpid());
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / fmt::format("cowdb-experiments-{}", ::getpid());
   std::filesystem::remove_all(dir);
   auto db = Must(cowdb::Database::Open(dir));
 
@@ -65,8 +65,10 @@ int main() {
 
   // 2. Three experiment branches: O(1) each, against a deep copy of the rows.
   const double branch_ns = TimeNs([&] {
-    for (const char* name : {"double", "plus100", "filter"}) Must(db->CreateBranch(name, "main"));
-  }) / 3;
+                             for (const char* name : {"double", "plus100", "filter"})
+                               Must(db->CreateBranch(name, "main"));
+                           }) /
+                           3;
   std::vector<std::int64_t> deep;
   const double deep_ns = TimeNs([&] { deep = raw; });
   fmt::print("{:<34}{:>10}\n{:<34}{:>10}\n\n", "create a branch (O(1))", HumanTime(branch_ns),
@@ -116,8 +118,8 @@ int main() {
     auto* n = Must(txn.Edit<std::int64_t>("numbers"));
     const double first = TimeNs([&] { n->set(500'000, -1); });
     const double later = TimeNs([&] { n->set(500'001, -1); });
-    fmt::print("{:<34}{:>10}\n{:<34}{:>10}\n\n", "first write to a shared chunk",
-               HumanTime(first), "second write, same chunk", HumanTime(later));
+    fmt::print("{:<34}{:>10}\n{:<34}{:>10}\n\n", "first write to a shared chunk", HumanTime(first),
+               "second write, same chunk", HumanTime(later));
     Must(txn.Commit("two more writes").status());
   }
 

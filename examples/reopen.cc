@@ -63,8 +63,10 @@ void FirstRun(cowdb::Database& db) {
     }
     Must(txn.Commit("calibrate sensors 3, 5, 7").status());
   }
-  fmt::print("first run: loaded {} readings, ran \"clean\" and \"calibrate\"; run again to "
-             "reopen them\n", kRows);
+  fmt::print(
+      "first run: loaded {} readings, ran \"clean\" and \"calibrate\"; run again to "
+      "reopen them\n",
+      kRows);
 }
 
 void SecondRun(cowdb::Database& db) {
@@ -75,8 +77,8 @@ void SecondRun(cowdb::Database& db) {
 
   // Diff each experiment against the tagged load: by row identity, not position.
   const cowdb::DatabaseDiff clean = Must(db.Diff("loaded", "clean"));
-  Check(clean.changed.size() == 1 && clean.changed[0].erased + clean.changed[0].truncated ==
-                                         kNegative &&
+  Check(clean.changed.size() == 1 &&
+            clean.changed[0].erased + clean.changed[0].truncated == kNegative &&
             clean.changed[0].modified == 0 && clean.changed[0].inserted == 0,
         "the clean diff names exactly the dropped readings");
   const cowdb::DatabaseDiff calibrate = Must(db.Diff("loaded", "calibrate"));
@@ -93,8 +95,7 @@ void SecondRun(cowdb::Database& db) {
   // Both experiments touched different rows: they merge into main without a conflict.
   Must(db.Merge("clean", "main", "adopt clean").status());
   Must(db.Merge("calibrate", "main", "adopt calibrate").status());
-  const cowdb::pvec<Reading> main =
-      Must(Must(db.OpenSnapshot("main")).Get<Reading>("readings"));
+  const cowdb::pvec<Reading> main = Must(Must(db.OpenSnapshot("main")).Get<Reading>("readings"));
   Check(main.size() == kRows - kNegative, "main lost exactly the negative readings");
   Check(main[3].value == 20.0 + 3 - 0.5 && main[5].value == 20.0 + 5 - 0.5,
         "main kept the calibration");

@@ -59,9 +59,9 @@ absl::StatusOr<bool> IsNewDirectory(Env* env, const std::string& dir) {
                                                   DataFileName(1)};
   for (const std::string& name : names) {
     if (!left_by_creation.contains(name)) {
-      return absl::FailedPreconditionError(fmt::format(
-          "\"{}\" is not a cowdb database (no {}) and is not empty: it holds \"{}\"", dir,
-          kCurrentFileName, name));
+      return absl::FailedPreconditionError(
+          fmt::format("\"{}\" is not a cowdb database (no {}) and is not empty: it holds \"{}\"",
+                      dir, kCurrentFileName, name));
     }
   }
   if (std::find(names.begin(), names.end(), DataFileName(1)) == names.end()) return true;
@@ -69,9 +69,9 @@ absl::StatusOr<bool> IsNewDirectory(Env* env, const std::string& dir) {
   // else CURRENT was lost.
   COWDB_ASSIGN_OR_RETURN(const std::uint64_t size, env->FileSize(JoinPath(dir, DataFileName(1))));
   if (size > 512) {
-    return absl::DataLossError(fmt::format(
-        "\"{}\" is missing in \"{}\", whose data file holds committed data", kCurrentFileName,
-        dir));
+    return absl::DataLossError(
+        fmt::format("\"{}\" is missing in \"{}\", whose data file holds committed data",
+                    kCurrentFileName, dir));
   }
   return true;
 }
@@ -87,8 +87,7 @@ RefRecord SetBranch(std::string_view name, std::uint64_t version) {
 
 DatabaseStore::~DatabaseStore() = default;
 
-absl::StatusOr<std::unique_ptr<DatabaseStore>> DatabaseStore::Open(Env* env,
-                                                                   const std::string& dir,
+absl::StatusOr<std::unique_ptr<DatabaseStore>> DatabaseStore::Open(Env* env, const std::string& dir,
                                                                    Sync sync,
                                                                    RecoveredState* state) {
   COWDB_RETURN_IF_ERROR(env->CreateDir(dir));
@@ -201,10 +200,10 @@ absl::Status DatabaseStore::Recover(RecoveredState* state) {
   for (std::size_t i = 0; i <= files.size(); ++i) {
     const std::uint32_t want = first + static_cast<std::uint32_t>(i);
     if (i == files.size() ? i == 0 : files[i] != want) {
-      return absl::DataLossError(fmt::format(
-          "data file \"{}\" is missing (\"{}\" names data files from {} on{})",
-          JoinPath(dir_, DataFileName(want)), current_path, first,
-          i == files.size() ? "" : fmt::format("; {} exists", DataFileName(files[i]))));
+      return absl::DataLossError(
+          fmt::format("data file \"{}\" is missing (\"{}\" names data files from {} on{})",
+                      JoinPath(dir_, DataFileName(want)), current_path, first,
+                      i == files.size() ? "" : fmt::format("; {} exists", DataFileName(files[i]))));
     }
     if (i == files.size()) break;
   }
@@ -228,14 +227,13 @@ absl::Status DatabaseStore::Recover(RecoveredState* state) {
             path, scan.last_version_offset, scan.last_nodes_begin, scan.last_version_offset));
       }
       replay = VersionLogReplay();
-      COWDB_ASSIGN_OR_RETURN(scan, ScanDataFiles(files, scan.last_version_file,
-                                                 scan.last_version_offset, &replay));
+      COWDB_ASSIGN_OR_RETURN(
+          scan, ScanDataFiles(files, scan.last_version_file, scan.last_version_offset, &replay));
     }
   }
   if (!replay.ancestry().contains(1) || replay.branches().empty()) {
-    return absl::DataLossError(fmt::format(
-        "data file \"{}\" holds no initial version or no branch",
-        JoinPath(dir_, DataFileName(first))));
+    return absl::DataLossError(fmt::format("data file \"{}\" holds no initial version or no branch",
+                                           JoinPath(dir_, DataFileName(first))));
   }
   // What follows the last good history record is nodes no version uses, a torn record, or an
   // unfinished compaction's output.
@@ -303,7 +301,8 @@ absl::Status DatabaseStore::LoadVersions(const VersionLogReplay& replay, Recover
 absl::Status DatabaseStore::Broken() const {
   return absl::FailedPreconditionError(fmt::format(
       "database \"{}\" refuses writes after a failed write ({}); reopen it to recover the last "
-      "durable state", dir_, error_.message()));
+      "durable state",
+      dir_, error_.message()));
 }
 
 absl::Status DatabaseStore::AppendVersion(const internal::Version& v, std::string_view branch) {
@@ -337,8 +336,8 @@ absl::Status DatabaseStore::AppendVersion(const internal::Version& v, std::strin
     rec.nodes_begin = nodes.begin;
     rec.nodes_checksum = nodes.checksum;
     rec.next_row_id = internal::g_next_row_id.load(std::memory_order_relaxed);
-    s = AppendRecords({{kVersionRecord, EncodeVersion(rec)},
-                       {kRefRecord, EncodeRef(SetBranch(branch, rec.id))}});
+    s = AppendRecords(
+        {{kVersionRecord, EncodeVersion(rec)}, {kRefRecord, EncodeRef(SetBranch(branch, rec.id))}});
   }
   if (!s.ok()) {
     table_.rollback();

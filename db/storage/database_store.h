@@ -18,14 +18,14 @@
 // node records (one header read each). The last version record's node span is checked; if it
 // does not match and nothing but its branch record follows, that commit never completed (its
 // sync was cut short) and the scan stops before it, as SQLite's WAL does at a frame whose
-// checksum fails; if later records follow, the nodes were durable and are corrupt: kDataLoss. Everything after the
-// last good history record (a torn record, nodes of an unfinished commit) is cut: later files
-// are removed and the last one truncated. A crash at any point therefore leaves either the old
-// state or the new one; a version record whose branch record was lost is an unreachable version
-// that Prune() drops. Then every retained version's datasets are loaded through one node table,
-// so versions that shared a node in memory share it again. A dataset's element type is found by
-// its tag among the types the program uses (internal/db/dataset.h, RegisterStoredType); a tag no
-// type of the program has is kFailedPrecondition naming the dataset and the tag.
+// checksum fails; if later records follow, the nodes were durable and are corrupt: kDataLoss.
+// Everything after the last good history record (a torn record, nodes of an unfinished commit) is
+// cut: later files are removed and the last one truncated. A crash at any point therefore leaves
+// either the old state or the new one; a version record whose branch record was lost is an
+// unreachable version that Prune() drops. Then every retained version's datasets are loaded through
+// one node table, so versions that shared a node in memory share it again. A dataset's element type
+// is found by its tag among the types the program uses (internal/db/dataset.h, RegisterStoredType);
+// a tag no type of the program has is kFailedPrecondition naming the dataset and the tag.
 //
 // Errors: kDataLoss naming the file and offset for anything corrupt (bad checksum, a torn record
 // that is not the newest file's tail, a missing file, a file of another database); I/O errors as
@@ -79,8 +79,10 @@ class DatabaseStore {
   // on branch "main") when it is missing or empty. `sync`: when appends are synced. Errors:
   // kFailedPrecondition if another opener holds the directory or it holds other files and no
   // database; kDataLoss naming the file for corruption; I/O errors.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<DatabaseStore>> Open(
-      Env* env, const std::string& dir, Sync sync, RecoveredState* state);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<DatabaseStore>> Open(Env* env,
+                                                                           const std::string& dir,
+                                                                           Sync sync,
+                                                                           RecoveredState* state);
 
   ~DatabaseStore();
 

@@ -27,8 +27,8 @@ absl::StatusOr<std::unique_ptr<NodeStore>> NodeStore::Open(Env* env, std::string
   if (!size.ok() && !absl::IsNotFound(size.status())) return size.status();
   const std::uint64_t have = size.ok() ? *size : 0;
   if (have < active_size) {
-    return absl::DataLossError(fmt::format("data file \"{}\" has {} bytes, {} are committed", path,
-                                           have, active_size));
+    return absl::DataLossError(
+        fmt::format("data file \"{}\" has {} bytes, {} are committed", path, have, active_size));
   }
   if (have > active_size) COWDB_RETURN_IF_ERROR(env->Truncate(path, active_size));
   if (active_size > 0) {  // the header must be this database's
@@ -40,8 +40,8 @@ absl::StatusOr<std::unique_ptr<NodeStore>> NodeStore::Open(Env* env, std::string
 }
 
 absl::Status NodeStore::OpenWriter(std::uint32_t number) {
-  COWDB_ASSIGN_OR_RETURN(writer_, RecordLogWriter::Open(env_, PathOf(number), database_id_,
-                                                        options_.sync));
+  COWDB_ASSIGN_OR_RETURN(writer_,
+                         RecordLogWriter::Open(env_, PathOf(number), database_id_, options_.sync));
   active_ = number;
   return absl::OkStatus();
 }
@@ -58,7 +58,8 @@ absl::StatusOr<internal::node_ref> NodeStore::Write(std::string_view bytes) {
     COWDB_RETURN_IF_ERROR(Roll());
   }
   const std::uint64_t offset = writer_->size();
-  COWDB_RETURN_IF_ERROR(writer_->Append(kNodeRecordType, absl::string_view(bytes.data(), bytes.size())));
+  COWDB_RETURN_IF_ERROR(
+      writer_->Append(kNodeRecordType, absl::string_view(bytes.data(), bytes.size())));
   return (std::uint64_t{active_} << 40) | offset;
 }
 
@@ -79,8 +80,8 @@ absl::StatusOr<std::string> NodeStore::Read(internal::node_ref ref) {
   LogRecord rec;
   COWDB_RETURN_IF_ERROR(it->second->ReadAt(offset, &rec));
   if (rec.type != kNodeRecordType) {
-    return absl::DataLossError(fmt::format("{}: record of type {} is not a node", Describe(ref),
-                                           rec.type));
+    return absl::DataLossError(
+        fmt::format("{}: record of type {} is not a node", Describe(ref), rec.type));
   }
   return std::move(rec.payload);
 }
@@ -137,7 +138,8 @@ absl::Status NodeStore::RecoverLocked() {
   if (active_ == kMaxNodeFileNumber) {
     return absl::ResourceExhaustedError("no data file numbers left");
   }
-  if (writer_ != nullptr) (void)writer_->Close();  // after Roll's sync, or a broken writer whose tail is not used
+  if (writer_ != nullptr)
+    (void)writer_->Close();  // after Roll's sync, or a broken writer whose tail is not used
   writer_.reset();
   // The next file starts empty: one left by a failed compaction (which numbers its output after
   // the active file) must not be appended to.

@@ -53,9 +53,11 @@ class NodeStore final : public internal::node_io {
   // `active_size` bytes (0: a new file; it must not exist yet or be empty). Returns kDataLoss if
   // the active file is shorter than `active_size` or is not a node log of this database, or the
   // I/O error.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<NodeStore>> Open(
-      Env* env, std::string dir, std::uint64_t database_id, std::uint32_t active,
-      std::uint64_t active_size, const Options& options);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<NodeStore>> Open(Env* env, std::string dir,
+                                                                       std::uint64_t database_id,
+                                                                       std::uint32_t active,
+                                                                       std::uint64_t active_size,
+                                                                       const Options& options);
 
   // node_io. Write appends one node record (rolling first when the active file is full) and
   // returns its ref; Read reads one back (two preads; a file's reader is opened once).

@@ -88,9 +88,9 @@ absl::StatusOr<bool> RecordLogReader::ZerosToEnd(std::uint64_t offset) const {
 }
 
 absl::StatusOr<RecordLogReader::Frame> RecordLogReader::ReadFrame(std::uint64_t offset,
-                                                                   std::uint64_t end,
-                                                                   LogRecord* record,
-                                                                   std::uint8_t skip_type) const {
+                                                                  std::uint64_t end,
+                                                                  LogRecord* record,
+                                                                  std::uint8_t skip_type) const {
   const std::uint64_t left = end - offset;
   std::string header;
   COWDB_RETURN_IF_ERROR(file_->Read(offset, kLogRecordHeaderSize, &header));
@@ -131,15 +131,13 @@ absl::StatusOr<LogReadResult> RecordLogReader::Next(LogRecord* record, std::uint
   absl::StatusOr<Frame> f = ReadFrame(offset, size_, record, skip_type);
   if (!f.ok()) return done_ = f.status();
   switch (*f) {
-    case Frame::kShort:
-      return done_ = LogReadResult::kTornTail;
+    case Frame::kShort: return done_ = LogReadResult::kTornTail;
     case Frame::kBadHeader: {
       COWDB_ASSIGN_OR_RETURN(const bool zeros, ZerosToEnd(offset));
       if (zeros) return done_ = LogReadResult::kTornTail;  // grown but never written: a crash
       return done_ = Corrupt(offset, "bad record header");
     }
-    case Frame::kRecord:
-      break;
+    case Frame::kRecord: break;
   }
   valid_end_ = offset + kLogRecordHeaderSize + record->length;
   return LogReadResult::kRecord;
@@ -149,12 +147,9 @@ absl::Status RecordLogReader::ReadAt(std::uint64_t offset, LogRecord* record) co
   if (offset < kLogFileHeaderSize) return Corrupt(offset, "no record starts inside the header");
   COWDB_ASSIGN_OR_RETURN(const Frame f, ReadFrame(offset, UINT64_MAX, record, 0));
   switch (f) {
-    case Frame::kShort:
-      return Corrupt(offset, "record cut short by the end of the file");
-    case Frame::kBadHeader:
-      return Corrupt(offset, "bad record header");
-    case Frame::kRecord:
-      break;
+    case Frame::kShort: return Corrupt(offset, "record cut short by the end of the file");
+    case Frame::kBadHeader: return Corrupt(offset, "bad record header");
+    case Frame::kRecord: break;
   }
   return absl::OkStatus();
 }

@@ -68,7 +68,7 @@ inline constexpr std::uint32_t kMaxLogRecordPayload = 1u << 30;
 inline constexpr std::size_t kLogWriteBufferBytes = std::size_t{1} << 20;
 
 struct LogRecord {
-  std::uint8_t type = 0;  // 1..255, chosen by the caller
+  std::uint8_t type = 0;     // 1..255, chosen by the caller
   std::string payload;       // empty when Next skipped it
   std::uint64_t offset = 0;  // where the record starts in the file
   std::uint32_t length = 0;  // of the payload

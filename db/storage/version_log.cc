@@ -57,8 +57,8 @@ absl::StatusOr<VersionRecord> DecodeVersion(std::string_view payload) {
   }
   std::uint64_t time = 0;
   std::uint32_t ndatasets = 0;
-  if (!in.u64(&time) || !in.str(&v.message) || !in.u64(&v.nodes_begin) || !in.u64(&v.nodes_checksum) ||
-      !in.u64(&v.next_row_id) || !in.u32(&ndatasets)) {
+  if (!in.u64(&time) || !in.str(&v.message) || !in.u64(&v.nodes_begin) ||
+      !in.u64(&v.nodes_checksum) || !in.u64(&v.next_row_id) || !in.u32(&ndatasets)) {
     return Bad("version");
   }
   v.time_ns = static_cast<std::int64_t>(time);
@@ -141,8 +141,7 @@ absl::Status VersionLogReplay::Apply(const std::string& path, const LogRecord& r
       s = p.ok() ? ApplyPrune(*p) : p.status();
       break;
     }
-    default:
-      s = absl::InvalidArgumentError(fmt::format("unknown record type {}", record.type));
+    default: s = absl::InvalidArgumentError(fmt::format("unknown record type {}", record.type));
   }
   if (s.ok()) return s;
   return absl::DataLossError(
@@ -156,8 +155,7 @@ constexpr std::uint64_t kRowIdLimit = std::uint64_t{1} << 62;
 
 absl::Status VersionLogReplay::ApplyVersion(VersionRecord v, std::uint64_t offset) {
   if (v.id != last_id_ + 1) {
-    return absl::InvalidArgumentError(
-        fmt::format("version {} follows version {}", v.id, last_id_));
+    return absl::InvalidArgumentError(fmt::format("version {} follows version {}", v.id, last_id_));
   }
   for (const std::uint64_t p : v.parents) {
     if (!ancestry_.contains(p)) {
@@ -173,9 +171,9 @@ absl::Status VersionLogReplay::ApplyVersion(VersionRecord v, std::uint64_t offse
     return absl::InvalidArgumentError(fmt::format("version {} moves the row ids backwards", v.id));
   }
   if (v.next_row_id > kRowIdLimit) {
-    return absl::InvalidArgumentError(fmt::format(
-        "version {} counts row ids up to {}, beyond the limit {}", v.id, v.next_row_id,
-        kRowIdLimit));
+    return absl::InvalidArgumentError(
+        fmt::format("version {} counts row ids up to {}, beyond the limit {}", v.id, v.next_row_id,
+                    kRowIdLimit));
   }
   for (std::size_t k = 1; k < v.datasets.size(); ++k) {
     if (!(v.datasets[k - 1].name < v.datasets[k].name)) {
@@ -202,8 +200,8 @@ absl::Status VersionLogReplay::ApplyRef(const RefRecord& r) {
   if (!r.rename_to.empty()) {
     const auto it = table.find(r.name);
     if (it == table.end() || table.contains(r.rename_to)) {
-      return absl::InvalidArgumentError(fmt::format("renames {} \"{}\" to \"{}\": not possible",
-                                                    kind, r.name, r.rename_to));
+      return absl::InvalidArgumentError(
+          fmt::format("renames {} \"{}\" to \"{}\": not possible", kind, r.name, r.rename_to));
     }
     const std::uint64_t at = it->second;
     table.erase(it);
@@ -211,8 +209,8 @@ absl::Status VersionLogReplay::ApplyRef(const RefRecord& r) {
     return absl::OkStatus();
   }
   if (!versions_.contains(r.version)) {
-    return absl::InvalidArgumentError(fmt::format("{} \"{}\" set to version {}, not retained",
-                                                  kind, r.name, r.version));
+    return absl::InvalidArgumentError(
+        fmt::format("{} \"{}\" set to version {}, not retained", kind, r.name, r.version));
   }
   table[r.name] = r.version;
   return absl::OkStatus();

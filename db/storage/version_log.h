@@ -44,7 +44,7 @@ inline constexpr std::uint8_t kCheckpointRecord = 5;
 
 struct DatasetRecord {
   std::string name;
-  std::string type_tag;   // element type and tree shape, checked when the dataset is read
+  std::string type_tag;    // element type and tree shape, checked when the dataset is read
   std::uint64_t root = 0;  // node ref (0: empty)
   std::uint32_t depth = 0;
   std::uint64_t rows = 0;

@@ -5,8 +5,8 @@
 #ifndef COWDB_COWDB_H_
 #define COWDB_COWDB_H_
 
-#include "cowdb/database.h"
 #include "cowdb/codec.h"
+#include "cowdb/database.h"
 #include "cowdb/diff.h"
 #include "cowdb/merge.h"
 #include "cowdb/options.h"

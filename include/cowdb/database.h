@@ -46,7 +46,7 @@ namespace cowdb {
 namespace internal {
 class DatabaseImpl;
 class DatabaseFactory;
-}
+}  // namespace internal
 
 struct BranchInfo {
   std::string name;
@@ -136,9 +136,9 @@ struct DatasetMemory {
 struct RefMemory {
   std::string name;
   VersionId head;
-  std::size_t reachable_bytes = 0;  // all chunks the head uses
-  std::size_t shared_bytes = 0;     // ... that another branch head or tag also uses
-  std::size_t exclusive_bytes = 0;  // ... that only this branch (tag) keeps alive
+  std::size_t reachable_bytes = 0;        // all chunks the head uses
+  std::size_t shared_bytes = 0;           // ... that another branch head or tag also uses
+  std::size_t exclusive_bytes = 0;        // ... that only this branch (tag) keeps alive
   std::vector<DatasetMemory> datasets;    // by name
   std::vector<std::string> same_version;  // other branches and tags at this version ("tag x")
 };

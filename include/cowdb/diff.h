@@ -21,12 +21,13 @@
 //   assert(cowdb::patch(v1, d) == v2);
 //
 // Costs: diff O(changed chunks x (depth + fanout + chunk size)) plus O(1) per appended, inserted,
-// truncated or erased element count (those are not read); O(1) when the versions are identical. Iterating
-// the changes: O(depth) per range, O(1) per element. Versions that share nothing are still
-// compared correctly (chunk by chunk, with T's operator==), in O(n). One more case reads more:
-// versions of equal length whose changed ranges hold equal elements index by index (chunks moved
-// without changing any element, or inserts and erases that put back equal values) are compared
-// element by element from the first shift on, to report them as equal (empty()) when they are.
+// truncated or erased element count (those are not read); O(1) when the versions are identical.
+// Iterating the changes: O(depth) per range, O(1) per element. Versions that share nothing are
+// still compared correctly (chunk by chunk, with T's operator==), in O(n). One more case reads
+// more: versions of equal length whose changed ranges hold equal elements index by index (chunks
+// moved without changing any element, or inserts and erases that put back equal values) are
+// compared element by element from the first shift on, to report them as equal (empty()) when they
+// are.
 //
 // Thread-safety: diff() reads immutable versions and is thread-safe. A pvec_diff holds its two
 // versions (O(1) copies), is immutable and thread-safe to share.
@@ -172,8 +173,8 @@ class pvec_diff {
     requires std::equality_comparable<T>
       : from_(std::move(from)), to_(std::move(to)) {
     using matcher = internal::row_matcher<T, vec::chunk_capacity, F>;
-    const auto m = matcher::match(internal::pvec_access::rep(from_), internal::pvec_access::rep(to_),
-                                  stats_);
+    const auto m =
+        matcher::match(internal::pvec_access::rep(from_), internal::pvec_access::rep(to_), stats_);
     if (m.related) {
       by_rows(m);
     } else {
@@ -249,12 +250,14 @@ class pvec_diff {
     auto inserted = [&](std::size_t k) {
       const auto& s = m.inserted[k];
       return diff_range{s.first, s.first + s.len,
-                        s.at == na ? change_kind::kAppended : change_kind::kInserted, delta(s.first, s.at)};
+                        s.at == na ? change_kind::kAppended : change_kind::kInserted,
+                        delta(s.first, s.at)};
     };
     auto erased = [&](std::size_t k) {
       const auto& s = m.erased[k];
       const bool tail = s.first + s.len == na && s.at == nb;
-      return diff_range{s.first, s.first + s.len, tail ? change_kind::kTruncated : change_kind::kErased,
+      return diff_range{s.first, s.first + s.len,
+                        tail ? change_kind::kTruncated : change_kind::kErased,
                         delta(s.at, s.first)};
     };
     constexpr std::size_t kNone = static_cast<std::size_t>(-1);
@@ -279,43 +282,46 @@ class pvec_diff {
   void by_values() {
     using walker = internal::tree_diff<T, vec::chunk_capacity, F>;
     const std::size_t na_total = from_.size(), nb_total = to_.size();
-    walker::regions(
-        internal::pvec_access::rep(from_), internal::pvec_access::rep(to_), stats_,
-        [&](const typename walker::region& g) {
-          const std::size_t na = g.a_hi - g.a_lo, nb = g.b_hi - g.b_lo;
-          const auto shift = static_cast<std::ptrdiff_t>(g.b_lo) - static_cast<std::ptrdiff_t>(g.a_lo);
-          auto modified = [&](std::size_t lo, std::size_t hi) {  // offsets into both sides
-            walker::runs(g, lo, hi, stats_, [&](std::size_t f, std::size_t l) {
-              add({g.b_lo + f, g.b_lo + l, change_kind::kModified, shift});
-            });
-          };
-          // Elements only in to() at [b, e), before from()[a]; elements only in from().
-          auto added = [&](std::size_t b, std::size_t e, std::size_t a) {
-            add({b, e, a == na_total ? change_kind::kAppended : change_kind::kInserted,
-                 static_cast<std::ptrdiff_t>(b) - static_cast<std::ptrdiff_t>(a)});
-          };
-          auto removed = [&](std::size_t b, std::size_t e, std::size_t at_to) {
-            add({b, e, e == na_total && at_to == nb_total ? change_kind::kTruncated : change_kind::kErased,
-                 static_cast<std::ptrdiff_t>(at_to) - static_cast<std::ptrdiff_t>(b)});
-          };
-          if (na == 0) return added(g.b_lo, g.b_hi, g.a_lo), true;
-          if (nb == 0) return removed(g.a_lo, g.a_hi, g.b_lo), true;
-          if (na == nb) return modified(0, na), true;
-          const std::size_t m = std::min(na, nb);
-          std::size_t p = 0, q = 0;  // common prefix and suffix
-          if (!(shift == 0 && g.a_hi == na_total && g.b_hi == nb_total)) {
-            typename walker::cursor ca(g.a), cb(g.b);
-            p = walker::scan(ca, cb, 0, m, true);
-            typename walker::cursor ra(g.a), rb(g.b);
-            q = walker::common_suffix(ra, na, rb, nb, m - p);
-            stats_.elements_compared += p + q + 1;
-          }
-          const std::size_t x = na - p - q, y = nb - p - q, k = std::min(x, y);
-          modified(p, p + k);
-          if (y > x) added(g.b_lo + p + k, g.b_lo + p + y, g.a_lo + p + k);
-          if (x > y) removed(g.a_lo + p + k, g.a_lo + p + x, g.b_lo + p + k);
-          return true;
-        });
+    walker::regions(internal::pvec_access::rep(from_), internal::pvec_access::rep(to_), stats_,
+                    [&](const typename walker::region& g) {
+                      const std::size_t na = g.a_hi - g.a_lo, nb = g.b_hi - g.b_lo;
+                      const auto shift =
+                          static_cast<std::ptrdiff_t>(g.b_lo) - static_cast<std::ptrdiff_t>(g.a_lo);
+                      auto modified = [&](std::size_t lo,
+                                          std::size_t hi) {  // offsets into both sides
+                        walker::runs(g, lo, hi, stats_, [&](std::size_t f, std::size_t l) {
+                          add({g.b_lo + f, g.b_lo + l, change_kind::kModified, shift});
+                        });
+                      };
+                      // Elements only in to() at [b, e), before from()[a]; elements only in from().
+                      auto added = [&](std::size_t b, std::size_t e, std::size_t a) {
+                        add({b, e, a == na_total ? change_kind::kAppended : change_kind::kInserted,
+                             static_cast<std::ptrdiff_t>(b) - static_cast<std::ptrdiff_t>(a)});
+                      };
+                      auto removed = [&](std::size_t b, std::size_t e, std::size_t at_to) {
+                        add({b, e,
+                             e == na_total && at_to == nb_total ? change_kind::kTruncated
+                                                                : change_kind::kErased,
+                             static_cast<std::ptrdiff_t>(at_to) - static_cast<std::ptrdiff_t>(b)});
+                      };
+                      if (na == 0) return added(g.b_lo, g.b_hi, g.a_lo), true;
+                      if (nb == 0) return removed(g.a_lo, g.a_hi, g.b_lo), true;
+                      if (na == nb) return modified(0, na), true;
+                      const std::size_t m = std::min(na, nb);
+                      std::size_t p = 0, q = 0;  // common prefix and suffix
+                      if (!(shift == 0 && g.a_hi == na_total && g.b_hi == nb_total)) {
+                        typename walker::cursor ca(g.a), cb(g.b);
+                        p = walker::scan(ca, cb, 0, m, true);
+                        typename walker::cursor ra(g.a), rb(g.b);
+                        q = walker::common_suffix(ra, na, rb, nb, m - p);
+                        stats_.elements_compared += p + q + 1;
+                      }
+                      const std::size_t x = na - p - q, y = nb - p - q, k = std::min(x, y);
+                      modified(p, p + k);
+                      if (y > x) added(g.b_lo + p + k, g.b_lo + p + y, g.a_lo + p + k);
+                      if (x > y) removed(g.a_lo + p + k, g.a_lo + p + x, g.b_lo + p + k);
+                      return true;
+                    });
   }
 
   vec from_;
@@ -341,9 +347,9 @@ template <class T, std::size_t C, std::size_t F>
 pvec<T, C, F> patch(const pvec<T, C, F>& base, const pvec_diff<T, C, F>& d) {
   if (base.identity() == d.from().identity()) return d.to();
   if (base.size() != d.from().size()) {
-    throw std::invalid_argument(fmt::format(
-        "cowdb::patch: the vector has {} elements, the diff was made from {}", base.size(),
-        d.from().size()));
+    throw std::invalid_argument(
+        fmt::format("cowdb::patch: the vector has {} elements, the diff was made from {}",
+                    base.size(), d.from().size()));
   }
   // Moved rows first leave their old places (back to front). Then the ranges are in order, and
   // every range's to() position is final once the ranges before it are applied, so applying
@@ -365,13 +371,9 @@ pvec<T, C, F> patch(const pvec<T, C, F>& base, const pvec_diff<T, C, F>& d) {
         break;
       case change_kind::kAppended:  // at its to() position: removed rows may still follow
       case change_kind::kInserted:
-      case change_kind::kMoved:
-        e.insert(r.first, to.slice(r.first, r.last));
-        break;
+      case change_kind::kMoved: e.insert(r.first, to.slice(r.first, r.last)); break;
       case change_kind::kTruncated:
-      case change_kind::kErased:
-        e.erase(r.to_first(), r.to_first() + r.size());
-        break;
+      case change_kind::kErased: e.erase(r.to_first(), r.to_first() + r.size()); break;
     }
   }
   return std::move(e).persistent();
@@ -423,8 +425,8 @@ struct fmt::formatter<cowdb::pvec_diff<T, C, F>> {
     const std::size_t shown = std::min(ranges.size(), max_ranges_);
     for (std::size_t r = 0; r < shown; ++r) {
       const cowdb::diff_range& g = ranges[r];
-      static constexpr const char* kWhat[] = {"modified", "appended", "truncated", "inserted",
-                                              "erased",   "moved"};
+      static constexpr const char* kWhat[] = {"modified", "appended", "truncated",
+                                              "inserted", "erased",   "moved"};
       const char* what = kWhat[static_cast<std::size_t>(g.kind)];
       out = fmt::format_to(out, "@@ [{}, {}) {}: {} element{} @@\n", group_digits(g.first),
                            group_digits(g.last), what, group_digits(g.size()),
@@ -447,7 +449,8 @@ struct fmt::formatter<cowdb::pvec_diff<T, C, F>> {
     }
     if (d.empty()) return fmt::format_to(out, "no changes");
     if (shown < ranges.size()) {
-      out = fmt::format_to(out, "... {} more range{} not shown\n", group_digits(ranges.size() - shown),
+      out = fmt::format_to(out, "... {} more range{} not shown\n",
+                           group_digits(ranges.size() - shown),
                            ranges.size() - shown == 1 ? "" : "s");
     }
     out = fmt::format_to(out, "{} range{}, {} element{} changed", ranges.size(),

@@ -110,15 +110,13 @@ struct pvec_access {
 // The identity of a row (an element of a pvec): see pvec::row_id().
 using row_id_t = internal::row_id_t;
 
-template <class T, std::size_t ChunkBytes = kDefaultChunkBytes,
-          std::size_t Fanout = kDefaultFanout>
+template <class T, std::size_t ChunkBytes = kDefaultChunkBytes, std::size_t Fanout = kDefaultFanout>
 class pvec_editor;
 
 // The persistent chunked vector. T must be copy-constructible and destructible without
 // throwing. `ChunkBytes` sets the chunk capacity: the largest power of two number of elements
 // that fits in ChunkBytes (at least 1). `Fanout` (a power of two >= 2) is the inner-node width.
-template <class T, std::size_t ChunkBytes = kDefaultChunkBytes,
-          std::size_t Fanout = kDefaultFanout>
+template <class T, std::size_t ChunkBytes = kDefaultChunkBytes, std::size_t Fanout = kDefaultFanout>
 class pvec {
   static_assert(std::is_copy_constructible_v<T>, "pvec<T> requires a copy-constructible T");
   static_assert(std::is_nothrow_destructible_v<T>, "pvec<T> requires a non-throwing destructor");
@@ -283,45 +281,74 @@ class pvec {
   // uniquely owned (`v = std::move(v).set(i, x)` costs no copy when v's nodes are not shared).
 
   // Appends value. O(B + F * depth) (amortized O(depth) in the `&&` form).
-  [[nodiscard]] pvec push_back(T value) const& { return edit_copy([&](editor& e) { e.push_back(std::move(value)); }); }
-  [[nodiscard]] pvec push_back(T value) && { return edit_move([&](editor& e) { e.push_back(std::move(value)); }); }
+  [[nodiscard]] pvec push_back(T value) const& {
+    return edit_copy([&](editor& e) { e.push_back(std::move(value)); });
+  }
+  [[nodiscard]] pvec push_back(T value) && {
+    return edit_move([&](editor& e) { e.push_back(std::move(value)); });
+  }
 
   // Removes the last element. Throws std::out_of_range if empty.
-  [[nodiscard]] pvec pop_back() const& { return edit_copy([](editor& e) { e.pop_back(); }); }
-  [[nodiscard]] pvec pop_back() && { return edit_move([](editor& e) { e.pop_back(); }); }
+  [[nodiscard]] pvec pop_back() const& {
+    return edit_copy([](editor& e) { e.pop_back(); });
+  }
+  [[nodiscard]] pvec pop_back() && {
+    return edit_move([](editor& e) { e.pop_back(); });
+  }
 
   // Replaces element i. Throws std::out_of_range if i >= size(). When T is equality-comparable
   // and the element already equals value, returns this version unchanged (no chunk is copied).
-  [[nodiscard]] pvec set(size_type i, T value) const& { return edit_copy([&](editor& e) { e.set(i, std::move(value)); }); }
-  [[nodiscard]] pvec set(size_type i, T value) && { return edit_move([&](editor& e) { e.set(i, std::move(value)); }); }
+  [[nodiscard]] pvec set(size_type i, T value) const& {
+    return edit_copy([&](editor& e) { e.set(i, std::move(value)); });
+  }
+  [[nodiscard]] pvec set(size_type i, T value) && {
+    return edit_move([&](editor& e) { e.set(i, std::move(value)); });
+  }
 
   // Replaces element i with fn(element i): fn takes const T& and returns the new T, or takes T&
   // and changes it in place (returning void: `v.update(i, [](Row& r) { r.amount = 0; })`; it
   // works on a copy of the element, so fn sees the old value and T needs a copy constructor).
   // Throws std::out_of_range if i >= size(); if fn throws, nothing changes. Shares like set().
   template <class Fn>
-  [[nodiscard]] pvec update(size_type i, Fn&& fn) const& { return edit_copy([&](editor& e) { e.update(i, fn); }); }
+  [[nodiscard]] pvec update(size_type i, Fn&& fn) const& {
+    return edit_copy([&](editor& e) { e.update(i, fn); });
+  }
   template <class Fn>
-  [[nodiscard]] pvec update(size_type i, Fn&& fn) && { return edit_move([&](editor& e) { e.update(i, fn); }); }
+  [[nodiscard]] pvec update(size_type i, Fn&& fn) && {
+    return edit_move([&](editor& e) { e.update(i, fn); });
+  }
 
   // Keeps the first min(n, size()) elements, sharing every chunk kept whole. O(B + F * depth).
-  [[nodiscard]] pvec take(size_type n) const& { return edit_copy([n](editor& e) { e.take(n); }); }
-  [[nodiscard]] pvec take(size_type n) && { return edit_move([n](editor& e) { e.take(n); }); }
+  [[nodiscard]] pvec take(size_type n) const& {
+    return edit_copy([n](editor& e) { e.take(n); });
+  }
+  [[nodiscard]] pvec take(size_type n) && {
+    return edit_move([n](editor& e) { e.take(n); });
+  }
 
   // Shrinks like take(n), or grows by appending copies of value. O(B + F * depth + growth).
-  [[nodiscard]] pvec resize(size_type n, const T& value = T()) const& { return edit_copy([&](editor& e) { e.resize(n, value); }); }
-  [[nodiscard]] pvec resize(size_type n, const T& value = T()) && { return edit_move([&](editor& e) { e.resize(n, value); }); }
+  [[nodiscard]] pvec resize(size_type n, const T& value = T()) const& {
+    return edit_copy([&](editor& e) { e.resize(n, value); });
+  }
+  [[nodiscard]] pvec resize(size_type n, const T& value = T()) && {
+    return edit_move([&](editor& e) { e.resize(n, value); });
+  }
 
-  // ---- row operations: rows keep their identity ----------------------------------------------------
+  // ---- row operations: rows keep their identity
+  // ----------------------------------------------------
 
   // This version without the rows for which pred(row) is true (pred takes const T&), in one pass
   // chunk by chunk: a chunk with no removed row is shared with this version, the others are
   // repacked; the result's inner nodes are new. O(n) calls of pred + O(rows of changed chunks).
   // If pred throws, nothing changes. Returns this version itself when nothing is removed.
   template <class Pred>
-  [[nodiscard]] pvec erase_if(Pred&& pred) const& { return edit_copy([&](editor& e) { e.erase_if(pred); }); }
+  [[nodiscard]] pvec erase_if(Pred&& pred) const& {
+    return edit_copy([&](editor& e) { e.erase_if(pred); });
+  }
   template <class Pred>
-  [[nodiscard]] pvec erase_if(Pred&& pred) && { return edit_move([&](editor& e) { e.erase_if(pred); }); }
+  [[nodiscard]] pvec erase_if(Pred&& pred) && {
+    return edit_move([&](editor& e) { e.erase_if(pred); });
+  }
   // The rows for which pred(row) is true: erase_if with the predicate negated. Same costs.
   template <class Pred>
   [[nodiscard]] pvec filter(Pred&& pred) const {
@@ -348,53 +375,84 @@ class pvec {
   template <std::ranges::input_range R>
     requires(std::convertible_to<std::ranges::range_reference_t<R>, T> &&
              !std::same_as<std::remove_cvref_t<R>, pvec>)
-  [[nodiscard]] pvec append(R&& r) const& { return edit_copy([&](editor& e) { e.append(std::forward<R>(r)); }); }
+  [[nodiscard]] pvec append(R&& r) const& {
+    return edit_copy([&](editor& e) { e.append(std::forward<R>(r)); });
+  }
   template <std::ranges::input_range R>
     requires(std::convertible_to<std::ranges::range_reference_t<R>, T> &&
              !std::same_as<std::remove_cvref_t<R>, pvec>)
-  [[nodiscard]] pvec append(R&& r) && { return edit_move([&](editor& e) { e.append(std::forward<R>(r)); }); }
+  [[nodiscard]] pvec append(R&& r) && {
+    return edit_move([&](editor& e) { e.append(std::forward<R>(r)); });
+  }
   // Appends the rows of v, which keep their identity (same as concat(*this, v)).
   [[nodiscard]] pvec append(const pvec& v) const { return concat(*this, v); }
   // The rows of a range (new rows), then this vector's: insert(0, r). O(B + F * depth + range).
   template <std::ranges::input_range R>
     requires(std::convertible_to<std::ranges::range_reference_t<R>, T> &&
              !std::same_as<std::remove_cvref_t<R>, pvec>)
-  [[nodiscard]] pvec prepend(R&& r) const { return insert(0, std::forward<R>(r)); }
+  [[nodiscard]] pvec prepend(R&& r) const {
+    return insert(0, std::forward<R>(r));
+  }
   // v's rows (they keep their identity), then this vector's: concat(v, *this).
   [[nodiscard]] pvec prepend(const pvec& v) const { return concat(v, *this); }
 
-  // ---- structural writes ---------------------------------------------------------------------------
-  // Each returns a new version sharing every chunk it did not cut, in O(B + F * depth) (plus the
-  // inserted elements); with Fanout >= 4 the tree stays within its height bound (see
-  // check_invariants()). On a vector built by push_back they leave O(depth) relaxed nodes, which
-  // index by a short search; random reads of a heavily relaxed vector cost several times more
-  // than of a push_back-built one (README, "Benchmarks").
+  // ---- structural writes
+  // --------------------------------------------------------------------------- Each returns a new
+  // version sharing every chunk it did not cut, in O(B + F * depth) (plus the inserted elements);
+  // with Fanout >= 4 the tree stays within its height bound (see check_invariants()). On a vector
+  // built by push_back they leave O(depth) relaxed nodes, which index by a short search; random
+  // reads of a heavily relaxed vector cost several times more than of a push_back-built one
+  // (README, "Benchmarks").
 
   // Inserts value before element i (i == size() appends). Throws std::out_of_range if i > size().
-  [[nodiscard]] pvec insert(size_type i, T value) const& { return edit_copy([&](editor& e) { e.insert(i, std::move(value)); }); }
-  [[nodiscard]] pvec insert(size_type i, T value) && { return edit_move([&](editor& e) { e.insert(i, std::move(value)); }); }
+  [[nodiscard]] pvec insert(size_type i, T value) const& {
+    return edit_copy([&](editor& e) { e.insert(i, std::move(value)); });
+  }
+  [[nodiscard]] pvec insert(size_type i, T value) && {
+    return edit_move([&](editor& e) { e.insert(i, std::move(value)); });
+  }
   // Inserts the elements of a range before element i. O(B + F * depth + range size).
   template <std::ranges::input_range R>
     requires std::convertible_to<std::ranges::range_reference_t<R>, T>
-  [[nodiscard]] pvec insert(size_type i, R&& r) const& { return edit_copy([&](editor& e) { e.insert(i, std::forward<R>(r)); }); }
+  [[nodiscard]] pvec insert(size_type i, R&& r) const& {
+    return edit_copy([&](editor& e) { e.insert(i, std::forward<R>(r)); });
+  }
   // Inserts T(args...) before element i. Throws std::out_of_range if i > size().
   template <class... Args>
-  [[nodiscard]] pvec emplace(size_type i, Args&&... args) const& { return edit_copy([&](editor& e) { e.emplace(i, std::forward<Args>(args)...); }); }
+  [[nodiscard]] pvec emplace(size_type i, Args&&... args) const& {
+    return edit_copy([&](editor& e) { e.emplace(i, std::forward<Args>(args)...); });
+  }
   // Inserts value at the front. Same as insert(0, value).
   [[nodiscard]] pvec push_front(T value) const& { return insert(0, std::move(value)); }
   [[nodiscard]] pvec push_front(T value) && { return std::move(*this).insert(0, std::move(value)); }
   // Removes element i. Throws std::out_of_range if i >= size().
-  [[nodiscard]] pvec erase(size_type i) const& { return edit_copy([i](editor& e) { e.erase(i); }); }
-  [[nodiscard]] pvec erase(size_type i) && { return edit_move([i](editor& e) { e.erase(i); }); }
+  [[nodiscard]] pvec erase(size_type i) const& {
+    return edit_copy([i](editor& e) { e.erase(i); });
+  }
+  [[nodiscard]] pvec erase(size_type i) && {
+    return edit_move([i](editor& e) { e.erase(i); });
+  }
   // Removes the elements [first, last). Throws std::out_of_range unless first <= last <= size().
-  [[nodiscard]] pvec erase(size_type first, size_type last) const& { return edit_copy([=](editor& e) { e.erase(first, last); }); }
-  [[nodiscard]] pvec erase(size_type first, size_type last) && { return edit_move([=](editor& e) { e.erase(first, last); }); }
+  [[nodiscard]] pvec erase(size_type first, size_type last) const& {
+    return edit_copy([=](editor& e) { e.erase(first, last); });
+  }
+  [[nodiscard]] pvec erase(size_type first, size_type last) && {
+    return edit_move([=](editor& e) { e.erase(first, last); });
+  }
   // Removes the first min(n, size()) elements.
-  [[nodiscard]] pvec drop(size_type n) const& { return edit_copy([n](editor& e) { e.drop(n); }); }
-  [[nodiscard]] pvec drop(size_type n) && { return edit_move([n](editor& e) { e.drop(n); }); }
+  [[nodiscard]] pvec drop(size_type n) const& {
+    return edit_copy([n](editor& e) { e.drop(n); });
+  }
+  [[nodiscard]] pvec drop(size_type n) && {
+    return edit_move([n](editor& e) { e.drop(n); });
+  }
   // The elements [first, last), clipped to size().
-  [[nodiscard]] pvec slice(size_type first, size_type last) const& { return edit_copy([=](editor& e) { e.slice(first, last); }); }
-  [[nodiscard]] pvec slice(size_type first, size_type last) && { return edit_move([=](editor& e) { e.slice(first, last); }); }
+  [[nodiscard]] pvec slice(size_type first, size_type last) const& {
+    return edit_copy([=](editor& e) { e.slice(first, last); });
+  }
+  [[nodiscard]] pvec slice(size_type first, size_type last) && {
+    return edit_move([=](editor& e) { e.slice(first, last); });
+  }
 
   // a followed by b. O(B + F * depth of the deeper one); shares every chunk of both except the
   // two that meet at the seam when the left one is less than half full. There is no && form:
@@ -769,10 +827,10 @@ class pvec_editor {
     // Boost.Sort's pattern-defeating quicksort: the branchless partition when comparing keys is
     // cheap (arithmetic keys, the default order), the branchy one otherwise.
     using key = std::remove_cvref_t<std::invoke_result_t<Proj&, const T&>>;
-    constexpr bool cheap = std::is_arithmetic_v<key> && (std::is_same_v<Comp, std::ranges::less> ||
-                                                        std::is_same_v<Comp, std::less<>> ||
-                                                        std::is_same_v<Comp, std::greater<>> ||
-                                                        std::is_same_v<Comp, std::ranges::greater>);
+    constexpr bool cheap =
+        std::is_arithmetic_v<key> &&
+        (std::is_same_v<Comp, std::ranges::less> || std::is_same_v<Comp, std::less<>> ||
+         std::is_same_v<Comp, std::greater<>> || std::is_same_v<Comp, std::ranges::greater>);
     sort_rows(comp, proj, [](auto first, auto last, auto cmp) {
       if constexpr (cheap) {
         boost::sort::pdqsort_branchless(first, last, cmp);
@@ -783,7 +841,8 @@ class pvec_editor {
   }
   template <class Comp = std::ranges::less, class Proj = std::identity>
   void stable_sort(Comp comp = {}, Proj proj = {}) {
-    sort_rows(comp, proj, [](auto first, auto last, auto cmp) { std::stable_sort(first, last, cmp); });
+    sort_rows(comp, proj,
+              [](auto first, auto last, auto cmp) { std::stable_sort(first, last, cmp); });
   }
 
   // Shrinks to n or grows by appending copies of value. Strong guarantee: if growing throws, the

@@ -44,9 +44,9 @@ struct fmt::formatter<absl::Status> : fmt::formatter<fmt::string_view> {
 };
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define COWDB_RETURN_IF_ERROR(expr)              \
-  do {                                           \
-    const ::absl::Status cowdb_status_ = (expr); \
+#define COWDB_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    const ::absl::Status cowdb_status_ = (expr);   \
     if (!cowdb_status_.ok()) return cowdb_status_; \
   } while (false)
 

@@ -193,11 +193,10 @@ class Transaction {
 
   absl::StatusOr<internal::DatasetPtr> Current(std::string_view name,
                                                const std::type_info& type) const;
-  absl::StatusOr<internal::DatasetEditor*> Editor(std::string_view name,
-                                                  const std::type_info& type,
+  absl::StatusOr<internal::DatasetEditor*> Editor(std::string_view name, const std::type_info& type,
                                                   EditorFactory make);
-  absl::Status Install(std::string_view name, const std::type_info& type,
-                       internal::DatasetPtr data, bool create);
+  absl::Status Install(std::string_view name, const std::type_info& type, internal::DatasetPtr data,
+                       bool create);
 
   std::unique_ptr<internal::TransactionImpl> impl_;
 };

@@ -122,7 +122,6 @@ Config parse_own_flags(int& argc, char** argv) {
   return c;
 }
 
-
 // ---- the workloads: one row each ----------------------------------------------------------------
 
 using Body = void (*)(benchmark::State&, std::size_t);
@@ -370,7 +369,6 @@ SweepPlan register_sweep(const Config& cfg) {
   return plan;
 }
 
-
 // ---- the RESULT lines and tables ----------------------------------------------------------------
 
 // A kTime or kBytes row's figures at one N: ns, or for kBytes bytes.
@@ -383,7 +381,6 @@ struct Row {
     return r->n >= 10 * kMillion && r->w->target_10m ? *r->w->target_10m : r->w->target;
   }
 };
-
 
 // C2 at one N: wall-clock time per commit with one thread and with two.
 struct ScalingRow {

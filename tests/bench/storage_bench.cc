@@ -118,8 +118,8 @@ int main(int argc, char** argv) {
   const std::size_t n = quick ? 100'000 : 10'000'000;
   const int reps = quick ? 1 : 5;
   const char* tmp = std::getenv("TMPDIR");
-  const fs::path root = fs::path(tmp != nullptr ? tmp : "/tmp") /
-                        fmt::format("cowdb-storage-bench-{}", ::getpid());
+  const fs::path root =
+      fs::path(tmp != nullptr ? tmp : "/tmp") / fmt::format("cowdb-storage-bench-{}", ::getpid());
   fs::remove_all(root);
   fs::create_directories(root);
   std::vector<I64> data(n);
@@ -208,9 +208,10 @@ int main(int argc, char** argv) {
       }
     }
     const double b = Median(base), c = Median(mine);
-    fmt::print("RESULT P2 n={} fsync4k_ns={:.0f} cowdb_ns={:.0f} over_ns={:.0f} "
-               "bytes_per_commit={:.0f} cowdb_nosync_ns={:.0f}\n",
-               n, b, c, c - b, per_commit, Median(nosync));
+    fmt::print(
+        "RESULT P2 n={} fsync4k_ns={:.0f} cowdb_ns={:.0f} over_ns={:.0f} "
+        "bytes_per_commit={:.0f} cowdb_nosync_ns={:.0f}\n",
+        n, b, c, c - b, per_commit, Median(nosync));
     ++produced;
   }
 
@@ -243,9 +244,10 @@ int main(int argc, char** argv) {
     };
     const double every = throughput(cowdb::Sync::kEveryCommit, "every");
     const double group = throughput(cowdb::Sync::kGroupCommit, "group");
-    fmt::print("RESULT P5 threads={} every_commit_per_s={:.0f} group_commit_per_s={:.0f} "
-               "speedup={:.2f}\n",
-               kThreads, every, group, group / every);
+    fmt::print(
+        "RESULT P5 threads={} every_commit_per_s={:.0f} group_commit_per_s={:.0f} "
+        "speedup={:.2f}\n",
+        kThreads, every, group, group / every);
     ++produced;
   }
 
@@ -278,11 +280,12 @@ int main(int argc, char** argv) {
       held_after = db->GetMemoryReport().total_bytes;
     }
     const Spread c = Summary(mine);
-    fmt::print("RESULT P3 n={} versions={} cowdb_ns={:.0f} gbps={:.2f} memory_ratio={:.4f} "
-               "unique_bytes={} spread={:.0f}-{:.0f}\n",
-               n, versions, c.median, static_cast<double>(held_before) / c.median,
-               static_cast<double>(held_after) / static_cast<double>(held_before), held_before,
-               c.lo, c.hi);
+    fmt::print(
+        "RESULT P3 n={} versions={} cowdb_ns={:.0f} gbps={:.2f} memory_ratio={:.4f} "
+        "unique_bytes={} spread={:.0f}-{:.0f}\n",
+        n, versions, c.median, static_cast<double>(held_before) / c.median,
+        static_cast<double>(held_after) / static_cast<double>(held_before), held_before, c.lo,
+        c.hi);
     ++produced;
   }
 

@@ -25,6 +25,7 @@ int main() {
                   branch.shared_with(base).leaves + 1 == branch.memory().leaves && threw &&
                   d.stats().leaf_pairs == 1 && m.ok() && m.merged()[5'000] == 42 &&
                   m.merged()[7] == 7;
-  std::printf("pvec consumer: %s (sum %lld)\n", ok ? "ok" : "MISMATCH", static_cast<long long>(sum));
+  std::printf("pvec consumer: %s (sum %lld)\n", ok ? "ok" : "MISMATCH",
+              static_cast<long long>(sum));
   return ok ? 0 : 1;
 }

@@ -5,9 +5,9 @@
 // finished, names are unknown or malformed, indices are out of range, branches are merged,
 // renamed and deleted under open transactions, versions are pruned.
 //
-// Input: the last bytes pick the options (keep_last_versions 0..6 or unset, auto_prune, conflict mode),
-// then the operations read their choices until the input is used up (FuzzedDataProvider reads
-// integers from the end). Everything is compared with the model after EVERY operation
+// Input: the last bytes pick the options (keep_last_versions 0..6 or unset, auto_prune, conflict
+// mode), then the operations read their choices until the input is used up (FuzzedDataProvider
+// reads integers from the end). Everything is compared with the model after EVERY operation
 // (ModelConfig::full_check_every = 1): an operation that fails must leave every branch, tag,
 // retained version, held snapshot and open transaction as the model has it. When the database
 // is gone every pvec node must be freed. A failed check prints the step and operation and aborts.

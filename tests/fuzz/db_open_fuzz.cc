@@ -119,16 +119,16 @@ std::optional<std::vector<T>> ReadAll(const cowdb::Snapshot& snap, const cowdb::
   try {
     v->check_invariants();
   } catch (const std::exception& e) {
-    Fail(fmt::format("dataset \"{}\" of v{} loaded with a broken tree: {}", d.name,
-                     snap.id().value, e.what()));
+    Fail(fmt::format("dataset \"{}\" of v{} loaded with a broken tree: {}", d.name, snap.id().value,
+                     e.what()));
   }
   COWDB_FUZZ_CHECK(v->size() == d.size, "dataset \"{}\" of v{}: {} rows, listed {}", d.name,
                    snap.id().value, v->size(), d.size);
   std::vector<T> out;
   out.reserve(v->size());
   for (const T& x : *v) out.push_back(x);
-  COWDB_FUZZ_CHECK(out.size() == v->size(), "dataset \"{}\" of v{}: iterated {} of {} rows",
-                   d.name, snap.id().value, out.size(), v->size());
+  COWDB_FUZZ_CHECK(out.size() == v->size(), "dataset \"{}\" of v{}: iterated {} of {} rows", d.name,
+                   snap.id().value, out.size(), v->size());
   return out;
 }
 
@@ -220,8 +220,8 @@ struct Image {
   std::uint64_t id = 0;     // database id
   std::uint32_t first = 1;  // CURRENT's first data file
   std::vector<DataFile> files;
-  State state;                // what the database held (versions below `bound`)
-  std::uint64_t bound = 2;    // above every version id
+  State state;              // what the database held (versions below `bound`)
+  std::uint64_t bound = 2;  // above every version id
   std::vector<std::uint64_t> node_keys;
   std::vector<storage::DatasetRecord> datasets;  // every dataset record of every version
 };
@@ -285,7 +285,8 @@ cowdb::pvec<std::int64_t> Numbers() {
 
 cowdb::pvec<std::string> Words() {
   std::vector<std::string> v(300);
-  for (std::size_t i = 0; i < v.size(); ++i) v[i] = std::string(i % 13, static_cast<char>('a' + i % 26));
+  for (std::size_t i = 0; i < v.size(); ++i)
+    v[i] = std::string(i % 13, static_cast<char>('a' + i % 26));
   return cowdb::pvec<std::string>(v.begin(), v.end());
 }
 
@@ -376,10 +377,8 @@ class Mutator {
       case 1:
         if (!image_.node_keys.empty()) return Pick(image_.node_keys);
         return 0;
-      case 2:
-        return 0;
-      default:
-        return in_.ConsumeIntegral<std::uint64_t>();
+      case 2: return 0;
+      default: return in_.ConsumeIntegral<std::uint64_t>();
     }
   }
 
@@ -421,8 +420,9 @@ class Mutator {
         break;
       case 11:
         if (!v.datasets.empty()) {
-          Pick(v.datasets).type_tag = in_.ConsumeBool() ? (in_.ConsumeBool() ? Int64Tag() : StringTag())
-                                                        : in_.ConsumeRandomLengthString(16);
+          Pick(v.datasets).type_tag = in_.ConsumeBool()
+                                          ? (in_.ConsumeBool() ? Int64Tag() : StringTag())
+                                          : in_.ConsumeRandomLengthString(16);
         }
         break;
       case 12:
@@ -435,8 +435,9 @@ class Mutator {
             d.depth = in_.ConsumeBool() ? in_.ConsumeIntegralInRange<std::uint32_t>(0, 4)
                                         : in_.ConsumeIntegral<std::uint32_t>();
           } else {
-            d.rows = in_.ConsumeBool() ? d.rows + in_.ConsumeIntegralInRange<std::uint64_t>(0, 2) - 1
-                                       : in_.ConsumeIntegral<std::uint64_t>();
+            d.rows = in_.ConsumeBool()
+                         ? d.rows + in_.ConsumeIntegralInRange<std::uint64_t>(0, 2) - 1
+                         : in_.ConsumeIntegral<std::uint64_t>();
           }
         }
         break;
@@ -504,7 +505,8 @@ class Mutator {
       case 2: return {storage::kPruneRecord, storage::EncodePrune(NewPrune()), 0};
       case 3: return {storage::kCheckpointRecord, in_.ConsumeBool() ? "" : "x", 0};
       default:
-        return {in_.ConsumeIntegralInRange<std::uint8_t>(1, 255), in_.ConsumeRandomLengthString(64), 0};
+        return {in_.ConsumeIntegralInRange<std::uint8_t>(1, 255), in_.ConsumeRandomLengthString(64),
+                0};
     }
   }
 
@@ -578,8 +580,9 @@ class Mutator {
         return true;
       }
       case 4:  // change a record's type
-        f.recs[pos(f, 0)].type = in_.ConsumeBool() ? in_.ConsumeIntegralInRange<std::uint8_t>(1, 6)
-                                                   : in_.ConsumeIntegralInRange<std::uint8_t>(1, 255);
+        f.recs[pos(f, 0)].type = in_.ConsumeBool()
+                                     ? in_.ConsumeIntegralInRange<std::uint8_t>(1, 6)
+                                     : in_.ConsumeIntegralInRange<std::uint8_t>(1, 255);
         return true;
       case 5: {  // flip bits of a payload byte (a history record's, or any)
         Rec& r = PickRecord(f);
@@ -612,7 +615,8 @@ class Mutator {
         std::vector<Rec*> history;
         for (DataFile& g : files) {
           for (Rec& r : g.recs) {
-            if (r.type >= storage::kVersionRecord && r.type <= storage::kPruneRecord) history.push_back(&r);
+            if (r.type >= storage::kVersionRecord && r.type <= storage::kPruneRecord)
+              history.push_back(&r);
           }
         }
         if (history.empty()) return false;
@@ -628,30 +632,43 @@ class Mutator {
         g.recs.assign(std::make_move_iterator(f.recs.begin() + static_cast<std::ptrdiff_t>(k)),
                       std::make_move_iterator(f.recs.end()));
         f.recs.resize(k);
-        const auto at = std::find_if(files.begin(), files.end(), [&f](const DataFile& x) { return &x == &f; });
+        const auto at =
+            std::find_if(files.begin(), files.end(), [&f](const DataFile& x) { return &x == &f; });
         files.insert(at + 1, std::move(g));
         return true;
       }
       case 13:  // file level
         switch (in_.ConsumeIntegralInRange(0, 4)) {
-          case 0: f.header_id = in_.ConsumeBool() ? f.header_id + 1 : in_.ConsumeIntegral<std::uint64_t>(); return true;
-          case 1: f.truncate_to = in_.ConsumeIntegralInRange<std::uint64_t>(0, Size(f)); return true;
+          case 0:
+            f.header_id =
+                in_.ConsumeBool() ? f.header_id + 1 : in_.ConsumeIntegral<std::uint64_t>();
+            return true;
+          case 1:
+            f.truncate_to = in_.ConsumeIntegralInRange<std::uint64_t>(0, Size(f));
+            return true;
           case 2: f.gap_before = in_.ConsumeIntegralInRange<std::uint32_t>(1, 2); return true;
           case 3:
-            files.erase(std::find_if(files.begin(), files.end(), [&f](const DataFile& x) { return &x == &f; }));
+            files.erase(std::find_if(files.begin(), files.end(),
+                                     [&f](const DataFile& x) { return &x == &f; }));
             return true;
           default: files.emplace_back().header_id = image_.id; return true;
         }
       case 14:  // CURRENT
         switch (in_.ConsumeIntegralInRange(0, 3)) {
-          case 0: current_first_ = image_.first + in_.ConsumeIntegralInRange<std::uint32_t>(0, 2) - 1; return true;
+          case 0:
+            current_first_ = image_.first + in_.ConsumeIntegralInRange<std::uint32_t>(0, 2) - 1;
+            return true;
           case 1: current_first_ = in_.ConsumeIntegral<std::uint32_t>(); return true;
-          case 2: current_id_ = in_.ConsumeBool() ? 0 : in_.ConsumeIntegral<std::uint64_t>(); return true;
+          case 2:
+            current_id_ = in_.ConsumeBool() ? 0 : in_.ConsumeIntegral<std::uint64_t>();
+            return true;
           default: no_current_ = true; return true;
         }
       default: {  // a foreign file
-        static const char* const kNames[] = {"junk", "CURRENT.tmp", "data-000000.log", "data-1.log", "LOCK"};
-        foreign_.push_back(kNames[in_.ConsumeIntegralInRange<std::size_t>(0, std::size(kNames) - 1)]);
+        static const char* const kNames[] = {"junk", "CURRENT.tmp", "data-000000.log", "data-1.log",
+                                             "LOCK"};
+        foreign_.push_back(
+            kNames[in_.ConsumeIntegralInRange<std::size_t>(0, std::size(kNames) - 1)]);
         return true;
       }
     }
@@ -725,7 +742,8 @@ void WriteImage(const fs::path& dir, const Image& image, const Mutator& m, bool 
       if (r.type != storage::kNodeRecordType) w->StartSpan();
     }
     Ok(w->Close(), "close data file");
-    if (f.truncate_to && *f.truncate_to < fs::file_size(path)) fs::resize_file(path, *f.truncate_to);
+    if (f.truncate_to && *f.truncate_to < fs::file_size(path))
+      fs::resize_file(path, *f.truncate_to);
   }
   if (!m.no_current_) {
     std::string current;
@@ -817,22 +835,25 @@ void Run(FuzzedDataProvider& in) {
       COWDB_FUZZ_CHECK(!before.branches.empty(), "a database without branches");
       const cowdb::MemoryReport report = db.GetMemoryReport();
       // A new commit on "main" (or the first branch).
-      const std::string branch = before.branches.contains("main") ? "main" : before.branches.begin()->first;
+      const std::string branch =
+          before.branches.contains("main") ? "main" : before.branches.begin()->first;
       {
         cowdb::Transaction t = Ok(db.Begin(branch), "Begin after Open");
         (void)t.Drop("fuzz-new");
-        Ok(t.Create<std::int64_t>("fuzz-new", cowdb::pvec<std::int64_t>{4, 5, 6}), "Create after Open");
+        Ok(t.Create<std::int64_t>("fuzz-new", cowdb::pvec<std::int64_t>{4, 5, 6}),
+           "Create after Open");
         bound = Ok(t.Commit("after open"), "Commit after Open").value;
       }
       const std::size_t retained = CaptureVersions(db, bound, &before);
       COWDB_FUZZ_CHECK(report.versions == retained, "GetMemoryReport: {} versions, {} retained",
                        report.versions, retained);
       if (untouched) {
-        COWDB_FUZZ_CHECK(before.branches == image.state.branches && before.tags == image.state.tags &&
-                             before.logs == image.state.logs,
+        COWDB_FUZZ_CHECK(before.branches == image.state.branches &&
+                             before.tags == image.state.tags && before.logs == image.state.logs,
                          "an untouched database reopened with other branches, tags or logs");
-        COWDB_FUZZ_CHECK(bound == image.bound, "an untouched database's next version is v{}, not v{}",
-                         bound, image.bound);
+        COWDB_FUZZ_CHECK(bound == image.bound,
+                         "an untouched database's next version is v{}, not v{}", bound,
+                         image.bound);
         COWDB_FUZZ_CHECK(before.versions == image.state.versions,
                          "an untouched database reopened with other versions");
       }

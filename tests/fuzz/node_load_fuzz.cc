@@ -105,7 +105,8 @@ void Mutate(FuzzedDataProvider& in, std::vector<std::string>& records, std::vect
     std::string& r = records[in.ConsumeIntegralInRange<std::size_t>(0, records.size() - 1)];
     switch (in.ConsumeIntegralInRange(0, 6)) {
       case 0:  // flip bits of one byte
-        if (!r.empty()) r[in.ConsumeIntegralInRange<std::size_t>(0, r.size() - 1)] ^= in.ConsumeIntegral<char>();
+        if (!r.empty())
+          r[in.ConsumeIntegralInRange<std::size_t>(0, r.size() - 1)] ^= in.ConsumeIntegral<char>();
         break;
       case 1:  // overwrite a little-endian word
         if (r.size() >= 8) {
@@ -166,25 +167,25 @@ void Run(FuzzedDataProvider& in, bool raw) {
   const std::vector<std::string> clean = io.records;
   const std::vector<Root> clean_roots = roots;
   if (raw || in.ConsumeBool()) Mutate(in, io.records, roots);
-  const bool untouched = !raw && io.records == clean && roots.size() == clean_roots.size() &&
-                         [&] {
-                           for (std::size_t k = 0; k < roots.size(); ++k) {
-                             if (roots[k].ref != clean_roots[k].ref ||
-                                 roots[k].depth != clean_roots[k].depth ||
-                                 roots[k].size != clean_roots[k].size) {
-                               return false;
-                             }
-                           }
-                           return true;
-                         }();
+  const bool untouched = !raw && io.records == clean && roots.size() == clean_roots.size() && [&] {
+    for (std::size_t k = 0; k < roots.size(); ++k) {
+      if (roots[k].ref != clean_roots[k].ref || roots[k].depth != clean_roots[k].depth ||
+          roots[k].size != clean_roots[k].size) {
+        return false;
+      }
+    }
+    return true;
+  }();
 
   node_table table;  // one table for all loads: shared nodes are found, not read again
   for (std::size_t k = 0; k < roots.size(); ++k) {
     const Root& root = roots[k];
     absl::StatusOr<tree_rep> r = Codec<T>::load(root.ref, root.depth, root.size, table, io);
     if (!r.ok()) {
-      COWDB_FUZZ_CHECK(!untouched, "version {} of an untouched store: {}", k, r.status().ToString());
-      COWDB_FUZZ_CHECK(r.status().code() == absl::StatusCode::kDataLoss, "{}", r.status().ToString());
+      COWDB_FUZZ_CHECK(!untouched, "version {} of an untouched store: {}", k,
+                       r.status().ToString());
+      COWDB_FUZZ_CHECK(r.status().code() == absl::StatusCode::kDataLoss, "{}",
+                       r.status().ToString());
       COWDB_FUZZ_CHECK(r.status().message().find("record") != std::string_view::npos ||
                            r.status().message().find("empty tree") != std::string_view::npos,
                        "{}", r.status().ToString());
@@ -205,7 +206,8 @@ void Run(FuzzedDataProvider& in, bool raw) {
       const Vec<T>& want = saved[k];
       COWDB_FUZZ_CHECK(v.size() == want.size(), "version {} size", k);
       for (std::size_t i = 0; i < v.size(); ++i) {
-        COWDB_FUZZ_CHECK(v[i] == want[i] && v.row_id(i) == want.row_id(i), "version {} row {}", k, i);
+        COWDB_FUZZ_CHECK(v[i] == want[i] && v.row_id(i) == want.row_id(i), "version {} row {}", k,
+                         i);
       }
     }
   }

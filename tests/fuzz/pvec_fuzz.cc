@@ -161,14 +161,10 @@ struct Pred {
   std::size_t key;
   bool operator()(const T& x) const {
     switch (kind) {
-      case 0:
-        return Values<T>::Odd(x);
-      case 1:
-        return false;
-      case 2:
-        return true;
-      default:
-        return Values<T>::Key(x) == key;
+      case 0: return Values<T>::Odd(x);
+      case 1: return false;
+      case 2: return true;
+      default: return Values<T>::Key(x) == key;
     }
   }
 };
@@ -181,14 +177,10 @@ struct SortOrder {
   unsigned kind;
   bool operator()(const T& a, const T& b) const {
     switch (kind) {
-      case 0:
-        return a < b;
-      case 1:
-        return b < a;
-      case 2:
-        return Values<T>::Key(a) < Values<T>::Key(b);
-      default:
-        return Values<T>::Key(b) < Values<T>::Key(a);
+      case 0: return a < b;
+      case 1: return b < a;
+      case 2: return Values<T>::Key(a) < Values<T>::Key(b);
+      default: return Values<T>::Key(b) < Values<T>::Key(a);
     }
   }
   // Calls sort or stable_sort on v (a version, which returns the sorted one, or an editor) the
@@ -198,14 +190,11 @@ struct SortOrder {
     auto key = [](const T& x) { return Values<T>::Key(x); };
     auto by_key_desc = [](const T& a, const T& b) { return Values<T>::Key(b) < Values<T>::Key(a); };
     switch (kind) {
-      case 0:
-        return stable ? v.stable_sort() : v.sort();
-      case 1:
-        return stable ? v.stable_sort(std::greater<>{}) : v.sort(std::greater<>{});
+      case 0: return stable ? v.stable_sort() : v.sort();
+      case 1: return stable ? v.stable_sort(std::greater<>{}) : v.sort(std::greater<>{});
       case 2:
         return stable ? v.stable_sort(std::ranges::less{}, key) : v.sort(std::ranges::less{}, key);
-      default:
-        return stable ? v.stable_sort(by_key_desc) : v.sort(by_key_desc);
+      default: return stable ? v.stable_sort(by_key_desc) : v.sort(by_key_desc);
     }
   }
 };
@@ -342,16 +331,11 @@ class PvecFuzzer {
         slots_[dst_] = slots_[src_];
         models_[dst_] = models_[src_];
         return;
-      case kConstruct:
-        return Construct();
-      case kEditor:
-        return EditorSession();
-      case kDiff:
-        return Diff();
-      case kMerge:
-        return Merge();
-      default:
-        return Operation(op_);
+      case kConstruct: return Construct();
+      case kEditor: return EditorSession();
+      case kDiff: return Diff();
+      case kMerge: return Merge();
+      default: return Operation(op_);
     }
   }
 
@@ -406,18 +390,14 @@ class PvecFuzzer {
             i <= n,
             [&](auto&& v) {
               switch (how) {
-                case 0:
-                  return std::forward<decltype(v)>(v).insert(i, x);
-                case 1:
-                  return std::forward<decltype(v)>(v).insert(i, T(x));
-                default:
-                  return std::forward<decltype(v)>(v).emplace(i, x);
+                case 0: return std::forward<decltype(v)>(v).insert(i, x);
+                case 1: return std::forward<decltype(v)>(v).insert(i, T(x));
+                default: return std::forward<decltype(v)>(v).emplace(i, x);
               }
             },
             [&](Model& m) { m.insert(m.begin() + pos(i), New(x)); });
       }
-      case kInsertRange:
-        return InsertRange(n, room);
+      case kInsertRange: return InsertRange(n, room);
       case kInsertVersion: {
         const std::size_t i = Index(n);
         const std::size_t o = UpTo(kSlots - 1);
@@ -473,20 +453,13 @@ class PvecFuzzer {
             true, [&](auto&& v) { return std::forward<decltype(v)>(v).resize(k, x); },
             [&](Model& m) { m.resize(k, New(x)); });
       }
-      case kTransform:
-        return Transform(n);
-      case kAt:
-        return At(n);
-      case kConcat:
-        return Concat(n);
-      case kAppendRange:
-        return AppendRange(room);
-      case kEraseIf:
-        return EraseIf();
-      case kSort:
-        return Sort();
-      default:
-        return EditorOnly(op);
+      case kTransform: return Transform(n);
+      case kAt: return At(n);
+      case kConcat: return Concat(n);
+      case kAppendRange: return AppendRange(room);
+      case kEraseIf: return EraseIf();
+      case kSort: return Sort();
+      default: return EditorOnly(op);
     }
   }
 
@@ -559,16 +532,11 @@ class PvecFuzzer {
         true,
         [&](const Vec& a) {
           switch (how) {
-            case 0:
-              return concat(a, b);
-            case 1:
-              return a + b;
-            case 2:
-              return concat(b, a);
-            case 3:
-              return b + a;
-            default:
-              return a.append(b);
+            case 0: return concat(a, b);
+            case 1: return a + b;
+            case 2: return concat(b, a);
+            case 3: return b + a;
+            default: return a.append(b);
           }
         },
         [&](Model& m) {
@@ -733,9 +701,7 @@ class PvecFuzzer {
     std::vector<T> m = MakeValues(Size());
     Vec v;
     switch (UpTo(4)) {
-      case 0:
-        v = Vec(m);
-        break;
+      case 0: v = Vec(m); break;
       case 1:  // n copies of one value
         m.assign(m.size(), m.empty() ? T() : m[0]);
         v = Vec(m.size(), m.empty() ? T() : m[0]);
@@ -770,10 +736,8 @@ class PvecFuzzer {
 
   Editor StartEditor() {
     switch (form_) {
-      case kConstRef:
-        return UpTo(1) == 0 ? slots_[src_].transient() : Editor(slots_[src_]);
-      case kMoveCopy:
-        return Vec(slots_[src_]).transient();
+      case kConstRef: return UpTo(1) == 0 ? slots_[src_].transient() : Editor(slots_[src_]);
+      case kMoveCopy: return Vec(slots_[src_]).transient();
       default: {  // the source's own nodes (src == dst); the slot is empty until the end
         Editor e = std::move(slots_[src_]).transient();
         models_[src_].clear();
@@ -823,15 +787,9 @@ class PvecFuzzer {
     Vec out;
     const bool done = Try(valid, [&] {
       switch (form_) {
-        case kConstRef:
-          out = fn(std::as_const(slots_[src_]));
-          break;
-        case kMoveCopy:
-          out = fn(Vec(slots_[src_]));
-          break;
-        default:
-          out = fn(std::move(slots_[src_]));
-          break;
+        case kConstRef: out = fn(std::as_const(slots_[src_])); break;
+        case kMoveCopy: out = fn(Vec(slots_[src_])); break;
+        default: out = fn(std::move(slots_[src_])); break;
       }
     });
     done_ = done;
@@ -1071,15 +1029,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FuzzedDataProvider in(data, size);
   const std::int64_t live0 = cowdb::internal::live_nodes();
   switch (in.ConsumeIntegralInRange<unsigned>(0, 3)) {
-    case 0:
-      Fuzz<cowdb::pvec<int, 2 * sizeof(int), 4>>(in, "int, 2 per chunk, fan-out 4");
-      break;
-    case 1:
-      Fuzz<cowdb::pvec<int, sizeof(int), 4>>(in, "int, 1 per chunk, fan-out 4");
-      break;
-    case 2:
-      Fuzz<cowdb::pvec<int, 4 * sizeof(int), 8>>(in, "int, 4 per chunk, fan-out 8");
-      break;
+    case 0: Fuzz<cowdb::pvec<int, 2 * sizeof(int), 4>>(in, "int, 2 per chunk, fan-out 4"); break;
+    case 1: Fuzz<cowdb::pvec<int, sizeof(int), 4>>(in, "int, 1 per chunk, fan-out 4"); break;
+    case 2: Fuzz<cowdb::pvec<int, 4 * sizeof(int), 8>>(in, "int, 4 per chunk, fan-out 8"); break;
     default:
       Fuzz<cowdb::pvec<std::string, 2 * sizeof(std::string), 4>>(
           in, "std::string, 2 per chunk, fan-out 4");

@@ -39,8 +39,8 @@ class SeededChoices : public cowdb::testing::ModelChoices {
 
 void FailTest(const std::string& message) { FAIL(message); }
 
-void RunModel(std::string_view config, const cowdb::Options& options, int steps,
-              std::uint64_t salt, const std::string& persist_dir = "") {
+void RunModel(std::string_view config, const cowdb::Options& options, int steps, std::uint64_t salt,
+              const std::string& persist_dir = "") {
   const std::uint64_t seed = (static_cast<std::uint64_t>(Catch::rngSeed()) << 8) + salt;
   const std::string name(config);
   CAPTURE(name, seed, Catch::rngSeed());
@@ -49,9 +49,9 @@ void RunModel(std::string_view config, const cowdb::Options& options, int steps,
   RunStats st;
   {
     SeededChoices choices(seed);
-    DatabaseModel model(choices, options,
-                        ModelConfig{.fail = &FailTest, .persist_dir = persist_dir,
-                                    .reopen_one_in = 300});
+    DatabaseModel model(
+        choices, options,
+        ModelConfig{.fail = &FailTest, .persist_dir = persist_dir, .reopen_one_in = 300});
     model.Run(steps);
     st = model.stats();
   }
@@ -59,13 +59,13 @@ void RunModel(std::string_view config, const cowdb::Options& options, int steps,
     fmt::print(
         "{}: {} steps, {} txns, commits {} fast / {} merged / {} aborted ({} structural) / {} "
         "not found, merges {} ff / {} noop / {} 3-way / {} conflict / {} base pruned / {} "
-        "skipped, {} with an open row order, {} pruned, {} full checks, {} snapshot checks, {} checks, "
+        "skipped, {} with an open row order, {} pruned, {} full checks, {} snapshot checks, {} "
+        "checks, "
         "{} reopens, {} compactions\n",
         config, st.steps, st.begun, st.commits_fast, st.commits_merged, st.commits_aborted,
         st.commits_structural, st.commits_not_found, st.merges_ff, st.merges_noop, st.merges_3way,
-        st.merges_conflict, st.merges_base_pruned, st.merges_skipped, st.merges_unordered, st.pruned,
-        st.full_checks,
-        st.snapshots_checked, st.checks, st.reopens, st.compactions);
+        st.merges_conflict, st.merges_base_pruned, st.merges_skipped, st.merges_unordered,
+        st.pruned, st.full_checks, st.snapshots_checked, st.checks, st.reopens, st.compactions);
   }
   // Every node is freed once the database, the snapshots and the transactions are gone.
   CHECK(cowdb::internal::live_nodes() == live0);
@@ -77,8 +77,8 @@ void RunModel(std::string_view config, const cowdb::Options& options, int steps,
   CHECK(st.merges_3way + st.merges_conflict > 0);
   // Merges whose row order the model leaves to the database (criss-cross histories; see
   // MergeRows) stay rare, so that nearly every merge is predicted exactly.
-  CHECK(st.merges_unordered * 20 <= st.merges_3way + st.merges_conflict + st.commits_merged +
-                                        st.commits_aborted);
+  CHECK(st.merges_unordered * 20 <=
+        st.merges_3way + st.merges_conflict + st.commits_merged + st.commits_aborted);
   CHECK(st.snapshots_checked > st.full_checks);
   if (!persist_dir.empty()) CHECK(st.reopens >= 5);
   if (!persist_dir.empty()) CHECK(st.compactions >= 5);
@@ -104,16 +104,15 @@ TEST_CASE("database model: dataset conflicts", "[dbmodel]") {
 // steps): after each reopen every branch, tag and retained version equals the model.
 TEST_CASE("database model: persistent, reopened at random points", "[dbmodel][persistence]") {
   cowdb::testing::TempDir dir;
-  RunModel("persistent/prune5",
-           cowdb::Options{.keep_last_versions = 5, .sync = cowdb::Sync::kNone}, 30'000, 4,
-           dir.path());
+  RunModel("persistent/prune5", cowdb::Options{.keep_last_versions = 5, .sync = cowdb::Sync::kNone},
+           30'000, 4, dir.path());
 }
 
 TEST_CASE("database model: persistent with auto_prune and fsync on every commit",
           "[dbmodel][persistence]") {
   cowdb::testing::TempDir dir;
   RunModel("persistent/auto1-sync",
-           cowdb::Options{.keep_last_versions = 1, .auto_prune = true,
-                          .sync = cowdb::Sync::kEveryCommit},
+           cowdb::Options{
+               .keep_last_versions = 1, .auto_prune = true, .sync = cowdb::Sync::kEveryCommit},
            10'000, 5, dir.path());
 }

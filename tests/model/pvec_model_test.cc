@@ -104,12 +104,9 @@ struct sort_order {
   bool operator()(const T& a, const T& b) const {
     if (calls_left != nullptr && (*calls_left)-- <= 0) throw injected_error();
     switch (order) {
-      case 0:
-        return a < b;
-      case 1:
-        return b < a;
-      default:
-        return sort_key(a) < sort_key(b);
+      case 0: return a < b;
+      case 1: return b < a;
+      default: return sort_key(a) < sort_key(b);
     }
   }
 };
@@ -123,12 +120,9 @@ auto sort_rows(V& v, unsigned order, int* calls_left) {
                       : v.sort(sort_order<T>{order, calls_left});
   }
   switch (order) {
-    case 0:
-      return v.sort();
-    case 1:
-      return v.sort(std::ranges::greater{});
-    default:
-      return v.stable_sort(std::ranges::less{}, [](const T& x) { return sort_key(x); });
+    case 0: return v.sort();
+    case 1: return v.sort(std::ranges::greater{});
+    default: return v.stable_sort(std::ranges::less{}, [](const T& x) { return sort_key(x); });
   }
 }
 
@@ -205,16 +199,13 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
   // REQUIRES: n > 0.
   std::size_t random_index(std::size_t n) {
     switch (below(8)) {
-      case 0:
-        return 0;
-      case 1:
-        return n - 1;
+      case 0: return 0;
+      case 1: return n - 1;
       case 2: {
         const std::size_t k = below(n);
         return k - k % kCap;  // first element of a leaf
       }
-      default:
-        return below(n);
+      default: return below(n);
     }
   }
 
@@ -228,40 +219,23 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
 
   void apply(pvec_op code, const write_ctx& c) {
     switch (code) {
-      case pvec_op::kCopy:
-        return op_copy(c);
-      case pvec_op::kPushBack:
-        return op_push_back(c);
-      case pvec_op::kPopBack:
-        return this->op_pop_back(c);
-      case pvec_op::kSet:
-        return op_set(c);
-      case pvec_op::kUpdate:
-        return op_update(c);
-      case pvec_op::kTake:
-        return op_take(c);
-      case pvec_op::kResize:
-        return op_resize(c);
-      case pvec_op::kTransform:
-        return op_transform(c, false);
-      case pvec_op::kTransformRange:
-        return op_transform(c, true);
-      case pvec_op::kConstruct:
-        return op_construct(c.dst);
-      case pvec_op::kRebuild:
-        return op_rebuild(c);
-      case pvec_op::kEditor:
-        return op_editor(c);
-      case pvec_op::kDestroy:
-        return op_destroy(c.dst);
-      case pvec_op::kClear:
-        return op_clear(c);
-      case pvec_op::kSwap:
-        return op_swap(c);
-      case pvec_op::kSort:
-        return op_sort(c);
-      case pvec_op::kAppendRange:
-        return op_append_range(c);
+      case pvec_op::kCopy: return op_copy(c);
+      case pvec_op::kPushBack: return op_push_back(c);
+      case pvec_op::kPopBack: return this->op_pop_back(c);
+      case pvec_op::kSet: return op_set(c);
+      case pvec_op::kUpdate: return op_update(c);
+      case pvec_op::kTake: return op_take(c);
+      case pvec_op::kResize: return op_resize(c);
+      case pvec_op::kTransform: return op_transform(c, false);
+      case pvec_op::kTransformRange: return op_transform(c, true);
+      case pvec_op::kConstruct: return op_construct(c.dst);
+      case pvec_op::kRebuild: return op_rebuild(c);
+      case pvec_op::kEditor: return op_editor(c);
+      case pvec_op::kDestroy: return op_destroy(c.dst);
+      case pvec_op::kClear: return op_clear(c);
+      case pvec_op::kSwap: return op_swap(c);
+      case pvec_op::kSort: return op_sort(c);
+      case pvec_op::kAppendRange: return op_append_range(c);
       default:
         COWDB_MODEL_CHECK(false, "{} is not in this test's table", cowdb::testing::op_name(code));
     }
@@ -310,9 +284,7 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
 
   void op_copy(const write_ctx& c) {
     switch (c.form) {
-      case kConstRef:
-        slots_[c.dst] = slots_[c.src];
-        break;
+      case kConstRef: slots_[c.dst] = slots_[c.src]; break;
       case kMoveCopy: {
         Vec tmp(slots_[c.src]);
         slots_[c.dst] = std::move(tmp);
@@ -549,21 +521,11 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
       }
       case 4:  // initializer lists (must not be taken for (n, value))
         switch (n) {
-          case 0:
-            slots_[d] = Vec(std::initializer_list<T>{});
-            break;
-          case 1:
-            slots_[d] = Vec{m[0]};
-            break;
-          case 2:
-            slots_[d] = Vec{m[0], m[1]};
-            break;
-          case 3:
-            slots_[d] = Vec{m[0], m[1], m[2]};
-            break;
-          default:
-            slots_[d] = Vec{m[0], m[1], m[2], m[3]};
-            break;
+          case 0: slots_[d] = Vec(std::initializer_list<T>{}); break;
+          case 1: slots_[d] = Vec{m[0]}; break;
+          case 2: slots_[d] = Vec{m[0], m[1]}; break;
+          case 3: slots_[d] = Vec{m[0], m[1], m[2]}; break;
+          default: slots_[d] = Vec{m[0], m[1], m[2], m[3]}; break;
         }
         break;
       default:  // (n, value)
@@ -626,21 +588,14 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
   editor start_editor(const write_ctx& c, model& em) {
     em = models_[c.src];
     switch (below(6)) {
-      case 0:
-        return slots_[c.src].transient();
-      case 1:
-        return Vec(slots_[c.src]).transient();
-      case 2:
-        return editor(slots_[c.src]);
+      case 0: return slots_[c.src].transient();
+      case 1: return Vec(slots_[c.src]).transient();
+      case 2: return editor(slots_[c.src]);
       case 3:
         if (c.src == c.dst) return this->edit_in_place(c.dst);
         return editor(Vec(slots_[c.src]));
-      case 4:
-        em.clear();
-        return editor();
-      default:
-        em.clear();
-        return Vec().transient();
+      case 4: em.clear(); return editor();
+      default: em.clear(); return Vec().transient();
     }
   }
 

@@ -224,9 +224,7 @@ class row_runner {
     const std::vector<T> xs = values(n);
     Vec v;
     switch (below(4)) {
-      case 0:
-        v = Vec(xs);
-        break;
+      case 0: v = Vec(xs); break;
       case 1: {
         editor e;
         for (const T& x : xs) e.push_back(x);
@@ -425,12 +423,9 @@ class row_runner {
         std::erase_if(m, [&](const model_row<T>& r) { return hit(r.value); });
         return;
       }
-      case op_kind::kSort:
-        return sort_rows(v, m, false);
-      case op_kind::kStableSort:
-        return sort_rows(v, m, true);
-      case op_kind::kMove:
-        return move_rows(v, m);
+      case op_kind::kSort: return sort_rows(v, m, false);
+      case op_kind::kStableSort: return sort_rows(v, m, true);
+      case op_kind::kMove: return move_rows(v, m);
       case op_kind::kResize: {
         const std::size_t k =
             one_in(2) ? n - std::min(n, below(4)) : std::min(kMaxSize, n + below(4));
@@ -440,10 +435,8 @@ class row_runner {
         while (m.size() < k) m.push_back(fresh(x));
         return;
       }
-      case op_kind::kCopy:
-        return;
-      case op_kind::kEditor:
-        return editor_session(v, m);
+      case op_kind::kCopy: return;
+      case op_kind::kEditor: return editor_session(v, m);
     }
   }
 

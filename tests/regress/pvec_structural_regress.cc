@@ -112,8 +112,9 @@ TEST_CASE("merge takes theirs when ours only rebuilt base's elements with a chun
 // vector (appends or truncations on both), overlapping inserts/erases even when identical.
 // Found by: cowdb_model_tests --rng-seed 1 "merge shift model: disjoint*" (about half of the
 // 3000 trials of each shape change the length on both sides; every one of them merged).
-TEST_CASE("merge_mode::kWrites: writes to the same place conflict, inserts and erases elsewhere merge",
-          "[merge][regress][structural]") {
+TEST_CASE(
+    "merge_mode::kWrites: writes to the same place conflict, inserts and erases elsewhere merge",
+    "[merge][regress][structural]") {
   std::vector<int> m(20);
   for (int i = 0; i < 20; ++i) m[static_cast<std::size_t>(i)] = i;
   const vec base(m);

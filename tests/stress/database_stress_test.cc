@@ -185,11 +185,11 @@ TEST_CASE("stress: bank transfers keep the total constant in every snapshot", "[
   Failures failures;
   Counts counts;
   {
-    auto db = persistent ? cowdb::testing::Ok(Database::Open(
-                               dir.path(), cowdb::Options{.sync = mode == 1
-                                                                      ? cowdb::Sync::kNone
-                                                                      : cowdb::Sync::kGroupCommit}))
-                         : Database::Open();
+    auto db = persistent
+                  ? cowdb::testing::Ok(Database::Open(
+                        dir.path(), cowdb::Options{.sync = mode == 1 ? cowdb::Sync::kNone
+                                                                     : cowdb::Sync::kGroupCommit}))
+                  : Database::Open();
     CreateDataset(*db, "main", "accounts", std::vector<I64>(kAccounts, kInitial));
     std::atomic<int> writers_left{kWriters};
     std::vector<std::thread> threads;

@@ -86,7 +86,9 @@ Contents InitialContents() {
 std::uint64_t Uid(int thread, int seq) {
   return static_cast<std::uint64_t>(thread) * 1'000'000 + static_cast<std::uint64_t>(seq) + 1;
 }
-I64 Value(std::uint64_t uid, int j) { return static_cast<I64>(uid * 16 + static_cast<unsigned>(j)); }
+I64 Value(std::uint64_t uid, int j) {
+  return static_cast<I64>(uid * 16 + static_cast<unsigned>(j));
+}
 // The uid of the transaction that wrote v; 0 for an initial value.
 std::uint64_t Writer(I64 v) { return v < 0 ? 0 : static_cast<std::uint64_t>(v) / 16; }
 
@@ -105,9 +107,9 @@ struct TxnRecord {
   std::vector<Access> accesses;  // in program order
   std::map<Key, I64> writes;     // the write set: last value written per element
   enum Outcome { kCommitted, kAborted, kAbandoned, kError } outcome = kError;
-  std::uint64_t version = 0;   // kCommitted
-  std::set<Key> conflicts;     // kAborted: what Commit reported
-  std::string error;           // kError
+  std::uint64_t version = 0;                       // kCommitted
+  std::set<Key> conflicts;                         // kAborted: what Commit reported
+  std::string error;                               // kError
   std::uint64_t commit_start = 0, commit_end = 0;  // ticks of a global clock around Commit
 };
 
@@ -221,9 +223,9 @@ Anomalies CheckHistory(const History& h, const Observed& o) {
       position[{branch, t.version}] = i + 1;
       const auto ps = o.parents.find(t.version);
       if (ps == o.parents.end() || ps->second != std::vector<std::uint64_t>{prev}) {
-        a.lost_update.push_back(fmt::format(
-            "v{} (txn {}) on {} does not follow the previous commit v{} on its branch", t.version,
-            t.uid, branch, prev));
+        a.lost_update.push_back(
+            fmt::format("v{} (txn {}) on {} does not follow the previous commit v{} on its branch",
+                        t.version, t.uid, branch, prev));
       }
       // (a) the version is its parent plus the write set: nothing lost, nothing else changed.
       Contents next = model.at(prev);
@@ -270,8 +272,8 @@ Anomalies CheckHistory(const History& h, const Observed& o) {
     if (t.outcome == TxnRecord::kError) continue;
     const auto pos = position.find({t.branch, t.base});
     if (pos == position.end()) {
-      a.other.push_back(fmt::format("txn {}: base v{} is not on the chain of {}", t.uid, t.base,
-                                    t.branch));
+      a.other.push_back(
+          fmt::format("txn {}: base v{} is not on the chain of {}", t.uid, t.base, t.branch));
       continue;
     }
     const std::vector<const TxnRecord*>& chain = chains[t.branch];
@@ -292,12 +294,13 @@ Anomalies CheckHistory(const History& h, const Observed& o) {
       if (x.value != want) {
         const std::uint64_t w = Writer(x.value);
         const auto wt = by_uid.find(w);
-        const bool aborted = w != 0 && (wt == by_uid.end() ||
-                                        wt->second->outcome != TxnRecord::kCommitted);
-        a.dirty_read.push_back(fmt::format(
-            "txn {} read {} = {} (from txn {}{}), but {} has {}{}", t.uid, Show(x.key), x.value, w,
-            aborted ? ", which did not commit" : "", mine != own.end() ? "its own write" : "its base",
-            want, mine != own.end() ? "" : fmt::format(" in v{}", t.base)));
+        const bool aborted =
+            w != 0 && (wt == by_uid.end() || wt->second->outcome != TxnRecord::kCommitted);
+        a.dirty_read.push_back(
+            fmt::format("txn {} read {} = {} (from txn {}{}), but {} has {}{}", t.uid, Show(x.key),
+                        x.value, w, aborted ? ", which did not commit" : "",
+                        mine != own.end() ? "its own write" : "its base", want,
+                        mine != own.end() ? "" : fmt::format(" in v{}", t.base)));
       }
       const auto [it, first] = first_read.emplace(x.key, x.value);
       if (!first && it->second != x.value) {
@@ -345,14 +348,14 @@ Anomalies CheckHistory(const History& h, const Observed& o) {
   for (const SnapshotRecord& s : h.snapshots) {
     const auto m = model.find(s.version);
     if (m == model.end()) {
-      a.other.push_back(fmt::format("a snapshot of v{} on {}: not a committed version", s.version,
-                                    s.branch));
+      a.other.push_back(
+          fmt::format("a snapshot of v{} on {}: not a committed version", s.version, s.branch));
       continue;
     }
     for (std::size_t r = 0; r < s.rounds.size(); ++r) {
       if (s.rounds[r] != m->second) {
-        a.non_repeatable.push_back(fmt::format("a snapshot of v{} read other values in round {}",
-                                               s.version, r));
+        a.non_repeatable.push_back(
+            fmt::format("a snapshot of v{} read other values in round {}", s.version, r));
         break;
       }
     }
@@ -613,8 +616,8 @@ TEST_CASE("stress: snapshot-isolation history of concurrent transactions on two 
         if (rng() % 4 == 0) std::this_thread::yield();  // widen the race window
         for (int j = 0; j < writes; ++j) {
           // Half of the writes are read-modify-writes of an element just read.
-          const Key key = !read_keys.empty() && rng() % 2 ? read_keys[rng() % read_keys.size()]
-                                                          : pick();
+          const Key key =
+              !read_keys.empty() && rng() % 2 ? read_keys[rng() % read_keys.size()] : pick();
           r.Write(key, Value(Uid(w + 1, k), j));
           if (rng() % 2) (void)r.Read(key);  // reads its own write
         }

@@ -1,4 +1,5 @@
-// Small helpers shared by the database tests (tests/unit/database_*.cc, tests/regress/database_*.cc,
+// Small helpers shared by the database tests (tests/unit/database_*.cc,
+// tests/regress/database_*.cc,
 // ...): unwrapping a status inside a Catch2 test, building int64 datasets, reading a dataset back
 // as a std::vector, and one-line transactions. Includes testing/pvec_helpers.h (Iota, ToVector)
 // and testing/status_helpers.h (Ok).

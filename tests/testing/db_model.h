@@ -246,7 +246,8 @@ inline std::vector<bool> LongestRising(const std::vector<std::size_t>& v) {
     }
   }
   std::vector<bool> out(v.size(), false);
-  for (std::size_t i = tails.empty() ? SIZE_MAX : tails.back(); i != SIZE_MAX; i = prev[i]) out[i] = true;
+  for (std::size_t i = tails.empty() ? SIZE_MAX : tails.back(); i != SIZE_MAX; i = prev[i])
+    out[i] = true;
   return out;
 }
 
@@ -259,7 +260,10 @@ inline std::vector<int> RisingMembership(const std::vector<std::size_t>& v) {
     for (std::size_t i = 0; i < n; ++i) {
       const auto it = std::lower_bound(tails.begin(), tails.end(), x[i]);
       out[i] = static_cast<std::size_t>(it - tails.begin()) + 1;
-      if (it == tails.end()) tails.push_back(x[i]); else *it = x[i];
+      if (it == tails.end())
+        tails.push_back(x[i]);
+      else
+        *it = x[i];
     }
     return out;
   };
@@ -286,15 +290,14 @@ inline std::vector<int> RisingMembership(const std::vector<std::size_t>& v) {
 template <class T>
 ModelDataset MergeRows(const ModelDataset& b, const ModelDataset& o, const ModelDataset& t,
                        std::optional<cowdb::merge_side> side, std::vector<std::size_t>* conflicts,
-                       cowdb::merge_mode mode, bool* unordered,
-                       std::set<std::uint64_t>* either) {
+                       cowdb::merge_mode mode, bool* unordered, std::set<std::uint64_t>* either) {
   const bool ours_decide = side.value_or(cowdb::merge_side::kOurs) == cowdb::merge_side::kOurs;
   const std::vector<T>& bv = Elems<T>(b);
   const std::size_t nb = bv.size();
   std::map<std::uint64_t, std::size_t> base_pos;
   for (std::size_t r = 0; r < nb; ++r) base_pos.emplace(b.ids[r], r);
   struct SideRows {
-    std::vector<std::ptrdiff_t> kept;                       // base row -> side position, or -1
+    std::vector<std::ptrdiff_t> kept;                     // base row -> side position, or -1
     std::map<std::size_t, std::vector<std::size_t>> ins;  // gap -> side positions
     // Base row -> kept in no longest run of rows in base order: diff reports it moved. A row in
     // some such run but not all may or may not be reported moved (the engine picks among equally
@@ -471,14 +474,12 @@ ModelDataset MergeRows(const ModelDataset& b, const ModelDataset& o, const Model
       either->insert(b.ids[r]);
       continue;
     }
-    const row_outcome m = merge_row(ao, at, mo, mt, vo != nullptr && vt != nullptr && *vo == *vt,
-                                    mode, ours_decide ? cowdb::merge_side::kOurs
-                                                      : cowdb::merge_side::kTheirs);
+    const row_outcome m =
+        merge_row(ao, at, mo, mt, vo != nullptr && vt != nullptr && *vo == *vt, mode,
+                  ours_decide ? cowdb::merge_side::kOurs : cowdb::merge_side::kTheirs);
     if (m.conflict) found.push_back(r);
     if (!m.present) continue;
-    mv.push_back(m.from == row_from::kOurs     ? *vo
-                 : m.from == row_from::kTheirs ? *vt
-                                               : bv[r]);
+    mv.push_back(m.from == row_from::kOurs ? *vo : m.from == row_from::kTheirs ? *vt : bv[r]);
     out.ids.push_back(b.ids[r]);
   }
   if (!side) conflicts->insert(conflicts->end(), found.begin(), found.end());
@@ -636,8 +637,8 @@ struct RunStats {
   std::uint64_t pruned = 0;
   std::uint64_t full_checks = 0;
   std::uint64_t snapshots_checked = 0;
-  std::uint64_t checks = 0;  // COWDB_DBM_CHECKs evaluated
-  std::uint64_t reopens = 0;  // persistent databases closed and opened again
+  std::uint64_t checks = 0;       // COWDB_DBM_CHECKs evaluated
+  std::uint64_t reopens = 0;      // persistent databases closed and opened again
   std::uint64_t compactions = 0;  // Database::Compact calls
 };
 
@@ -884,8 +885,7 @@ class DatabaseModel {
         using T = decltype(tag);
         absl::StatusOr<cowdb::pvec<T>> v = t.txn.Get<T>(name);
         COWDB_DBM_CHECK(v.ok(), "txn dataset {}: {}", name, v.status().ToString());
-        COWDB_DBM_CHECK(SameRows(*v, d), "txn on {} reads dataset {} wrong", t.branch,
-                        name);
+        COWDB_DBM_CHECK(SameRows(*v, d), "txn on {} reads dataset {} wrong", t.branch, name);
         ids[name] = v->identity();
       });
     }
@@ -937,8 +937,8 @@ class DatabaseModel {
           std::vector<std::size_t> idx;
           WithKind(db->kind, [&](auto tag) {
             using T = decltype(tag);
-            merged = MergeRows<T>(*db, *dox, *dt, side, &idx, elements, &out.unordered,
-                                  &out.either);
+            merged =
+                MergeRows<T>(*db, *dox, *dt, side, &idx, elements, &out.unordered, &out.either);
           });
           std::sort(idx.begin(), idx.end());
           idx.erase(std::unique(idx.begin(), idx.end()), idx.end());
@@ -981,8 +981,7 @@ class DatabaseModel {
         using Other = std::conditional_t<std::is_same_v<T, Point>, std::int64_t, Point>;
         absl::StatusOr<cowdb::pvec<T>> v = s.Get<T>(name);
         COWDB_DBM_CHECK(v.ok(), "{}: Get({}): {}", what, name, v.status().ToString());
-        COWDB_DBM_CHECK(SameRows(*v, d), "{}: dataset {} differs from the model",
-                        what, name);
+        COWDB_DBM_CHECK(SameRows(*v, d), "{}: dataset {} differs from the model", what, name);
         ExpectCode(s.Get<Other>(name).status(), absl::StatusCode::kInvalidArgument,
                    "Get with the wrong type");
       });
@@ -1300,24 +1299,12 @@ class DatabaseModel {
     bool thrown = false;
     try {
       switch (which) {
-        case 0:
-          static_cast<void>(ed.at(i));
-          break;
-        case 1:
-          ed.set(i, Value<T>());
-          break;
-        case 2:
-          ed.update(i, [](const T& x) { return Bump(x); });
-          break;
-        case 3:
-          ed.erase(i);
-          break;
-        case 4:
-          ed.insert(i + 1, Value<T>());
-          break;
-        default:
-          ed.pop_back();
-          break;
+        case 0: static_cast<void>(ed.at(i)); break;
+        case 1: ed.set(i, Value<T>()); break;
+        case 2: ed.update(i, [](const T& x) { return Bump(x); }); break;
+        case 3: ed.erase(i); break;
+        case 4: ed.insert(i + 1, Value<T>()); break;
+        default: ed.pop_back(); break;
       }
     } catch (const std::out_of_range&) {
       thrown = true;
@@ -1419,8 +1406,8 @@ class DatabaseModel {
     } else if (outcome && !outcome->conflicts.empty()) {
       ExpectCode(r.status(), absl::StatusCode::kAborted, op_);
       COWDB_DBM_CHECK(ConflictRows(t.txn.conflicts()) == outcome->conflicts,
-                      "conflicts [{}], model [{}]",
-                      ConflictList(t.txn.conflicts()), ConflictList(outcome->conflicts));
+                      "conflicts [{}], model [{}]", ConflictList(t.txn.conflicts()),
+                      ConflictList(outcome->conflicts));
       ++stats_.commits_aborted;
       const bool structural =
           std::any_of(outcome->conflicts.begin(), outcome->conflicts.end(), [&](const Conflict& c) {
@@ -1670,8 +1657,8 @@ class DatabaseModel {
     if (!outcome.conflicts.empty()) {
       ExpectCode(r.status(), absl::StatusCode::kAborted, op_);
       COWDB_DBM_CHECK(ConflictRows(conflicts) == outcome.conflicts,
-                      "merge conflicts [{}], model [{}]",
-                      ConflictList(conflicts), ConflictList(outcome.conflicts));
+                      "merge conflicts [{}], model [{}]", ConflictList(conflicts),
+                      ConflictList(outcome.conflicts));
       ++stats_.merges_conflict;
       return;
     }
@@ -1835,8 +1822,8 @@ class DatabaseModel {
       COWDB_DBM_CHECK(c.name == changed[i] && c.modified == w[0] && c.appended == w[1] &&
                           c.truncated == w[2] && c.inserted == w[3] && c.erased == w[4],
                       "changed dataset {}: {} ({}/{}/{}/{}/{}), model {} ({}/{}/{}/{}/{})", i,
-                      c.name, c.modified, c.appended, c.truncated, c.inserted, c.erased,
-                      changed[i], w[0], w[1], w[2], w[3], w[4]);
+                      c.name, c.modified, c.appended, c.truncated, c.inserted, c.erased, changed[i],
+                      w[0], w[1], w[2], w[3], w[4]);
     }
     COWDB_DBM_CHECK(d->empty() == (added.empty() && removed.empty() && changed.empty()), "empty()");
   }

@@ -30,8 +30,8 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
-#include <utility>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "cowdb/internal/node.h"
@@ -102,12 +102,9 @@ struct values<int> {
   // kind 0 changes every element, kind 1 none, kind 2 about one in five.
   static int map(unsigned kind, int x) {
     switch (kind) {
-      case 0:
-        return (x + 7) % 1000;
-      case 1:
-        return x;
-      default:
-        return x % 5 == 0 ? (x + 1) % 1000 : x;
+      case 0: return (x + 7) % 1000;
+      case 1: return x;
+      default: return x % 5 == 0 ? (x + 1) % 1000 : x;
     }
   }
   // Emplaces a value built from constructor arguments and returns the same value.
@@ -132,12 +129,9 @@ struct values<std::string> {
   }
   static std::string map(unsigned kind, const std::string& x) {
     switch (kind) {
-      case 0:
-        return x.size() < 48 ? x + "+" : x.substr(0, 2);
-      case 1:
-        return x;
-      default:
-        return x.size() % 3 == 0 ? x + "?" : x;
+      case 0: return x.size() < 48 ? x + "+" : x.substr(0, 2);
+      case 1: return x;
+      default: return x.size() % 3 == 0 ? x + "?" : x;
     }
   }
   template <class Editor>
@@ -343,9 +337,7 @@ class slot_model {
     mf(m);
     ids_model ids = source_ids(c.src, idf);
     switch (c.form) {
-      case kConstRef:
-        slots_[c.dst] = vf(std::as_const(slots_[c.src]));
-        break;
+      case kConstRef: slots_[c.dst] = vf(std::as_const(slots_[c.src])); break;
       case kMoveCopy: {
         Vec tmp = slots_[c.src];
         slots_[c.dst] = vf(std::move(tmp));
@@ -372,15 +364,9 @@ class slot_model {
       alloc_failure_scope scope(static_cast<int>(below(bound)));
       try {
         switch (c.form) {
-          case kConstRef:
-            out = vf(std::as_const(slots_[c.src]));
-            break;
-          case kMoveCopy:
-            out = vf(Vec(slots_[c.src]));
-            break;
-          default:
-            out = vf(std::move(slots_[c.src]));
-            break;
+          case kConstRef: out = vf(std::as_const(slots_[c.src])); break;
+          case kMoveCopy: out = vf(Vec(slots_[c.src])); break;
+          default: out = vf(std::move(slots_[c.src])); break;
         }
       } catch (const std::bad_alloc&) {
         failed = true;
@@ -407,15 +393,9 @@ class slot_model {
     bool thrown = false;
     try {
       switch (c.form) {
-        case kConstRef:
-          static_cast<void>(vf(std::as_const(slots_[c.src])));
-          break;
-        case kMoveCopy:
-          static_cast<void>(vf(Vec(slots_[c.src])));
-          break;
-        default:
-          static_cast<void>(vf(std::move(slots_[c.src])));
-          break;
+        case kConstRef: static_cast<void>(vf(std::as_const(slots_[c.src]))); break;
+        case kMoveCopy: static_cast<void>(vf(Vec(slots_[c.src]))); break;
+        default: static_cast<void>(vf(std::move(slots_[c.src]))); break;
       }
     } catch (const E&) {
       thrown = true;
@@ -627,24 +607,12 @@ class slot_model {
       const std::size_t target = below(n + 1);
       const auto delta = static_cast<std::ptrdiff_t>(target) - static_cast<std::ptrdiff_t>(pos);
       switch (all_forms ? below(6) : 0) {
-        case 0:
-          it += delta;
-          break;
-        case 1:
-          it -= -delta;
-          break;
-        case 2:
-          it = it + delta;
-          break;
-        case 3:
-          it = delta + it;
-          break;
-        case 4:
-          it = it - (-delta);
-          break;
-        default:
-          it = v.begin() + static_cast<std::ptrdiff_t>(target);
-          break;
+        case 0: it += delta; break;
+        case 1: it -= -delta; break;
+        case 2: it = it + delta; break;
+        case 3: it = delta + it; break;
+        case 4: it = it - (-delta); break;
+        default: it = v.begin() + static_cast<std::ptrdiff_t>(target); break;
       }
       pos = target;
       const auto spos = static_cast<std::ptrdiff_t>(pos);

@@ -60,76 +60,41 @@ enum class pvec_op : unsigned {
 // The name of an operation, for failure messages.
 constexpr const char* op_name(pvec_op op) {
   switch (op) {
-    case pvec_op::kSet:
-      return "set";
-    case pvec_op::kUpdate:
-      return "update";
-    case pvec_op::kPushBack:
-      return "push_back";
-    case pvec_op::kPopBack:
-      return "pop_back";
-    case pvec_op::kPushFront:
-      return "push_front";
-    case pvec_op::kInsert:
-      return "insert(i, v)";
-    case pvec_op::kInsertRange:
-      return "insert(i, range)";
-    case pvec_op::kInsertVersion:
-      return "insert(i, version)";
-    case pvec_op::kEmplace:
-      return "emplace";
-    case pvec_op::kErase:
-      return "erase(i)";
-    case pvec_op::kEraseRange:
-      return "erase(first, last)";
-    case pvec_op::kTake:
-      return "take";
-    case pvec_op::kDrop:
-      return "drop";
-    case pvec_op::kSlice:
-      return "slice";
-    case pvec_op::kResize:
-      return "resize";
-    case pvec_op::kTransform:
-      return "transform";
-    case pvec_op::kTransformRange:
-      return "transform(first, last)";
-    case pvec_op::kConcat:
-      return "concat";
-    case pvec_op::kAppendRange:
-      return "append(range)";
-    case pvec_op::kEraseIf:
-      return "erase_if";
-    case pvec_op::kFilter:
-      return "filter";
-    case pvec_op::kSort:
-      return "sort";
-    case pvec_op::kStableSort:
-      return "stable_sort";
-    case pvec_op::kAt:
-      return "at";
-    case pvec_op::kClear:
-      return "clear";
-    case pvec_op::kCopy:
-      return "copy";
-    case pvec_op::kConstruct:
-      return "construct";
-    case pvec_op::kRebuild:
-      return "rebuild equal";
-    case pvec_op::kSwap:
-      return "swap";
-    case pvec_op::kDestroy:
-      return "destroy (exclusive)";
-    case pvec_op::kEditor:
-      return "editor session";
-    case pvec_op::kDiff:
-      return "diff";
-    case pvec_op::kMerge:
-      return "merge";
-    case pvec_op::kFreeze:
-      return "persistent() const&";
-    case pvec_op::kMoveEditor:
-      return "move the editor";
+    case pvec_op::kSet: return "set";
+    case pvec_op::kUpdate: return "update";
+    case pvec_op::kPushBack: return "push_back";
+    case pvec_op::kPopBack: return "pop_back";
+    case pvec_op::kPushFront: return "push_front";
+    case pvec_op::kInsert: return "insert(i, v)";
+    case pvec_op::kInsertRange: return "insert(i, range)";
+    case pvec_op::kInsertVersion: return "insert(i, version)";
+    case pvec_op::kEmplace: return "emplace";
+    case pvec_op::kErase: return "erase(i)";
+    case pvec_op::kEraseRange: return "erase(first, last)";
+    case pvec_op::kTake: return "take";
+    case pvec_op::kDrop: return "drop";
+    case pvec_op::kSlice: return "slice";
+    case pvec_op::kResize: return "resize";
+    case pvec_op::kTransform: return "transform";
+    case pvec_op::kTransformRange: return "transform(first, last)";
+    case pvec_op::kConcat: return "concat";
+    case pvec_op::kAppendRange: return "append(range)";
+    case pvec_op::kEraseIf: return "erase_if";
+    case pvec_op::kFilter: return "filter";
+    case pvec_op::kSort: return "sort";
+    case pvec_op::kStableSort: return "stable_sort";
+    case pvec_op::kAt: return "at";
+    case pvec_op::kClear: return "clear";
+    case pvec_op::kCopy: return "copy";
+    case pvec_op::kConstruct: return "construct";
+    case pvec_op::kRebuild: return "rebuild equal";
+    case pvec_op::kSwap: return "swap";
+    case pvec_op::kDestroy: return "destroy (exclusive)";
+    case pvec_op::kEditor: return "editor session";
+    case pvec_op::kDiff: return "diff";
+    case pvec_op::kMerge: return "merge";
+    case pvec_op::kFreeze: return "persistent() const&";
+    case pvec_op::kMoveEditor: return "move the editor";
   }
   return "?";
 }

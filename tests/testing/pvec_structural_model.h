@@ -146,14 +146,10 @@ struct row_pred {
   }
   bool test(const T& x) const {
     switch (kind) {
-      case kNone:
-        return false;
-      case kAll:
-        return true;
-      case kValues:
-        return std::binary_search(values.begin(), values.end(), x);
-      default:
-        return hash_of(x) % mod == rem;
+      case kNone: return false;
+      case kAll: return true;
+      case kValues: return std::binary_search(values.begin(), values.end(), x);
+      default: return hash_of(x) % mod == rem;
     }
   }
 };
@@ -167,14 +163,10 @@ inline constexpr unsigned kOrders = 5;
 template <class T>
 bool ordered_before(unsigned order, const T& a, const T& b) {
   switch (order) {
-    case 0:
-      return a < b;
-    case 1:
-      return b < a;
-    case 2:
-      return sort_key(a) < sort_key(b);
-    default:
-      return sort_key(a) > sort_key(b);
+    case 0: return a < b;
+    case 1: return b < a;
+    case 2: return sort_key(a) < sort_key(b);
+    default: return sort_key(a) > sort_key(b);
   }
 }
 
@@ -215,14 +207,10 @@ auto sort_by(Target& t, bool stable, unsigned order, int* calls_left) {
     case 0:
       if (calls_left == nullptr) return stable ? t.stable_sort() : t.sort();
       return go(counted<std::ranges::less>{{}, calls_left}, std::identity{});
-    case 1:
-      return go(counted<std::ranges::greater>{{}, calls_left}, std::identity{});
-    case 2:
-      return go(std::ranges::less{}, key_proj{calls_left});
-    case 3:
-      return go(counted<key_greater>{{}, calls_left}, std::identity{});
-    default:
-      return go(std::ranges::greater{}, key_proj{calls_left});
+    case 1: return go(counted<std::ranges::greater>{{}, calls_left}, std::identity{});
+    case 2: return go(std::ranges::less{}, key_proj{calls_left});
+    case 3: return go(counted<key_greater>{{}, calls_left}, std::identity{});
+    default: return go(std::ranges::greater{}, key_proj{calls_left});
   }
 }
 
@@ -245,21 +233,16 @@ template <>
 struct emplacer<std::string> {
   static std::string value(std::uint64_t r) {
     switch (r % 8) {
-      case 0:
-        return {};
-      case 1:
-        return "emplaced";
-      default:
-        return std::string(r / 8 % 24, static_cast<char>('a' + r / 256 % 26));
+      case 0: return {};
+      case 1: return "emplaced";
+      default: return std::string(r / 8 % 24, static_cast<char>('a' + r / 256 % 26));
     }
   }
   template <class Target>
   static auto call(Target& t, std::size_t i, std::uint64_t r) {
     switch (r % 8) {
-      case 0:
-        return t.emplace(i);
-      case 1:
-        return t.emplace(i, "emplaced");
+      case 0: return t.emplace(i);
+      case 1: return t.emplace(i, "emplaced");
       default:
         return t.emplace(i, r / 8 % 24, static_cast<char>('a' + r / 256 % 26));  // (count, c)
     }
@@ -380,27 +363,19 @@ class structural_runner
   // REQUIRES: n > 0. An index in [0, n), often at an end.
   std::size_t random_index(std::size_t n) {
     switch (below(8)) {
-      case 0:
-        return 0;
-      case 1:
-        return n - 1;
-      case 2:
-        return std::min(n - 1, below(2 * kCap + 1));
-      default:
-        return below(n);
+      case 0: return 0;
+      case 1: return n - 1;
+      case 2: return std::min(n - 1, below(2 * kCap + 1));
+      default: return below(n);
     }
   }
   // A position in [0, n] (an insertion point), often at an end.
   std::size_t random_pos(std::size_t n) {
     switch (below(8)) {
-      case 0:
-        return 0;
-      case 1:
-        return n;
-      case 2:
-        return n - std::min(n, below(2 * kCap + 1));
-      default:
-        return below(n + 1);
+      case 0: return 0;
+      case 1: return n;
+      case 2: return n - std::min(n, below(2 * kCap + 1));
+      default: return below(n + 1);
     }
   }
 
@@ -420,60 +395,36 @@ class structural_runner
         ids_[c.dst] = ids_[c.src];
         ++stats_.ops;
         return;
-      case pvec_op::kPushBack:
-        return op_push_back(c);
-      case pvec_op::kPopBack:
-        return this->op_pop_back(c);
-      case pvec_op::kSet:
-        return op_set(c);
-      case pvec_op::kUpdate:
-        return op_update(c);
-      case pvec_op::kTake:
-        return op_take(c);
-      case pvec_op::kResize:
-        return op_resize(c);
-      case pvec_op::kTransformRange:
-        return op_transform(c);
-      case pvec_op::kInsert:
-        return op_insert(c, false);
-      case pvec_op::kPushFront:
-        return op_insert(c, true);
-      case pvec_op::kInsertRange:
-        return op_insert_range(c);
-      case pvec_op::kErase:
-        return op_erase(c);
-      case pvec_op::kEraseRange:
-        return op_erase_range(c);
-      case pvec_op::kDrop:
-        return op_drop(c);
-      case pvec_op::kSlice:
-        return op_slice(c);
-      case pvec_op::kConcat:
-        return op_concat(c);
-      case pvec_op::kEditor:
-        return op_editor(c);
-      case pvec_op::kConstruct:
-        return op_construct(c.dst);
+      case pvec_op::kPushBack: return op_push_back(c);
+      case pvec_op::kPopBack: return this->op_pop_back(c);
+      case pvec_op::kSet: return op_set(c);
+      case pvec_op::kUpdate: return op_update(c);
+      case pvec_op::kTake: return op_take(c);
+      case pvec_op::kResize: return op_resize(c);
+      case pvec_op::kTransformRange: return op_transform(c);
+      case pvec_op::kInsert: return op_insert(c, false);
+      case pvec_op::kPushFront: return op_insert(c, true);
+      case pvec_op::kInsertRange: return op_insert_range(c);
+      case pvec_op::kErase: return op_erase(c);
+      case pvec_op::kEraseRange: return op_erase_range(c);
+      case pvec_op::kDrop: return op_drop(c);
+      case pvec_op::kSlice: return op_slice(c);
+      case pvec_op::kConcat: return op_concat(c);
+      case pvec_op::kEditor: return op_editor(c);
+      case pvec_op::kConstruct: return op_construct(c.dst);
       case pvec_op::kClear:
         slots_[c.dst] = c.form == kConstRef ? Vec() : slots_[c.src].slice(0, 0);
         models_[c.dst].clear();
         ids_[c.dst].clear();
         ++stats_.ops;
         return;
-      case pvec_op::kEraseIf:
-        return op_erase_if(c, /*filter=*/false);
-      case pvec_op::kFilter:
-        return op_erase_if(c, /*filter=*/true);
-      case pvec_op::kSort:
-        return op_sort(c, /*stable=*/false);
-      case pvec_op::kStableSort:
-        return op_sort(c, /*stable=*/true);
-      case pvec_op::kAppendRange:
-        return op_append_range(c);
-      case pvec_op::kEmplace:
-        return op_emplace(c);
-      default:
-        COWDB_MODEL_CHECK(false, "{} is not in this test's table", op_name(code));
+      case pvec_op::kEraseIf: return op_erase_if(c, /*filter=*/false);
+      case pvec_op::kFilter: return op_erase_if(c, /*filter=*/true);
+      case pvec_op::kSort: return op_sort(c, /*stable=*/false);
+      case pvec_op::kStableSort: return op_sort(c, /*stable=*/true);
+      case pvec_op::kAppendRange: return op_append_range(c);
+      case pvec_op::kEmplace: return op_emplace(c);
+      default: COWDB_MODEL_CHECK(false, "{} is not in this test's table", op_name(code));
     }
   }
 
@@ -788,10 +739,8 @@ class structural_runner
       const Vec& cb = b;
       auto run = [&] {
         switch (below(4)) {
-          case 0:
-            return b_first ? concat(cb, a) : concat(a, cb);
-          case 1:
-            return b_first ? cb + a : a + cb;
+          case 0: return b_first ? concat(cb, a) : concat(a, cb);
+          case 1: return b_first ? cb + a : a + cb;
           case 2:  // pvec::append(const pvec&)
             return b_first ? cb.append(a) : a.append(cb);
           default: {  // editor append
@@ -828,9 +777,7 @@ class structural_runner
     model m(n);
     for (T& x : m) x = make_value();
     switch (below(3)) {
-      case 0:
-        slots_[d] = Vec(m);
-        break;
+      case 0: slots_[d] = Vec(m); break;
       case 1: {  // built from the front: a left-leaning relaxed tree
         editor e;
         for (std::size_t k = n; k-- > 0;) e.push_front(m[k]);
@@ -1114,15 +1061,12 @@ class structural_runner
     em = models_[c.src];
     eids_ = ids_[c.src];
     switch (below(4)) {
-      case 0:
-        return slots_[c.src].transient();
-      case 1:
-        return Vec(slots_[c.src]).transient();
+      case 0: return slots_[c.src].transient();
+      case 1: return Vec(slots_[c.src]).transient();
       case 2:
         if (c.src == c.dst) return this->edit_in_place(c.dst);
         return editor(slots_[c.src]);
-      default:
-        return editor(slots_[c.src]);
+      default: return editor(slots_[c.src]);
     }
   }
 
@@ -1706,8 +1650,7 @@ class focused_diff_runner {
     std::vector<int> m(n);
     for (int& x : m) x = next_id_++;
     switch (below(4)) {
-      case 0:
-        return Vec(m);
+      case 0: return Vec(m);
       case 1: {  // pieces concatenated
         Vec v;
         for (std::size_t k = 0; k < n;) {
@@ -1808,10 +1751,8 @@ class focused_diff_runner {
   Vec insert(const Vec& v, std::size_t i, const std::vector<int>& ins) {
     if (ins.size() > 1) {
       switch (below(3)) {
-        case 0:
-          return v.insert(i, ins);
-        case 1:
-          return v.slice(0, i) + Vec(ins) + v.slice(i, v.size());
+        case 0: return v.insert(i, ins);
+        case 1: return v.slice(0, i) + Vec(ins) + v.slice(i, v.size());
         default: {
           auto e = v.transient();
           e.insert(i, Vec(ins));
@@ -1820,12 +1761,9 @@ class focused_diff_runner {
       }
     }
     switch (below(4)) {
-      case 0:
-        return i == 0 ? v.push_front(ins[0]) : v.insert(i, ins[0]);
-      case 1:
-        return Vec(v).insert(i, ins[0]);
-      case 2:
-        return v.insert(i, ins);
+      case 0: return i == 0 ? v.push_front(ins[0]) : v.insert(i, ins[0]);
+      case 1: return Vec(v).insert(i, ins[0]);
+      case 2: return v.insert(i, ins);
       default: {
         auto e = v.transient();
         e.insert(i, ins[0]);
@@ -1836,12 +1774,9 @@ class focused_diff_runner {
 
   Vec erase(const Vec& v, std::size_t i, std::size_t len) {
     switch (below(4)) {
-      case 0:
-        return len == 1 ? v.erase(i) : v.erase(i, i + len);
-      case 1:
-        return Vec(v).erase(i, i + len);
-      case 2:
-        return i == 0 ? v.drop(len) : v.slice(0, i) + v.slice(i + len, v.size());
+      case 0: return len == 1 ? v.erase(i) : v.erase(i, i + len);
+      case 1: return Vec(v).erase(i, i + len);
+      case 2: return i == 0 ? v.drop(len) : v.slice(0, i) + v.slice(i + len, v.size());
       default: {
         auto e = v.transient();
         if (len == 1) {

@@ -1,7 +1,7 @@
 // A plain model of versions as lists of rows (id, value), and checks of cowdb::diff, patch and
 // cowdb::merge against it, by row identity (pvec::row_id). Shared by
-// tests/model/row_model_test.cc, tests/testing/pvec_structural_model.h (the structural model tests) and
-// tests/unit/row_identity_test.cc.
+// tests/model/row_model_test.cc, tests/testing/pvec_structural_model.h (the structural model tests)
+// and tests/unit/row_identity_test.cc.
 //
 // Diff (check_diff). For versions with a row id in common ("related") and no id held twice:
 //   - ranges are in to() order (at one to() position removed ranges first), none empty;
@@ -594,10 +594,10 @@ expected_merge<T> expect_merge(const row_list<T>& base, const side_model<T>& o,
       c.theirs = value_in(t, k);
       c.theirs_index = t.at[k];
     }
-    const row_outcome r = merge_row(a, b, o.changed[k], t.changed[k],
-                                    a != row_act::kErased && b != row_act::kErased &&
-                                        value_in(o, k) == value_in(t, k),
-                                    mode, side);
+    const row_outcome r = merge_row(
+        a, b, o.changed[k], t.changed[k],
+        a != row_act::kErased && b != row_act::kErased && value_in(o, k) == value_in(t, k), mode,
+        side);
     const bool present = r.present;
     const T* value = r.from == row_from::kOurs     ? &value_in(o, k)
                      : r.from == row_from::kTheirs ? &value_in(t, k)

@@ -40,11 +40,11 @@ constexpr bool kThreadSanitizer =
 
 // In a TSan build, fails the current Catch2 test unless the annotations are active (a stress
 // test would otherwise report false data races, or worse, none where it should).
-#define COWDB_REQUIRE_TSAN_MUTEX_ANNOTATIONS()                             \
-  do {                                                                    \
-    if (::cowdb::testing::kThreadSanitizer) {                             \
-      REQUIRE(::cowdb::testing::TsanMutexAnnotationsActive());            \
-    }                                                                     \
+#define COWDB_REQUIRE_TSAN_MUTEX_ANNOTATIONS()                 \
+  do {                                                         \
+    if (::cowdb::testing::kThreadSanitizer) {                  \
+      REQUIRE(::cowdb::testing::TsanMutexAnnotationsActive()); \
+    }                                                          \
   } while (false)
 
 #endif  // COWDB_TESTS_TESTING_TSAN_MUTEX_H_

@@ -93,14 +93,10 @@ enum Fault : unsigned { kNodeAlloc = 1, kCopy = 2, kFunctor = 4, kAnyAlloc = 8 }
 
 const char* FaultName(Fault f) {
   switch (f) {
-    case kNodeAlloc:
-      return "node allocation";
-    case kCopy:
-      return "element copy";
-    case kFunctor:
-      return "user functor";
-    case kAnyAlloc:
-      return "any allocation";
+    case kNodeAlloc: return "node allocation";
+    case kCopy: return "element copy";
+    case kFunctor: return "user functor";
+    case kAnyAlloc: return "any allocation";
   }
   return "?";
 }
@@ -247,12 +243,14 @@ struct Write {
   enum Kind { kSet, kPush, kCreate, kDrop, kUpdate, kTransform } kind;
   std::string dataset;
   std::size_t index = 0;  // kSet, kUpdate; the size for kCreate
-  I64 value = 0;          // kSet, kPush; the first value for kCreate; the delta for kUpdate/kTransform
+  I64 value = 0;  // kSet, kPush; the first value for kCreate; the delta for kUpdate/kTransform
 };
 
 Write Set(std::string d, std::size_t i, I64 v) { return {Write::kSet, std::move(d), i, v}; }
 Write Push(std::string d, I64 v) { return {Write::kPush, std::move(d), 0, v}; }
-Write Create(std::string d, std::size_t n, I64 from) { return {Write::kCreate, std::move(d), n, from}; }
+Write Create(std::string d, std::size_t n, I64 from) {
+  return {Write::kCreate, std::move(d), n, from};
+}
 Write Drop(std::string d) { return {Write::kDrop, std::move(d), 0, 0}; }
 Write Update(std::string d, std::size_t i, I64 delta) {
   return {Write::kUpdate, std::move(d), i, delta};
@@ -267,20 +265,13 @@ T Make(I64 v) {
 template <class T>
 void ApplyToVector(std::vector<T>& v, const Write& w) {
   switch (w.kind) {
-    case Write::kSet:
-      v.at(w.index) = Make<T>(w.value);
-      break;
-    case Write::kPush:
-      v.push_back(Make<T>(w.value));
-      break;
-    case Write::kUpdate:
-      v.at(w.index) = Make<T>(ValueOf(v.at(w.index)) + w.value);
-      break;
+    case Write::kSet: v.at(w.index) = Make<T>(w.value); break;
+    case Write::kPush: v.push_back(Make<T>(w.value)); break;
+    case Write::kUpdate: v.at(w.index) = Make<T>(ValueOf(v.at(w.index)) + w.value); break;
     case Write::kTransform:
       for (T& x : v) x = Make<T>(ValueOf(x) + w.value);
       break;
-    default:
-      FAIL("not an element write");
+    default: FAIL("not an element write");
   }
 }
 
@@ -312,20 +303,13 @@ std::string ApplyTyped(Transaction& t, const Write& w) {
   if (!e.ok()) return e.status().ToString();
   auto& ed = **e;
   switch (w.kind) {
-    case Write::kSet:
-      ed.set(w.index, Make<T>(w.value));
-      break;
-    case Write::kPush:
-      ed.push_back(Make<T>(w.value));
-      break;
+    case Write::kSet: ed.set(w.index, Make<T>(w.value)); break;
+    case Write::kPush: ed.push_back(Make<T>(w.value)); break;
     case Write::kUpdate:
       ed.update(w.index, [d = w.value](const T& x) { return Bump(x, d); });
       break;
-    case Write::kTransform:
-      ed.transform([d = w.value](const T& x) { return Bump(x, d); });
-      break;
-    default:
-      break;
+    case Write::kTransform: ed.transform([d = w.value](const T& x) { return Bump(x, d); }); break;
+    default: break;
   }
   return "";
 }
@@ -341,7 +325,8 @@ std::string ApplyTxn(Transaction& t, const std::vector<Write>& writes) {
     } else {
       error = ApplyTyped<I64>(t, w);
     }
-    if (!error.empty()) return fmt::format("{} on {}: {}", static_cast<int>(w.kind), w.dataset, error);
+    if (!error.empty())
+      return fmt::format("{} on {}: {}", static_cast<int>(w.kind), w.dataset, error);
   }
   return "";
 }
@@ -434,7 +419,7 @@ struct VersionModel {
 
 struct DbWorld {
   std::unique_ptr<Database> db;
-  std::map<std::uint64_t, VersionModel> versions;              // every retained version
+  std::map<std::uint64_t, VersionModel> versions;               // every retained version
   std::map<std::uint64_t, std::vector<std::uint64_t>> parents;  // every version ever made
   std::map<std::string, std::uint64_t> branches;
   std::map<std::string, std::uint64_t> tags;
@@ -591,7 +576,8 @@ std::string CheckUsable(DbWorld& w) {
     (*e)->set(2, 424242);
     (*e)->push_back(7);
     absl::StatusOr<VersionId> v = t->Commit("still usable");
-    if (!v.ok()) return fmt::format("Commit on {} after the fault: {}", branch, v.status().ToString());
+    if (!v.ok())
+      return fmt::format("Commit on {} after the fault: {}", branch, v.status().ToString());
     Contents c = w.HeadContents(branch);
     ApplyModel(c, {Set("a", 2, 424242), Push("a", 7)});
     w.AddVersion(*v, std::move(c), {w.branches.at(branch)});
@@ -635,9 +621,9 @@ void CheckFinishedAfterThrow(DbWorld& w, Transaction& t) {
 // A transaction with writes of every kind, armed from Begin to Commit (a pointer-swap commit).
 void WholeTransaction(DbWorld& w) {
   const std::vector<Write> writes = {
-      Set("a", 0, -1),  Set("a", 2999, -2999), Set("e", 200, -200), Push("e", -7777),
-      Push("b", 1),     Update("e", 3, 1000),  Create("n", 1000, 70000),
-      Create("en", 100, 80000), Drop("c")};
+      Set("a", 0, -1), Set("a", 2999, -2999), Set("e", 200, -200),      Push("e", -7777),
+      Push("b", 1),    Update("e", 3, 1000),  Create("n", 1000, 70000), Create("en", 100, 80000),
+      Drop("c")};
   Contents want = w.HeadContents("main");
   ApplyModel(want, writes);
   std::optional<VersionId> v;
@@ -683,8 +669,8 @@ void CommitOnly(DbWorld& w, const std::vector<Write>& ours, const std::vector<Wr
 
 // Database::Merge(source, target) with a policy; the model merges against `base`. `conflicting`:
 // whether the two branches wrote an element differently (checked on the model).
-void MergeOp(DbWorld& w, const std::string& source, const std::string& target,
-             std::uint64_t base, MergePolicy policy, bool conflicting) {
+void MergeOp(DbWorld& w, const std::string& source, const std::string& target, std::uint64_t base,
+             MergePolicy policy, bool conflicting) {
   REQUIRE(MergeContents(w.versions.at(base).contents, w.HeadContents(target),
                         w.HeadContents(source), std::nullopt)
               .conflicts.empty() == !conflicting);
@@ -790,7 +776,7 @@ void EditorWithFreezes(DbWorld& w) {
   std::vector<std::pair<pvec<Elem>, ElemVec>> frozen;
   frozen.emplace_back(Ok(t.Get<Elem>("e")), std::get<ElemVec>(model.at("e")));
 
-  const std::vector<Write> steps = {Set("e", 1, -12),      Push("e", -13),     Update("e", 2, 5),
+  const std::vector<Write> steps = {Set("e", 1, -12),     Push("e", -13),     Update("e", 2, 5),
                                     TransformAll("e", 1), Set("e", 299, -14), Push("b", -15),
                                     Update("a", 3, 7)};
   for (std::size_t s = 0; s < steps.size(); ++s) {
@@ -813,7 +799,8 @@ void EditorWithFreezes(DbWorld& w) {
       } else {
         e = CompareVector(Ok(t.Get<Elem>(name)), std::get<ElemVec>(d));
       }
-      w.Expect(e.empty(), fmt::format("after step {}{}: {}: {}", s, threw ? " (threw)" : "", name, e));
+      w.Expect(e.empty(),
+               fmt::format("after step {}{}: {}: {}", s, threw ? " (threw)" : "", name, e));
     }
     for (const auto& [p, m] : frozen) {
       const std::string e = CompareVector(p, m);
@@ -844,23 +831,26 @@ std::vector<DbOp> DbOps() {
   const Options kKeep1{.keep_last_versions = 1};
   std::vector<DbOp> ops;
   ops.push_back({"Commit: a whole transaction, Begin to Commit (pointer swap)",
-                 kNodeAlloc | kCopy | kFunctor, {}, WholeTransaction});
+                 kNodeAlloc | kCopy | kFunctor,
+                 {},
+                 WholeTransaction});
   ops.push_back({"Commit alone, pointer swap", 0, {}, [](DbWorld& w) {
                    const std::vector<Write> ours = {Set("a", 7, -7), Set("e", 11, -11),
                                                     Push("b", 5), Create("n", 600, 0)};
                    CommitOnly(w, ours, nullptr);
                  }});
-  ops.push_back({"Commit alone, three-way merge against a moved head", kNC, {}, [](DbWorld& w) {
-                   // Same chunks as the concurrent commit, other elements: merged per element.
-                   const std::vector<Write> ours = {Set("a", 7, -7), Set("a", 2000, -2000),
-                                                    Set("e", 11, -11), Set("b", 699, -699),
-                                                    Set("c", 5, -5)};
-                   const std::vector<Write> theirs = {Set("a", 8, -8), Set("e", 12, -12),
-                                                      Set("b", 0, -10000), Set("c", 6, -6),
-                                                      Create("n", 100, 0)};
-                   CommitOnly(w, ours, &theirs);
-                 }});
-  ops.push_back({"Commit alone, three-way merge with a write-write conflict (kAborted)", kNC, {},
+  ops.push_back(
+      {"Commit alone, three-way merge against a moved head", kNC, {}, [](DbWorld& w) {
+         // Same chunks as the concurrent commit, other elements: merged per element.
+         const std::vector<Write> ours = {Set("a", 7, -7), Set("a", 2000, -2000), Set("e", 11, -11),
+                                          Set("b", 699, -699), Set("c", 5, -5)};
+         const std::vector<Write> theirs = {Set("a", 8, -8), Set("e", 12, -12), Set("b", 0, -10000),
+                                            Set("c", 6, -6), Create("n", 100, 0)};
+         CommitOnly(w, ours, &theirs);
+       }});
+  ops.push_back({"Commit alone, three-way merge with a write-write conflict (kAborted)",
+                 kNC,
+                 {},
                  [](DbWorld& w) {
                    const std::vector<Write> ours = {Set("a", 7, -7), Set("e", 11, -11)};
                    const std::vector<Write> theirs = {Set("a", 7, -77), Set("e", 12, -12)};
@@ -873,28 +863,32 @@ std::vector<DbOp> DbOps() {
                    g_inj.Armed([&] { v = Expect(w, w.db->Merge("ff", "main", "ff"), "Merge"); });
                    if (v) w.branches["main"] = v->value;
                  }});
-  ops.push_back({"Merge: three-way, no conflict (kFail)", kNC, {},
-                 [](DbWorld& w) { MergeOp(w, "side", "main", 4, MergePolicy::kFail, false); }});
-  ops.push_back({"Merge: three-way, a conflict resolved by kOurs", kNC, {},
-                 [](DbWorld& w) { MergeOp(w, "feat", "main", 2, MergePolicy::kOurs, true); }});
-  ops.push_back({"Merge: three-way, a conflict resolved by kTheirs", kNC, {},
-                 [](DbWorld& w) { MergeOp(w, "feat", "main", 2, MergePolicy::kTheirs, true); }});
-  ops.push_back({"Merge: three-way, a conflict with kFail (kAborted)", kNC, {},
-                 [](DbWorld& w) { MergeOp(w, "main", "feat", 2, MergePolicy::kFail, true); }});
-  ops.push_back({"Prune (keep_last_versions = 1, a branch and a tag deleted)", 0, kKeep1,
-                 [](DbWorld& w) {
-                   Ok(w.db->DeleteBranch("feat"));
-                   w.branches.erase("feat");
-                   Ok(w.db->DeleteTag("load"));
-                   w.tags.erase("load");
-                   const std::set<std::uint64_t> keep = ModelRetained(w, 1);
-                   const std::size_t want = w.versions.size() - keep.size();
-                   REQUIRE(want >= 2);  // v1 and v3 (held by a snapshot)
-                   std::size_t pruned = 0;
-                   g_inj.Armed([&] { pruned = w.db->Prune(); });
-                   w.Expect(pruned == want, fmt::format("Prune forgot {}, model {}", pruned, want));
-                   std::erase_if(w.versions, [&keep](const auto& v) { return !keep.contains(v.first); });
+  ops.push_back({"Merge: three-way, no conflict (kFail)", kNC, {}, [](DbWorld& w) {
+                   MergeOp(w, "side", "main", 4, MergePolicy::kFail, false);
                  }});
+  ops.push_back({"Merge: three-way, a conflict resolved by kOurs", kNC, {}, [](DbWorld& w) {
+                   MergeOp(w, "feat", "main", 2, MergePolicy::kOurs, true);
+                 }});
+  ops.push_back({"Merge: three-way, a conflict resolved by kTheirs", kNC, {}, [](DbWorld& w) {
+                   MergeOp(w, "feat", "main", 2, MergePolicy::kTheirs, true);
+                 }});
+  ops.push_back({"Merge: three-way, a conflict with kFail (kAborted)", kNC, {}, [](DbWorld& w) {
+                   MergeOp(w, "main", "feat", 2, MergePolicy::kFail, true);
+                 }});
+  ops.push_back(
+      {"Prune (keep_last_versions = 1, a branch and a tag deleted)", 0, kKeep1, [](DbWorld& w) {
+         Ok(w.db->DeleteBranch("feat"));
+         w.branches.erase("feat");
+         Ok(w.db->DeleteTag("load"));
+         w.tags.erase("load");
+         const std::set<std::uint64_t> keep = ModelRetained(w, 1);
+         const std::size_t want = w.versions.size() - keep.size();
+         REQUIRE(want >= 2);  // v1 and v3 (held by a snapshot)
+         std::size_t pruned = 0;
+         g_inj.Armed([&] { pruned = w.db->Prune(); });
+         w.Expect(pruned == want, fmt::format("Prune forgot {}, model {}", pruned, want));
+         std::erase_if(w.versions, [&keep](const auto& v) { return !keep.contains(v.first); });
+       }});
   ops.push_back({"Diff between branches (v3 -> v6)", 0, {}, [](DbWorld& w) { DiffOp(w, 3, 6); }});
   ops.push_back({"Diff along history (v2 -> v5)", 0, {}, [](DbWorld& w) { DiffOp(w, 2, 5); }});
   ops.push_back({"Log of a branch with a merge in its history", 0, {}, [](DbWorld& w) {
@@ -935,7 +929,9 @@ std::vector<DbOp> DbOps() {
                    w.Expect(r->total_bytes > 0, "memory report total");
                  }});
   ops.push_back({"editor writes around persistent() and Get in a transaction",
-                 kNodeAlloc | kCopy | kFunctor, {}, EditorWithFreezes});
+                 kNodeAlloc | kCopy | kFunctor,
+                 {},
+                 EditorWithFreezes});
   ops.push_back({"Create and Drop datasets, Begin to Commit", kNC, {}, [](DbWorld& w) {
                    const std::vector<Write> writes = {Create("x", 2000, 1), Create("ex", 100, 2),
                                                       Drop("b"), Drop("e")};
@@ -953,16 +949,19 @@ std::vector<DbOp> DbOps() {
                    w.AddVersion(*v, std::move(want), {w.branches["main"]});
                    w.branches["main"] = v->value;
                  }});
-  ops.push_back({"CreateBranch from a branch", 0, {}, [](DbWorld& w) {
-                   RefOp(w, [&] { return w.db->CreateBranch("a-new-branch-with-a-long-name", "feat"); });
-                   if (w.errors.empty()) w.branches["a-new-branch-with-a-long-name"] = w.branches["feat"];
-                 }});
-  ops.push_back({"CreateBranch at a version", 0, {}, [](DbWorld& w) {
-                   RefOp(w, [&] { return w.db->CreateBranch("at-v5-with-a-long-name", VersionId{5}); });
-                   if (w.errors.empty()) w.branches["at-v5-with-a-long-name"] = 5;
-                 }});
+  ops.push_back(
+      {"CreateBranch from a branch", 0, {}, [](DbWorld& w) {
+         RefOp(w, [&] { return w.db->CreateBranch("a-new-branch-with-a-long-name", "feat"); });
+         if (w.errors.empty()) w.branches["a-new-branch-with-a-long-name"] = w.branches["feat"];
+       }});
+  ops.push_back(
+      {"CreateBranch at a version", 0, {}, [](DbWorld& w) {
+         RefOp(w, [&] { return w.db->CreateBranch("at-v5-with-a-long-name", VersionId{5}); });
+         if (w.errors.empty()) w.branches["at-v5-with-a-long-name"] = 5;
+       }});
   ops.push_back({"RenameBranch", 0, {}, [](DbWorld& w) {
-                   RefOp(w, [&] { return w.db->RenameBranch("feat", "feature-renamed-long-name"); });
+                   RefOp(w,
+                         [&] { return w.db->RenameBranch("feat", "feature-renamed-long-name"); });
                    if (!w.errors.empty()) return;
                    w.branches["feature-renamed-long-name"] = w.branches["feat"];
                    w.branches.erase("feat");
@@ -975,10 +974,11 @@ std::vector<DbOp> DbOps() {
                    RefOp(w, [&] { return w.db->CreateTag("a-new-tag-with-a-long-name", "side"); });
                    if (w.errors.empty()) w.tags["a-new-tag-with-a-long-name"] = w.branches["side"];
                  }});
-  ops.push_back({"CreateTag at a version", 0, {}, [](DbWorld& w) {
-                   RefOp(w, [&] { return w.db->CreateTag("tag-at-v3-with-a-long-name", VersionId{3}); });
-                   if (w.errors.empty()) w.tags["tag-at-v3-with-a-long-name"] = 3;
-                 }});
+  ops.push_back(
+      {"CreateTag at a version", 0, {}, [](DbWorld& w) {
+         RefOp(w, [&] { return w.db->CreateTag("tag-at-v3-with-a-long-name", VersionId{3}); });
+         if (w.errors.empty()) w.tags["tag-at-v3-with-a-long-name"] = 3;
+       }});
   ops.push_back({"DeleteTag", 0, {}, [](DbWorld& w) {
                    RefOp(w, [&] { return w.db->DeleteTag("load"); });
                    if (w.errors.empty()) w.tags.erase("load");
@@ -1108,18 +1108,17 @@ std::vector<PvecOp> PvecOps() {
                          *out, MergeVectors(w.model(0), w.model(1), w.model(2), side).merged);
                    }});
   }
-  ops.push_back({"merge_result::resolve(kTheirs)", kNC, [](PvecWorld& w) {
-                   const auto r = cowdb::merge(w.base(), w.ours(), w.theirs());
-                   REQUIRE(!r.ok());
-                   std::optional<PV> out;
-                   g_inj.Armed([&] { out = r.resolve(merge_side::kTheirs); });
-                   w.results.emplace_back(*out, MergeVectors(w.model(0), w.model(1), w.model(2),
-                                                             merge_side::kTheirs)
-                                                    .merged);
-                   w.results.emplace_back(r.merged(), MergeVectors(w.model(0), w.model(1),
-                                                                   w.model(2), std::nullopt)
-                                                          .merged);
-                 }});
+  ops.push_back(
+      {"merge_result::resolve(kTheirs)", kNC, [](PvecWorld& w) {
+         const auto r = cowdb::merge(w.base(), w.ours(), w.theirs());
+         REQUIRE(!r.ok());
+         std::optional<PV> out;
+         g_inj.Armed([&] { out = r.resolve(merge_side::kTheirs); });
+         w.results.emplace_back(
+             *out, MergeVectors(w.model(0), w.model(1), w.model(2), merge_side::kTheirs).merged);
+         w.results.emplace_back(
+             r.merged(), MergeVectors(w.model(0), w.model(1), w.model(2), std::nullopt).merged);
+       }});
   ops.push_back({"shared_with and memory accounting", 0, [](PvecWorld& w) {
                    const auto want_shared = w.ours().shared_with(w.base());
                    const auto want_memory = w.ours().memory();
@@ -1128,12 +1127,12 @@ std::vector<PvecOp> PvecOps() {
                      shared = w.ours().shared_with(w.base());
                      memory = w.ours().memory();
                    });
-                   if (!(shared == want_shared) || !(memory == want_memory) ||
-                       shared.leaves == 0 || shared.bytes >= memory.bytes) {
-                     w.errors.push_back(fmt::format(
-                         "shared_with: {} bytes in {} leaves of {} (expected {} in {})",
-                         shared.bytes, shared.leaves, memory.bytes, want_shared.bytes,
-                         want_shared.leaves));
+                   if (!(shared == want_shared) || !(memory == want_memory) || shared.leaves == 0 ||
+                       shared.bytes >= memory.bytes) {
+                     w.errors.push_back(
+                         fmt::format("shared_with: {} bytes in {} leaves of {} (expected {} in {})",
+                                     shared.bytes, shared.leaves, memory.bytes, want_shared.bytes,
+                                     want_shared.leaves));
                    }
                  }});
   ops.push_back({"merge_result::resolve(fn)", kNodeAlloc | kCopy | kFunctor, [](PvecWorld& w) {

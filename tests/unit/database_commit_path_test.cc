@@ -123,7 +123,7 @@ TEST_CASE("thousands of versions with pruning: ids, parents, Log, snapshots and 
   CreateDataset<I64>(*db, "main", "x", IotaVec(64));  // v2
   Ok(db->CreateBranch("side", "main"));
   Ok(db->CreateTag("start", VersionId{1}));  // keeps v1, not the fork point v2
-  constexpr std::size_t kCommits = 2600;  // more than two blocks of the version table
+  constexpr std::size_t kCommits = 2600;     // more than two blocks of the version table
   std::vector<VersionId> ids;
   for (std::size_t k = 0; k < kCommits; ++k) {
     const char* branch = k % 5 == 0 ? "side" : "main";

@@ -91,7 +91,8 @@ void Change(Database& db, const std::string& branch, Fn edit) {
 std::vector<Conflict> FailedMerge(Database& db) {
   const World before = Capture(db);
   std::vector<Conflict> conflicts;
-  const absl::Status s = db.Merge("exp", "main", "merge exp", MergePolicy::kFail, &conflicts).status();
+  const absl::Status s =
+      db.Merge("exp", "main", "merge exp", MergePolicy::kFail, &conflicts).status();
   CHECK(absl::IsAborted(s));
   CHECK(Capture(db) == before);
   return conflicts;
@@ -131,8 +132,8 @@ TEST_CASE("conflicts: the same row set differently on two branches, duplicates e
   // Values repeat, so only identity can tell the rows apart.
   auto db = TwoBranches({5, 7, 5, 7, 5, 7});
   Change(*db, "main", [](auto& t) {
-    t.set(0, 9);        // the same change as exp's: agreement, no conflict
-    t.set(2, 50);       // base row 2
+    t.set(0, 9);            // the same change as exp's: agreement, no conflict
+    t.set(2, 50);           // base row 2
     t.insert(0, I64{100});  // base row 2 is now at 3
   });
   Change(*db, "exp", [](auto& t) {
@@ -141,9 +142,9 @@ TEST_CASE("conflicts: the same row set differently on two branches, duplicates e
     t.set(4, 50);  // another row gets ours' value for row 2: no conflict
     t.erase(1);    // base row 2 is now at 1
   });
-  CHECK(FailedMerge(*db) == std::vector<Conflict>{Row(2, conflict_kind::kValue, 3, 1,
-                                                      row_action::kModified,
-                                                      row_action::kModified, "50", "60")});
+  CHECK(FailedMerge(*db) ==
+        std::vector<Conflict>{Row(2, conflict_kind::kValue, 3, 1, row_action::kModified,
+                                  row_action::kModified, "50", "60")});
 }
 
 TEST_CASE("conflicts: modified on one side, erased on the other (both ways round)",
@@ -164,8 +165,8 @@ TEST_CASE("conflicts: modified on one side, erased on the other (both ways round
       t.insert(0, I64{99});  // base row 1 is now at 2
     });
     CHECK(FailedMerge(*db) ==
-          std::vector<Conflict>{Row(1, conflict_kind::kModifyErase, kNoRow, 2,
-                                    row_action::kErased, row_action::kModified, "", "-11")});
+          std::vector<Conflict>{Row(1, conflict_kind::kModifyErase, kNoRow, 2, row_action::kErased,
+                                    row_action::kModified, "", "-11")});
   }
 }
 
@@ -216,7 +217,7 @@ TEST_CASE("conflicts: a commit against a moved head", "[database][conflicts]") {
   o->insert(5, I64{-1});  // base rows 7 and 9 are now at 8 and 10
   auto* t = Ok(theirs.Edit<I64>("t"));
   t->set(7, 70);
-  t->set(9, 90);  // the same value as ours: still a conflict for a commit (first one wins)
+  t->set(9, 90);   // the same value as ours: still a conflict for a commit (first one wins)
   t->erase(0, 2);  // base rows 7 and 9 are now at 5 and 7
   Ok(theirs.Commit("theirs"));
 
@@ -224,11 +225,11 @@ TEST_CASE("conflicts: a commit against a moved head", "[database][conflicts]") {
   const absl::Status s = ours.Commit("ours").status();
   CHECK(absl::IsAborted(s));
   CHECK(Capture(*db) == before);
-  CHECK(ours.conflicts() == std::vector<Conflict>{
-                                Row(7, conflict_kind::kValue, 8, 5, row_action::kModified,
-                                    row_action::kModified, "77", "70"),
-                                Row(9, conflict_kind::kValue, 10, 7, row_action::kModified,
-                                    row_action::kModified, "90", "90")});
+  CHECK(ours.conflicts() ==
+        std::vector<Conflict>{Row(7, conflict_kind::kValue, 8, 5, row_action::kModified,
+                                  row_action::kModified, "77", "70"),
+                              Row(9, conflict_kind::kValue, 10, 7, row_action::kModified,
+                                  row_action::kModified, "90", "90")});
 }
 
 TEST_CASE("conflicts: whole datasets", "[database][conflicts]") {
@@ -292,10 +293,10 @@ TEST_CASE("conflicts: an element type without a formatter gets placeholder value
   });
   const std::string u(Conflict::kUnformattable);
   CHECK(FailedMerge(*db) ==
-        std::vector<Conflict>{Row(1, conflict_kind::kValue, 1, 1, row_action::kModified,
-                                  row_action::kModified, u, u),
-                              Row(3, conflict_kind::kModifyErase, 3, kNoRow,
-                                  row_action::kModified, row_action::kErased, u, "")});
+        std::vector<Conflict>{
+            Row(1, conflict_kind::kValue, 1, 1, row_action::kModified, row_action::kModified, u, u),
+            Row(3, conflict_kind::kModifyErase, 3, kNoRow, row_action::kModified,
+                row_action::kErased, u, "")});
 }
 
 TEST_CASE("conflicts: fmt prints where, why, what each side did and both values",
@@ -317,15 +318,15 @@ TEST_CASE("conflicts: fmt prints where, why, what each side did and both values"
     c.theirs_value = std::move(theirs_value);
     return c;
   };
-  CHECK(fmt::format("{}", make("qty", 42, conflict_kind::kValue, 42, row_action::kModified, "7",
-                               40, row_action::kModifiedAndMoved, "9")) ==
+  CHECK(fmt::format("{}", make("qty", 42, conflict_kind::kValue, 42, row_action::kModified, "7", 40,
+                               row_action::kModifiedAndMoved, "9")) ==
         "\"qty\"[42] value conflict: ours modified it to 7 (row 42), theirs modified it to 9 and "
         "moved it (row 40)");
   CHECK(fmt::format("{}", make("qty", 3, conflict_kind::kModifyErase, kNoRow, row_action::kErased,
                                "", 3, row_action::kMoved, "5")) ==
         "\"qty\"[3] modify/erase conflict: ours erased it, theirs moved it (row 3)");
-  CHECK(fmt::format("{}", make("t", 10, conflict_kind::kInsertOrder, 10, row_action::kInserted,
-                               "1", 12, row_action::kInserted, "2")) ==
+  CHECK(fmt::format("{}", make("t", 10, conflict_kind::kInsertOrder, 10, row_action::kInserted, "1",
+                               12, row_action::kInserted, "2")) ==
         "\"t\"[10] insert-order conflict: ours inserted 1 (row 10), theirs inserted 2 (row 12)");
   CHECK(fmt::format("{}", make("t", Conflict::kWholeDataset, conflict_kind::kWholeDataset, kNoRow,
                                row_action::kErased, "", kNoRow, row_action::kRetyped, "")) ==

@@ -57,7 +57,8 @@ struct VectorRows {
 // The child: opens the database, then commits i = counter + 1, counter + 2, ... forever (until
 // killed), writing i to `ack_fd` after each commit (and its branch and prune step) returned.
 [[noreturn]] void Child(const std::string& dir, int ack_fd) {
-  auto db = Database::Open(dir, cowdb::Options{.keep_last_versions = 3, .sync = cowdb::Sync::kNone});
+  auto db =
+      Database::Open(dir, cowdb::Options{.keep_last_versions = 3, .sync = cowdb::Sync::kNone});
   if (!db.ok()) _exit(10);
   auto snap = (*db)->OpenSnapshot("main");
   if (!snap.ok()) _exit(11);
@@ -128,7 +129,8 @@ TEST_CASE("crash: SIGKILL at random moments never loses an acknowledged commit",
     REQUIRE(WIFSIGNALED(status));
     std::string acks;
     char buf[4096];
-    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) acks.append(buf, static_cast<std::size_t>(n));
+    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+      acks.append(buf, static_cast<std::size_t>(n));
     close(fds[0]);
     std::uint64_t last_ack = applied;
     for (std::size_t pos = 0, nl; (nl = acks.find('\n', pos)) != std::string::npos; pos = nl + 1) {
@@ -136,10 +138,12 @@ TEST_CASE("crash: SIGKILL at random moments never loses an acknowledged commit",
       ++total_acked;
     }
 
-    auto db = cowdb::testing::Ok(Database::Open(dir.path(), cowdb::Options{.keep_last_versions = 3}));
+    auto db =
+        cowdb::testing::Ok(Database::Open(dir.path(), cowdb::Options{.keep_last_versions = 3}));
     std::uint64_t counter = 0;
     const cowdb::Snapshot head = cowdb::testing::Ok(db->OpenSnapshot("main"));
-    if (head.Has("counter")) counter = static_cast<std::uint64_t>(cowdb::testing::Ok(head.Get<I64>("counter"))[0]);
+    if (head.Has("counter"))
+      counter = static_cast<std::uint64_t>(cowdb::testing::Ok(head.Get<I64>("counter"))[0]);
     // Every acknowledged commit is there; at most the one in flight beyond them.
     INFO("acknowledged " << last_ack << ", found " << counter);
     REQUIRE(counter >= last_ack);

@@ -26,11 +26,11 @@ namespace {
 
 using cowdb::Conflict;
 using cowdb::conflict_kind;
-using cowdb::row_action;
 using cowdb::Database;
 using cowdb::MergePolicy;
 using cowdb::Options;
 using cowdb::pvec;
+using cowdb::row_action;
 using cowdb::Snapshot;
 using cowdb::Transaction;
 using cowdb::VersionId;
@@ -279,10 +279,10 @@ TEST_CASE_METHOD(Fixture, "bad names -> kInvalidArgument", "[errors]") {
     std::string name;
     std::vector<std::string> shown;  // how the message may show it (any one of them)
   };
-  const BadName bad = GENERATE(
-      BadName{"", {}}, BadName{" x", {" x"}}, BadName{"x ", {"x "}}, BadName{"a b", {"a b"}},
-      BadName{"a\tb", {"a\tb", "a\\tb"}}, BadName{"a\nb", {"a\nb", "a\\nb"}},
-      BadName{std::string(256, 'n'), {std::string(16, 'n')}});
+  const BadName bad = GENERATE(BadName{"", {}}, BadName{" x", {" x"}}, BadName{"x ", {"x "}},
+                               BadName{"a b", {"a b"}}, BadName{"a\tb", {"a\tb", "a\\tb"}},
+                               BadName{"a\nb", {"a\nb", "a\\nb"}},
+                               BadName{std::string(256, 'n'), {std::string(16, 'n')}});
   CAPTURE(bad.name, bad.name.size());
   const NoChange unchanged(*db);
 
@@ -415,9 +415,9 @@ TEST_CASE_METHOD(Fixture, "a moved-from transaction -> kFailedPrecondition", "[e
     Transaction b = std::move(a);
     CheckFinished(a, {"moved"});  // NOLINT(bugprone-use-after-move): the point of the test
     // The accessors answer without touching the moved state (they read a null pointer once).
-    CHECK(a.branch().empty());           // NOLINT(bugprone-use-after-move)
-    CHECK(a.base() == VersionId{});      // NOLINT(bugprone-use-after-move)
-    CHECK(a.conflicts().empty());        // NOLINT(bugprone-use-after-move)
+    CHECK(a.branch().empty());       // NOLINT(bugprone-use-after-move)
+    CHECK(a.base() == VersionId{});  // NOLINT(bugprone-use-after-move)
+    CHECK(a.conflicts().empty());    // NOLINT(bugprone-use-after-move)
     CHECK(b.branch() == "main");
     unchanged.Check();
     CHECK(b.active());
@@ -513,9 +513,9 @@ TEST_CASE("a pruned version -> kNotFound naming it; a snapshot taken before stil
     const auto db = Database::Open(Options{.keep_last_versions = 1});
     const VersionId v2 = cowdb::testing::CreateDataset<I64>(*db, "main", "qty", IotaVec(50));
     const Snapshot pinned = Ok(db->OpenSnapshot(v2));
-    SetElement(*db, "main", "qty", 1, 100);                     // v3
+    SetElement(*db, "main", "qty", 1, 100);                       // v3
     const VersionId v4 = SetElement(*db, "main", "qty", 2, 200);  // v4
-    REQUIRE(db->Prune() == 2);                                  // v1 and v2
+    REQUIRE(db->Prune() == 2);                                    // v1 and v2
     const NoChange unchanged(*db);
     CheckError("OpenSnapshot", db->OpenSnapshot(v2).status(), kNotFound, {"v2"});
     CheckError("CreateBranch at", db->CreateBranch("b", v2), kNotFound, {"v2"});
@@ -541,7 +541,7 @@ TEST_CASE("a stale transaction whose base was pruned commits, or conflicts -> kA
     Transaction conflicting = Ok(db->Begin("main"));
     Ok(clean.Edit<I64>("qty"))->set(0, -1);
     Ok(conflicting.Edit<I64>("qty"))->set(1, -1);
-    SetElement(*db, "main", "qty", 1, 100);                     // v3
+    SetElement(*db, "main", "qty", 1, 100);                       // v3
     const VersionId v4 = SetElement(*db, "main", "qty", 2, 200);  // v4
     REQUIRE(db->Prune() == 2);
     REQUIRE(absl::IsNotFound(db->OpenSnapshot(v2).status()));
@@ -569,8 +569,10 @@ TEST_CASE("a stale transaction whose base was pruned commits, or conflicts -> kA
 // created again before Commit, the new head is just a moved head: Commit merges the
 // transaction's writes onto it (with the transaction's base as the merge base), and fails with
 // kAborted where the new head differs from that base at an element the transaction wrote.
-TEST_CASE_METHOD(Fixture, "a branch deleted and re-created under a live transaction: Commit merges "
-                          "onto the new head, or conflicts -> kAborted", "[errors]") {
+TEST_CASE_METHOD(Fixture,
+                 "a branch deleted and re-created under a live transaction: Commit merges "
+                 "onto the new head, or conflicts -> kAborted",
+                 "[errors]") {
   Transaction t = Ok(db->Begin("exp-1"));  // base v3: qty[3] = -3
   Transaction u = Ok(db->Begin("exp-1"));
   Ok(t.Edit<I64>("qty"))->set(0, 100);

@@ -3,8 +3,8 @@
 // dead disk). The operation must report an error or succeed, never crash; the database must
 // then refuse writes or go on correctly; and a reopening with a working file system must find
 // exactly the state before the operation or after it.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <filesystem>
 #include <functional>

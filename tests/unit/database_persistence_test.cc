@@ -28,20 +28,20 @@
 
 namespace {
 
+using Catch::Matchers::Contains;
 using cowdb::Database;
 using cowdb::Options;
 using cowdb::pvec;
 using cowdb::Snapshot;
 using cowdb::Transaction;
 using cowdb::VersionId;
+using cowdb::testing::FlipByte;
 using cowdb::testing::I64;
 using cowdb::testing::Iota;
 using cowdb::testing::IotaVec;
 using cowdb::testing::Ok;
 using cowdb::testing::Read;
-using cowdb::testing::FlipByte;
 using cowdb::testing::TempDir;
-using Catch::Matchers::Contains;
 
 struct Point {
   std::int32_t x = 0;
@@ -118,7 +118,6 @@ std::uint64_t DirBytes(const TempDir& dir) {
   return n;
 }
 
-
 }  // namespace
 
 TEST_CASE("persistence: a new directory is a new database; reopening finds everything",
@@ -168,10 +167,10 @@ TEST_CASE("persistence: a new directory is a new database; reopening finds every
   CHECK(after.branches == before.branches);
   CHECK(after.tags == before.tags);
   CHECK(after.versions == before.versions);
-  CHECK(after.branches == std::map<std::string, std::uint64_t>{
-                              {"exp", before.branches.at("exp")},
-                              {"main", before.branches.at("main")},
-                              {"renamed", before.branches.at("exp")}});
+  CHECK(after.branches ==
+        std::map<std::string, std::uint64_t>{{"exp", before.branches.at("exp")},
+                                             {"main", before.branches.at("main")},
+                                             {"renamed", before.branches.at("exp")}});
   // Version ids go on where they stopped.
   const VersionId head = Ok(db->Head("main"));
   const VersionId next = cowdb::testing::SetElement(*db, "main", "ints", 0, 42);
@@ -306,9 +305,8 @@ TEST_CASE("persistence: misuse and bad directories get clear errors, nothing cha
       Ok(t.Create<Boxed>("boxed", pvec<Boxed>{Boxed{{1}}}));
       const absl::Status s = t.Commit("boxed").status();
       CHECK(absl::IsInvalidArgument(s));
-      CHECK_THAT(std::string(s.message()),
-                 Contains("boxed") && Contains("Boxed") && Contains("in-memory only") &&
-                     Contains("codec"));
+      CHECK_THAT(std::string(s.message()), Contains("boxed") && Contains("Boxed") &&
+                                               Contains("in-memory only") && Contains("codec"));
     }
     CHECK(Ok(db->Head("main")) == v2);
     // The database still works and the failure left nothing behind.
@@ -330,8 +328,8 @@ TEST_CASE("persistence: misuse and bad directories get clear errors, nothing cha
 TEST_CASE("persistence: a type declared in-memory only works in memory as any other",
           "[database][persistence]") {
   auto db = Database::Open();
-  const VersionId v1 = cowdb::testing::CreateDataset(*db, "main", "boxed",
-                                                     pvec<Boxed>{Boxed{{1}}, Boxed{{2, 3}}});
+  const VersionId v1 =
+      cowdb::testing::CreateDataset(*db, "main", "boxed", pvec<Boxed>{Boxed{{1}}, Boxed{{2, 3}}});
   Ok(db->CreateBranch("exp"));
   {
     Transaction t = Ok(db->Begin("exp"));
@@ -458,7 +456,7 @@ TEST_CASE("persistence: compaction reclaims pruned versions' disk space, nothing
     auto db = OpenAt(dir, keep_one);
     cowdb::testing::CreateDataset(*db, "main", "t", IotaVec(200'000));  // 1.6 MB
     Ok(db->CreateBranch("side", "main"));
-    Ok(db->CreateTag("first", "main"));  // keeps the fork point of side and main
+    Ok(db->CreateTag("first", "main"));         // keeps the fork point of side and main
     for (I64 round = 1; round <= 6; ++round) {  // each rewrites every chunk: 1.6 MB
       Transaction t = Ok(db->Begin("main"));
       Ok(t.Put("t", Ok(t.Get<I64>("t")).transform([](I64 x) { return x + 1; })));
@@ -469,9 +467,7 @@ TEST_CASE("persistence: compaction reclaims pruned versions' disk space, nothing
     const cowdb::MemoryReport full = db->GetMemoryReport();
     CHECK(full.disk_bytes == bytes());
     CHECK(full.disk_bytes > 11'000'000);
-    SECTION("Prune compacts on its own") {
-      CHECK(db->Prune() > 0);
-    }
+    SECTION("Prune compacts on its own") { CHECK(db->Prune() > 0); }
     SECTION("Compact() on demand, with automatic compaction off") {
       db.reset();
       db = OpenAt(dir, Options{.keep_last_versions = 1, .compact_below = 0});
@@ -522,8 +518,9 @@ TEST_CASE("persistence: compaction reclaims pruned versions' disk space, nothing
 
 // Group commit: commits from concurrent threads share fdatasyncs (a slow device, 20 ms a sync,
 // makes the sharing certain: while one sync sleeps, the other threads' commits queue behind it;
-// about two commits share each sync); every acknowledged commit is there after reopening. One thread alone syncs once per commit. A
-// failed sync is reported by the commit waiting for it, and later writes are refused.
+// about two commits share each sync); every acknowledged commit is there after reopening. One
+// thread alone syncs once per commit. A failed sync is reported by the commit waiting for it, and
+// later writes are refused.
 TEST_CASE("persistence: group commit shares syncs between concurrent commits",
           "[database][persistence]") {
   TempDir dir;

@@ -152,8 +152,9 @@ TEST_CASE("branch merge across shifts, and Diff counting inserted and erased row
   CHECK(Read(*db, "main", "t") == want);
 }
 
-TEST_CASE("Diff of a filter names exactly the erased rows, with their positions; counts only on demand",
-          "[database][rows]") {
+TEST_CASE(
+    "Diff of a filter names exactly the erased rows, with their positions; counts only on demand",
+    "[database][rows]") {
   auto db = Rows();
   Ok(db->CreateBranch("f", "main"));
   const cowdb::VersionId load = Ok(db->Head("main"));
@@ -175,7 +176,7 @@ TEST_CASE("Diff of a filter names exactly the erased rows, with their positions;
   for (std::size_t k = 0; k < 49; ++k) {
     CAPTURE(k);
     CHECK(c.ranges[k].kind == cowdb::change_kind::kErased);
-    CHECK(c.ranges[k].from_first() == 100 * (k + 1));  // the row in the old version
+    CHECK(c.ranges[k].from_first() == 100 * (k + 1));    // the row in the old version
     CHECK(c.ranges[k].to_first() == 100 * (k + 1) - k);  // where it was in the new one
   }
   const cowdb::DatabaseDiff counts = Ok(db->Diff(load, f, {.text = false, .ranges = false}));

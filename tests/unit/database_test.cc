@@ -738,8 +738,8 @@ TEST_CASE("OpenSnapshot(name, time) finds the version a branch had then", "[data
   const auto db = Database::Open(Options{.keep_last_versions = 3});
   const absl::Time before_all = absl::Now() - absl::Seconds(1);
   CreateDataset(*db, "main", "a", IotaVec(10));  // v2
-  std::vector<absl::Time> times;                  // times[k]: just after v(3 + k)
-  for (int k = 0; k < 4; ++k) {                   // v3..v6
+  std::vector<absl::Time> times;                 // times[k]: just after v(3 + k)
+  for (int k = 0; k < 4; ++k) {                  // v3..v6
     SetElement(*db, "main", "a", 0, 100 + k);
     absl::SleepFor(absl::Milliseconds(2));
     times.push_back(absl::Now());
@@ -807,8 +807,8 @@ TEST_CASE("fmt prints diffs, histories, branches and statuses; diff text is boun
   CHECK_THAT(all.changed[0].text, !Contains("not shown"));
   // A type without a formatter says so instead of leaving the text empty.
   CHECK(d.changed[1].name == "p");
-  CHECK_THAT(d.changed[1].text, Contains("no row text") && Contains("Plain") &&
-                                    Contains("has no fmt::formatter"));
+  CHECK_THAT(d.changed[1].text,
+             Contains("no row text") && Contains("Plain") && Contains("has no fmt::formatter"));
   CHECK(Ok(db->Diff("main", "exp", {.text = false})).changed[0].text.empty());
 
   const std::string printed = fmt::format("{}", d);
@@ -1117,8 +1117,8 @@ TEST_CASE("each retention rule works alone; a tag pins its version; Prune(policy
     CHECK(Read(*db, "t", "a")[0] == 3);
   }
   SECTION("Prune(policy) applies its rules once and leaves the options as they were") {
-    const auto db = Database::Open();  // no rule: Prune() keeps everything reachable
-    CreateDataset(*db, "main", "a", IotaVec(10));                        // v2
+    const auto db = Database::Open();              // no rule: Prune() keeps everything reachable
+    CreateDataset(*db, "main", "a", IotaVec(10));  // v2
     for (int i = 0; i < 4; ++i) SetElement(*db, "main", "a", 0, i + 1);  // v3..v6
     Ok(db->CreateBranch("exp", VersionId{4}));
     CHECK(db->Prune(cowdb::Retention{.keep_last_versions = 1}) == 2);  // v1 and v2

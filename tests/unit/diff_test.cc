@@ -528,8 +528,8 @@ TEST_CASE("a run of changes across chunk and subtree boundaries is one range", "
   e.set(20, -20);
   const Tiny b = std::move(e).persistent();
   const auto d = cowdb::diff(a, b);
-  CHECK(d.ranges() == std::vector<diff_range>{{3, 9, change_kind::kModified},
-                                              {20, 21, change_kind::kModified}});
+  CHECK(d.ranges() ==
+        std::vector<diff_range>{{3, 9, change_kind::kModified}, {20, 21, change_kind::kModified}});
   CHECK(d.modified_count() == 7);
   // Four chunks for the run, one for index 20; the 27 other chunks are never read.
   CHECK(d.stats().leaf_pairs == 5);

@@ -269,7 +269,7 @@ TEST_CASE("merge: appends on both sides", "[merge][length]") {
     REQUIRE(r.conflicts().size() == 1);
     const auto& c = r.conflicts()[0];
     CHECK(c.kind == cowdb::conflict_kind::kInsertOrder);
-    CHECK(c.base_index == 10);  // before base's end
+    CHECK(c.base_index == 10);                                          // before base's end
     CHECK(Records(r) == std::vector<Rec>{{10, std::nullopt, 10, 10}});  // first rows of each side
     CHECK(c.ours_index == 10);
     CHECK(c.theirs_index == 10);
@@ -293,7 +293,8 @@ TEST_CASE("merge: appends on both sides", "[merge][length]") {
     CheckResolutions(base, ours, theirs, want_ours, want_theirs);
   }
   SECTION("kWrites: even equal appends conflict") {
-    const auto r = cowdb::merge(base, ours, base.push_back(10).push_back(11), cowdb::merge_mode::kWrites);
+    const auto r =
+        cowdb::merge(base, ours, base.push_back(10).push_back(11), cowdb::merge_mode::kWrites);
     REQUIRE(r.conflicts().size() == 1);
     CHECK(r.conflicts()[0].kind == cowdb::conflict_kind::kInsertOrder);
   }

@@ -2,6 +2,8 @@
 // their row ids and their sharing; saves write only new nodes; every single-byte corruption and
 // every truncation of every record is kDataLoss or a valid tree, never undefined behaviour; a
 // failed write leaves nothing half-recorded.
+#include "cowdb/internal/node_codec.h"
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstddef>
@@ -14,7 +16,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "cowdb/diff.h"
-#include "cowdb/internal/node_codec.h"
 #include "cowdb/pvec.h"
 #include "fmt/format.h"
 
@@ -170,7 +171,8 @@ TEST_CASE("node codec: elements with a codec (std::string) round trip", "[storag
   const std::int64_t live_before = live_nodes();
   {
     std::vector<std::string> rows;
-    for (int i = 0; i < 200; ++i) rows.push_back(std::string(static_cast<std::size_t>(i % 40), 'a' + i % 26));
+    for (int i = 0; i < 200; ++i)
+      rows.push_back(std::string(static_cast<std::size_t>(i % 40), 'a' + i % 26));
     const StrVec a(rows.begin(), rows.end());
     const StrVec b = a.erase_if([](const std::string& s) { return s.size() % 3 == 0; });
     MemoryIo io;
@@ -285,7 +287,8 @@ TEST_CASE("node codec: a node referenced at two levels, or a missing one, is kDa
   REQUIRE(s.depth >= 2);
   node_table table;
   // The root read as a tree one level shallower.
-  absl::StatusOr<Vec> wrong_depth = Load<Codec>(Stored<Vec>{s.root, s.depth - 1, s.size}, table, io);
+  absl::StatusOr<Vec> wrong_depth =
+      Load<Codec>(Stored<Vec>{s.root, s.depth - 1, s.size}, table, io);
   REQUIRE(wrong_depth.status().code() == absl::StatusCode::kDataLoss);
   // A size that does not match.
   absl::StatusOr<Vec> wrong_size = Load<Codec>(Stored<Vec>{s.root, s.depth, s.size + 1}, table, io);

@@ -149,11 +149,11 @@ TEMPLATE_TEST_CASE("erase(first, last) out of range throws std::out_of_range nam
   const NoLeak no_leak;
   const std::vector<int> model = Iota(kN);
   // The message names the range and the size.
-  for (const Case& c : {// last > size()
-                        Case{3, kN + 1}, Case{0, 4321}, Case{kN, kN + 1}, Case{3, SIZE_MAX},
-                        Case{70, 60},
-                        // first > last, both within the size
-                        Case{37, 21}, Case{kN, kN - 1}, Case{1, 0}, Case{SIZE_MAX, 12}}) {
+  for (const Case& c :
+       {// last > size()
+        Case{3, kN + 1}, Case{0, 4321}, Case{kN, kN + 1}, Case{3, SIZE_MAX}, Case{70, 60},
+        // first > last, both within the size
+        Case{37, 21}, Case{kN, kN - 1}, Case{1, 0}, Case{SIZE_MAX, 12}}) {
     CAPTURE(c.first, c.last);
     CheckThrowsOnEveryForm<V>(
         model, [&c](auto&& v) { return std::forward<decltype(v)>(v).erase(c.first, c.last); },

@@ -19,7 +19,8 @@ using Tiny = cowdb::pvec<int, 2 * sizeof(int), 2>;  // 2 elements per leaf, fan-
 using Small = cowdb::pvec<int, 4 * sizeof(int), 4>;
 
 static_assert(std::ranges::forward_range<Tiny::chunk_range>);
-static_assert(std::same_as<std::ranges::range_reference_t<Tiny::chunk_range>, std::span<const int>>);
+static_assert(
+    std::same_as<std::ranges::range_reference_t<Tiny::chunk_range>, std::span<const int>>);
 
 // The spans of v.chunks(first, last), each checked to be non-empty and to lie inside one leaf
 // (every element of a span at the address v's element has), concatenated.

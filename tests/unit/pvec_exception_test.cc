@@ -46,14 +46,10 @@ enum Fault : unsigned { kCopyFault = 1, kFnFault = 2, kAllocFault = 4 };
 
 const char* fault_name(unsigned fault) {
   switch (fault) {
-    case kCopyFault:
-      return "element copy/move";
-    case kFnFault:
-      return "user functor";
-    case kAllocFault:
-      return "node allocation";
-    default:
-      return "?";
+    case kCopyFault: return "element copy/move";
+    case kFnFault: return "user functor";
+    case kAllocFault: return "node allocation";
+    default: return "?";
   }
 }
 

@@ -1,5 +1,7 @@
 // Unit tests of pvec<T>: each operation and its edge cases (empty, one element, exactly full
 // leaves, multi-level growth and shrink), on tiny chunks so a few dozen elements make deep trees.
+#include "cowdb/pvec.h"
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdint>
@@ -11,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "cowdb/pvec.h"
 #include "testing/pvec_helpers.h"
 
 namespace {
@@ -146,15 +147,17 @@ TEST_CASE("update with a mutator changes a copy of the row in place", "[pvec]") 
   const cowdb::pvec<Row, 256> base(rows.begin(), rows.end());
   const cowdb::pvec<Row, 256> fixed = base.update(150, [](Row& r) { r.amount = -1; });
   CHECK(fixed[150] == Row{150, -1});
-  CHECK(base[150] == Row{150, 225});  // the old version is intact
+  CHECK(base[150] == Row{150, 225});             // the old version is intact
   CHECK(fixed.row_id(150) == base.row_id(150));  // the same row, changed
   CHECK(fixed.exclusive().leaves == 1);
   // A mutator that changes nothing keeps the version; one that throws changes nothing.
   CHECK(base.update(3, [](Row&) {}).identity() == base.identity());
-  CHECK_THROWS_AS(base.update(4, [](Row& r) {
-    r.amount = 0;
-    throw std::runtime_error("no");
-  }), std::runtime_error);
+  CHECK_THROWS_AS(base.update(4,
+                              [](Row& r) {
+                                r.amount = 0;
+                                throw std::runtime_error("no");
+                              }),
+                  std::runtime_error);
   CHECK(base[4] == Row{4, 6});
   CHECK_THROWS_AS(base.update(300, [](Row&) {}), std::out_of_range);
   // The editor takes both forms too.
@@ -182,7 +185,8 @@ TEST_CASE("take and resize", "[pvec]") {
   const std::vector<int> model = Iota(37);
   const Tiny base(model);
   for (std::size_t n = 0; n <= 40; ++n) {
-    std::vector<int> m(model.begin(), model.begin() + static_cast<std::ptrdiff_t>(std::min(n, model.size())));
+    std::vector<int> m(model.begin(),
+                       model.begin() + static_cast<std::ptrdiff_t>(std::min(n, model.size())));
     CheckEq(base.take(n), m);
     std::vector<int> r = model;
     r.resize(n, -3);
@@ -191,8 +195,8 @@ TEST_CASE("take and resize", "[pvec]") {
   CheckEq(base, model);
   // take keeps whole chunks shared: 16 of the 19 leaves survive untouched in take(32).
   CHECK(base.take(32).shared_with(base).leaves == 16);
-  CHECK(base.take(32).exclusive().bytes == base.take(32).memory().bytes -
-                                               base.take(32).shared_with(base).bytes);
+  CHECK(base.take(32).exclusive().bytes ==
+        base.take(32).memory().bytes - base.take(32).shared_with(base).bytes);
 }
 
 TEST_CASE("transform on a range shares the chunks outside it", "[pvec]") {
@@ -205,12 +209,11 @@ TEST_CASE("transform on a range shares the chunks outside it", "[pvec]") {
   CheckEq(base, model);
   CHECK(t.exclusive().leaves == 3);  // leaves [10,12) [12,14) [14,16)
   CHECK(base.transform(40, 10, [](int) { return 0; }).identity() == base.identity());
-  CheckEq(base.transform(45, 1000, [](int) { return 0; }),
-          [&] {
-            std::vector<int> z = model;
-            std::fill(z.begin() + 45, z.end(), 0);
-            return z;
-          }());
+  CheckEq(base.transform(45, 1000, [](int) { return 0; }), [&] {
+    std::vector<int> z = model;
+    std::fill(z.begin() + 45, z.end(), 0);
+    return z;
+  }());
 }
 
 TEST_CASE("rvalue overloads write in place when uniquely owned", "[pvec]") {
@@ -376,9 +379,9 @@ TEST_CASE("radix lookup hint: kept by push_back-style edits, correct after struc
   const Small built(model);
   // Vectors built from a range or by push_back, and what set, transform, take and pop_back make
   // of them, keep the hint: their lookups are pure radix.
-  for (const Small& v : {pushed, edited, built, built.set(150, -1), built.take(97),
-                         built.pop_back(), built.transform([](int x) { return x * 2; }),
-                         built.take(64).push_back(7)}) {
+  for (const Small& v :
+       {pushed, edited, built, built.set(150, -1), built.take(97), built.pop_back(),
+        built.transform([](int x) { return x * 2; }), built.take(64).push_back(7)}) {
     CHECK(radix(v));
     CHECK_NOTHROW(v.check_invariants());
   }
@@ -410,7 +413,8 @@ static_assert(std::ranges::random_access_range<Tiny>);
 static_assert(std::ranges::random_access_range<Tiny::editor>);
 static_assert(std::ranges::sized_range<Tiny>);
 static_assert(std::same_as<std::ranges::range_value_t<Tiny::editor>, int>);
-static_assert(std::ranges::random_access_range<std::ranges::reverse_view<std::ranges::ref_view<const Tiny>>>);
+static_assert(
+    std::ranges::random_access_range<std::ranges::reverse_view<std::ranges::ref_view<const Tiny>>>);
 
 TEST_CASE("pvec: reverse iteration, the editor as a range, prepend", "[pvec]") {
   const std::vector<int> rows = Iota<int>(37);
@@ -452,7 +456,8 @@ TEST_CASE("pvec: reverse iteration, the editor as a range, prepend", "[pvec]") {
   const Tiny edited = e.persistent();
   edited.check_invariants();
   REQUIRE(edited.size() == 42);
-  CHECK(std::vector<int>(edited.begin(), edited.begin() + 5) == std::vector<int>{-4, -3, -2, -1, 0});
+  CHECK(std::vector<int>(edited.begin(), edited.begin() + 5) ==
+        std::vector<int>{-4, -3, -2, -1, 0});
   CHECK(edited.row_id(2) == front.row_id(0));
   CHECK(v.size() == 37);  // the source version is unchanged
   CHECK(v[3] == 3);

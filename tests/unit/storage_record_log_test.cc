@@ -347,8 +347,8 @@ TEST_CASE("record log: ReadAt reads one record by its offset, and nothing else",
     CHECK(rec.offset == offsets[i]);
   }
   // No record starts inside the header, inside a record or at the end of the file.
-  for (const std::uint64_t bad : {std::uint64_t{0}, std::uint64_t{8}, offsets[2] + 1, offsets[3] - 3,
-                                  offsets.back()}) {
+  for (const std::uint64_t bad :
+       {std::uint64_t{0}, std::uint64_t{8}, offsets[2] + 1, offsets[3] - 3, offsets.back()}) {
     INFO("offset " << bad);
     const absl::Status s = r->ReadAt(bad, &rec);
     CHECK(s.code() == absl::StatusCode::kDataLoss);

@@ -34,12 +34,13 @@ VersionRecord SampleVersion(std::uint64_t id, std::vector<std::uint64_t> parents
   return v;
 }
 
-TEST_CASE("version log: records round trip; a cut or extended payload is rejected",
-          "[storage]") {
+TEST_CASE("version log: records round trip; a cut or extended payload is rejected", "[storage]") {
   const VersionRecord versions[] = {SampleVersion(1, {}), SampleVersion(2, {1}),
                                     SampleVersion(3, {1, 2})};
-  const RefRecord refs[] = {{false, false, "main", 3, ""}, {true, false, "v1.0", 1, ""},
-                            {false, true, "exp-\xc3\xa9", 0, ""}, {false, false, "a", 0, "b"}};
+  const RefRecord refs[] = {{false, false, "main", 3, ""},
+                            {true, false, "v1.0", 1, ""},
+                            {false, true, "exp-\xc3\xa9", 0, ""},
+                            {false, false, "a", 0, "b"}};
   const PruneRecord prunes[] = {{{}}, {{2, 5, 9}}};
   for (const VersionRecord& v : versions) {
     const std::string bytes = EncodeVersion(v);
@@ -53,13 +54,15 @@ TEST_CASE("version log: records round trip; a cut or extended payload is rejecte
   for (const RefRecord& r : refs) {
     const std::string bytes = EncodeRef(r);
     CHECK(Ok(DecodeRef(bytes)) == r);
-    for (std::size_t len = 0; len < bytes.size(); ++len) CHECK(!DecodeRef(bytes.substr(0, len)).ok());
+    for (std::size_t len = 0; len < bytes.size(); ++len)
+      CHECK(!DecodeRef(bytes.substr(0, len)).ok());
     CHECK(!DecodeRef(bytes + "x").ok());
   }
   for (const PruneRecord& p : prunes) {
     const std::string bytes = EncodePrune(p);
     CHECK(Ok(DecodePrune(bytes)) == p);
-    for (std::size_t len = 0; len < bytes.size(); ++len) CHECK(!DecodePrune(bytes.substr(0, len)).ok());
+    for (std::size_t len = 0; len < bytes.size(); ++len)
+      CHECK(!DecodePrune(bytes.substr(0, len)).ok());
     CHECK(!DecodePrune(bytes + "x").ok());
   }
   // Out-of-range fields: three parents, a ref kind of 2.
@@ -135,16 +138,24 @@ TEST_CASE("version log: replay rebuilds history, refuses contradictions", "[stor
   };
   const Bad bad[] = {
       {"a gap in ids", {kVersionRecord, EncodeVersion(SampleVersion(6, {4}))}, "follows version 4"},
-      {"unknown parent", {kVersionRecord, EncodeVersion(SampleVersion(5, {9}))}, "unknown parent 9"},
-      {"ref to a pruned version", {kRefRecord, EncodeRef({true, false, "t", 2, ""})}, "not retained"},
-      {"delete of an unknown ref", {kRefRecord, EncodeRef({false, true, "nope", 0, ""})}, "unknown branch"},
+      {"unknown parent",
+       {kVersionRecord, EncodeVersion(SampleVersion(5, {9}))},
+       "unknown parent 9"},
+      {"ref to a pruned version",
+       {kRefRecord, EncodeRef({true, false, "t", 2, ""})},
+       "not retained"},
+      {"delete of an unknown ref",
+       {kRefRecord, EncodeRef({false, true, "nope", 0, ""})},
+       "unknown branch"},
       {"prune of a named version", {kPruneRecord, EncodePrune({{4}})}, "still named"},
       {"unknown type", {9, "x"}, "unknown record type 9"},
       {"malformed", {kRefRecord, "\x01"}, "malformed branch/tag record"},
       {"rename of an unknown branch",
-       {kRefRecord, EncodeRef({false, false, "nope", 0, "x"})}, "not possible"},
+       {kRefRecord, EncodeRef({false, false, "nope", 0, "x"})},
+       "not possible"},
       {"rename onto an existing branch",
-       {kRefRecord, EncodeRef({false, false, "renamed", 0, "main"})}, "not possible"},
+       {kRefRecord, EncodeRef({false, false, "renamed", 0, "main"})},
+       "not possible"},
   };
   for (const Bad& b : bad) {
     INFO(b.what);
@@ -186,8 +197,8 @@ TEST_CASE("version log: replay rebuilds history, refuses contradictions", "[stor
     CHECK(Replay(dir, records, &r).ok());
   }
   // A version's nodes lie between the file header and its record.
-  for (const std::uint64_t begin : {std::uint64_t{0}, std::uint64_t{kLogFileHeaderSize} - 1,
-                                    std::uint64_t{1} << 40}) {
+  for (const std::uint64_t begin :
+       {std::uint64_t{0}, std::uint64_t{kLogFileHeaderSize} - 1, std::uint64_t{1} << 40}) {
     VersionRecord misplaced = SampleVersion(5, {4});
     misplaced.nodes_begin = begin;
     records = good;

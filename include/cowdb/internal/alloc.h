@@ -28,9 +28,7 @@ inline void (*g_before_node_alloc)() = nullptr;
 inline void enable_node_accounting() noexcept {
   g_node_accounting.store(true, std::memory_order_relaxed);
 }
-inline bool node_accounting() noexcept {
-  return g_node_accounting.load(std::memory_order_relaxed);
-}
+inline bool node_accounting() noexcept { return g_node_accounting.load(std::memory_order_relaxed); }
 inline std::int64_t live_nodes() noexcept {
   return node_accounting() ? g_live_nodes.load(std::memory_order_relaxed) : -1;
 }
@@ -80,7 +78,9 @@ inline bool dec_ref(const node_base* n) noexcept {
 template <std::size_t Align, bool kPool = true>
 inline void* allocate_node_storage(std::size_t bytes) {
   const bool counted = node_accounting();
-  if (counted && g_before_node_alloc != nullptr) [[unlikely]] g_before_node_alloc();
+  if (counted && g_before_node_alloc != nullptr) [[unlikely]] {
+    g_before_node_alloc();
+  }
   void* p;
   if (kPool && node_pool::pooled(bytes, Align)) {
     p = node_pool::allocate(bytes);
@@ -89,13 +89,17 @@ inline void* allocate_node_storage(std::size_t bytes) {
   } else {
     p = ::operator new(bytes);
   }
-  if (counted) [[unlikely]] g_live_nodes.fetch_add(1, std::memory_order_relaxed);
+  if (counted) [[unlikely]] {
+    g_live_nodes.fetch_add(1, std::memory_order_relaxed);
+  }
   return p;
 }
 
 template <std::size_t Align, bool kPool = true>
 inline void free_node_storage(void* p, std::size_t bytes) noexcept {
-  if (node_accounting()) [[unlikely]] g_live_nodes.fetch_sub(1, std::memory_order_relaxed);
+  if (node_accounting()) [[unlikely]] {
+    g_live_nodes.fetch_sub(1, std::memory_order_relaxed);
+  }
   if (kPool && node_pool::pooled(bytes, Align)) {
     node_pool::deallocate(p, bytes);
   } else if constexpr (Align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {

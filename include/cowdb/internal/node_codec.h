@@ -22,8 +22,9 @@
 // Loading never trusts a record: counts, levels, ids, size tables and the tree invariants of
 // rbtree.h (I1-I3) are checked, each node once (its fill is remembered in the table, so a
 // subtree shared by many versions is not walked again), and a corrupt record is kDataLoss naming
-// the node's place (node_io::Describe), never undefined behaviour. A trivially copyable T is taken as its bytes: a T with invalid bit
-// patterns (bool, enums) relies on the storage layer's checksums.
+// the node's place (node_io::Describe), never undefined behaviour. A trivially copyable T is taken
+// as its bytes: a T with invalid bit patterns (bool, enums) relies on the storage layer's
+// checksums.
 //
 // Thread-safety: thread-compatible: a node_table is used by one thread at a time. The nodes
 // themselves are immutable once shared, as everywhere.
@@ -108,13 +109,14 @@ class node_table {
     const auto it = by_ref_.find(r);
     return it == by_ref_.end() ? nullptr : &it->second;
   }
-  // Records e.node as stored at r, taking a new reference to it. Returns false (and changes nothing)
-  // when r is already recorded. May throw std::bad_alloc (then changes nothing).
+  // Records e.node as stored at r, taking a new reference to it. Returns false (and changes
+  // nothing) when r is already recorded. May throw std::bad_alloc (then changes nothing).
   bool add(node_ref r, const entry& e, bool pending) {
     if (by_ref_.contains(r)) return false;
     // Room for the push_back below, grown geometrically (reserve(size() + 1) would reallocate
     // on every call: quadratic copying for a large save).
-    if (pending && pending_.size() == pending_.capacity()) pending_.reserve(2 * pending_.size() + 16);
+    if (pending && pending_.size() == pending_.capacity())
+      pending_.reserve(2 * pending_.size() + 16);
     node_base* const n = e.node;
     by_ref_.emplace(r, e);
     try {
@@ -238,8 +240,8 @@ class tree_codec {
     if (!e.ok()) return e.status();
     const node_table::entry& top = **e;
     if (top.elements != size) {
-      return corrupt(io, root, fmt::format("tree holds {} elements, recorded as {}", top.elements,
-                                           size));
+      return corrupt(io, root,
+                     fmt::format("tree holds {} elements, recorded as {}", top.elements, size));
     }
     if (!top.edge_ok || (depth > 0 && top.node->count < 2)) {
       return corrupt(io, root, "tree nodes below half full (rbtree.h, I1/I2)");
@@ -352,8 +354,8 @@ class tree_codec {
         return corrupt(io, ref, "a node of another element type or tree shape referenced here");
       }
       if (e->level != level) {
-        return corrupt(io, ref, fmt::format("a level-{} node referenced at level {}", e->level,
-                                            level));
+        return corrupt(io, ref,
+                       fmt::format("a level-{} node referenced at level {}", e->level, level));
       }
       return e;
     }
@@ -371,8 +373,7 @@ class tree_codec {
     return table.find(ref);
   }
 
-  static absl::StatusOr<node_base*> decode_leaf(std::string_view bytes, node_ref ref,
-                                                node_io& io) {
+  static absl::StatusOr<node_base*> decode_leaf(std::string_view bytes, node_ref ref, node_io& io) {
     byte_reader in(bytes);
     std::uint8_t tag = 0, level = 0;
     std::uint32_t count = 0, runs = 0;
@@ -407,8 +408,8 @@ class tree_codec {
     std::string_view& rest = in.rest();
     if constexpr (std::is_trivially_copyable_v<T>) {
       if (rest.size() != std::size_t{count} * sizeof(T)) {
-        return corrupt(io, ref, fmt::format("leaf of {} elements holds {} bytes of them", count,
-                                            rest.size()));
+        return corrupt(
+            io, ref, fmt::format("leaf of {} elements holds {} bytes of them", count, rest.size()));
       }
       leaf* l = tree::make_leaf(
           count,

@@ -2,7 +2,8 @@
 //
 // An iterator keeps the path of inner nodes (and the slots taken) from the root to its current
 // leaf. Stepping inside a leaf is a pointer increment; stepping past the end of a leaf climbs only
-// as many levels as the path wraps (amortized O(1) per leaf), never re-descending from the root. Jumps
+// as many levels as the path wraps (amortized O(1) per leaf), never re-descending from the root.
+// Jumps
 // (`+=`, `-=`, `[]`) that leave the current leaf re-descend in O(log n).
 //
 // pvec_chunk_iterator walks the same path a chunk at a time: each step yields a std::span over
@@ -92,8 +93,7 @@ class pvec_iterator {
   friend bool operator==(const pvec_iterator& a, const pvec_iterator& b) noexcept {
     return a.cur_ == b.cur_;
   }
-  friend std::strong_ordering operator<=>(const pvec_iterator& a,
-                                          const pvec_iterator& b) noexcept {
+  friend std::strong_ordering operator<=>(const pvec_iterator& a, const pvec_iterator& b) noexcept {
     return a.index() <=> b.index();
   }
 

@@ -67,8 +67,9 @@ struct leaf_ids {
   row_id_t at(std::size_t k) const noexcept {
     if (runs == nullptr) return id0 + k;
     const std::uint32_t* s = runs->starts();
-    const std::size_t j =
-        static_cast<std::size_t>(std::upper_bound(s, s + runs->n, static_cast<std::uint32_t>(k)) - s) - 1;
+    const std::size_t j = static_cast<std::size_t>(
+                              std::upper_bound(s, s + runs->n, static_cast<std::uint32_t>(k)) - s) -
+                          1;
     return runs->firsts()[j] + (k - s[j]);
   }
   // The number of runs (1 when runs is null). O(1).
@@ -80,8 +81,9 @@ struct leaf_ids {
     if (runs == nullptr) return fn(b, id0 + b, e - b);
     const std::uint32_t* s = runs->starts();
     const row_id_t* f = runs->firsts();
-    std::size_t j =
-        static_cast<std::size_t>(std::upper_bound(s, s + runs->n, static_cast<std::uint32_t>(b)) - s) - 1;
+    std::size_t j = static_cast<std::size_t>(
+                        std::upper_bound(s, s + runs->n, static_cast<std::uint32_t>(b)) - s) -
+                    1;
     for (std::size_t k = b; k < e; ++j) {
       const std::size_t end = j + 1 < runs->n ? std::min<std::size_t>(s[j + 1], e) : e;
       fn(k, f[j] + (k - s[j]), end - k);

@@ -69,10 +69,10 @@ struct row_matching {
   };
 
   bool related = true;
-  std::vector<piece> kept;      // in b order
-  std::vector<run> changed;     // in b order; each inside one piece that is not shared
-  std::vector<span> inserted;   // in b order
-  std::vector<span> erased;     // in a order
+  std::vector<piece> kept;            // in b order
+  std::vector<run> changed;           // in b order; each inside one piece that is not shared
+  std::vector<span> inserted;         // in b order
+  std::vector<span> erased;           // in a order
   std::vector<std::size_t> in_place;  // indices into kept of the in-place pieces (a and b rising)
   std::vector<std::size_t> by_a;      // indices into kept of all pieces, by a (when rows moved)
   std::size_t moved_rows = 0;
@@ -88,8 +88,9 @@ struct row_matching {
   }
   // The b position of the first in-place row whose a position is >= a_pos (b size if none).
   std::size_t b_of_next_in_place(std::size_t a_pos, std::size_t b_size) const noexcept {
-    auto it = std::upper_bound(in_place.begin(), in_place.end(), a_pos,
-                               [this](std::size_t x, std::size_t k) { return x < kept[k].a + kept[k].len; });
+    auto it = std::upper_bound(
+        in_place.begin(), in_place.end(), a_pos,
+        [this](std::size_t x, std::size_t k) { return x < kept[k].a + kept[k].len; });
     if (it == in_place.end()) return b_size;
     const piece& p = kept[*it];
     return a_pos <= p.a ? p.b : p.b + (a_pos - p.a);
@@ -279,7 +280,7 @@ struct row_matcher {
     }
     auto by_a = [&](std::size_t k) -> const piece& { return found[rising ? k : order[k]]; };
     out.erased.reserve(found.size() + as.size());  // at most one span per segment and piece
-    std::size_t next = 0;  // the next piece by a
+    std::size_t next = 0;                          // the next piece by a
     for (const seg& t : as) {
       std::size_t at = t.pos;
       const std::size_t end = t.pos + t.len;
@@ -306,7 +307,8 @@ struct row_matcher {
 
   // The runs of a piece whose values differ (pa: its rows in a, pb: in b): one comparison of the
   // whole piece first (memcmp for integers), then row by row only when something differs.
-  static void compare(const T* pa, const T* pb, const piece& p, walk_stats& st, std::vector<run>& out) {
+  static void compare(const T* pa, const T* pb, const piece& p, walk_stats& st,
+                      std::vector<run>& out) {
     st.elements_compared += p.len;
     if (std::equal(pa, pa + p.len, pb)) return;
     for (std::size_t k = 0; k < p.len;) {
@@ -416,7 +418,9 @@ struct row_matcher {
     std::size_t ep = 0;
     for (span& s : out.erased) {
       const std::size_t a_pos = s.first + s.len;
-      while (ep < out.in_place.size() && kept[out.in_place[ep]].a + kept[out.in_place[ep]].len <= a_pos) ++ep;
+      while (ep < out.in_place.size() &&
+             kept[out.in_place[ep]].a + kept[out.in_place[ep]].len <= a_pos)
+        ++ep;
       if (ep == out.in_place.size()) {
         s.at = nb;
       } else {
@@ -447,7 +451,8 @@ struct row_matcher {
     auto better = [](const best& x, const best& y) { return y.rows > x.rows ? y : x; };
     for (std::size_t k = 0; k < p; ++k) {
       best b;
-      for (std::size_t i = rank[k]; i > 0; i -= i & (~i + 1)) b = better(b, fen[i]);  // ranks < rank[k]
+      for (std::size_t i = rank[k]; i > 0; i -= i & (~i + 1))
+        b = better(b, fen[i]);  // ranks < rank[k]
       prev[k] = b.last;
       const best mine{b.rows + kept[k].len, k};
       for (std::size_t i = rank[k] + 1; i <= p; i += i & (~i + 1)) fen[i] = better(fen[i], mine);

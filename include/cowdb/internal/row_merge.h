@@ -80,7 +80,7 @@ enum class row_action : std::uint8_t {
 // inserted there).
 template <class T>
 struct merge_conflict {
-  std::size_t index = 0;       // where the row (or the inserted rows) is in merged()
+  std::size_t index = 0;  // where the row (or the inserted rows) is in merged()
   std::optional<T> base;
   std::optional<T> ours;
   std::optional<T> theirs;
@@ -114,8 +114,8 @@ class row_merge {
     summarize(o);
     summarize(t);
     // X: the side that reordered rows if only one did, else the one that changed more rows.
-    const bool x_is_ours = (o.m.moved_rows > 0) != (t.m.moved_rows > 0) ? o.m.moved_rows > 0
-                                                                         : o.rows >= t.rows;
+    const bool x_is_ours =
+        (o.m.moved_rows > 0) != (t.m.moved_rows > 0) ? o.m.moved_rows > 0 : o.rows >= t.rows;
     side_info& x = x_is_ours ? o : t;
     side_info& y = x_is_ours ? t : o;
     plan(x, y);
@@ -201,7 +201,8 @@ class row_merge {
         add({c.a, c.len, c.b, what, true, p.gap});
         k = c.b + c.len;
       }
-      if (p.moved && k < p.b + p.len) add({p.a + (k - p.b), p.b + p.len - k, k, what, false, p.gap});
+      if (p.moved && k < p.b + p.len)
+        add({p.a + (k - p.b), p.b + p.len - k, k, what, false, p.gap});
     }
     erased_before(SIZE_MAX);
     if (!in_order) {
@@ -220,7 +221,8 @@ class row_merge {
     for (const touch& ty : y.touched) {
       for (std::size_t r = ty.base; r < ty.base + ty.len;) {
         while (xi < x.touched.size() && x.touched[xi].base + x.touched[xi].len <= r) ++xi;
-        const touch* tx = xi < x.touched.size() && x.touched[xi].base <= r ? &x.touched[xi] : nullptr;
+        const touch* tx =
+            xi < x.touched.size() && x.touched[xi].base <= r ? &x.touched[xi] : nullptr;
         std::size_t end = ty.base + ty.len;
         if (tx != nullptr) {
           end = std::min(end, tx->base + tx->len);
@@ -258,7 +260,8 @@ class row_merge {
   }
 
   // Base row k, touched by both sides.
-  void decide(const side_info& x, const side_info& y, const touch& tx, const touch& ty, std::size_t k) {
+  void decide(const side_info& x, const side_info& y, const touch& tx, const touch& ty,
+              std::size_t k) {
     const std::size_t px = tx.pos + (k - tx.base), py = ty.pos + (k - ty.base);
     const bool writes = mode_ == merge_mode::kWrites;
     auto values_differ = [&] { return !(x.v[px] == y.v[py]); };
@@ -334,9 +337,9 @@ class row_merge {
       const std::size_t xe = xb < xs.size() && xs[xb].at == gap ? group_end(xs, xb) : xb;
       if (xe > xb && mode_ == merge_mode::kValues) {
         const auto rx = rows_of(x.v, xs, xb, xe), ry = rows_of(y.v, ys, yb, ye);
-        const bool same = rx.size() == ry.size() &&
-                          std::equal(rx.begin(), rx.end(), ry.begin(),
-                                     [](const T* a, const T* b) { return *a == *b; });
+        const bool same =
+            rx.size() == ry.size() && std::equal(rx.begin(), rx.end(), ry.begin(),
+                                                 [](const T* a, const T* b) { return *a == *b; });
         if (same) {  // agreement: the rows are ours (with ours' ids), where x put them
           if (y.is_ours) replace_spans(xs, xb, xe, y, ys, yb);
           yb = ye;
@@ -368,9 +371,9 @@ class row_merge {
     }
   }
   // Replaces x's spans [xb, xe) by y's rows from span yb on, run by run (equal total lengths).
-  void replace_spans(const std::vector<typename matching::span>& xs, std::size_t xb,
-                     std::size_t xe, const side_info& y,
-                     const std::vector<typename matching::span>& ys, std::size_t yb) {
+  void replace_spans(const std::vector<typename matching::span>& xs, std::size_t xb, std::size_t xe,
+                     const side_info& y, const std::vector<typename matching::span>& ys,
+                     std::size_t yb) {
     std::size_t yk = yb, yoff = 0;
     for (std::size_t k = xb; k < xe; ++k) {
       add_op({xs[k].first, op_kind::kErase, 0, nullptr, 0, xs[k].len});
@@ -403,11 +406,11 @@ class row_merge {
     c.base_index = k;
     c.base = base_[k];
     auto fill = [&](const side_info& s, const touch& t) {
-      (s.is_ours ? c.ours_action : c.theirs_action) =
-          t.what == act::kErased     ? row_action::kErased
-          : t.what == act::kModified ? row_action::kModified
-          : t.changed                ? row_action::kModifiedAndMoved
-                                     : row_action::kMoved;
+      (s.is_ours ? c.ours_action : c.theirs_action) = t.what == act::kErased ? row_action::kErased
+                                                      : t.what == act::kModified
+                                                          ? row_action::kModified
+                                                      : t.changed ? row_action::kModifiedAndMoved
+                                                                  : row_action::kMoved;
       if (t.what == act::kErased) return;
       const std::size_t p = t.pos + (k - t.base);
       (s.is_ours ? c.ours : c.theirs) = s.v[p];
@@ -427,7 +430,8 @@ class row_merge {
   bool insert_conflict(const side_info& x, const side_info& y, std::size_t gap, std::size_t x_first,
                        std::size_t y_first) {
     pending_.push_back({x_first, true});  // x's first row there, unless y's go first
-    conflicts.push_back(inserted_rows_conflict(conflict_kind::kInsertOrder, gap, x, x_first, y, y_first));
+    conflicts.push_back(
+        inserted_rows_conflict(conflict_kind::kInsertOrder, gap, x, x_first, y, y_first));
     return decided_for(y);
   }
   // A conflict between rows that both sides inserted before base row `gap` (no base value).
@@ -516,7 +520,8 @@ class row_merge {
     for (const edit& o : ops_) {
       const bool consumes = o.kind != op_kind::kInsert;
       const std::size_t rows = o.kind == op_kind::kSet ? 1 : o.len;
-      const bool ok = o.at >= free_from && (consumes ? o.at + rows <= x.size() : o.at <= x.size()) &&
+      const bool ok = o.at >= free_from &&
+                      (consumes ? o.at + rows <= x.size() : o.at <= x.size()) &&
                       (o.kind == op_kind::kErase || o.first + rows <= o.src->size());
       if (!ok) {
         throw std::logic_error(
@@ -570,12 +575,8 @@ class row_merge {
         case op_kind::kSet:
           if (o.len > 0) e.set(o.at, (*o.src)[o.first]);
           break;
-        case op_kind::kErase:
-          e.erase(o.at, o.at + o.len);
-          break;
-        case op_kind::kInsert:
-          e.insert(o.at, o.src->slice(o.first, o.first + o.len));
-          break;
+        case op_kind::kErase: e.erase(o.at, o.at + o.len); break;
+        case op_kind::kInsert: e.insert(o.at, o.src->slice(o.first, o.first + o.len)); break;
       }
     }
     return std::move(e).persistent();
@@ -583,9 +584,9 @@ class row_merge {
 
   vec apply_with_builder(const vec& x) {
     tree_builder<T, vec::chunk_capacity, F> b;
-    std::size_t next = 0;       // into ops_
-    std::size_t skip_to = 0;    // X rows before this are erased
-    std::size_t pos = 0;        // X position of the current leaf's first row
+    std::size_t next = 0;     // into ops_
+    std::size_t skip_to = 0;  // X rows before this are erased
+    std::size_t pos = 0;      // X position of the current leaf's first row
     auto copy_rows = [&b](const vec& v, std::size_t first, std::size_t last) {
       auto add = [&b](const leaf* l, std::size_t lo, std::size_t hi) {
         if (lo == 0 && hi == l->count) return b.add_leaf(l);
@@ -597,7 +598,8 @@ class row_merge {
     // Emits the ops at X position `at` that come before the row there (inserts), then applies
     // an erase or set of that row; returns whether the row was consumed.
     auto ops_at = [&](std::size_t at, const leaf* l, std::size_t slot) {
-      for (; next < ops_.size() && ops_[next].at == at && ops_[next].kind == op_kind::kInsert; ++next) {
+      for (; next < ops_.size() && ops_[next].at == at && ops_[next].kind == op_kind::kInsert;
+           ++next) {
         copy_rows(*ops_[next].src, ops_[next].first, ops_[next].first + ops_[next].len);
       }
       if (next < ops_.size() && ops_[next].at == at) {
@@ -662,7 +664,9 @@ class row_merge {
     for (std::size_t k = 0; k < ops_.size(); ++k) {
       const edit& o = ops_[k];
       const auto n = static_cast<std::ptrdiff_t>(o.len);
-      before[k + 1] = before[k] + (o.kind == op_kind::kInsert ? n : o.kind == op_kind::kErase ? -n : 0);
+      before[k + 1] = before[k] + (o.kind == op_kind::kInsert  ? n
+                                   : o.kind == op_kind::kErase ? -n
+                                                               : 0);
     }
     for (std::size_t c = 0; c < conflicts.size(); ++c) {
       const pending& p = pending_[c];
@@ -679,7 +683,8 @@ class row_merge {
         while (it != ops_.end() && it->at == p.x_pos && it->kind == op_kind::kInsert) ++it;
       }
       const auto k = static_cast<std::size_t>(it - ops_.begin());
-      conflicts[c].index = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(p.x_pos) + before[k]);
+      conflicts[c].index =
+          static_cast<std::size_t>(static_cast<std::ptrdiff_t>(p.x_pos) + before[k]);
     }
     std::vector<std::size_t> order(conflicts.size());
     for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;

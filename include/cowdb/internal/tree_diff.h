@@ -187,8 +187,10 @@ struct tree_diff {
           s.a_hi = qa;
           s.b_lo = pb;
           s.b_hi = qb;
-          s.a.assign(r.a.begin() + static_cast<std::ptrdiff_t>(ia), r.a.begin() + static_cast<std::ptrdiff_t>(ea));
-          s.b.assign(r.b.begin() + static_cast<std::ptrdiff_t>(ib), r.b.begin() + static_cast<std::ptrdiff_t>(eb));
+          s.a.assign(r.a.begin() + static_cast<std::ptrdiff_t>(ia),
+                     r.a.begin() + static_cast<std::ptrdiff_t>(ea));
+          s.b.assign(r.b.begin() + static_cast<std::ptrdiff_t>(ib),
+                     r.b.begin() + static_cast<std::ptrdiff_t>(eb));
           subs.push_back(std::move(s));
         }
       };
@@ -439,9 +441,10 @@ struct tree_diff {
       const std::size_t len = std::min({la, lb, max - q});
       const auto ra = std::make_reverse_iterator(pa + la);
       const auto rb = std::make_reverse_iterator(pb + lb);
-      const auto stop = std::mismatch(ra, ra + static_cast<std::ptrdiff_t>(len), rb,
-                                      [](const T& x, const T& y) { return x == y; })
-                            .first;
+      const auto stop =
+          std::mismatch(ra, ra + static_cast<std::ptrdiff_t>(len), rb, [](const T& x, const T& y) {
+            return x == y;
+          }).first;
       q += static_cast<std::size_t>(stop - ra);
       if (stop != ra + static_cast<std::ptrdiff_t>(len)) break;
     }

@@ -60,8 +60,8 @@ struct RowConflict {
 inline constexpr const char kUnformattableValue[] = "<unformattable>";
 
 struct DatasetMerge {
-  DatasetPtr merged;                    // null when there are conflicts
-  std::vector<RowConflict> conflicts;   // sorted by base_index, kind, ours_index, theirs_index
+  DatasetPtr merged;                   // null when there are conflicts
+  std::vector<RowConflict> conflicts;  // sorted by base_index, kind, ours_index, theirs_index
 };
 
 struct DatasetDiff {
@@ -103,8 +103,8 @@ class Dataset {
   virtual const void* identity() const noexcept = 0;
   // Three-way merge with *this as base. `resolve`, when not null, settles every conflict by
   // taking that side; otherwise conflicts are reported. `mode`: see merge_mode.
-  virtual DatasetMerge Merge3(const Dataset& ours, const Dataset& theirs,
-                              const merge_side* resolve, merge_mode mode) const = 0;
+  virtual DatasetMerge Merge3(const Dataset& ours, const Dataset& theirs, const merge_side* resolve,
+                              merge_mode mode) const = 0;
   // text: render at most max_text_ranges ranges (a placeholder when T has no formatter).
   virtual DatasetDiff Diff(const Dataset& to, bool text, std::size_t max_text_ranges,
                            bool ranges) const = 0;
@@ -153,10 +153,9 @@ struct stored_type {
 
 template <class T>
 const std::string& stored_type<T>::tag() {
-  static const std::string t =
-      fmt::format("{}|size {}|align {}|{}|little-endian|chunk {}|fanout {}", TypeName(typeid(T)),
-                  sizeof(T), alignof(T), has_codec<T> ? "codec" : "bytes", vec::chunk_capacity,
-                  vec::fanout);
+  static const std::string t = fmt::format(
+      "{}|size {}|align {}|{}|little-endian|chunk {}|fanout {}", TypeName(typeid(T)), sizeof(T),
+      alignof(T), has_codec<T> ? "codec" : "bytes", vec::chunk_capacity, vec::fanout);
   return t;
 }
 
@@ -241,8 +240,8 @@ DatasetMerge TypedDataset<T>::Merge3(const Dataset& ours, const Dataset& theirs,
     out.conflicts.reserve(r.conflicts().size());
     for (const merge_conflict<T>& c : r.conflicts()) {
       out.conflicts.push_back({c.kind, c.base_index, c.ours_index.value_or(SIZE_MAX),
-                               c.theirs_index.value_or(SIZE_MAX), c.ours_action,
-                               c.theirs_action, Text(c.ours), Text(c.theirs)});
+                               c.theirs_index.value_or(SIZE_MAX), c.ours_action, c.theirs_action,
+                               Text(c.ours), Text(c.theirs)});
     }
     std::sort(out.conflicts.begin(), out.conflicts.end(),
               [](const RowConflict& a, const RowConflict& b) {
@@ -257,17 +256,23 @@ template <class T>
 DatasetDiff TypedDataset<T>::Diff(const Dataset& to, bool text, std::size_t max_text_ranges,
                                   bool ranges) const {
   const auto d = diff(data_, static_cast<const TypedDataset&>(to).data_);
-  DatasetDiff out{d.modified_count(), d.appended_count(), d.truncated_count(),
-                  d.ranges().size(), d.inserted_count(), d.erased_count(), {},
-                  d.moved_count(), {}};
+  DatasetDiff out{d.modified_count(),
+                  d.appended_count(),
+                  d.truncated_count(),
+                  d.ranges().size(),
+                  d.inserted_count(),
+                  d.erased_count(),
+                  {},
+                  d.moved_count(),
+                  {}};
   if (text) {
     if constexpr (fmt::is_formattable<T>::value) {
       out.text = max_text_ranges == SIZE_MAX
                      ? fmt::format("{}", d)
                      : fmt::format(fmt::runtime(fmt::format("{{:{}}}", max_text_ranges)), d);
     } else if (!d.empty()) {
-      out.text = fmt::format("(no row text: element type {} has no fmt::formatter)",
-                             TypeName(typeid(T)));
+      out.text =
+          fmt::format("(no row text: element type {} has no fmt::formatter)", TypeName(typeid(T)));
     }
   }
   if (ranges) out.range_list = d.ranges();
