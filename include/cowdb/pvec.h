@@ -240,7 +240,8 @@ class pvec {
   // The range holds a copy of this version (O(1)), so it stays valid after `*this` is gone, and
   // the spans stay valid while the range or any copy of the version lives. O(depth) to start,
   // then amortized O(1) per chunk; no allocation. A forward range, sentinel
-  // std::default_sentinel_t.
+  // std::default_sentinel_t. Thread-safety: as a pvec (a range and its iterators are values; any
+  // number of threads may each walk their own).
   class chunk_range {
    public:
     using iterator = internal::pvec_chunk_iterator<T, chunk_capacity, Fanout>;
@@ -334,8 +335,7 @@ class pvec {
     return edit_move([&](editor& e) { e.resize(n, value); });
   }
 
-  // ---- row operations: rows keep their identity
-  // ----------------------------------------------------
+  // ---- row operations: rows keep their identity -------------------------------------------------
 
   // This version without the rows for which pred(row) is true (pred takes const T&), in one pass
   // chunk by chunk: a chunk with no removed row is shared with this version, the others are

@@ -281,8 +281,7 @@ class row_runner {
     }
   }
 
-  // ---- one step
-  // ----------------------------------------------------------------------------------
+  // ---- one step ---------------------------------------------------------------------------------
 
   void one_step() {
     const std::size_t d = 1 + below(kSlots - 1);
@@ -605,8 +604,7 @@ class row_runner {
     v = std::move(e).persistent();
   }
 
-  // ---- diff and merge checks
-  // ---------------------------------------------------------------------
+  // ---- diff and merge checks --------------------------------------------------------------------
 
   // diff(va, vb) against the models; a wrong patch onto a copy, or a wrong diff of a version
   // holding a row twice, is counted (note).

@@ -1,8 +1,7 @@
-// Small helpers shared by the database tests (tests/unit/database_*.cc,
-// tests/regress/database_*.cc,
-// ...): unwrapping a status inside a Catch2 test, building int64 datasets, reading a dataset back
-// as a std::vector, and one-line transactions. Includes testing/pvec_helpers.h (Iota, ToVector)
-// and testing/status_helpers.h (Ok).
+// Small helpers shared by the database tests (tests/unit/database_*.cc, tests/regress/
+// database_*.cc, ...): unwrapping a status inside a Catch2 test, building int64 datasets, reading a
+// dataset back as a std::vector, and one-line transactions. Includes testing/pvec_helpers.h (Iota,
+// ToVector) and testing/status_helpers.h (Ok).
 //
 // Every helper that meets an error status fails the current test with REQUIRE and prints the
 // status; use them only on the thread that runs the test (Catch2 assertions are not thread-safe).

@@ -682,8 +682,7 @@ class DatabaseModel {
     std::abort();  // config_.fail must not return; in case it does
   }
 
-  // ---- randomness
-  // --------------------------------------------------------------------------------
+  // ---- randomness -------------------------------------------------------------------------------
   std::size_t Uniform(std::size_t n) { return n == 0 ? 0 : choices_.Below(n); }
   bool Chance(int percent) { return Uniform(100) < static_cast<std::size_t>(percent); }
   // An index into a vector of `size` elements, often among the first few (conflict hot spot).
@@ -755,8 +754,7 @@ class DatabaseModel {
     return VersionId{1 + Uniform(next_id_ - 1)};
   }
 
-  // ---- model helpers
-  // -----------------------------------------------------------------------------
+  // ---- model helpers ----------------------------------------------------------------------------
   void ExpectCode(const absl::Status& s, absl::StatusCode code, std::string_view what) {
     COWDB_DBM_CHECK(s.code() == code, "{}: expected {}, got {}", what,
                     absl::StatusCodeToString(code), s.ToString());
@@ -954,8 +952,7 @@ class DatabaseModel {
     return out;
   }
 
-  // ---- checks
-  // ------------------------------------------------------------------------------------
+  // ---- checks -----------------------------------------------------------------------------------
   void CheckSnapshot(const cowdb::Snapshot& s, const ModelVersion& m, std::string_view what) {
     ++stats_.snapshots_checked;
     COWDB_DBM_CHECK(s.id() == m.id, "{}: id {} != model {}", what, s.id(), m.id);
@@ -1092,8 +1089,7 @@ class DatabaseModel {
     CheckAll();
   }
 
-  // ---- operations
-  // --------------------------------------------------------------------------------
+  // ---- operations -------------------------------------------------------------------------------
   void Step() {
     const std::size_t r = Uniform(100);
     if (r < 14) {

@@ -248,8 +248,7 @@ TEST_CASE_METHOD(Fixture, "unknown dataset -> kNotFound naming it", "[errors]") 
   unchanged.Check();
 }
 
-// ---- kAlreadyExists
-// ------------------------------------------------------------------------------
+// ---- kAlreadyExists -----------------------------------------------------------------------------
 
 TEST_CASE_METHOD(Fixture, "existing branch, tag or dataset name -> kAlreadyExists", "[errors]") {
   const NoChange unchanged(*db);
@@ -271,8 +270,7 @@ TEST_CASE_METHOD(Fixture, "existing branch, tag or dataset name -> kAlreadyExist
   unchanged.Check();
 }
 
-// ---- kInvalidArgument: names
-// ---------------------------------------------------------------------
+// ---- kInvalidArgument: names --------------------------------------------------------------------
 
 TEST_CASE_METHOD(Fixture, "bad names -> kInvalidArgument", "[errors]") {
   struct BadName {
@@ -319,8 +317,7 @@ TEST_CASE_METHOD(Fixture, "names of 255 bytes are accepted", "[errors]") {
   CHECK(ToVector(Ok(Ok(db->OpenSnapshot(longest)).Get<I64>(longest))) == Iota<I64>(3));
 }
 
-// ---- kInvalidArgument: element types
-// -------------------------------------------------------------
+// ---- kInvalidArgument: element types ------------------------------------------------------------
 
 TEST_CASE_METHOD(Fixture, "wrong element type -> kInvalidArgument naming both types", "[errors]") {
   const NoChange unchanged(*db);
@@ -463,8 +460,7 @@ TEST_CASE_METHOD(Fixture, "deleting the last branch -> kFailedPrecondition", "[e
   CHECK(db->Branches()[0].name == "main");
 }
 
-// ---- Merge misuse
-// --------------------------------------------------------------------------------
+// ---- Merge misuse -------------------------------------------------------------------------------
 
 TEST_CASE_METHOD(Fixture, "merging a branch into itself -> kInvalidArgument", "[errors]") {
   const NoChange unchanged(*db);

@@ -318,8 +318,7 @@ TEST_CASE(
   }
 }
 
-// ---- (e): equal rows told apart
-// ------------------------------------------------------------------
+// ---- (e): equal rows told apart -----------------------------------------------------------------
 
 TEST_CASE(
     "row identity: an update of one of two equal rows lands on that row, whatever the other "
@@ -374,8 +373,7 @@ TEST_CASE(
   }
 }
 
-// ---- (f): a sort merged with fixes
-// ---------------------------------------------------------------
+// ---- (f): a sort merged with fixes --------------------------------------------------------------
 
 struct item {
   int key = 0;
@@ -425,8 +423,7 @@ TEST_CASE(
   }
 }
 
-// ---- (g): each conflict kind
-// ---------------------------------------------------------------------
+// ---- (g): each conflict kind --------------------------------------------------------------------
 
 using small = cowdb::pvec<int, 16, 4>;
 

@@ -3,8 +3,7 @@
 // An iterator keeps the path of inner nodes (and the slots taken) from the root to its current
 // leaf. Stepping inside a leaf is a pointer increment; stepping past the end of a leaf climbs only
 // as many levels as the path wraps (amortized O(1) per leaf), never re-descending from the root.
-// Jumps
-// (`+=`, `-=`, `[]`) that leave the current leaf re-descend in O(log n).
+// Jumps (`+=`, `-=`, `[]`) that leave the current leaf re-descend in O(log n).
 //
 // pvec_chunk_iterator walks the same path a chunk at a time: each step yields a std::span over
 // the contiguous elements of one leaf (clipped to the range asked for), so the loop over a span
