@@ -1,6 +1,7 @@
 #include "cowdb/database.h"
 
 #include <algorithm>
+#include <cstdint>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -146,8 +147,10 @@ absl::StatusOr<Snapshot> Database::OpenSnapshot(std::string_view branch_or_tag,
 
 absl::StatusOr<History> Database::Log(std::string_view branch_or_tag, std::size_t limit) const {
   COWDB_ASSIGN_OR_RETURN(internal::VersionPtr head, impl_->Resolve(branch_or_tag));
-  // Through retained versions only (history stops where it was pruned), newest first.
-  const std::vector<internal::VersionPtr> reached = impl_->RetainedAncestors(head);
+  // Through retained versions only (history stops where it was pruned), newest first; one more
+  // than the limit tells whether there are more.
+  const std::vector<internal::VersionPtr> reached =
+      impl_->RetainedAncestors(head, limit == SIZE_MAX ? limit : limit + 1);
   History h;
   h.truncated = reached.size() > limit;
   const std::size_t n = std::min(reached.size(), limit);

@@ -245,9 +245,10 @@ VersionGraph::MergeBase DatabaseImpl::MergeBase(VersionId source, VersionId targ
   return graph_.FindMergeBase(source, target);
 }
 
-std::vector<VersionPtr> DatabaseImpl::RetainedAncestors(const VersionPtr& head) const {
+std::vector<VersionPtr> DatabaseImpl::RetainedAncestors(const VersionPtr& head,
+                                                        std::size_t max_count) const {
   absl::ReaderMutexLock lock(&mu_);
-  return graph_.RetainedAncestors(head);
+  return graph_.RetainedAncestors(head, max_count);
 }
 
 VersionGraph::AsOf DatabaseImpl::FirstParentAsOf(const VersionPtr& from, absl::Time as_of) const {

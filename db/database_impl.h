@@ -79,7 +79,8 @@ class DatabaseImpl {
   // std::bad_alloc, changing nothing.
   VersionGraph::MergeBase MergeBase(VersionId source, VersionId target) const
       ABSL_LOCKS_EXCLUDED(mu_);
-  std::vector<VersionPtr> RetainedAncestors(const VersionPtr& head) const ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<VersionPtr> RetainedAncestors(const VersionPtr& head, std::size_t max_count) const
+      ABSL_LOCKS_EXCLUDED(mu_);
   VersionGraph::AsOf FirstParentAsOf(const VersionPtr& from, absl::Time as_of) const
       ABSL_LOCKS_EXCLUDED(mu_);
 

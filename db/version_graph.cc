@@ -75,21 +75,32 @@ VersionGraph::MergeBase VersionGraph::FindMergeBase(VersionId source, VersionId 
   return out;
 }
 
-std::vector<VersionPtr> VersionGraph::RetainedAncestors(const VersionPtr& head) const {
-  // Breadth first through retained versions only: a pruned parent is neither listed nor crossed.
-  std::vector<VersionPtr> out{head};
+std::vector<VersionPtr> VersionGraph::RetainedAncestors(const VersionPtr& head,
+                                                        std::size_t max_count) const {
+  // Through retained versions only: a pruned parent is neither listed nor crossed. The frontier
+  // is a max-heap by id; since a parent's id is smaller than its child's, every version not yet
+  // reached is older than some frontier version, so the pops come newest first and the walk
+  // stops after max_count of them.
+  const auto older = [](const VersionPtr& a, const VersionPtr& b) {
+    return a->info.id < b->info.id;
+  };
+  std::vector<VersionPtr> out;
+  std::vector<VersionPtr> frontier{head};
   std::unordered_set<std::uint64_t> seen{head->info.id.value};
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const ParentIds* parents = Parents(out[i]->info.id);
+  while (!frontier.empty() && out.size() < max_count) {
+    std::pop_heap(frontier.begin(), frontier.end(), older);
+    out.push_back(std::move(frontier.back()));
+    frontier.pop_back();
+    const ParentIds* parents = Parents(out.back()->info.id);
     if (parents == nullptr) continue;
     for (VersionId p : *parents) {
       if (!seen.insert(p.value).second) continue;
-      if (const VersionPtr& v = Find(p); v != nullptr) out.push_back(v);
+      if (const VersionPtr& v = Find(p); v != nullptr) {
+        frontier.push_back(v);
+        std::push_heap(frontier.begin(), frontier.end(), older);
+      }
     }
   }
-  std::sort(out.begin(), out.end(), [](const VersionPtr& a, const VersionPtr& b) {
-    return a->info.id > b->info.id;  // ids grow with time: newest first
-  });
   return out;
 }
 

@@ -91,9 +91,11 @@ class VersionGraph {
   MergeBase FindMergeBase(VersionId source, VersionId target) const;
 
   // What Log lists from `head`: head and the retained versions reached from it through retained
-  // versions only (history stops where it was pruned), newest (largest id) first.
-  // REQUIRES: head is (or was) a version of this graph. O(versions reached x log of them).
-  std::vector<VersionPtr> RetainedAncestors(const VersionPtr& head) const;
+  // versions only (history stops where it was pruned), newest (largest id) first, the first
+  // max_count of them. REQUIRES: head is (or was) a version of this graph.
+  // O(k log k) for the k versions returned: the walk stops there, however long the history.
+  std::vector<VersionPtr> RetainedAncestors(const VersionPtr& head,
+                                            std::size_t max_count = SIZE_MAX) const;
 
   // The first-parent walk (a merge's target side: the versions that were the head in turn) from
   // `from` down to the newest version whose time is at or before `as_of`.

@@ -240,8 +240,9 @@ class Database {
 
   // History of a branch or tag from the version it names, newest first, following all parents,
   // at most `limit` versions (History::truncated says when more are retained); it stops at
-  // pruned versions. O(retained versions reached x log versions), walked under the database's
-  // lock held shared: a commit that publishes meanwhile waits for the walk. Errors: kNotFound.
+  // pruned versions. O(k log k) for the k <= limit + 1 versions it reads, however long the
+  // history, walked under the database's lock held shared: a commit that publishes meanwhile
+  // waits for the walk. Errors: kNotFound.
   [[nodiscard]] absl::StatusOr<History> Log(std::string_view branch_or_tag,
                                             std::size_t limit = 1000) const;
 

@@ -8,6 +8,7 @@
 // Version i has time T(i) = 10 i seconds, so times grow with ids as they do in a Database.
 #include "db/version_graph.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -281,6 +282,13 @@ TEST_CASE("version graph: Log's retained history, newest first, stopping at prun
     INFO(c.name);
     const Built b = Build(c.parents, c.pruned);
     CHECK(IdsOf(b.graph.RetainedAncestors(b.all[c.head - 1])) == c.expected);
+    // With a limit: the newest `limit` of them, the walk stopping there.
+    for (std::size_t limit = 0; limit <= c.expected.size() + 1; ++limit) {
+      INFO("limit " << limit);
+      const Ids want(c.expected.begin(), c.expected.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                                  limit, c.expected.size())));
+      CHECK(IdsOf(b.graph.RetainedAncestors(b.all[c.head - 1], limit)) == want);
+    }
   }
 }
 
