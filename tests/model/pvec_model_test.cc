@@ -599,18 +599,11 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
     }
   }
 
-  std::size_t batch_length() {
-    const std::size_t r = below(100);
-    if (r < 80) return 1 + below(24);
-    if (r < 97) return 25 + below(50);
-    return 75 + below(300);
-  }
-
   void op_editor(const write_ctx& c) {
     model em;
     editor e = start_editor(c, em);
     std::vector<std::size_t> frozen;  // slots that received a mid-batch persistent()
-    const std::size_t n_ops = batch_length();
+    const std::size_t n_ops = this->batch_length(24, 50, 300);
     // Most sessions freeze the editor at least once in the middle of the batch.
     const std::size_t freeze_at = n_ops > 1 && !one_in(4) ? 1 + below(n_ops - 1) : n_ops;
     const bool grow = one_in(80);
@@ -1009,21 +1002,16 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
 
 // ---- shapes ------------------------------------------------------------------------------------
 
-// A tree shape and the number of steps to run on it. The steps sum to 1'020'000 per run.
-template <class T, std::size_t ChunkBytes, std::size_t Fanout, std::uint64_t Steps>
-struct shape {
-  using vec = cowdb::pvec<T, ChunkBytes, Fanout>;
-  static constexpr std::uint64_t steps = Steps;
-};
-
-using int_c1_f2 = shape<int, sizeof(int), 2, 150'000>;
-using int_c2_f2 = shape<int, 2 * sizeof(int), 2, 180'000>;
-using int_c4_f2 = shape<int, 4 * sizeof(int), 2, 180'000>;
-using int_c2_f4 = shape<int, 2 * sizeof(int), 4, 180'000>;
-using int_c4_f4 = shape<int, 4 * sizeof(int), 4, 180'000>;
-using string_c2_f2 = shape<std::string, 2 * sizeof(std::string), 2, 150'000>;
-static_assert(int_c1_f2::steps + int_c2_f2::steps + int_c4_f2::steps + int_c2_f4::steps +
-                  int_c4_f4::steps + string_c2_f2::steps >=
+// The tree shapes and the number of steps to run on each. The steps sum to 1'020'000 per run.
+using cowdb::testing::model_shape;
+using int_c1_f2 = model_shape<int, sizeof(int), 2, 150'000>;
+using int_c2_f2 = model_shape<int, 2 * sizeof(int), 2, 180'000>;
+using int_c4_f2 = model_shape<int, 4 * sizeof(int), 2, 180'000>;
+using int_c2_f4 = model_shape<int, 2 * sizeof(int), 4, 180'000>;
+using int_c4_f4 = model_shape<int, 4 * sizeof(int), 4, 180'000>;
+using string_c2_f2 = model_shape<std::string, 2 * sizeof(std::string), 2, 150'000>;
+static_assert(int_c1_f2::budget + int_c2_f2::budget + int_c4_f2::budget + int_c2_f4::budget +
+                  int_c4_f4::budget + string_c2_f2::budget >=
               1'000'000);
 
 std::uint64_t announced_seed() {
@@ -1044,7 +1032,7 @@ TEMPLATE_TEST_CASE("pvec model: random operations on 8 live versions match std::
   model_stats stats;
   {
     model_runner<vec> runner(seed, live0);
-    runner.run(TestType::steps);
+    runner.run(TestType::budget);
     stats = runner.stats();
   }
   if (std::getenv("COWDB_MODEL_VERBOSE") != nullptr) {
@@ -1055,8 +1043,8 @@ TEMPLATE_TEST_CASE("pvec model: random operations on 8 live versions match std::
         stats.editor_ops, stats.alloc_failures, g_model_checks - checks0, stats.max_size,
         static_cast<double>(stats.size_sum) / static_cast<double>(stats.steps));
   }
-  CHECK(stats.steps == TestType::steps);
-  CHECK(g_model_checks - checks0 > 10 * TestType::steps);
+  CHECK(stats.steps == TestType::budget);
+  CHECK(g_model_checks - checks0 > 10 * TestType::budget);
   CHECK(stats.max_size >= 600);  // the trees did get deep
   CHECK(stats.alloc_failures > 0);
   // Every slot, editor and temporary is gone: no node may be left.

@@ -220,6 +220,14 @@ struct model_stats {
   std::uint64_t new_rows_checked = 0;  // writes and edits whose new rows' ids were read back
 };
 
+// A tree shape of a model test and its budget: the steps (pvec model test) or operations
+// (structural model test) to run on it.
+template <class T, std::size_t ChunkBytes, std::size_t Fanout, std::uint64_t Budget>
+struct model_shape {
+  using vec = pvec<T, ChunkBytes, Fanout>;
+  static constexpr std::uint64_t budget = Budget;
+};
+
 // The base of a model test's driver (CRTP): kSlots versions of Vec, each with its std::vector
 // model, and one generator that every random choice draws from. Derived provides
 //   void apply(pvec_op op, const write_ctx& c);               // runs one operation
@@ -262,6 +270,15 @@ class slot_model {
   std::size_t below(std::size_t n) { return n == 0 ? 0 : static_cast<std::size_t>(rng_() % n); }
   bool one_in(std::size_t n) { return below(n) == 0; }
   T make_value() { return values<T>::make(rng_()); }
+
+  // The number of operations of an editor session: 80% short (1..short_max), 17% medium (the
+  // next `medium`), 3% long (the next `long_tail`).
+  std::size_t batch_length(std::size_t short_max, std::size_t medium, std::size_t long_tail) {
+    const std::size_t r = below(100);
+    if (r < 80) return 1 + below(short_max);
+    if (r < 97) return short_max + 1 + below(medium);
+    return short_max + medium + 1 + below(long_tail);
+  }
 
   // An operation of a driver's table, drawn by weight (testing/pvec_ops.h).
   template <std::size_t N>

@@ -1070,18 +1070,11 @@ class structural_runner
     }
   }
 
-  std::size_t batch_length() {
-    const std::size_t r = below(100);
-    if (r < 80) return 1 + below(16);
-    if (r < 97) return 17 + below(40);
-    return 57 + below(200);
-  }
-
   void op_editor(const write_ctx& c) {
     model em;
     editor e = start_editor(c, em);
     std::vector<std::size_t> frozen;  // slots that received a mid-batch persistent()
-    const std::size_t n_ops = batch_length();
+    const std::size_t n_ops = this->batch_length(16, 40, 200);
     for (std::size_t k = 0; k < n_ops; ++k) {
       g_editor_op_index = k;
       editor_op(e, em, frozen, c.dst);
@@ -1580,20 +1573,15 @@ class structural_runner
 };
 // ---- shapes ------------------------------------------------------------------------------------
 
-// A tree shape and the number of operations to run on it. The operations sum to 1'000'000 per run.
-template <class T, std::size_t ChunkBytes, std::size_t Fanout, std::uint64_t Ops>
-struct shape {
-  using vec = cowdb::pvec<T, ChunkBytes, Fanout>;
-  static constexpr std::uint64_t ops = Ops;
-};
-
-using int_c1_f4 = shape<int, sizeof(int), 4, 220'000>;
-using int_c2_f4 = shape<int, 2 * sizeof(int), 4, 220'000>;
-using int_c4_f4 = shape<int, 4 * sizeof(int), 4, 220'000>;
-using int_c4_f8 = shape<int, 4 * sizeof(int), 8, 190'000>;
-using string_c2_f4 = shape<std::string, 2 * sizeof(std::string), 4, 150'000>;
-static_assert(int_c1_f4::ops + int_c2_f4::ops + int_c4_f4::ops + int_c4_f8::ops +
-                  string_c2_f4::ops >=
+// The tree shapes and the number of operations to run on each. The operations sum to 1'000'000
+// per run.
+using int_c1_f4 = model_shape<int, sizeof(int), 4, 220'000>;
+using int_c2_f4 = model_shape<int, 2 * sizeof(int), 4, 220'000>;
+using int_c4_f4 = model_shape<int, 4 * sizeof(int), 4, 220'000>;
+using int_c4_f8 = model_shape<int, 4 * sizeof(int), 8, 190'000>;
+using string_c2_f4 = model_shape<std::string, 2 * sizeof(std::string), 4, 150'000>;
+static_assert(int_c1_f4::budget + int_c2_f4::budget + int_c4_f4::budget + int_c4_f8::budget +
+                  string_c2_f4::budget >=
               1'000'000);
 
 // ---- the focused diff test ---------------------------------------------------------------------
@@ -1868,7 +1856,7 @@ void run_model_test() {
   run_stats stats;
   {
     structural_runner<vec> runner(seed, live0);
-    runner.run(Shape::ops);
+    runner.run(Shape::budget);
     stats = runner.stats();
   }
   if (verbose()) {
@@ -1885,8 +1873,8 @@ void run_model_test() {
         stats.repeated_diffs, g_model_checks - checks0, stats.max_size, stats.max_depth,
         static_cast<double>(stats.size_sum) / static_cast<double>(stats.steps));
   }
-  CHECK(stats.ops >= Shape::ops);
-  CHECK(g_model_checks - checks0 > 10 * Shape::ops);
+  CHECK(stats.ops >= Shape::budget);
+  CHECK(g_model_checks - checks0 > 10 * Shape::budget);
   CHECK(stats.max_size >= 600);  // the trees did get deep
   CHECK(stats.alloc_failures > 0);
   CHECK(stats.shifted_diffs > 0);
