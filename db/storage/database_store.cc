@@ -1,6 +1,7 @@
 #include "db/storage/database_store.h"
 
 #include <algorithm>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <random>
@@ -380,40 +381,49 @@ absl::Status DatabaseStore::AppendRecords(
 
 absl::Status DatabaseStore::WaitDurable(std::uint64_t seq, absl::Mutex* write_lock) {
   if (sync_ != Sync::kGroupCommit) return absl::OkStatus();
-  const auto covered = [&]() -> std::optional<absl::Status> {
-    absl::MutexLock lock(&sync_mu_);
+  std::unique_lock group(group_mu_);
+  // Covered by a finished sync, failed, or the next leader: while another caller syncs, wait
+  // for it (appends made during a sync are covered by the next one). Every waiter a sync covers
+  // wakes when it ends; one of the others leads the next.
+  for (;;) {
     if (!sync_error_.ok()) return sync_error_;
     if (synced_ >= seq) return absl::OkStatus();
-    return std::nullopt;
-  };
-  if (std::optional<absl::Status> done = covered()) return *done;
-  // One leader at a time: the others wait here, and find themselves covered by its sync when
-  // they get their turn (appends made during a sync are covered by the next one). Only Lock and
-  // Unlock: no condition waits.
-  absl::MutexLock leader(&leader_mu_);
-  if (std::optional<absl::Status> done = covered()) return *done;
+    if (!syncing_) break;
+    group_cv_.wait(group);
+  }
+  syncing_ = true;
+  group.unlock();
+  absl::Status s;
   std::uint64_t target = 0;
   NodeStore* nodes = nullptr;
   {
     // The writer lock gives a consistent count and file; it is let go before the slow part.
     // A Compact meanwhile retires `nodes` (kept alive; its sync then succeeds at once).
     absl::MutexLock writers(write_lock);
-    if (!error_.ok()) return Broken();
-    target = written_;
-    nodes = nodes_.get();
+    if (!error_.ok()) {
+      s = Broken();
+    } else {
+      target = written_;
+      nodes = nodes_.get();
+    }
   }
-  const absl::Status s = nodes->SyncWritten();
-  absl::MutexLock lock(&sync_mu_);
-  if (!s.ok()) {
-    if (sync_error_.ok()) sync_error_ = s;  // every later append is refused (SyncError)
-    return s;
+  if (nodes != nullptr) s = nodes->SyncWritten();
+  group.lock();
+  syncing_ = false;
+  if (nodes != nullptr) {
+    if (s.ok()) {
+      synced_ = std::max(synced_, target);
+    } else if (sync_error_.ok()) {
+      sync_error_ = s;  // every later append is refused (SyncError)
+    }
   }
-  synced_ = std::max(synced_, target);
-  return absl::OkStatus();
+  group.unlock();
+  group_cv_.notify_all();
+  return s;
 }
 
 absl::Status DatabaseStore::SyncError() {
-  absl::MutexLock lock(&sync_mu_);
+  std::lock_guard group(group_mu_);
   return sync_error_;
 }
 
@@ -515,9 +525,10 @@ absl::Status DatabaseStore::Compact(const RecoveredState& state) {
       retired_.push_back(std::move(nodes_));
       nodes_ = std::move(store);
       {
-        absl::MutexLock lock(&sync_mu_);
+        std::lock_guard group(group_mu_);
         synced_ = std::max(synced_, written_);
       }
+      group_cv_.notify_all();
       first_file_ = new_first;
     } else {
       store.reset();

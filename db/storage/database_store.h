@@ -42,9 +42,11 @@
 #ifndef COWDB_DB_STORAGE_DATABASE_STORE_H_
 #define COWDB_DB_STORAGE_DATABASE_STORE_H_
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -92,11 +94,12 @@ class DatabaseStore {
   // The sequence number of the last successful append (AppendVersion, AppendRef, AppendPrune).
   // REQUIRES: the caller's write lock, as for the appends.
   std::uint64_t last_written() const { return written_; }
-  // Sync::kGroupCommit: returns once the append numbered `seq` is durable. Callers take turns as
-  // the leader; a leader whose append an earlier leader's sync covered returns at once, else it
-  // takes `write_lock` (the database's writer lock, which the caller must NOT hold) just long
-  // enough to read how much is written, lets it go, and syncs that much (appends made during a
-  // sync are covered by the next). Errors: the sync's (sticky: later calls return it too, and
+  // Sync::kGroupCommit: returns once the append numbered `seq` is durable. A caller whose append
+  // a finished sync covers returns at once; while another caller syncs, it waits for that sync
+  // to end (all the callers it covers return together); else it leads: it takes `write_lock`
+  // (the database's writer lock, which the caller must NOT hold) just long enough to read how
+  // much is written, lets it go, and syncs that much (appends made during a sync are covered by
+  // the next). Errors: the sync's (sticky: later calls return it too, and
   // every later append is refused). Other modes: returns OK at once. Thread-safe.
   [[nodiscard]] absl::Status WaitDurable(std::uint64_t seq, absl::Mutex* write_lock);
 
@@ -153,7 +156,7 @@ class DatabaseStore {
   // sync_ is kEveryCommit; all, or (on error) a sticky failure. Counts the appends (written_).
   absl::Status AppendRecords(const std::vector<std::pair<std::uint8_t, std::string>>& records);
   absl::Status Broken() const;
-  absl::Status SyncError() ABSL_LOCKS_EXCLUDED(sync_mu_);
+  absl::Status SyncError();  // takes group_mu_
   absl::Status WriteCheckpoint(const RecoveredState& state, internal::node_table& table,
                                NodeStore& store) const;
 
@@ -161,13 +164,17 @@ class DatabaseStore {
   const std::string dir_;
   const Sync sync_;
   std::uint64_t written_ = 0;  // AppendRecords calls that succeeded (the group commit sequence)
-  // Group commit (WaitDurable): leader_mu_ is held by the one caller syncing; sync_mu_ guards
-  // the sequence number synced so far and the error of a failed sync. Lock order: leader_mu_,
-  // then the caller's write lock, then a NodeStore's file lock or sync_mu_.
-  absl::Mutex leader_mu_ ABSL_ACQUIRED_BEFORE(sync_mu_);
-  absl::Mutex sync_mu_;
-  std::uint64_t synced_ ABSL_GUARDED_BY(sync_mu_) = 0;
-  absl::Status sync_error_ ABSL_GUARDED_BY(sync_mu_);
+  // Group commit (WaitDurable): group_mu_ guards whether a caller is syncing, the sequence
+  // number synced so far and the error of a failed sync; the others wait on group_cv_ until a
+  // sync covers them or none is running. It is never held while taking another lock. A std::
+  // mutex and condition variable, not absl's: ThreadSanitizer sees std waits, while the test
+  // shim for Debian's uninstrumented Abseil (tests/testing/tsan_mutex.h) annotates only
+  // absl::Mutex's plain lock and unlock.
+  std::mutex group_mu_;
+  std::condition_variable group_cv_;
+  bool syncing_ = false;      // guarded by group_mu_
+  std::uint64_t synced_ = 0;  // guarded by group_mu_
+  absl::Status sync_error_;   // guarded by group_mu_
   // Data files replaced by Compact while a group-commit leader may still be syncing them.
   std::vector<std::unique_ptr<NodeStore>> retired_;
   std::unique_ptr<FileLock> lock_;

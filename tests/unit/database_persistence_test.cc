@@ -517,8 +517,10 @@ TEST_CASE("persistence: compaction reclaims pruned versions' disk space, nothing
 }
 
 // Group commit: commits from concurrent threads share fdatasyncs (a slow device, 20 ms a sync,
-// makes the sharing certain: while one sync sleeps, the other threads' commits queue behind it;
-// about two commits share each sync); every acknowledged commit is there after reopening. One
+// makes the sharing certain: while one sync sleeps, the other threads' commits queue behind it,
+// and every commit a sync covers returns when it ends: 20-23 syncs for the 48 commits, also with
+// the machine loaded; 35-45 when covered commits queued one by one behind the next leader);
+// every acknowledged commit is there after reopening. One
 // thread alone syncs once per commit. A failed sync is reported by the commit waiting for it, and
 // later writes are refused.
 TEST_CASE("persistence: group commit shares syncs between concurrent commits",
@@ -558,7 +560,7 @@ TEST_CASE("persistence: group commit shares syncs between concurrent commits",
     CHECK(failed.load() == 0);
     const std::uint64_t syncs = env.data_syncs() - before;
     INFO(syncs << " syncs for " << kThreads * kCommits << " commits");
-    CHECK(syncs <= kThreads * kCommits * 5 / 6);  // one sync per commit would be 48
+    CHECK(syncs <= kThreads * kCommits * 2 / 3);  // one sync per commit would be 48
   }
   {
     auto db = OpenAt(dir, group);
