@@ -49,6 +49,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <span>
 #include <type_traits>
 #include <utility>
 
@@ -168,7 +169,12 @@ struct rrb_nodes {
   static void destroy(node_base* n, unsigned level) noexcept {
     if (level == 0) return free_leaf(as_leaf(n));
     inner* in = as_inner(n);
-    for (std::uint32_t k = 0; k < in->count; ++k) release(in->child[k], level - 1);
+    // release() inlined: most children outlive their parent, and a call per child cost as much
+    // as the decrement.
+    for (std::uint32_t k = 0; k < in->count; ++k) {
+      node_base* c = in->child[k];
+      if (c != nullptr && dec_ref(c)) destroy(c, level - 1);
+    }
     free_inner_shallow(in);
   }
   static void release(const node_base* n, unsigned level) noexcept {
@@ -328,6 +334,38 @@ struct rrb_nodes {
   }
   static leaf* copy_leaf(const leaf* src, std::size_t n) { return copy_leaf(src, 0, n); }
 
+  // A new leaf holding the elements of `a`, then `value` if `mid` is non-null, then those of
+  // `b`, with the ids `ids` (whose reference it takes over, also when it throws): the leaf
+  // step of rebalancing, inserting and erasing. A memcpy per piece when T is trivially copyable.
+  static leaf* join_leaf(std::span<const T> a, const T* mid, std::span<const T> b, leaf_ids ids) {
+    const std::size_t na = a.size(), nm = mid != nullptr ? 1 : 0, n = na + nm + b.size();
+    if constexpr (std::is_trivially_copyable_v<T>) {
+      leaf* l;
+      try {
+        l = new_leaf();
+      } catch (...) {
+        internal::release(ids.runs);
+        throw;
+      }
+      l->ids = ids;
+      unsigned char* out = l->storage;
+      if (na != 0) std::memcpy(static_cast<void*>(out), a.data(), a.size_bytes());
+      if (nm != 0) std::memcpy(static_cast<void*>(out + na * sizeof(T)), mid, sizeof(T));
+      if (!b.empty()) {
+        std::memcpy(static_cast<void*>(out + (na + nm) * sizeof(T)), b.data(), b.size_bytes());
+      }
+      l->count = static_cast<std::uint32_t>(n);
+      return l;
+    } else {
+      return make_leaf(
+          n,
+          [a, mid, b, na, nm](std::size_t k) -> const T& {
+            return k < na ? a[k] : k - na < nm ? *mid : b[k - na - nm];
+          },
+          ids);
+    }
+  }
+
   // A new inner node referencing the first n children of src, with the same shape.
   static inner* copy_inner(const inner* src, std::size_t n) {
     inner* c = new_inner();
@@ -346,8 +384,10 @@ struct rrb_nodes {
   // Sets the regular/relaxed shape of `in` (a node of `level`) from its children's sizes.
   static void set_shape(inner* in, unsigned level, const std::size_t* kid_sizes) noexcept {
     const std::size_t cc = capacity(level - 1);
-    bool regular = true;
-    for (std::uint32_t k = 0; k + 1 < in->count; ++k) regular &= kid_sizes[k] == cc;
+    // Stops at the first child short of capacity: the node is relaxed.
+    const bool regular =
+        in->count <= 1 || std::all_of(kid_sizes, kid_sizes + (in->count - 1),
+                                      [cc](std::size_t size) { return size == cc; });
     in->relaxed = !regular;
     if (!regular) {
       std::size_t s = 0;

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <utility>
 
 #include "cowdb/internal/rrb_edit.h"
@@ -31,6 +32,7 @@ struct rrb_structural : rrb_edit<T, Cap, F> {
   using base::child_start;
   using base::collapse;
   using base::copy_leaf;
+  using base::join_leaf;
   using base::locate;
   using base::make_leaf;
   using base::make_node;
@@ -67,27 +69,25 @@ struct rrb_structural : rrb_edit<T, Cap, F> {
     const std::size_t ca = a->count, cb = b->count, total = ca + cb;
     kids out(level);
     if (level == 0) {
-      const T* pa = as_leaf(a)->data();
-      const T* pb = as_leaf(b)->data();
-      auto elem = [pa, pb, ca](std::size_t k) -> const T& { return k < ca ? pa[k] : pb[k - ca]; };
+      const std::span<const T> pa(as_leaf(a)->data(), ca), pb(as_leaf(b)->data(), cb);
       const leaf_ids& ia = as_leaf(a)->ids;
       const leaf_ids& ib = as_leaf(b)->ids;
-      // The ids of elem(k) for k in [lo, hi).
-      auto ids = [&](std::size_t lo, std::size_t hi) {
+      // A leaf of elements [lo, hi) of a's followed by b's, with their ids.
+      auto part = [&](std::size_t lo, std::size_t hi) {
         ids_builder bld;
         if (lo < ca) bld.add_from(ia, lo, std::min(hi, ca));
         if (hi > ca) bld.add_from(ib, std::max(lo, ca) - ca, hi - ca);
-        return bld.build();
+        const std::size_t a_lo = std::min(lo, ca), a_hi = std::min(hi, ca);
+        const std::size_t b_lo = std::max(lo, ca) - ca, b_hi = std::max(hi, ca) - ca;
+        return join_leaf(pa.subspan(a_lo, a_hi - a_lo), nullptr, pb.subspan(b_lo, b_hi - b_lo),
+                         bld.build());
       };
       if (total <= Cap) {
-        out.add(make_leaf(total, elem, ids(0, total)), total);
+        out.add(part(0, total), total);
       } else {
         const std::size_t h = (total + 1) / 2;
-        out.add(make_leaf(h, elem, ids(0, h)), h);
-        out.add(make_leaf(
-                    total - h, [&elem, h](std::size_t k) -> const T& { return elem(h + k); },
-                    ids(h, total)),
-                total - h);
+        out.add(part(0, h), h);
+        out.add(part(h, total), total - h);
       }
     } else {
       kids grand(level - 1);
@@ -103,29 +103,27 @@ struct rrb_structural : rrb_edit<T, Cap, F> {
   static void insert_rec(const node_base* n, unsigned level, std::size_t size, std::size_t i,
                          const T& value, row_id_t id, kids& out) {
     if (level == 0) {
-      const T* s = as_leaf(n)->data();
-      const leaf_ids& src = as_leaf(n)->ids;
       const std::size_t cnt = n->count;
-      auto elem = [s, i, &value](std::size_t k) -> const T& {
-        return k < i ? s[k] : k == i ? value : s[k - 1];
-      };
-      // The ids of elem(k) for k in [lo, hi).
-      auto ids = [&](std::size_t lo, std::size_t hi) {
+      const std::span<const T> s(as_leaf(n)->data(), cnt);
+      const leaf_ids& src = as_leaf(n)->ids;
+      // A leaf of elements [lo, hi) of s[0, i), value, s[i, cnt), with their ids.
+      auto part = [&](std::size_t lo, std::size_t hi) {
         ids_builder bld;
         if (lo < i) bld.add_from(src, lo, std::min(hi, i));
-        if (lo <= i && i < hi) bld.add(id);
+        const bool mid = lo <= i && i < hi;
+        if (mid) bld.add(id);
         if (hi > i + 1) bld.add_from(src, std::max(lo, i + 1) - 1, hi - 1);
-        return bld.build();
+        const std::size_t a_lo = std::min(lo, i), a_hi = std::min(hi, i);
+        const std::size_t b_lo = std::max(lo, i + 1) - 1, b_hi = std::max(hi, i + 1) - 1;
+        return join_leaf(s.subspan(a_lo, a_hi - a_lo), mid ? &value : nullptr,
+                         s.subspan(b_lo, b_hi - b_lo), bld.build());
       };
       if (cnt < Cap) {
-        out.add(make_leaf(cnt + 1, elem, ids(0, cnt + 1)), cnt + 1);
+        out.add(part(0, cnt + 1), cnt + 1);
       } else {
         const std::size_t h = (cnt + 2) / 2;
-        out.add(make_leaf(h, elem, ids(0, h)), h);
-        out.add(make_leaf(
-                    cnt + 1 - h, [&elem, h](std::size_t k) -> const T& { return elem(h + k); },
-                    ids(h, cnt + 1)),
-                cnt + 1 - h);
+        out.add(part(0, h), h);
+        out.add(part(h, cnt + 1), cnt + 1 - h);
       }
       return;
     }
@@ -153,13 +151,11 @@ struct rrb_structural : rrb_edit<T, Cap, F> {
                               bool right_edge) {
     if (level == 0) {
       if (n->count == 1) return nullptr;
-      const T* s = as_leaf(n)->data();
+      const std::span<const T> s(as_leaf(n)->data(), n->count);
       ids_builder bld;
       bld.add_from(as_leaf(n)->ids, 0, i);
       bld.add_from(as_leaf(n)->ids, i + 1, n->count);
-      return make_leaf(
-          n->count - 1u, [s, i](std::size_t k) -> const T& { return s[k < i ? k : k + 1]; },
-          bld.build());
+      return join_leaf(s.first(i), nullptr, s.subspan(i + 1), bld.build());
     }
     const inner* in = as_inner(n);
     std::size_t rel = i;

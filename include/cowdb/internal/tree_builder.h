@@ -167,7 +167,8 @@ class tree_builder {
   void close_node(unsigned level) {
     std::vector<slot>& v = levels_[level];
     inner* in = tree::new_inner();
-    std::size_t sizes[F];
+    // Zeroed only for g++ 12's -Wmaybe-uninitialized: set_shape reads the first `count` sizes.
+    std::size_t sizes[F] = {};
     std::size_t total = 0;
     for (std::size_t k = 0; k < v.size(); ++k) {
       in->child[k] = v[k].node;
