@@ -8,6 +8,7 @@
 //   insert, erase                     one element at any index
 //   erase_range, insert_tree          a range / a whole tree at any index
 //   rebalance, thin                   the fill repair of (I2), on a run of kids
+//   join_leaves                       the leaf step of rebalance, from any offset
 //
 // Implementation details follow.
 #ifndef COWDB_INTERNAL_RRB_STRUCTURAL_H_
@@ -60,35 +61,40 @@ struct rrb_structural : rrb_edit<T, Cap, F> {
     return n->count < (level == 0 ? min_leaf : min_inner);
   }
 
+  // Appends to `out` (of level 0) one leaf holding a[from, a->count) followed by all of b, or
+  // two leaves of at least half capacity each (the first one getting the larger half).
+  static void join_leaves(const leaf* a, std::size_t from, const leaf* b, kids& out) {
+    const std::size_t ca = a->count - from, cb = b->count, total = ca + cb;
+    const std::span<const T> pa(a->data() + from, ca), pb(b->data(), cb);
+    // A leaf of elements [lo, hi) of pa followed by pb, with their ids.
+    auto part = [&](std::size_t lo, std::size_t hi) {
+      ids_builder bld;
+      if (lo < ca) bld.add_from(a->ids, from + lo, from + std::min(hi, ca));
+      if (hi > ca) bld.add_from(b->ids, std::max(lo, ca) - ca, hi - ca);
+      const std::size_t a_lo = std::min(lo, ca), a_hi = std::min(hi, ca);
+      const std::size_t b_lo = std::max(lo, ca) - ca, b_hi = std::max(hi, ca) - ca;
+      return join_leaf(pa.subspan(a_lo, a_hi - a_lo), nullptr, pb.subspan(b_lo, b_hi - b_lo),
+                       bld.build());
+    };
+    if (total <= Cap) {
+      out.add(part(0, total), total);
+    } else {
+      const std::size_t h = (total + 1) / 2;
+      out.add(part(0, h), h);
+      out.add(part(h, total), total - h);
+    }
+  }
+
   // Replaces ks[j], ks[j+1] (nodes of ks.level()) by one node holding both, or by two nodes of at
   // least half capacity each (the first one getting the larger half).
   static void rebalance(kids& ks, std::size_t j) {
     const unsigned level = ks.level();
     const node_base* a = ks[j].node;
     const node_base* b = ks[j + 1].node;
-    const std::size_t ca = a->count, cb = b->count, total = ca + cb;
+    const std::size_t ca = a->count, cb = b->count;
     kids out(level);
     if (level == 0) {
-      const std::span<const T> pa(as_leaf(a)->data(), ca), pb(as_leaf(b)->data(), cb);
-      const leaf_ids& ia = as_leaf(a)->ids;
-      const leaf_ids& ib = as_leaf(b)->ids;
-      // A leaf of elements [lo, hi) of a's followed by b's, with their ids.
-      auto part = [&](std::size_t lo, std::size_t hi) {
-        ids_builder bld;
-        if (lo < ca) bld.add_from(ia, lo, std::min(hi, ca));
-        if (hi > ca) bld.add_from(ib, std::max(lo, ca) - ca, hi - ca);
-        const std::size_t a_lo = std::min(lo, ca), a_hi = std::min(hi, ca);
-        const std::size_t b_lo = std::max(lo, ca) - ca, b_hi = std::max(hi, ca) - ca;
-        return join_leaf(pa.subspan(a_lo, a_hi - a_lo), nullptr, pb.subspan(b_lo, b_hi - b_lo),
-                         bld.build());
-      };
-      if (total <= Cap) {
-        out.add(part(0, total), total);
-      } else {
-        const std::size_t h = (total + 1) / 2;
-        out.add(part(0, h), h);
-        out.add(part(h, total), total - h);
-      }
+      join_leaves(as_leaf(a), 0, as_leaf(b), out);
     } else {
       kids grand(level - 1);
       grand.add_children(as_inner(a), ks[j].size, 0, ca);
@@ -183,6 +189,13 @@ struct rrb_structural : rrb_edit<T, Cap, F> {
     const std::size_t j = locate(in, level, rel);
     const std::size_t cs = child_size(in, level, j, size);
     kids ks(level - 1);
+    if (level == 1 && rel != 0 && cs - rel < min_leaf && j + 1 < in->count) {
+      // The cut leaf's rest would be thin: join it with the next leaf now, as repair_left
+      // would, instead of copying it first and again there.
+      join_leaves(as_leaf(in->child[j]), rel, as_leaf(in->child[j + 1]), ks);
+      ks.add_children(in, size, j + 2, in->count);
+      return make_node(ks, 0, ks.size(), level);
+    }
     ks.add(rel == 0 ? share(in->child[j]) : suffix(in->child[j], level - 1, cs, rel), cs - rel);
     ks.add_children(in, size, j + 1, in->count);
     return make_node(ks, 0, ks.size(), level);
