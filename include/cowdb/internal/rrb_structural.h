@@ -181,24 +181,50 @@ struct rrb_structural : rrb_edit<T, Cap, F> {
   }
 
   // A new reference to the subtree n (holding `size` elements) without its first k elements
-  // (0 < k < size). The result's left edge may be thin; repair_left fixes that.
+  // (0 < k < size). Built bottom-up: a new left-edge node that would be thin and has a right
+  // sibling is joined with it (or takes half of it) as it is built, so repair_left, which
+  // finishes the job (the root, and edges without a sibling), rarely rebuilds anything.
   static node_base* suffix(const node_base* n, unsigned level, std::size_t size, std::size_t k) {
     if (level == 0) return copy_leaf(as_leaf(n), k, n->count);
+    kids ks(level - 1);
+    suffix_kids(n, level, size, k, ks);
+    return make_node(ks, 0, ks.size(), level);
+  }
+  // Appends to `ks` (of level - 1) the children of suffix(n, level, size, k), level >= 1.
+  static void suffix_kids(const node_base* n, unsigned level, std::size_t size, std::size_t k,
+                          kids& ks) {
     const inner* in = as_inner(n);
     std::size_t rel = k;
     const std::size_t j = locate(in, level, rel);
     const std::size_t cs = child_size(in, level, j, size);
-    kids ks(level - 1);
-    if (level == 1 && rel != 0 && cs - rel < min_leaf && j + 1 < in->count) {
-      // The cut leaf's rest would be thin: join it with the next leaf now, as repair_left
-      // would, instead of copying it first and again there.
-      join_leaves(as_leaf(in->child[j]), rel, as_leaf(in->child[j + 1]), ks);
-      ks.add_children(in, size, j + 2, in->count);
-      return make_node(ks, 0, ks.size(), level);
+    const bool sibling = j + 1 < in->count;
+    if (rel == 0) {
+      ks.add_children(in, size, j, in->count);
+      return;
     }
-    ks.add(rel == 0 ? share(in->child[j]) : suffix(in->child[j], level - 1, cs, rel), cs - rel);
+    if (level == 1) {
+      const leaf* cut = as_leaf(in->child[j]);
+      if (cs - rel < min_leaf && sibling) {
+        join_leaves(cut, rel, as_leaf(in->child[j + 1]), ks);
+        ks.add_children(in, size, j + 2, in->count);
+        return;
+      }
+      ks.add(copy_leaf(cut, rel, cs), cs - rel);
+      ks.add_children(in, size, j + 1, in->count);
+      return;
+    }
+    kids sub(level - 2);
+    suffix_kids(in->child[j], level - 1, cs, rel, sub);
+    // repair_left's test for an inner node (top-down, it keeps one child to spare).
+    if (sub.size() <= min_inner && sibling) {
+      const node_base* next = in->child[j + 1];
+      sub.add_children(as_inner(next), child_size(in, level, j + 1, size), 0, next->count);
+      pack(sub, level - 1, ks);
+      ks.add_children(in, size, j + 2, in->count);
+      return;
+    }
+    ks.add(make_node(sub, 0, sub.size(), level - 1), cs - rel);
     ks.add_children(in, size, j + 1, in->count);
-    return make_node(ks, 0, ks.size(), level);
   }
 
   // Restores (I2) along the left edge of r, top down: before descending into the first child of
