@@ -6,7 +6,8 @@
 // test binary by tests/CMakeLists.txt, defines absl::Mutex's lock and unlock functions in the
 // instrumented executable: by ELF symbol interposition they replace the library's, tell TSan
 // about each acquire and release, and call the library's implementation. Only the plain lock and
-// unlock functions are wrapped (cowdb uses no Condition or CondVar). With an Abseil built with
+// unlock functions are wrapped (cowdb uses no Condition or CondVar; group commit's wait is a
+// std::condition_variable, which TSan sees through pthreads). With an Abseil built with
 // -fsanitize=thread, delete both files.
 //
 // The definitions must exist once per binary (they are ordinary, non-inline member functions),
