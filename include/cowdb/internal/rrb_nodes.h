@@ -280,10 +280,9 @@ struct rrb_nodes {
     }
   }
 
-  // A new leaf holding `n` elements made by make(k), with the ids `ids` (whose reference it
-  // takes over, also when it throws).
-  template <class Make>
-  static leaf* make_leaf(std::size_t n, Make&& make, leaf_ids ids) {
+  // An empty leaf holding the ids `ids`, whose reference it takes over (released if the
+  // allocation throws).
+  static leaf* new_leaf_with(leaf_ids ids) {
     leaf* l;
     try {
       l = new_leaf();
@@ -292,6 +291,14 @@ struct rrb_nodes {
       throw;
     }
     l->ids = ids;
+    return l;
+  }
+
+  // A new leaf holding `n` elements made by make(k), with the ids `ids` (whose reference it
+  // takes over, also when it throws).
+  template <class Make>
+  static leaf* make_leaf(std::size_t n, Make&& make, leaf_ids ids) {
+    leaf* l = new_leaf_with(ids);
     try {
       construct_n(l->data(), n, make);
     } catch (...) {
@@ -313,41 +320,18 @@ struct rrb_nodes {
 
   // A new leaf holding src[b, e), with their ids.
   static leaf* copy_leaf(const leaf* src, std::size_t b, std::size_t e) {
-    if constexpr (std::is_trivially_copyable_v<T>) {
-      const leaf_ids ids = ids_of(src, b, e);
-      leaf* l;
-      try {
-        l = new_leaf();
-      } catch (...) {
-        internal::release(ids.runs);
-        throw;
-      }
-      l->ids = ids;
-      std::memcpy(static_cast<void*>(l->storage), src->data() + b, (e - b) * sizeof(T));
-      l->count = static_cast<std::uint32_t>(e - b);
-      return l;
-    } else {
-      const T* s = src->data() + b;
-      return make_leaf(
-          e - b, [s](std::size_t k) -> const T& { return s[k]; }, ids_of(src, b, e));
-    }
+    return join_leaf(std::span<const T>(src->data() + b, e - b), nullptr, {}, ids_of(src, b, e));
   }
   static leaf* copy_leaf(const leaf* src, std::size_t n) { return copy_leaf(src, 0, n); }
 
   // A new leaf holding the elements of `a`, then `value` if `mid` is non-null, then those of
   // `b`, with the ids `ids` (whose reference it takes over, also when it throws): the leaf
-  // step of rebalancing, inserting and erasing. A memcpy per piece when T is trivially copyable.
+  // step of copying, rebalancing, inserting and erasing. A memcpy per piece when T is trivially
+  // copyable.
   static leaf* join_leaf(std::span<const T> a, const T* mid, std::span<const T> b, leaf_ids ids) {
     const std::size_t na = a.size(), nm = mid != nullptr ? 1 : 0, n = na + nm + b.size();
     if constexpr (std::is_trivially_copyable_v<T>) {
-      leaf* l;
-      try {
-        l = new_leaf();
-      } catch (...) {
-        internal::release(ids.runs);
-        throw;
-      }
-      l->ids = ids;
+      leaf* l = new_leaf_with(ids);
       unsigned char* out = l->storage;
       if (na != 0) std::memcpy(static_cast<void*>(out), a.data(), a.size_bytes());
       if (nm != 0) std::memcpy(static_cast<void*>(out + na * sizeof(T)), mid, sizeof(T));
