@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <mutex>
 #include <new>
-#include <optional>
 #include <random>
 #include <set>
 #include <tuple>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/time/time.h"
 #include "cowdb/internal/coding.h"
 #include "cowdb/internal/db/dataset.h"
@@ -393,32 +393,35 @@ absl::Status DatabaseStore::WaitDurable(std::uint64_t seq, absl::Mutex* write_lo
   }
   syncing_ = true;
   group.unlock();
-  absl::Status s;
   std::uint64_t target = 0;
+  bool synced = false;   // the sync succeeded: everything up to `target` is durable
+  absl::Status failure;  // the sync failed with this (a copy: the returned status is moved)
+  // However this ends (a broken store, a failed sync, an exception), the lead is handed on and
+  // the waiters woken: a lead left taken would block every later commit.
+  const absl::Cleanup hand_on = [&] {
+    {
+      std::lock_guard relock(group_mu_);
+      syncing_ = false;
+      if (synced) synced_ = std::max(synced_, target);
+      if (!failure.ok() && sync_error_.ok()) sync_error_ = failure;  // later appends refused
+    }
+    group_cv_.notify_all();
+  };
   NodeStore* nodes = nullptr;
   {
     // The writer lock gives a consistent count and file; it is let go before the slow part.
     // A Compact meanwhile retires `nodes` (kept alive; its sync then succeeds at once).
     absl::MutexLock writers(write_lock);
-    if (!error_.ok()) {
-      s = Broken();
-    } else {
-      target = written_;
-      nodes = nodes_.get();
-    }
+    if (!error_.ok()) return Broken();
+    target = written_;
+    nodes = nodes_.get();
   }
-  if (nodes != nullptr) s = nodes->SyncWritten();
-  group.lock();
-  syncing_ = false;
-  if (nodes != nullptr) {
-    if (s.ok()) {
-      synced_ = std::max(synced_, target);
-    } else if (sync_error_.ok()) {
-      sync_error_ = s;  // every later append is refused (SyncError)
-    }
+  absl::Status s = nodes->SyncWritten();
+  if (s.ok()) {
+    synced = true;
+  } else {
+    failure = s;
   }
-  group.unlock();
-  group_cv_.notify_all();
   return s;
 }
 
