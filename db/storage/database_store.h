@@ -99,8 +99,8 @@ class DatabaseStore {
   // to end (all the callers it covers return together); else it leads: it takes `write_lock`
   // (the database's writer lock, which the caller must NOT hold) just long enough to read how
   // much is written, lets it go, and syncs that much (appends made during a sync are covered by
-  // the next). Errors: the sync's (sticky: later calls return it too, and
-  // every later append is refused). Other modes: returns OK at once. Thread-safe.
+  // the next). Errors: the sync's (sticky: later calls return it too, and every later append is
+  // refused). Other modes: returns OK at once. Thread-safe.
   [[nodiscard]] absl::Status WaitDurable(std::uint64_t seq, absl::Mutex* write_lock);
 
   // A branch or tag set, deleted or renamed.
