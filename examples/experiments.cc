@@ -112,7 +112,8 @@ int main() {
     if (b.name == "double") Check(b.exclusive_bytes >= 8 * kRows, "x*2 rewrote every number");
   }
 
-  // 4. The cost of a write: the first write to a shared chunk copies it, later ones store.
+  // 4. The cost of a write: the first write to a shared chunk makes a small patch over it (the
+  //    chunk is not copied), later ones store into the transaction's own patch.
   {
     cowdb::Transaction txn = Must(db->Begin("plus100"));
     auto* n = Must(txn.Edit<std::int64_t>("numbers"));

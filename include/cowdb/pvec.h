@@ -8,7 +8,7 @@
 //
 //   cowdb::pvec<int64_t> base(1'000'000, 0);        // 1M zeros, built chunk by chunk
 //   cowdb::pvec<int64_t> branch = base;             // O(1): shares every chunk
-//   branch = branch.set(42, 7);                     // copies one chunk + the path above it
+//   branch = branch.set(42, 7);                     // a patch over one chunk + the path above
 //   assert(base[42] == 0 && branch[42] == 7);
 //   auto doubled = base.transform([](int64_t x) { return x * 2; });  // writes each chunk once
 //
@@ -23,7 +23,11 @@
 //     make of them); a short size-table search per level once structural writes (insert,
 //     erase, drop, slice, concat) have left relaxed nodes on the way
 //   iteration                                 amortized O(1) per element, leaf to leaf
-//   set, update, push_back, pop_back          O(B + F * depth): one chunk + one path copied
+//   set, update                               O(F * depth): a patch over the chunk (up to 8
+//     rewritten rows in a small node that shares the chunk) + one path copied; O(B) more when
+//     the chunk's patch is full (a copy of the chunk). Reading a patched chunk costs a check
+//     of at most 8 slots per element; chunks() yields it as up to 17 runs
+//   push_back, pop_back                       O(B + F * depth): one chunk + one path copied
 //     (on an editor, or an rvalue whose nodes are uniquely owned: O(depth), no copy)
 //   take, resize(shrink)                      O(B + F * depth)
 //   transform                                 O(n) for the touched range; untouched and
@@ -298,7 +302,8 @@ class pvec {
   }
 
   // Replaces element i. Throws std::out_of_range if i >= size(). When T is equality-comparable
-  // and the element already equals value, returns this version unchanged (no chunk is copied).
+  // and the element already equals value, returns this version unchanged (nothing is copied).
+  // O(F * depth): the chunk is shared through a patch (see the costs above).
   [[nodiscard]] pvec set(size_type i, T value) const& {
     return edit_copy([&](editor& e) { e.set(i, std::move(value)); });
   }
@@ -796,7 +801,8 @@ class pvec_editor {
     if (empty()) return 0;
     internal::tree_builder<T, tree::leaf_cap, Fanout> b;
     auto visit = [&](const leaf* l) {
-      const T* d = l->data();
+      const typename tree::flat_leaf f(l);
+      const T* d = f.data();
       const std::size_t cnt = l->count;
       std::size_t k = 0;
       while (k < cnt && !static_cast<bool>(std::invoke(pred, std::as_const(d[k])))) ++k;
@@ -912,7 +918,7 @@ class pvec_editor {
     rows.reserve(size());
     auto gather = [&rows](const leaf* l) {
       l->ids.for_each_run(0, l->count, [&](std::size_t k, internal::row_id_t id, std::size_t n) {
-        for (std::size_t j = 0; j < n; ++j) rows.emplace_back(l->data()[k + j], id + j);
+        for (std::size_t j = 0; j < n; ++j) rows.emplace_back(tree::value_at(l, k + j), id + j);
       });
     };
     tree::for_each_leaf(rep_.root, rep_.depth, gather);
@@ -927,7 +933,7 @@ class pvec_editor {
     if constexpr (std::equality_comparable<T>) {
       if (tree::get(rep_, i) == value) return;
     }
-    *tree::own_slot(rep_, i) = std::move(value);
+    tree::store(rep_, i, std::move(value));
   }
 
   // A fresh row id for a new row. The editor reserves ids from the process-wide counter in

@@ -20,6 +20,9 @@ struct memory_stats {
   std::size_t leaves = 0;       // leaf chunks
   std::size_t inner_nodes = 0;  // inner (branch) nodes
   std::size_t id_lists = 0;     // leaves whose row ids are not one consecutive run (pvec::row_id)
+  // Patches: small nodes holding a few rewritten rows over a chunk they share (a write to a
+  // shared chunk makes one instead of copying the chunk). The chunk is counted in `leaves`.
+  std::size_t patches = 0;
   friend bool operator==(const memory_stats&, const memory_stats&) = default;
 };
 

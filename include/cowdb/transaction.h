@@ -2,7 +2,7 @@
 //
 //   COWDB_ASSIGN_OR_RETURN(cowdb::Transaction txn, db->Begin("exp-1"));
 //   COWDB_ASSIGN_OR_RETURN(auto* prices, txn.Edit<double>("prices"));
-//   prices->set(7, 101.5);                      // copies one chunk on its first write
+//   prices->set(7, 101.5);                      // a patch over one chunk on its first write
 //   COWDB_RETURN_IF_ERROR(txn.Create<int>("flags", cowdb::pvec<int>(n, 0)));
 //   absl::StatusOr<cowdb::VersionId> v = txn.Commit("reprice");
 //   if (absl::IsAborted(v.status())) for (auto& c : txn.conflicts()) report(c);

@@ -557,10 +557,10 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
     const std::int64_t before = live_nodes();
     { Vec victim = std::move(slots_[d]); }
     const auto freed = static_cast<std::size_t>(before - live_nodes());
-    COWDB_MODEL_CHECK(freed == ex.leaves + ex.inner_nodes + ex.id_lists,
-                      "destroying slot {} freed {} nodes, exclusive() promised {} + {} + {} id "
-                      "lists",
-                      d, freed, ex.leaves, ex.inner_nodes, ex.id_lists);
+    COWDB_MODEL_CHECK(freed == ex.leaves + ex.patches + ex.inner_nodes + ex.id_lists,
+                      "destroying slot {} freed {} nodes, exclusive() promised {} + {} patches + "
+                      "{} + {} id lists",
+                      d, freed, ex.leaves, ex.patches, ex.inner_nodes, ex.id_lists);
     slots_[d] = Vec(models_[d]);
   }
 
@@ -929,7 +929,13 @@ class model_runner : public cowdb::testing::slot_model<model_runner<Vec>, Vec> {
   void check_memory(std::size_t slot, bool with_shared) {
     const Vec& v = slots_[slot];
     const auto mem = v.memory();
-    const auto want = expected_memory(v);
+    auto want = expected_memory(v);
+    // Patches (a write to a shared chunk) are counted on top of the leaves they read through,
+    // one at most per leaf; how many there are depends on the history, not the contents.
+    COWDB_MODEL_CHECK(mem.patches <= want.leaves, "slot {}: {} patches over {} leaves", slot,
+                      mem.patches, want.leaves);
+    want.patches = mem.patches;
+    want.bytes += mem.patches * base::tree::patch_bytes;
     COWDB_MODEL_CHECK(
         mem == want,
         "slot {}: memory() = {} bytes, {} leaves, {} inner, {} id lists; expected {}, {}, {}, {}",

@@ -27,6 +27,7 @@
 #include <new>
 #include <random>
 #include <ranges>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -247,6 +248,7 @@ class slot_model {
   static constexpr std::size_t kSlots = 8;
   static constexpr std::size_t kCap = Vec::chunk_capacity;
   static constexpr std::size_t kFanout = Vec::fanout;
+  static constexpr std::size_t kPatchCap = tree::patch_cap;
 
   static_assert(std::ranges::random_access_range<Vec>);
   static_assert(std::ranges::common_range<Vec>);
@@ -558,14 +560,17 @@ class slot_model {
       COWDB_MODEL_CHECK(v[k] == m[k], "{} {}: [{}] = {} but the model has {}", what, slot, k, v[k],
                         m[k]);
     }
-    // Chunks come in order, each of 1..Cap elements; with packed leaves every chunk but the last
-    // is full.
+    // Chunks come in order, each of 1..Cap elements; with packed leaves no chunk crosses a leaf
+    // boundary (a leaf is one chunk, a patch a few: the runs between its replaced elements).
     std::size_t pos = 0, chunks = 0;
+    std::vector<std::span<const T>> seen;
     v.for_each_chunk([&](const T* first, const T* last) {
       const auto len = static_cast<std::size_t>(last - first);
-      COWDB_MODEL_CHECK(
-          len > 0 && len <= kCap && (!packed_leaves_ || pos % kCap == 0) && pos + len <= n,
-          "{} {}: bad chunk of {} elements at {} (size {})", what, slot, len, pos, n);
+      COWDB_MODEL_CHECK(len > 0 && len <= kCap &&
+                            (!packed_leaves_ || pos / kCap == (pos + len - 1) / kCap) &&
+                            pos + len <= n,
+                        "{} {}: bad chunk of {} elements at {} (size {})", what, slot, len, pos, n);
+      seen.emplace_back(first, len);
       for (std::size_t k = 0; k < len; ++k) {
         COWDB_MODEL_CHECK(first[k] == m[pos + k], "{} {}: chunk element {} = {} but model has {}",
                           what, slot, pos + k, first[k], m[pos + k]);
@@ -575,6 +580,17 @@ class slot_model {
     });
     COWDB_MODEL_CHECK(pos == n, "{} {}: for_each_chunk covered {} of {} elements", what, slot, pos,
                       n);
+    if constexpr (requires { v.chunks(); }) {  // the same spans through the chunk iterator
+      std::size_t j = 0;
+      for (std::span<const T> c : v.chunks()) {
+        COWDB_MODEL_CHECK(
+            j < seen.size() && c.data() == seen[j].data() && c.size() == seen[j].size(),
+            "{} {}: chunks() span {} differs from for_each_chunk's", what, slot, j);
+        ++j;
+      }
+      COWDB_MODEL_CHECK(j == seen.size(), "{} {}: chunks() gave {} spans, for_each_chunk {}", what,
+                        slot, j, seen.size());
+    }
     return chunks;
   }
 

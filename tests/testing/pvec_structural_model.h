@@ -313,8 +313,8 @@ class structural_runner
   friend base;
 
  public:
-  using base::kCap, base::kFanout, base::kSlots, typename base::editor, typename base::model,
-      typename base::T, typename base::tree;
+  using base::kCap, base::kFanout, base::kPatchCap, base::kSlots, typename base::editor,
+      typename base::model, typename base::T, typename base::tree;
   static constexpr std::size_t kMaxSize = 1200;
   static_assert(kFanout >= 4, "the structural operations need a fan-out of at least 4");
 
@@ -1442,8 +1442,13 @@ class structural_runner
     const model& m = models_[slot];
     const std::size_t n = m.size();
     const std::size_t chunks = check_indexed(v, m, "slot", slot);
-    COWDB_MODEL_CHECK(v.memory().leaves == chunks, "slot {}: memory() counts {} leaves, {} chunks",
-                      slot, v.memory().leaves, chunks);
+    // A leaf is one chunk; a patch with e replaced elements at least 1 and at most 2e + 1.
+    // memory() counts a leaf under several patches of the version (v.set(i) + v.set(j)) once.
+    const cowdb::memory_stats mem = v.memory();
+    COWDB_MODEL_CHECK(mem.leaves <= chunks && mem.patches <= chunks &&
+                          chunks <= mem.leaves + (2 * kPatchCap + 1) * mem.patches,
+                      "slot {}: memory() counts {} leaves and {} patches, {} chunks", slot,
+                      mem.leaves, mem.patches, chunks);
     this->check_iteration(slot);
     this->template check_throws<std::out_of_range>([&] { static_cast<void>(v.at(n + below(3))); },
                                                    "slot {}: at({}) out of range", slot, n);

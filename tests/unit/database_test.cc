@@ -44,6 +44,9 @@ using cowdb::testing::Read;
 using cowdb::testing::SetElement;
 using cowdb::testing::ToVector;
 using I64 = std::int64_t;
+// The tree behind a dataset of T rows (for node sizes).
+template <class T>
+using RowsTree = cowdb::internal::rbtree<T, cowdb::pvec<T>::chunk_capacity, cowdb::pvec<T>::fanout>;
 using Catch::Matchers::Contains;
 using Catch::Matchers::EndsWith;
 using Catch::Matchers::StartsWith;
@@ -245,12 +248,14 @@ TEST_CASE("a commit on an unmoved head publishes the transaction's trees without
   // The committed dataset is the very tree the transaction built; the untouched one is shared.
   CHECK(a3.identity() == staged.identity());
   CHECK(Ok(s.Get<I64>("b")).identity() == Ok(base.Get<I64>("b")).identity());
-  // 5000 elements in chunks of 512 are 10 leaves under one root: the write copied one leaf and
-  // the root; the other 9 leaves are shared with v2.
+  // 5000 elements in chunks of 512 are 10 leaves under one root: the write made a patch over one
+  // leaf and copied the root; all 10 leaves are shared with v2 (one of them under the patch).
   const cowdb::memory_stats all = a3.memory();
   const cowdb::memory_stats shared = a3.shared_with(a2);
   CHECK(all.leaves == 10);
-  CHECK(all.leaves - shared.leaves == 1);
+  CHECK(shared.leaves == 10);
+  CHECK(all.patches == 1);
+  CHECK(shared.patches == 0);
   CHECK(all.inner_nodes - shared.inner_nodes == 1);
   CHECK(ToVector(a2) == Iota<I64>(5000));
   CHECK(a3[4000] == -1);
@@ -1184,18 +1189,22 @@ TEST_CASE("memory report: what branches share and what each keeps alone", "[data
   CHECK(r1.history_bytes == 0);
   CHECK(r1.versions == 2);
 
-  // One changed element on exp: one 4 KiB chunk plus the inner nodes above it.
+  // One changed element on exp: a patch over one chunk (which stays shared with main) plus the
+  // inner nodes above it. Each branch keeps its own copy of that path of inner nodes alone; exp
+  // keeps the patch too.
   SetElement(*db, "exp", "a", 7, -7);
   const cowdb::MemoryReport r2 = db->GetMemoryReport();
   REQUIRE(r2.branches.size() == 2);
+  const std::size_t patch = RowsTree<I64>::patch_bytes;
   for (const cowdb::RefMemory& b : r2.branches) {
     CAPTURE(b.name);
-    CHECK(b.exclusive_bytes > 4096);
-    CHECK(b.exclusive_bytes < 8192);
-    CHECK(b.reachable_bytes == a_bytes);
+    CHECK(b.exclusive_bytes > 0);
+    CHECK(b.exclusive_bytes < 4096);
     CHECK(b.shared_bytes + b.exclusive_bytes == b.reachable_bytes);
   }
-  CHECK(r2.branches[0].exclusive_bytes == r2.branches[1].exclusive_bytes);
+  CHECK(r2.branches[0].reachable_bytes == a_bytes + patch);  // exp
+  CHECK(r2.branches[1].reachable_bytes == a_bytes);          // main
+  CHECK(r2.branches[0].exclusive_bytes == r2.branches[1].exclusive_bytes + patch);
   CHECK(r2.total_bytes == a_bytes + r2.branches[0].exclusive_bytes);
   CHECK(r2.history_bytes == 0);
   CHECK(r2.versions == 3);
@@ -1260,9 +1269,10 @@ TEST_CASE("memory report: tags, datasets, pinned versions, resident memory", "[d
   const cowdb::RefMemory& main2 = r2.branches[0];
   CHECK(main2.same_version.empty());
   CHECK(main2.datasets[0].exclusive_bytes == 0);
-  CHECK(main2.datasets[1].exclusive_bytes > 4096);
+  CHECK(main2.datasets[1].exclusive_bytes > 0);
   CHECK(main2.exclusive_bytes == main2.datasets[1].exclusive_bytes);
-  CHECK(r2.tags[0].exclusive_bytes == main2.exclusive_bytes);  // the old path of b
+  // The tag keeps the old path of b alone; the chunk below it is shared by main's patch.
+  CHECK(r2.tags[0].exclusive_bytes + RowsTree<I64>::patch_bytes == main2.exclusive_bytes);
 
   // Deleting the tag and pruning forgets v3 (load); the snapshot still holds it: it is pinned,
   // with the bytes no retained version uses.

@@ -186,11 +186,16 @@ TEST_CASE("merge: a chunk only one side changed is shared, not copied", "[merge]
   const Small& m = r.merged();
   CHECK(m[5] == -5);
   CHECK(m[100] == -100);
+  // Each side's write is a patch over base's chunk; the merge takes both patches as they are.
   CHECK(m.memory().leaves == 64);
-  CHECK(m.shared_with(theirs).leaves == 63);  // all but ours' chunk 1: theirs' chunk 25 too
-  CHECK(m.shared_with(ours).leaves == 63);    // all but theirs' chunk 25
-  CHECK(m.shared_with(base).leaves == 62);    // every chunk neither side changed
-  CHECK(m.exclusive().leaves == 0);           // no chunk was copied
+  CHECK(m.memory().patches == 2);
+  CHECK(m.shared_with(theirs).leaves == 64);  // every leaf: base's, and under the patches
+  CHECK(m.shared_with(theirs).patches == 1);  // theirs' patch on chunk 25
+  CHECK(m.shared_with(ours).patches == 1);    // ours' patch on chunk 1
+  CHECK(m.shared_with(base).leaves == 64);
+  CHECK(m.shared_with(base).patches == 0);
+  CHECK(m.exclusive().leaves == 0);  // no chunk was copied
+  CHECK(m.exclusive().patches == 0);
   // Theirs' changed chunk was taken as is. Each side's changed chunk was paired with base's
   // (one leaf pair per side) and its 4 rows compared to find the changed row.
   CHECK(r.stats().leaf_pairs == 2);
@@ -224,9 +229,14 @@ TEST_CASE("merge: every chunk neither side changed stays shared with base", "[me
   const auto r = cowdb::merge(base, ours, theirs);
   REQUIRE(r.ok());
   const Big& m = r.merged();
-  CHECK(m.shared_with(base).leaves == leaves - 5);
-  CHECK(m.shared_with(ours).leaves == leaves - 3);  // theirs' 1, 136 and the merged 97
-  CHECK(m.shared_with(theirs).leaves == leaves - 3);
+  // Every write is a patch over base's chunk, and the merge keeps them: ours' on 0 and 195,
+  // theirs' on 1 and 136, and on 97 one patch of both sides' writes. Every leaf is base's.
+  CHECK(m.shared_with(base).leaves == leaves);
+  CHECK(m.memory().leaves == leaves);
+  CHECK(m.memory().patches == 5);
+  CHECK(m.shared_with(base).patches == 0);
+  CHECK(m.shared_with(ours).patches == 2);
+  CHECK(m.shared_with(theirs).patches == 2);
   CHECK(r.stats().leaf_pairs == 6);  // three changed chunks on each side
   CHECK(m[50'000] == -1);
   CHECK(m[50'001] == -2);

@@ -194,6 +194,41 @@ TEST_CASE("node codec: elements with a codec (std::string) round trip", "[storag
   REQUIRE(live_nodes() == live_before);
 }
 
+// Loads `s` from copies of `clean` with each byte of record r flipped (four masks) and with the
+// record cut at each length: each load is kDataLoss naming a record (counted in `errors`) or a
+// valid tree of `size` rows (`valid`); each cut fails, since every record's length is exact.
+template <class C, class V>
+void CorruptEachWay(const MemoryIo& clean, std::size_t r, const Stored<V>& s, std::size_t size,
+                    std::size_t& errors, std::size_t& valid) {
+  auto try_load = [&](MemoryIo& io) {
+    node_table table;
+    absl::StatusOr<V> got = Load<C>(s, table, io);
+    if (!got.ok()) {
+      REQUIRE(got.status().code() == absl::StatusCode::kDataLoss);
+      REQUIRE(got.status().message().find("record ") != std::string_view::npos);
+      ++errors;
+      return;
+    }
+    got->check_invariants();  // a flipped element byte, id or slot is still a valid tree
+    REQUIRE(got->size() == size);
+    ++valid;
+  };
+  for (std::size_t i = 0; i < clean.records[r].size(); ++i) {
+    for (const unsigned char mask : {0x01, 0x02, 0x80, 0xff}) {
+      MemoryIo io = clean;
+      io.records[r][i] = static_cast<char>(io.records[r][i] ^ mask);
+      try_load(io);
+    }
+  }
+  for (std::size_t len = 0; len < clean.records[r].size(); ++len) {
+    MemoryIo io = clean;
+    io.records[r].resize(len);
+    const std::size_t errors_before = errors;
+    try_load(io);
+    REQUIRE(errors == errors_before + 1);
+  }
+}
+
 TEST_CASE("node codec: every byte flip and truncation is kDataLoss or a valid tree", "[storage]") {
   const std::int64_t live_before = live_nodes();
   {
@@ -208,34 +243,8 @@ TEST_CASE("node codec: every byte flip and truncation is kDataLoss or a valid tr
       s = Save<Codec>(v, table, clean);
     }
     std::size_t errors = 0, valid = 0;
-    auto try_load = [&](MemoryIo& io) {
-      node_table table;
-      absl::StatusOr<Vec> got = Load<Codec>(s, table, io);
-      if (!got.ok()) {
-        REQUIRE(got.status().code() == absl::StatusCode::kDataLoss);
-        REQUIRE(got.status().message().find("record ") != std::string_view::npos);
-        ++errors;
-        return;
-      }
-      got->check_invariants();  // a flipped element byte or id is still a valid tree
-      REQUIRE(got->size() == v.size());
-      ++valid;
-    };
     for (std::size_t r = 0; r < clean.records.size(); ++r) {
-      for (std::size_t i = 0; i < clean.records[r].size(); ++i) {
-        for (const unsigned char mask : {0x01, 0x80, 0xff}) {
-          MemoryIo io = clean;
-          io.records[r][i] = static_cast<char>(io.records[r][i] ^ mask);
-          try_load(io);
-        }
-      }
-      for (std::size_t len = 0; len < clean.records[r].size(); ++len) {
-        MemoryIo io = clean;
-        io.records[r].resize(len);
-        const std::size_t errors_before = errors;
-        try_load(io);
-        REQUIRE(errors == errors_before + 1);  // every record's length is exact
-      }
+      CorruptEachWay<Codec>(clean, r, s, v.size(), errors, valid);
     }
     REQUIRE(errors > 0);
     REQUIRE(valid > 0);
@@ -301,6 +310,112 @@ TEST_CASE("node codec: a node referenced at two levels, or a missing one, is kDa
   absl::StatusOr<Vec> good = Load<Codec>(s, table, io);
   REQUIRE(good.ok());
   RequireSameRows(v, *good);
+}
+
+// ---- patches (node.h): stored as patches over the leaf record they share ------------------------
+
+// 8 rows per chunk: a patch holds up to 2 replaced rows.
+using PVec = pvec<std::int64_t, 64, 4>;
+using PCodec = tree_codec<std::int64_t, 8, 4>;
+using PStrVec = pvec<std::string, 8 * sizeof(std::string), 4>;
+using PStrCodec = tree_codec<std::string, 8, 4>;
+static_assert(rbtree<std::int64_t, 8, 4>::patching && rbtree<std::int64_t, 8, 4>::patch_cap == 2);
+
+// A base and versions with one and two writes to one chunk (patches), three writes (a patch is
+// full: a copied chunk), and a patch of a patch's version concatenated with the base.
+template <class V, class Make>
+std::vector<V> PatchedHistory(Make make) {
+  std::vector<V> vs;
+  V base;
+  for (int i = 0; i < 100; ++i) base = std::move(base).push_back(make(i));
+  vs.push_back(base);
+  vs.push_back(base.set(10, make(-1)));
+  vs.push_back(vs.back().set(13, make(-2)));
+  vs.push_back(vs.back().set(12, make(-3)));
+  vs.push_back(vs[1].set(50, make(-4)) + base);
+  return vs;
+}
+
+template <class C, class V>
+void RoundTripPatches(const std::vector<V>& vs) {
+  REQUIRE(vs[1].memory().patches == 1);
+  REQUIRE(vs[2].memory().patches == 1);
+  REQUIRE(vs[3].memory().patches == 0);  // the third write to the chunk copied it
+  REQUIRE(vs[4].memory().patches == 2);
+  MemoryIo io;
+  std::vector<Stored<V>> stored;
+  {
+    node_table table;
+    for (const V& v : vs) stored.push_back(Save<C>(v, table, io));
+  }
+  // A patch is one small record over its leaf's: the write of version 1 added a patch record
+  // and the inner nodes above it, not a leaf.
+  std::size_t patch_records = 0;
+  for (const std::string& r : io.records) patch_records += r[0] == 'P' ? 1 : 0;
+  REQUIRE(patch_records == 3);  // v1's, v2's and v4's second (v4's first is v1's, saved once)
+  node_table loaded_table;
+  std::vector<V> loaded;
+  for (const auto& s : stored) {
+    absl::StatusOr<V> v = Load<C>(s, loaded_table, io);
+    REQUIRE(v.ok());
+    v->check_invariants();
+    loaded.push_back(*v);
+  }
+  for (std::size_t k = 0; k < vs.size(); ++k) {
+    INFO("version " << k);
+    RequireSameRows(vs[k], loaded[k]);
+    REQUIRE(loaded[k].memory() == vs[k].memory());
+    for (std::size_t j = 0; j < vs.size(); ++j) {
+      INFO("and version " << j);
+      REQUIRE(CommonNodes(vs[k], vs[j]) == CommonNodes(loaded[k], loaded[j]));
+    }
+  }
+}
+
+TEST_CASE("node codec: patches round trip as patches, sharing their leaf", "[storage]") {
+  const std::int64_t live_before = live_nodes();
+  RoundTripPatches<PCodec>(PatchedHistory<PVec>([](int i) { return std::int64_t{i}; }));
+  RoundTripPatches<PStrCodec>(
+      PatchedHistory<PStrVec>([](int i) { return fmt::format("row {:03}", i); }));
+  REQUIRE(live_nodes() == live_before);
+}
+
+TEST_CASE("node codec: every byte flip and truncation of patches is kDataLoss or valid",
+          "[storage]") {
+  const std::int64_t live_before = live_nodes();
+  {
+    const std::vector<PVec> vs = PatchedHistory<PVec>([](int i) { return std::int64_t{i}; });
+    const PVec& v = vs[4];
+    MemoryIo clean;
+    Stored<PVec> s;
+    {
+      node_table table;
+      s = Save<PCodec>(v, table, clean);
+    }
+    std::size_t errors = 0, valid = 0, patches = 0;
+    for (std::size_t r = 0; r < clean.records.size(); ++r) {
+      if (clean.records[r][0] != 'P') continue;
+      ++patches;
+      CorruptEachWay<PCodec>(clean, r, s, v.size(), errors, valid);
+      // The patch's leaf reference pointed at the patch itself, or at another patch.
+      for (std::size_t other = 0; other < clean.records.size(); ++other) {
+        if (clean.records[other][0] != 'P') continue;
+        MemoryIo io = clean;
+        std::string ref;
+        PutFixed64(&ref, other + 1);
+        io.records[r].replace(6, 8, ref);
+        node_table table;
+        absl::StatusOr<PVec> got = Load<PCodec>(s, table, io);
+        REQUIRE(got.status().code() == absl::StatusCode::kDataLoss);
+        REQUIRE(got.status().message().find("a patch referenced as a patch's leaf") !=
+                std::string_view::npos);
+      }
+    }
+    REQUIRE(patches == 2);
+    REQUIRE(errors > 0);
+    REQUIRE(valid > 0);
+  }
+  REQUIRE(live_nodes() == live_before);
 }
 
 }  // namespace

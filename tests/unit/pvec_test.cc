@@ -8,6 +8,7 @@
 #include <list>
 #include <numeric>
 #include <ranges>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -149,7 +150,8 @@ TEST_CASE("update with a mutator changes a copy of the row in place", "[pvec]") 
   CHECK(fixed[150] == Row{150, -1});
   CHECK(base[150] == Row{150, 225});             // the old version is intact
   CHECK(fixed.row_id(150) == base.row_id(150));  // the same row, changed
-  CHECK(fixed.exclusive().leaves == 1);
+  CHECK(fixed.exclusive().patches == 1);         // a patch over base's chunk
+  CHECK(fixed.exclusive().leaves == 0);
   // A mutator that changes nothing keeps the version; one that throws changes nothing.
   CHECK(base.update(3, [](Row&) {}).identity() == base.identity());
   CHECK_THROWS_AS(base.update(4,
@@ -253,6 +255,69 @@ TEST_CASE("editor: copy a chunk once, then plain stores", "[pvec][editor]") {
   CHECK(base == Tiny(Iota(64)));
 }
 
+TEST_CASE("a write to a shared chunk is a patch over it, until the patch is full", "[pvec]") {
+  using Tree = cowdb::internal::rbtree<std::int64_t, Big::chunk_capacity, Big::fanout>;
+  static_assert(Big::chunk_capacity == 512 && Tree::patch_cap == 8);
+  const Big base(Iota<std::int64_t>(100'000));  // 196 chunks, depth 2
+  std::vector<std::int64_t> model = Iota<std::int64_t>(100'000);
+  const std::int64_t n0 = cowdb::internal::live_nodes();
+  Big v = base.set(1'000, -1);  // chunk 1, slot 488
+  model[1'000] = -1;
+  // One patch and the two inner nodes above it; the chunk stays shared with base.
+  CHECK(cowdb::internal::live_nodes() - n0 == 3);
+  CHECK(v.exclusive() == cowdb::memory_stats{.bytes = Tree::patch_bytes + 2 * Tree::inner_bytes,
+                                             .leaves = 0,
+                                             .inner_nodes = 2,
+                                             .id_lists = 0,
+                                             .patches = 1});
+  CHECK(v.shared_with(base).leaves == base.memory().leaves);
+  CHECK(v.row_id(1'000) == base.row_id(1'000));
+  // The chunk reads as three contiguous runs: before the row, the row, after it.
+  std::vector<std::size_t> lens;
+  for (std::span<const std::int64_t> c : v.chunks(512, 1'024)) lens.push_back(c.size());
+  CHECK(lens == std::vector<std::size_t>{488, 1, 23});
+  CHECK(std::equal(v.begin(), v.end(), model.begin(), model.end()));
+  CHECK(std::equal(v.rbegin(), v.rend(), model.rbegin(), model.rend()));
+  CHECK(*(v.begin() + 1'000) == -1);
+  CHECK(*(v.end() - 99'000) == -1);
+  // Seven more rows of the chunk join the patch (each write copies it: v is shared by then).
+  for (std::size_t i = 513; i < 520; ++i) {
+    v = v.set(i, -static_cast<std::int64_t>(i));
+    model[i] = -static_cast<std::int64_t>(i);
+  }
+  CHECK(v.memory().patches == 1);
+  CHECK(v.exclusive().patches == 1);
+  CHECK(std::equal(v.begin(), v.end(), model.begin(), model.end()));
+  // Rewriting a patched row keeps the patch; a ninth row makes a plain copy of the chunk.
+  v = v.set(513, 7);
+  model[513] = 7;
+  CHECK(v.memory().patches == 1);
+  v = v.set(700, 8);
+  model[700] = 8;
+  CHECK(v.memory().patches == 0);
+  CHECK(v.exclusive().leaves == 1);
+  CHECK(std::equal(v.begin(), v.end(), model.begin(), model.end()));
+  CHECK(base == Big(Iota<std::int64_t>(100'000)));
+  v.check_invariants();
+}
+
+TEST_CASE("an editor writes a patch it owns in place", "[pvec][editor]") {
+  const Big base(Iota<std::int64_t>(10'000));
+  auto e = base.transient();
+  e.set(5, -5);  // a patch over base's chunk 0 and a copy of the root
+  const std::int64_t n1 = cowdb::internal::live_nodes();
+  e.set(6, -6);  // the editor's own patch: written in place
+  e.set(5, -7);
+  CHECK(cowdb::internal::live_nodes() == n1);
+  const Big v = std::move(e).persistent();
+  CHECK(v.memory().patches == 1);
+  CHECK(v[5] == -7);
+  CHECK(v[6] == -6);
+  CHECK(v[7] == 7);
+  CHECK(base[5] == 5);
+  v.check_invariants();
+}
+
 TEST_CASE("editor reads its own writes", "[pvec][editor]") {
   Tiny::editor e;
   std::vector<int> model;
@@ -328,8 +393,9 @@ TEST_CASE("memory accounting with the default shape", "[pvec][memory]") {
   const Big copy = base;
   CHECK(base.exclusive().bytes == 0);  // a copy keeps everything alive too
   const Big b = base.set(12'345, 2);
-  CHECK(b.shared_with(base).leaves == m.leaves - 1);
-  CHECK(b.exclusive().leaves == 1);
+  CHECK(b.shared_with(base).leaves == m.leaves);  // the written chunk too, under a patch
+  CHECK(b.exclusive().patches == 1);
+  CHECK(b.exclusive().leaves == 0);
   CHECK(b.exclusive().inner_nodes == 2);  // the path: root and one level-1 node (depth 2)
   CHECK(b.memory().bytes == b.shared_with(base).bytes + b.exclusive().bytes);
 }

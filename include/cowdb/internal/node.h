@@ -2,10 +2,11 @@
 // Users never include this header; it is here because pvec<T> is a template.
 //
 // Layout. A tree has a `depth`: level 0 nodes are leaves (a header and up to `leaf_cap` elements
-// stored inline), level k > 0 nodes are inner nodes (a header, up to `fanout` child pointers to
-// level k-1 nodes and, for a "relaxed" node, a table of their cumulative element counts). A node
-// does not know its own level; whoever holds a pointer to it does (the owning pvec stores the
-// depth of its root), which keeps the header at 8 bytes. See rrb_nodes.h for the shape invariants.
+// stored inline) or patches (a shared leaf with a few of its elements replaced), level k > 0 nodes
+// are inner nodes (a header, up to `fanout` child pointers to level k-1 nodes and, for a "relaxed"
+// node, a table of their cumulative element counts). A node does not know its own level; whoever
+// holds a pointer to it does (the owning pvec stores the depth of its root), which keeps the header
+// at 8 bytes. See rrb_nodes.h for the shape invariants.
 //
 // Invariants.
 // - `refs` counts the pointers to a node held by pvecs, editors, iterators' owners and parent
@@ -33,14 +34,42 @@
 
 namespace cowdb::internal {
 
+// The header shared by the two kinds of level-0 node: a leaf (below) and a patch over one.
+struct leaf_head : node_base {
+  leaf_head() noexcept : node_base(0) {}
+  leaf_ids ids;        // the rows' identities (row_ids.h); owns a reference to ids.runs
+  bool patch = false;  // true for a patch_node
+};
+
 // A leaf: header plus inline storage for Cap elements, of which the first `count` are alive.
 template <class T, std::size_t Cap>
-struct leaf_node : node_base {
-  leaf_node() noexcept : node_base(0) {}
-  leaf_ids ids;  // the rows' identities (row_ids.h); owns a reference to ids.runs
-  T* data() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
-  const T* data() const noexcept { return std::launder(reinterpret_cast<const T*>(storage)); }
+struct leaf_node : leaf_head {
+  T* data() noexcept {
+    assert(!patch && "a patch has no contiguous data");
+    return std::launder(reinterpret_cast<T*>(storage));
+  }
+  const T* data() const noexcept {
+    assert(!patch && "a patch has no contiguous data");
+    return std::launder(reinterpret_cast<const T*>(storage));
+  }
   alignas(T) unsigned char storage[Cap * sizeof(T)];
+};
+
+// A patch: a leaf's rows with up to K of them replaced, stored as a reference to a shared leaf
+// (`base`, never itself a patch) and the replaced slots with their new values. A write to one row
+// of a shared leaf makes a patch of a few hundred bytes instead of copying the leaf. Same row
+// count and ids as the base (a write keeps the row's identity); `count` and `ids` are those of
+// the header, so code reading only them treats both kinds alike, and only element reads ask
+// which kind they have (rrb_nodes.h: value_at, for_each_piece, flat_leaf).
+template <class T, std::size_t Cap, std::size_t K>
+struct patch_node : leaf_head {
+  patch_node() noexcept { patch = true; }
+  const leaf_node<T, Cap>* base = nullptr;  // owns a reference
+  std::uint32_t n = 0;                      // entries in use
+  std::uint32_t slot[K];                    // the replaced slots, ascending
+  T* vals() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
+  const T* vals() const noexcept { return std::launder(reinterpret_cast<const T*>(storage)); }
+  alignas(T) unsigned char storage[K * sizeof(T)];
 };
 
 // An inner node: header plus up to F children, packed at the front. A regular node finds a child

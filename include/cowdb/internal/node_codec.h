@@ -16,6 +16,9 @@
 //          elements: trivially copyable T: count * sizeof(T) bytes; else cowdb::codec<T>.
 //   inner  'I' | u8 level | u32 count | u8 relaxed | count u64 child refs
 //          | relaxed: count u64 cumulative sizes
+//   patch  'P' | u8 0 | u32 count | u64 leaf ref | u32 n | n u32 slots (ascending) | n elements
+//          as in a leaf: a leaf's rows with n of them replaced (node.h), over the leaf record
+//          it references (a leaf, never a patch; its ids are the patch's).
 // The element type, chunk capacity and fan-out are not in the records: the dataset that names
 // the root records them (type_tag()).
 //
@@ -254,12 +257,17 @@ class tree_codec {
  private:
   static constexpr char kLeafTag = 'L';
   static constexpr char kInnerTag = 'I';
+  static constexpr char kPatchTag = 'P';
 
   static absl::StatusOr<node_ref> save_node(const node_base* n, unsigned level, node_table& table,
                                             node_io& io, std::string& buf) {
     if (const node_ref known = table.find(n); known != 0) return known;
     node_ref children[F];
-    if (level == 0) {
+    if (level == 0 && tree::is_patch(n)) {
+      absl::StatusOr<node_ref> b = save_node(tree::as_patch(n)->base, 0, table, io, buf);
+      if (!b.ok()) return b.status();
+      encode_patch(tree::as_patch(n), *b, buf);
+    } else if (level == 0) {
       encode_leaf(tree::as_leaf(n), buf);
     } else {
       const inner* in = tree::as_inner(n);
@@ -322,12 +330,27 @@ class tree_codec {
       PutFixed32(&buf, 0);
       PutFixed64(&buf, l->ids.id0);
     }
-    const T* d = l->data();
+    encode_values(l->data(), l->data() + l->count, buf);
+  }
+
+  static void encode_values(const T* first, const T* last, std::string& buf) {
     if constexpr (std::is_trivially_copyable_v<T>) {
-      buf.append(reinterpret_cast<const char*>(d), l->count * sizeof(T));
+      buf.append(reinterpret_cast<const char*>(first),
+                 static_cast<std::size_t>(last - first) * sizeof(T));
     } else {
-      for (std::uint32_t k = 0; k < l->count; ++k) codec<T>::encode(d[k], &buf);
+      for (; first != last; ++first) codec<T>::encode(*first, &buf);
     }
+  }
+
+  static void encode_patch(const typename tree::patch* p, node_ref base, std::string& buf) {
+    buf.clear();
+    buf.push_back(kPatchTag);
+    buf.push_back(0);
+    PutFixed32(&buf, p->count);
+    PutFixed64(&buf, base);
+    PutFixed32(&buf, p->n);
+    for (std::uint32_t j = 0; j < p->n; ++j) PutFixed32(&buf, p->slot[j]);
+    encode_values(p->vals(), p->vals() + p->n, buf);
   }
 
   static void encode_inner(const inner* in, unsigned level, const node_ref* children,
@@ -347,9 +370,14 @@ class tree_codec {
     return absl::DataLossError(fmt::format("{}: {}", io.Describe(ref), what));
   }
 
+  // `leaf_only`: the node must be a leaf, not a patch (a patch's base).
   static absl::StatusOr<const node_table::entry*> load_node(node_ref ref, unsigned level,
-                                                            node_table& table, node_io& io) {
+                                                            node_table& table, node_io& io,
+                                                            bool leaf_only = false) {
     if (const node_table::entry* e = table.find(ref)) {
+      if (leaf_only && e->level == 0 && e->kind == kind() && tree::is_patch(e->node)) {
+        return corrupt(io, ref, "a patch referenced as a patch's leaf");
+      }
       if (e->kind != kind()) {
         return corrupt(io, ref, "a node of another element type or tree shape referenced here");
       }
@@ -361,8 +389,11 @@ class tree_codec {
     }
     absl::StatusOr<std::string> bytes = io.Read(ref);
     if (!bytes.ok()) return bytes.status();
-    absl::StatusOr<node_base*> n =
-        level == 0 ? decode_leaf(*bytes, ref, io) : decode_inner(*bytes, ref, level, table, io);
+    const bool patch = level == 0 && !bytes->empty() && (*bytes)[0] == kPatchTag;
+    if (patch && leaf_only) return corrupt(io, ref, "a patch referenced as a patch's leaf");
+    absl::StatusOr<node_base*> n = patch        ? decode_patch(*bytes, ref, table, io)
+                                   : level == 0 ? decode_leaf(*bytes, ref, io)
+                                                : decode_inner(*bytes, ref, level, table, io);
     if (!n.ok()) return n.status();
     typename tree::holder hold(*n, level);  // the reference made by decoding
     node_table::entry e;
@@ -433,6 +464,71 @@ class tree_codec {
           count, [&values](std::size_t k) -> T&& { return std::move(values[k]); }, ids.build());
       return static_cast<node_base*>(l);
     }
+  }
+
+  static absl::StatusOr<node_base*> decode_patch(std::string_view bytes, node_ref ref,
+                                                 node_table& table, node_io& io) {
+    using patch = typename tree::patch;
+    byte_reader in(bytes);
+    std::uint8_t tag = 0, level = 0;
+    std::uint32_t count = 0, n = 0;
+    std::uint64_t base_ref = 0;
+    if (!in.u8(&tag) || !in.u8(&level) || !in.u32(&count) || !in.u64(&base_ref) || !in.u32(&n)) {
+      return corrupt(io, ref, "patch record too short");
+    }
+    if (!tree::patching || level != 0) return corrupt(io, ref, "a patch record out of place");
+    if (n == 0 || n > tree::patch_cap || in.rest().size() < std::size_t{n} * 4) {
+      return corrupt(io, ref, fmt::format("patch of {} rows (at most {})", n, tree::patch_cap));
+    }
+    std::uint32_t slots[tree::patch_cap];
+    for (std::uint32_t j = 0; j < n; ++j) {
+      in.u32(&slots[j]);
+      if (slots[j] >= count || (j > 0 && slots[j] <= slots[j - 1])) {
+        return corrupt(io, ref, "patch rows out of order or past the leaf");
+      }
+    }
+    absl::StatusOr<const node_table::entry*> b = load_node(base_ref, 0, table, io, true);
+    if (!b.ok()) return b.status();
+    const node_base* base = (*b)->node;
+    if (base->count != count) {
+      return corrupt(io, ref,
+                     fmt::format("patch of {} rows over a leaf of {}", count, base->count));
+    }
+    std::vector<T> values;
+    values.reserve(n);
+    std::string_view& rest = in.rest();
+    if constexpr (std::is_trivially_copyable_v<T>) {
+      if (rest.size() != std::size_t{n} * sizeof(T)) {
+        return corrupt(io, ref, "patch record of the wrong size");
+      }
+      for (std::uint32_t j = 0; j < n; ++j) {
+        T v;
+        std::memcpy(static_cast<void*>(&v), rest.data() + j * sizeof(T), sizeof(T));
+        values.push_back(v);
+      }
+    } else {
+      for (std::uint32_t j = 0; j < n; ++j) {
+        std::optional<T> v = codec<T>::decode(&rest);
+        if (!v) return corrupt(io, ref, fmt::format("patch element {} does not decode", j));
+        values.push_back(std::move(*v));
+      }
+      if (!rest.empty()) return corrupt(io, ref, "bytes after the last element");
+    }
+    patch* p = tree::new_patch();
+    try {
+      for (std::uint32_t j = 0; j < n; ++j) {
+        ::new (static_cast<void*>(p->vals() + j)) T(std::move(values[j]));
+        p->slot[j] = slots[j];
+        p->n = j + 1;
+      }
+    } catch (...) {
+      tree::free_patch(p);
+      throw;
+    }
+    p->base = tree::as_leaf(tree::share(base));
+    p->ids = share_ids(tree::as_leaf(base)->ids);
+    p->count = count;
+    return static_cast<node_base*>(static_cast<leaf_head*>(p));
   }
 
   static absl::StatusOr<node_base*> decode_inner(std::string_view bytes, node_ref ref,

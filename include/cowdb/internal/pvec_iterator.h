@@ -1,9 +1,11 @@
 // Internal: the const random-access iterator of pvec<T>. Users name it as pvec<T>::iterator.
 //
 // An iterator keeps the path of inner nodes (and the slots taken) from the root to its current
-// leaf. Stepping inside a leaf is a pointer increment; stepping past the end of a leaf climbs only
-// as many levels as the path wraps (amortized O(1) per leaf), never re-descending from the root.
-// Jumps (`+=`, `-=`, `[]`) that leave the current leaf re-descend in O(log n).
+// leaf, and the contiguous run of that leaf it is in: the whole leaf, or for a patch (node.h) a
+// run of its base between replaced elements or one replaced element. Stepping inside a run is a
+// pointer increment; stepping past the end of a leaf climbs only as many levels as the path
+// wraps (amortized O(1) per leaf), never re-descending from the root. Jumps (`+=`, `-=`, `[]`)
+// that leave the current run re-descend in O(log n).
 //
 // pvec_chunk_iterator walks the same path a chunk at a time: each step yields a std::span over
 // the contiguous elements of one leaf (clipped to the range asked for), so the loop over a span
@@ -101,28 +103,33 @@ class pvec_iterator {
     return leaf_base_ + static_cast<std::size_t>(cur_ - leaf_begin_);
   }
 
-  // The elements from the current position to the end of its leaf; empty at end(). O(1).
+  // The elements from the current position to the end of its contiguous run (the rest of its
+  // leaf, unless the leaf is a patch); empty at end(). O(1).
   std::span<const T> rest_of_chunk() const noexcept {
     return {cur_, static_cast<std::size_t>(leaf_end_ - cur_)};
   }
-  // Moves to the first element of the next leaf, or to end() from the last one. Amortized O(1).
+  // Moves to the first element of the next run, or to end() from the last one. Amortized O(1).
   void next_chunk() noexcept {
     cur_ = leaf_end_;
     next_leaf();
   }
 
  private:
-  void set_leaf(const node_base* n, std::size_t base) noexcept {
-    const auto* l = tree::as_leaf(n);
-    leaf_begin_ = l->data();
-    leaf_end_ = leaf_begin_ + l->count;
-    leaf_base_ = base;
+  // Makes the run of leaf n holding slot k current; `base` is the index of the leaf's slot 0.
+  void set_leaf(const node_base* n, std::size_t base, std::size_t k) noexcept {
+    const typename tree::piece p = tree::piece_at(n, k);
+    leaf_ = n;
+    leaf_begin_ = p.first;
+    leaf_end_ = p.last;
+    leaf_base_ = base + p.slot;
+    run_end_ = p.slot + static_cast<std::size_t>(p.last - p.first);
   }
 
   void seek(std::size_t i) noexcept {
     if (size_ == 0) {
       cur_ = leaf_begin_ = leaf_end_ = nullptr;
-      leaf_base_ = 0;
+      leaf_base_ = run_end_ = 0;
+      leaf_ = nullptr;
       return;
     }
     const std::size_t at = i < size_ ? i : size_ - 1;
@@ -135,15 +142,20 @@ class pvec_iterator {
       path_.push_back({in, static_cast<std::uint32_t>(k)});
       n = in->child[k];
     }
-    set_leaf(n, at - rel);
-    cur_ = i < size_ ? leaf_begin_ + rel : leaf_end_;
+    set_leaf(n, at - rel, rel);
+    cur_ = i < size_ ? leaf_begin_ + (at - leaf_base_) : leaf_end_;
   }
 
   // path_[j] is the inner node at level depth_ - j on the way to the current leaf, with the slot
   // taken there.
   void next_leaf() noexcept {
     const std::size_t next = leaf_base_ + static_cast<std::size_t>(leaf_end_ - leaf_begin_);
-    if (next >= size_) return;  // stays at end()
+    if (next >= size_) return;      // stays at end()
+    if (run_end_ < leaf_->count) {  // the next run of the same patch
+      set_leaf(leaf_, next - run_end_, run_end_);
+      cur_ = leaf_begin_;
+      return;
+    }
     std::size_t j = path_.size() - 1;
     while (path_[j].slot + 1 == path_[j].node->count) --j;
     ++path_[j].slot;
@@ -152,11 +164,17 @@ class pvec_iterator {
       path_[j] = {tree::as_inner(n), 0};
       n = path_[j].node->child[0];
     }
-    set_leaf(n, next);
+    set_leaf(n, next, 0);
     cur_ = leaf_begin_;
   }
 
   void prev_leaf() noexcept {
+    const std::size_t first = run_end_ - static_cast<std::size_t>(leaf_end_ - leaf_begin_);
+    if (first > 0) {  // the previous run of the same patch
+      set_leaf(leaf_, leaf_base_ - first, first - 1);
+      cur_ = leaf_end_;
+      return;
+    }
     std::size_t j = path_.size() - 1;
     while (path_[j].slot == 0) --j;
     --path_[j].slot;
@@ -166,7 +184,7 @@ class pvec_iterator {
       path_[j] = {in, in->count - 1};
       n = in->child[in->count - 1];
     }
-    set_leaf(n, leaf_base_ - n->count);
+    set_leaf(n, leaf_base_ - n->count, n->count - 1);
     cur_ = leaf_end_;
   }
 
@@ -178,7 +196,9 @@ class pvec_iterator {
   const T* cur_ = nullptr;
   const T* leaf_end_ = nullptr;
   const T* leaf_begin_ = nullptr;
-  std::size_t leaf_base_ = 0;
+  std::size_t leaf_base_ = 0;        // the index of leaf_begin_
+  const node_base* leaf_ = nullptr;  // the current leaf (or patch)
+  std::size_t run_end_ = 0;          // the slot in leaf_ just past the current run
   const node_base* root_ = nullptr;
   std::size_t size_ = 0;
   unsigned depth_ = 0;

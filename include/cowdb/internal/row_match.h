@@ -154,9 +154,8 @@ struct row_matcher {
   static void add_segs(const typename walker::item& x, std::vector<seg>& out) {
     std::size_t pos = x.pos;
     auto visit = [&](const typename tree::leaf* l) {
-      const T* d = l->data();
-      l->ids.for_each_run(0, l->count, [&](std::size_t k, row_id_t id, std::size_t n) {
-        out.push_back({id, n, pos + k, d + k});
+      tree::for_each_id_piece(l, [&](std::size_t k, row_id_t id, std::size_t n, const T* d) {
+        out.push_back({id, n, pos + k, d});
       });
       pos += l->count;
     };
@@ -254,9 +253,8 @@ struct row_matcher {
       while (next_between < between.size() && between[next_between].b < x.pos) {
         out.kept.push_back(between[next_between++]);
       }
-      const T* d = x.l->data();
-      x.l->ids.for_each_run(0, x.l->count, [&](std::size_t k, row_id_t id, std::size_t n) {
-        pair_run(id, n, x.pos + k, d + k);
+      tree::for_each_id_piece(x.l, [&](std::size_t k, row_id_t id, std::size_t n, const T* d) {
+        pair_run(id, n, x.pos + k, d);
       });
     }
     out.kept.insert(out.kept.end(), between.begin() + static_cast<std::ptrdiff_t>(next_between),

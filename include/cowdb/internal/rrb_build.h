@@ -34,6 +34,7 @@ struct rrb_build : rrb_checks<T, Cap, F> {
   using base::new_inner;
   using base::new_leaf;
   using base::share;
+  using typename base::flat_leaf;
   using typename base::holder;
   using typename base::inner;
   using typename base::leaf;
@@ -111,7 +112,8 @@ struct rrb_build : rrb_checks<T, Cap, F> {
                               std::size_t hi, Fn& fn) {
     if (hi <= lo || lo >= size) return share(n);
     if (level == 0) {
-      const T* s = as_leaf(n)->data();
+      const flat_leaf f(n);
+      const T* s = f.data();
       const std::size_t cnt = n->count;
       const std::size_t b = lo;
       const std::size_t e = std::min<std::size_t>(hi, cnt);

@@ -34,12 +34,16 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
   using base = rrb_lookup<T, Cap, F>;
   using base::as_inner;
   using base::as_leaf;
+  using base::as_patch;
   using base::capacity;
   using base::inner_bytes;
+  using base::is_patch;
   using base::leaf_bytes;
   using base::max_depth;
   using base::min_inner;
   using base::min_leaf;
+  using base::patch_bytes;
+  using base::patch_cap;
   using base::size_of;
   using base::structural;
   using typename base::inner;
@@ -49,13 +53,37 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
   // Id lists seen by a walk: a list is counted once, however many of the walk's leaves hold it
   // (leaves of one version share a list when the version holds the same rows twice). Lists held
   // by one leaf only need no bookkeeping.
+  // Leaves under patches are treated alike: several patches of a version may share one leaf.
   struct list_counts {
-    std::unordered_map<const id_runs*, std::uint32_t> shared;  // list -> leaves of the walk
-    bool lost = false;  // out of memory: shared lists were counted per leaf
+    std::unordered_map<const id_runs*, std::uint32_t> shared;   // list -> leaves of the walk
+    std::unordered_map<const node_base*, std::uint32_t> bases;  // shared leaf -> its patches
+    bool lost = false;  // out of memory: shared lists and leaves were counted per holder
   };
+  // Whether the walk meets the leaf b under a patch for the first time (always true for a leaf
+  // nobody else holds); counts the patch as one of b's holders.
+  static bool first_base(const node_base* b, list_counts& lc) noexcept {
+    if (is_unique(b) || lc.lost) return true;
+    try {
+      return lc.bases[b]++ == 0;
+    } catch (...) {
+      lc.lost = true;
+      return true;
+    }
+  }
+  // The leaf under a patch, or nullptr for a leaf (a patch is a level-0 node with one child).
+  static const node_base* patch_base(const node_base* n) noexcept {
+    return is_patch(n) ? as_patch(n)->base : nullptr;
+  }
+  // Adds a level-0 node alone (not a patch's leaf) and its id list. A patch holds (a reference
+  // to) the same list as its leaf: the list is counted once, as any list several holders share.
   static void leaf_stats(const node_base* n, tree_stats& s, list_counts& lc) noexcept {
-    s.bytes += leaf_bytes;
-    ++s.leaves;
+    if (is_patch(n)) {
+      s.bytes += patch_bytes;
+      ++s.patches;
+    } else {
+      s.bytes += leaf_bytes;
+      ++s.leaves;
+    }
     const id_runs* r = as_leaf(n)->ids.runs;
     if (r == nullptr) return;
     if (r->refs.load(std::memory_order_acquire) > 1 && !lc.lost) {
@@ -70,7 +98,12 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
   }
   static void stats_rec(const node_base* n, unsigned level, tree_stats& s,
                         list_counts& lc) noexcept {
-    if (level == 0) return leaf_stats(n, s, lc);
+    if (level == 0) {
+      leaf_stats(n, s, lc);
+      const node_base* b = patch_base(n);
+      if (b != nullptr && first_base(b, lc)) leaf_stats(b, s, lc);
+      return;
+    }
     s.bytes += inner_bytes;
     ++s.inner_nodes;
     const inner* in = as_inner(n);
@@ -83,17 +116,29 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
   static void exclusive_rec(const node_base* n, unsigned level, tree_stats& s,
                             list_counts& lc) noexcept {
     if (!is_unique(n)) return;
-    if (level == 0) return leaf_stats(n, s, lc);
+    if (level == 0) {
+      leaf_stats(n, s, lc);
+      const node_base* b = patch_base(n);
+      if (b != nullptr && is_unique(b)) {
+        leaf_stats(b, s, lc);
+      } else if (b != nullptr) {
+        first_base(b, lc);  // exclusive if all its holders are among the walk's patches
+      }
+      return;
+    }
     s.bytes += inner_bytes;
     ++s.inner_nodes;
     const inner* in = as_inner(n);
     for (std::uint32_t k = 0; k < in->count; ++k) exclusive_rec(in->child[k], level - 1, s, lc);
   }
   // Nodes reachable only through this reference: those with a count of one all the way down,
-  // and the id lists all of whose holders are among them.
+  // and the leaves under patches and id lists all of whose holders are among them.
   static void exclusive_stats(const node_base* n, unsigned level, tree_stats& s) noexcept {
     list_counts lc;
     exclusive_rec(n, level, s, lc);
+    for (const auto& [b, holders] : lc.bases) {
+      if (holders == b->refs.load(std::memory_order_acquire)) leaf_stats(b, s, lc);
+    }
     for (const auto& [r, holders] : lc.shared) {  // counted once above: keep only the exclusive
       if (holders != r->refs.load(std::memory_order_acquire)) {
         s.bytes -= r->bytes();
@@ -103,10 +148,16 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
   }
   // Calls fn(node, bytes) for n and, while fn returns true, for its children, depth first. A
   // leaf's id list, when it has one, is visited as a child of the leaf (lists are shared by
-  // leaves holding the same rows).
+  // leaves holding the same rows); a patch's leaf as the child of the patch.
   template <class Fn>
   static void visit(const node_base* n, unsigned level, const Fn& fn) {
-    if (!fn(static_cast<const void*>(n), level == 0 ? leaf_bytes : inner_bytes)) return;
+    const node_base* b = level == 0 ? patch_base(n) : nullptr;
+    if (!fn(static_cast<const void*>(n), level > 0      ? inner_bytes
+                                         : b != nullptr ? patch_bytes
+                                                        : leaf_bytes)) {
+      return;
+    }
+    if (b != nullptr) return visit(b, 0, fn);
     if (level == 0) {
       if (const id_runs* r = as_leaf(n)->ids.runs) fn(static_cast<const void*>(r), r->bytes());
       return;
@@ -118,7 +169,11 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
   // std, not absl: Abseil 20220623 corrupts its table when an allocation fails while it grows.
   using node_set = std::unordered_set<const node_base*>;
   static void collect(const node_base* n, unsigned level, node_set& out) {
-    if (!out.insert(n).second || level == 0) return;
+    if (!out.insert(n).second) return;
+    if (level == 0) {
+      if (const node_base* b = patch_base(n)) collect(b, 0, out);
+      return;
+    }
     const inner* in = as_inner(n);
     for (std::uint32_t k = 0; k < in->count; ++k) collect(in->child[k], level - 1, out);
   }
@@ -126,7 +181,10 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
   static void shared_stats(const node_base* n, unsigned level, const node_set& other,
                            tree_stats& s) {
     if (other.contains(n)) return stats(n, level, s);
-    if (level == 0) return;
+    if (level == 0) {
+      if (const node_base* b = patch_base(n)) shared_stats(b, 0, other, s);
+      return;
+    }
     const inner* in = as_inner(n);
     for (std::uint32_t k = 0; k < in->count; ++k) shared_stats(in->child[k], level - 1, other, s);
   }
@@ -170,6 +228,17 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
     const std::size_t cnt = n->count;
     if (level == 0) {
       if (cnt < 1 || cnt > Cap) why = "leaf count out of range";
+      if (const node_base* b = patch_base(n)) {
+        const auto* p = as_patch(n);
+        if (is_patch(b) || b->count != cnt) why = "patch over a patch or a leaf of another size";
+        if (p->ids.id0 != as_leaf(b)->ids.id0 || p->ids.runs != as_leaf(b)->ids.runs)
+          why = "patch ids differ from its leaf's";
+        if (p->n < 1 || p->n > patch_cap) why = "patch entry count out of range";
+        for (std::uint32_t j = 0; j < p->n && why.empty(); ++j) {
+          if (p->slot[j] >= cnt || (j > 0 && p->slot[j] <= p->slot[j - 1]))
+            why = "patch slots out of order or past the rows";
+        }
+      }
       if (const id_runs* r = as_leaf(n)->ids.runs) {
         if (r->n < 2 || r->starts()[0] != 0) why = "leaf id list malformed";
         for (std::uint32_t j = 1; j < r->n && why.empty(); ++j) {

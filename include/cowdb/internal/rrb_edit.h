@@ -3,7 +3,8 @@
 // prefixes. These keep a regular tree regular. Users never include this header.
 //
 // Other headers may use, through rbtree<T, Cap, F>:
-//   own, own_slot, replace_leaf       path copying through a uniquely owned root
+//   own, replace_leaf                 path copying through a uniquely owned root
+//   store                             set one element (through a patch when its leaf is shared)
 //   new_path                          a chain of new nodes down to a one-element leaf
 //   continues_ids, append_in_place    appending to an owned leaf
 //   push_back, pop_back               at the right edge, in place
@@ -31,6 +32,7 @@ struct rrb_edit : rrb_build<T, Cap, F> {
   using base = rrb_build<T, Cap, F>;
   using base::as_inner;
   using base::as_leaf;
+  using base::as_patch;
   using base::capacity;
   using base::child_size;
   using base::copy_inner;
@@ -39,10 +41,14 @@ struct rrb_edit : rrb_build<T, Cap, F> {
   using base::free_inner_shallow;
   using base::free_leaf;
   using base::ids_of;
+  using base::is_patch;
   using base::locate;
   using base::max_depth;
   using base::new_inner;
   using base::new_leaf;
+  using base::new_patch_of;
+  using base::patch_in_place;
+  using base::patch_room;
   using base::release;
   using base::reshape;
   using base::set_shape;
@@ -51,26 +57,45 @@ struct rrb_edit : rrb_build<T, Cap, F> {
   using typename base::holder;
   using typename base::inner;
   using typename base::leaf;
+  using typename base::patch;
 
   // ---- in-place edits through a uniquely owned root (editors, rvalue overloads) -----------------
-  // Makes the node in *slot uniquely owned, copying it if it is shared.
+  // Makes the node in *slot uniquely owned and writable, copying it if it is shared; a patch is
+  // always replaced by a plain leaf.
   static node_base* own(node_base** slot, unsigned level) {
     node_base* n = *slot;
-    if (is_unique(n)) return n;
+    if (is_unique(n) && (level > 0 || !is_patch(n))) return n;
     node_base* c = copy_node(n, level);
     *slot = c;
     release(n, level);
     return c;
   }
 
-  // Makes every node on the path to element i uniquely owned; returns the element's slot.
-  static T* own_slot(tree_rep& r, std::size_t i) {
+  // Sets element i to `value`. The path above its leaf is owned (copied where shared); then an
+  // owned leaf is written in place, and a shared one is not copied: the write makes a patch over
+  // it (or adds to a patch), and only a full patch turns into a plain leaf again. O(depth) plus,
+  // per copied inner node, a reference per child. Strong guarantee, except that `value` may be
+  // consumed.
+  static void store(tree_rep& r, std::size_t i, T&& value) {
     node_base** slot = &r.root;
     for (unsigned level = r.depth; level > 0; --level) {
       inner* in = as_inner(own(slot, level));
       slot = &in->child[locate(in, level, i)];
     }
-    return as_leaf(own(slot, 0))->data() + i;
+    node_base* n = *slot;
+    if constexpr (base::patching) {
+      if (is_patch(n)) {
+        patch* p = as_patch(n);
+        if (is_unique(n) && patch_in_place(p, i, value)) return;
+        if (patch_room(p, i)) return replace_level0(slot, new_patch_of(n, i, std::move(value)));
+      } else if (!is_unique(n)) {
+        return replace_level0(slot, new_patch_of(n, i, std::move(value)));
+      }
+    }
+    as_leaf(own(slot, 0))->data()[i] = std::move(value);
+  }
+  static void replace_level0(node_base** slot, node_base* n) noexcept {
+    release(std::exchange(*slot, n), 0);
   }
 
   // Replaces the leaf holding element i by `l` (taking a new reference to it), owning the path

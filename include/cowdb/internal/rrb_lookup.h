@@ -6,7 +6,7 @@
 //   locate                       the child of an inner node holding an element
 //   leaf_for, leaf_at, get       the leaf (and element) holding index i
 //   right_edge_regular           whether the radix hint (tree_rep::radix) may be set
-//   for_each_leaf, for_each_leaf_in, for_each_chunk   in-order walks
+//   for_each_leaf, for_each_leaf_in, for_each_chunk   in-order walks (leaves may be patches)
 //
 // Implementation details follow.
 #ifndef COWDB_INTERNAL_RRB_LOOKUP_H_
@@ -104,7 +104,7 @@ struct rrb_lookup : rrb_nodes<T, Cap, F> {
   }
   static const T& get(const tree_rep& r, std::size_t i) noexcept {
     const leaf* l = leaf_at(r, i);
-    return l->data()[i];
+    return base::value_at(l, i);
   }
   // Whether every inner node on the right edge of r is regular (see tree_rep::radix). O(depth).
   static bool right_edge_regular(const tree_rep& r) noexcept {
@@ -143,13 +143,14 @@ struct rrb_lookup : rrb_nodes<T, Cap, F> {
     }
   }
 
-  // Calls fn(first, last) for each leaf overlapping [lo, hi) (relative to n, which holds `size`
-  // elements), clipped to it, in order.
+  // Calls fn(first, last) for each contiguous run of the elements [lo, hi) (relative to n, which
+  // holds `size` elements), in order: one per leaf overlapping the range, clipped to it, and a
+  // few more for a patch (rrb_nodes.h: for_each_piece).
   template <class Fn>
   static void for_each_chunk(const node_base* n, unsigned level, std::size_t size, std::size_t lo,
                              std::size_t hi, Fn& fn) {
     auto chunk = [&fn](const leaf* l, std::size_t b, std::size_t e) {
-      fn(l->data() + b, l->data() + e);
+      base::for_each_piece(l, b, e, fn);
     };
     for_each_leaf_in(n, level, size, lo, hi, chunk);
   }

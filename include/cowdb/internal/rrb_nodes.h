@@ -96,13 +96,30 @@ struct rrb_nodes {
       structural
           ? 2 + (64 - (leaf_bits > 0 ? leaf_bits - 1 : 0) + fanout_bits - 2) / (fanout_bits - 1)
           : (64 - leaf_bits + fanout_bits - 1) / fanout_bits;
+  // Patches (node.h): a write to one element of a shared leaf makes a patch over it holding up
+  // to patch_cap replaced elements, instead of copying the leaf. Leaves of fewer than 4 elements
+  // are copied instead (a patch would be no smaller).
+  static constexpr bool patching = Cap >= 4;
+  static constexpr std::size_t patch_cap = Cap >= 32 ? 8 : Cap >= 4 ? Cap / 4 : 1;
+  using patch = patch_node<T, Cap, patch_cap>;
   static constexpr std::size_t leaf_bytes = sizeof(leaf);
+  static constexpr std::size_t patch_bytes = sizeof(patch);
   static constexpr std::size_t inner_bytes = sizeof(inner);
 
   static leaf* as_leaf(node_base* n) noexcept { return static_cast<leaf*>(n); }
   static const leaf* as_leaf(const node_base* n) noexcept { return static_cast<const leaf*>(n); }
   static inner* as_inner(node_base* n) noexcept { return static_cast<inner*>(n); }
   static const inner* as_inner(const node_base* n) noexcept { return static_cast<const inner*>(n); }
+  // Whether a level-0 node is a patch rather than a leaf. Reads the node's header.
+  static bool is_patch(const node_base* n) noexcept {
+    return static_cast<const leaf_head*>(n)->patch;
+  }
+  static patch* as_patch(node_base* n) noexcept {
+    return static_cast<patch*>(static_cast<leaf_head*>(n));
+  }
+  static const patch* as_patch(const node_base* n) noexcept {
+    return static_cast<const patch*>(static_cast<const leaf_head*>(n));
+  }
 
   // ---- shape arithmetic -------------------------------------------------------------------------
   static constexpr unsigned shift(unsigned level) noexcept {
@@ -161,13 +178,29 @@ struct rrb_nodes {
     l->~leaf();
     free_node_storage<alignof(leaf)>(l, sizeof(leaf));
   }
+  static patch* new_patch() {
+    return ::new (allocate_node_storage<alignof(patch)>(sizeof(patch))) patch();
+  }
+  // Frees a patch: its values, its ids and its reference to the base leaf.
+  static void free_patch(patch* p) noexcept {
+    std::destroy_n(p->vals(), p->n);
+    internal::release(p->ids.runs);
+    if (p->base != nullptr && dec_ref(p->base)) free_leaf(const_cast<leaf*>(p->base));
+    p->~patch();
+    free_node_storage<alignof(patch)>(p, sizeof(patch));
+  }
+  // Frees a level-0 node of either kind.
+  static void free_level0(node_base* n) noexcept {
+    if (is_patch(n)) return free_patch(as_patch(n));
+    free_leaf(as_leaf(n));
+  }
   static void free_inner_shallow(inner* n) noexcept {
     n->~inner();
     free_node_storage<alignof(inner)>(n, sizeof(inner));
   }
   // Frees a node whose count reached zero, releasing its children.
   static void destroy(node_base* n, unsigned level) noexcept {
-    if (level == 0) return free_leaf(as_leaf(n));
+    if (level == 0) return free_level0(n);
     inner* in = as_inner(n);
     // release() inlined: most children outlive their parent, and a call per child cost as much
     // as the decrement.
@@ -318,11 +351,189 @@ struct rrb_nodes {
     return ib.build();
   }
 
-  // A new leaf holding src[b, e), with their ids.
+  // A new leaf holding src[b, e), with their ids. src may be a patch: the copy is a plain leaf.
   static leaf* copy_leaf(const leaf* src, std::size_t b, std::size_t e) {
-    return join_leaf(std::span<const T>(src->data() + b, e - b), nullptr, {}, ids_of(src, b, e));
+    if (!is_patch(src)) {
+      return join_leaf(std::span<const T>(src->data() + b, e - b), nullptr, {}, ids_of(src, b, e));
+    }
+    const patch* p = as_patch(src);
+    if constexpr (std::is_trivially_copyable_v<T>) {
+      leaf* l =
+          join_leaf(std::span<const T>(p->base->data() + b, e - b), nullptr, {}, ids_of(src, b, e));
+      for (std::uint32_t j = 0; j < p->n; ++j) {
+        if (p->slot[j] >= b && p->slot[j] < e) l->data()[p->slot[j] - b] = p->vals()[j];
+      }
+      return l;
+    } else {
+      return make_leaf(
+          e - b, [p, b](std::size_t k) -> const T& { return patch_value(p, b + k); },
+          ids_of(src, b, e));
+    }
   }
   static leaf* copy_leaf(const leaf* src, std::size_t n) { return copy_leaf(src, 0, n); }
+
+  // ---- reading leaves of either kind ------------------------------------------------------------
+  // Element k of a patch.
+  static const T& patch_value(const patch* p, std::size_t k) noexcept {
+    for (std::uint32_t j = 0; j < p->n; ++j) {
+      if (p->slot[j] == k) return p->vals()[j];
+    }
+    return p->base->data()[k];
+  }
+  // Element k of a level-0 node of either kind. O(1) for a leaf, O(patch_cap) for a patch.
+  static const T& value_at(const node_base* n, std::size_t k) noexcept {
+    if (!is_patch(n)) [[likely]]
+      return as_leaf(n)->data()[k];
+    return patch_value(as_patch(n), k);
+  }
+  // Calls fn(first, last) for each run of slots [b, e) of a level-0 node that is contiguous in
+  // memory, in order: one run for a leaf; for a patch, the base's runs between replaced slots
+  // and one run per replaced slot (its value). REQUIRES: b < e <= n->count.
+  template <class Fn>
+  static void for_each_piece(const node_base* n, std::size_t b, std::size_t e, Fn&& fn) {
+    if (!is_patch(n)) [[likely]] {
+      const T* d = as_leaf(n)->data();
+      fn(d + b, d + e);
+      return;
+    }
+    const patch* p = as_patch(n);
+    const T* d = p->base->data();
+    for (std::uint32_t j = 0; j < p->n && b < e; ++j) {
+      const std::size_t s = p->slot[j];
+      if (s < b) continue;
+      if (s >= e) break;
+      if (s > b) fn(d + b, d + s);
+      fn(p->vals() + j, p->vals() + j + 1);
+      b = s + 1;
+    }
+    if (b < e) fn(d + b, d + e);
+  }
+  // Calls fn(k, id, len, values) for each stretch of slots [k, k + len) of a level-0 node whose
+  // ids are id, id + 1, ... and whose values are contiguous at `values`, in order: the leaf's
+  // id runs, cut further at a patch's replaced slots.
+  template <class Fn>
+  static void for_each_id_piece(const node_base* n, Fn&& fn) {
+    const leaf* l = as_leaf(n);
+    if (!is_patch(n)) [[likely]] {
+      const T* d = l->data();
+      l->ids.for_each_run(
+          0, l->count, [&](std::size_t k, row_id_t id, std::size_t len) { fn(k, id, len, d + k); });
+      return;
+    }
+    l->ids.for_each_run(0, l->count, [&](std::size_t k, row_id_t id, std::size_t len) {
+      std::size_t at = k;
+      for_each_piece(n, k, k + len, [&](const T* first, const T* last) {
+        const std::size_t m = static_cast<std::size_t>(last - first);
+        fn(at, id + (at - k), m, first);
+        at += m;
+      });
+    });
+  }
+  // The contiguous run of a level-0 node holding slot k: [first, last) holds slots [slot,
+  // slot + (last - first)). The whole leaf for a leaf. O(patch_cap).
+  struct piece {
+    const T* first;
+    const T* last;
+    std::size_t slot;
+  };
+  static piece piece_at(const node_base* n, std::size_t k) noexcept {
+    if (!is_patch(n)) [[likely]] {
+      const T* d = as_leaf(n)->data();
+      return {d, d + n->count, 0};
+    }
+    const patch* p = as_patch(n);
+    std::size_t lo = 0, hi = n->count;
+    for (std::uint32_t j = 0; j < p->n; ++j) {
+      const std::size_t s = p->slot[j];
+      if (s == k) return {p->vals() + j, p->vals() + j + 1, k};
+      if (s > k) {
+        hi = s;
+        break;
+      }
+      lo = s + 1;
+    }
+    const T* d = p->base->data();
+    return {d + lo, d + hi, lo};
+  }
+
+  // The elements of a level-0 node as one contiguous array: the leaf itself or, for a patch, a
+  // plain copy made for the purpose (freed with the view; may throw std::bad_alloc). For code
+  // that reads whole leaves (structural edits, diff, merge, encoding, bulk rewrites); hot reads
+  // use value_at, piece_at and for_each_piece instead.
+  class flat_leaf {
+   public:
+    explicit flat_leaf(const node_base* n)
+        : own_(is_patch(n) ? copy_leaf(as_leaf(n), 0, n->count) : nullptr),
+          l_(own_ != nullptr ? own_ : as_leaf(n)) {}
+    flat_leaf(const flat_leaf&) = delete;
+    flat_leaf& operator=(const flat_leaf&) = delete;
+    ~flat_leaf() {
+      if (own_ != nullptr) free_leaf(own_);
+    }
+    const leaf* get() const noexcept { return l_; }
+    const leaf* operator->() const noexcept { return l_; }
+    const T* data() const noexcept { return l_->data(); }
+
+   private:
+    leaf* own_;
+    const leaf* l_;
+  };
+
+  // ---- writing through patches ------------------------------------------------------------------
+  // Whether a patch can take a value for slot k (k is replaced already, or there is room).
+  static bool patch_room(const patch* p, std::size_t k) noexcept {
+    return p->n < patch_cap || std::find(p->slot, p->slot + p->n, k) != p->slot + p->n;
+  }
+  // A new patch: the rows of n (a leaf, or a patch with patch_room for k) with slot k holding
+  // `value`. Shares n's base leaf. REQUIRES: patching. Strong (value may be consumed).
+  static patch* new_patch_of(const node_base* n, std::size_t k, T&& value) {
+    const patch* src = is_patch(n) ? as_patch(n) : nullptr;
+    const leaf* b = src != nullptr ? src->base : as_leaf(n);
+    const std::uint32_t m = src != nullptr ? src->n : 0;
+    patch* p = new_patch();
+    try {
+      auto put = [p](std::size_t s, auto&& v) {
+        ::new (static_cast<void*>(p->vals() + p->n)) T(std::forward<decltype(v)>(v));
+        p->slot[p->n++] = static_cast<std::uint32_t>(s);
+      };
+      std::uint32_t j = 0;
+      for (; j < m && src->slot[j] < k; ++j) put(src->slot[j], src->vals()[j]);
+      put(k, std::move(value));
+      if (j < m && src->slot[j] == k) ++j;
+      for (; j < m; ++j) put(src->slot[j], src->vals()[j]);
+    } catch (...) {
+      free_patch(p);
+      throw;
+    }
+    p->base = as_leaf(share(b));
+    p->ids = share_ids(b->ids);
+    p->count = b->count;
+    return p;
+  }
+  // Writes `value` at slot k of a patch nobody else holds, when that needs no allocation: k is
+  // replaced already, or there is room and T is trivially copyable. False otherwise (nothing
+  // changed).
+  static bool patch_in_place(patch* p, std::size_t k, T& value) {
+    std::uint32_t* end = p->slot + p->n;
+    std::uint32_t* at = std::lower_bound(p->slot, end, static_cast<std::uint32_t>(k));
+    const std::size_t j = static_cast<std::size_t>(at - p->slot);
+    if (at != end && *at == k) {
+      p->vals()[j] = std::move(value);
+      return true;
+    }
+    if constexpr (std::is_trivially_copyable_v<T>) {
+      if (p->n == patch_cap) return false;
+      std::memmove(static_cast<void*>(p->slot + j + 1), p->slot + j,
+                   (p->n - j) * sizeof(std::uint32_t));
+      std::memmove(static_cast<void*>(p->vals() + j + 1), p->vals() + j, (p->n - j) * sizeof(T));
+      p->slot[j] = static_cast<std::uint32_t>(k);
+      std::memcpy(static_cast<void*>(p->vals() + j), &value, sizeof(T));
+      ++p->n;
+      return true;
+    } else {
+      return false;
+    }
+  }
 
   // A new leaf holding the elements of `a`, then `value` if `mid` is non-null, then those of
   // `b`, with the ids `ids` (whose reference it takes over, also when it throws): the leaf
@@ -360,6 +571,7 @@ struct rrb_nodes {
     return c;
   }
 
+  // A copy of n that its caller may write: a plain leaf (also for a patch) or an inner node.
   static node_base* copy_node(const node_base* n, unsigned level) {
     if (level == 0) return copy_leaf(as_leaf(n), n->count);
     return copy_inner(as_inner(n), n->count);

@@ -48,6 +48,7 @@ struct rrb_structural : rrb_edit<T, Cap, F> {
   using base::share;
   using base::size_of;
   using base::truncate;
+  using typename base::flat_leaf;
   using typename base::inner;
   using typename base::kids;
   using typename base::leaf;
@@ -65,7 +66,8 @@ struct rrb_structural : rrb_edit<T, Cap, F> {
   // two leaves of at least half capacity each (the first one getting the larger half).
   static void join_leaves(const leaf* a, std::size_t from, const leaf* b, kids& out) {
     const std::size_t ca = a->count - from, cb = b->count, total = ca + cb;
-    const std::span<const T> pa(a->data() + from, ca), pb(b->data(), cb);
+    const flat_leaf fa(a), fb(b);
+    const std::span<const T> pa(fa.data() + from, ca), pb(fb.data(), cb);
     // A leaf of elements [lo, hi) of pa followed by pb, with their ids.
     auto part = [&](std::size_t lo, std::size_t hi) {
       ids_builder bld;
@@ -110,7 +112,8 @@ struct rrb_structural : rrb_edit<T, Cap, F> {
                          const T& value, row_id_t id, kids& out) {
     if (level == 0) {
       const std::size_t cnt = n->count;
-      const std::span<const T> s(as_leaf(n)->data(), cnt);
+      const flat_leaf f(n);
+      const std::span<const T> s(f.data(), cnt);
       const leaf_ids& src = as_leaf(n)->ids;
       // A leaf of elements [lo, hi) of s[0, i), value, s[i, cnt), with their ids.
       auto part = [&](std::size_t lo, std::size_t hi) {
@@ -157,7 +160,8 @@ struct rrb_structural : rrb_edit<T, Cap, F> {
                               bool right_edge) {
     if (level == 0) {
       if (n->count == 1) return nullptr;
-      const std::span<const T> s(as_leaf(n)->data(), n->count);
+      const flat_leaf f(n);
+      const std::span<const T> s(f.data(), n->count);
       ids_builder bld;
       bld.add_from(as_leaf(n)->ids, 0, i);
       bld.add_from(as_leaf(n)->ids, i + 1, n->count);

@@ -80,19 +80,21 @@ class tree_builder {
     if (cur_ != nullptr && cur_->count >= tree::min_leaf) close_leaf();
   }
 
-  // Appends copies of rows [b, e) of `l`, with their ids.
+  // Appends copies of rows [b, e) of `l` (a leaf or a patch), with their ids.
   void add_rows(const leaf* l, std::size_t b, std::size_t e) {
     while (b < e) {
       open_leaf();
       const std::size_t k = std::min(e - b, Cap - cur_->count);
-      T* out = cur_->data() + cur_->count;
-      if constexpr (std::is_trivially_copyable_v<T>) {
-        std::memcpy(static_cast<void*>(out), l->data() + b, k * sizeof(T));
-      } else {
-        const T* src = l->data() + b;
-        tree::construct_n(out, k, [src](std::size_t j) -> const T& { return src[j]; });
-      }
-      cur_->count += static_cast<std::uint32_t>(k);
+      tree::for_each_piece(l, b, b + k, [this](const T* first, const T* last) {
+        const std::size_t m = static_cast<std::size_t>(last - first);
+        T* out = cur_->data() + cur_->count;
+        if constexpr (std::is_trivially_copyable_v<T>) {
+          std::memcpy(static_cast<void*>(out), first, m * sizeof(T));
+        } else {
+          tree::construct_n(out, m, [first](std::size_t j) -> const T& { return first[j]; });
+        }
+        cur_->count += static_cast<std::uint32_t>(m);
+      });
       ids_.add_from(l->ids, b, b + k);
       size_ += k;
       b += k;

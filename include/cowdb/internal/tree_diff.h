@@ -383,18 +383,21 @@ struct tree_diff {
     // read directly, subtrees by a descent).
     const T& at(std::size_t off) noexcept {
       auto [l, i] = leaf_at(off);
-      return l->data()[i];
+      return tree::value_at(l, i);
     }
-    // The elements stored contiguously from offset `off` to the end of its leaf: first, count.
+    // The elements stored contiguously from offset `off` to the end of its leaf (of its run,
+    // in a patch): first, count.
     std::pair<const T*, std::size_t> run_from(std::size_t off) noexcept {
       auto [l, i] = leaf_at(off);
-      return {l->data() + i, l->count - i};
+      const typename tree::piece p = tree::piece_at(l, i);
+      return {p.first + (i - p.slot), static_cast<std::size_t>(p.last - p.first) - (i - p.slot)};
     }
-    // The elements stored contiguously from the start of the leaf holding offset `end - 1` up to
-    // `end`: first, count.
+    // The elements stored contiguously from the start of the leaf (of the run, in a patch)
+    // holding offset `end - 1` up to `end`: first, count.
     std::pair<const T*, std::size_t> run_before(std::size_t end) noexcept {
       auto [l, i] = leaf_at(end - 1);
-      return {l->data(), i + 1};
+      const typename tree::piece p = tree::piece_at(l, i);
+      return {p.first, i - p.slot + 1};
     }
 
    private:

@@ -62,12 +62,19 @@ struct tree_equal {
       } else if (y.level > 0) {
         open(sb);
       } else {
-        const T* da = tree::as_leaf(x.node)->data();
-        const T* db = tree::as_leaf(y.node)->data();
         const std::size_t xe = x.pos + x.size, ye = y.pos + y.size;
         const std::size_t end = std::min(xe, ye);
-        for (; p < end; ++p) {
-          if (!(da[p - x.pos] == db[p - y.pos])) return false;
+        if (!tree::is_patch(x.node) && !tree::is_patch(y.node)) {
+          const T* da = tree::as_leaf(x.node)->data();
+          const T* db = tree::as_leaf(y.node)->data();
+          for (; p < end; ++p) {
+            if (!(da[p - x.pos] == db[p - y.pos])) return false;
+          }
+        } else {
+          for (; p < end; ++p) {
+            if (!(tree::value_at(x.node, p - x.pos) == tree::value_at(y.node, p - y.pos)))
+              return false;
+          }
         }
         if (xe == p) sa.pop_back();
         if (ye == p) sb.pop_back();
