@@ -132,3 +132,16 @@ TEST_CASE("bug: exclusive() and memory() miscount a row-id list two leaves of a 
   // which both hold; the leaf and its list go with them.)
   CHECK(freed == ex.leaves + ex.patches + ex.inner_nodes + ex.id_lists);
 }
+
+// Found by the pvec model test under AddressSanitizer (seed 0, int_c4_f2, an editor session)
+// when patches came in: `e.push_back(e[i])` with row i in a patch the editor owns, at the end of
+// a last chunk with room. push_back makes the last chunk writable, which replaces the patch by a
+// plain copy and freed the patch before the new row was copied from it (a use after free).
+TEST_CASE("bug: an editor's push_back of its own row read a freed patch", "[pvec][regress]") {
+  const Small base{1, 2, 3};  // one chunk with room for a fourth row
+  auto e = base.transient();
+  e.set(1, 20);  // a patch over base's chunk, owned by the editor
+  e.push_back(e[1]);
+  CHECK(ToVector(e.persistent()) == std::vector<int>{1, 20, 3, 20});
+  CHECK(ToVector(base) == std::vector<int>{1, 2, 3});
+}

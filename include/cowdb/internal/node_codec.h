@@ -480,10 +480,9 @@ class tree_codec {
     if (n == 0 || n > tree::patch_cap || in.rest().size() < std::size_t{n} * 4) {
       return corrupt(io, ref, fmt::format("patch of {} rows (at most {})", n, tree::patch_cap));
     }
-    std::uint32_t slots[tree::patch_cap];
+    std::uint32_t slots[tree::patch_cap] = {};
     for (std::uint32_t j = 0; j < n; ++j) {
-      in.u32(&slots[j]);
-      if (slots[j] >= count || (j > 0 && slots[j] <= slots[j - 1])) {
+      if (!in.u32(&slots[j]) || slots[j] >= count || (j > 0 && slots[j] <= slots[j - 1])) {
         return corrupt(io, ref, "patch rows out of order or past the leaf");
       }
     }

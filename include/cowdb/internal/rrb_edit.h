@@ -212,6 +212,11 @@ struct rrb_edit : rrb_build<T, Cap, F> {
       regular &= !in->relaxed;
       slot = &in->child[in->count - 1];
     }
+    // The new row may be built from a row of the last leaf itself (`e.push_back(e.back())`); if
+    // that leaf is a patch, own() replaces it by a copy and would free it first: keep it alive
+    // until the row is built.
+    const bool keep = room == 0 && is_patch(*slot);
+    holder keeper(keep ? share(*slot) : nullptr, 0);
     node_base* target = own(slot, room);
     if (room == 0) {
       l = as_leaf(target);
