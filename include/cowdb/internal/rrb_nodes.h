@@ -414,12 +414,6 @@ struct rrb_nodes {
   template <class Fn>
   static void for_each_id_piece(const node_base* n, Fn&& fn) {
     const leaf* l = as_leaf(n);
-    if (!is_patch(n)) [[likely]] {
-      const T* d = l->data();
-      l->ids.for_each_run(
-          0, l->count, [&](std::size_t k, row_id_t id, std::size_t len) { fn(k, id, len, d + k); });
-      return;
-    }
     l->ids.for_each_run(0, l->count, [&](std::size_t k, row_id_t id, std::size_t len) {
       std::size_t at = k;
       for_each_piece(n, k, k + len, [&](const T* first, const T* last) {
