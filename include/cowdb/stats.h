@@ -23,6 +23,10 @@ struct memory_stats {
   // Patches: small nodes holding a few rewritten rows over a chunk they share (a write to a
   // shared chunk makes one instead of copying the chunk). The chunk is counted in `leaves`.
   std::size_t patches = 0;
+  // Inner nodes carrying a table of their children's sizes: those made relaxed (by insert,
+  // erase, concat, slicing...), 8 bytes more per fan-out slot than a regular one. Counted in
+  // `inner_nodes`.
+  std::size_t size_tables = 0;
   friend bool operator==(const memory_stats&, const memory_stats&) = default;
 };
 

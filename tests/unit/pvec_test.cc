@@ -318,6 +318,52 @@ TEST_CASE("an editor writes a patch it owns in place", "[pvec][editor]") {
   v.check_invariants();
 }
 
+TEST_CASE("only relaxed inner nodes carry a size table", "[pvec][memory]") {
+  using Small = cowdb::pvec<int, 4 * sizeof(int), 4>;
+  using Tree = cowdb::internal::rbtree<int, Small::chunk_capacity, Small::fanout>;
+  static_assert(Small::chunk_capacity == 4 && Small::fanout == 4);
+  static_assert(Tree::sized_inner_bytes == Tree::inner_bytes + 4 * sizeof(std::size_t));
+  const auto bytes = [](std::size_t leaves, std::size_t inner, std::size_t tables) {
+    return leaves * Tree::leaf_bytes + (inner - tables) * Tree::inner_bytes +
+           tables * Tree::sized_inner_bytes;
+  };
+  std::vector<int> model = Iota(48);  // 12 full leaves, 3 full level-1 nodes under the root
+  const Small a(model);
+  CHECK(a.memory() ==
+        cowdb::memory_stats{.bytes = bytes(12, 4, 0), .leaves = 12, .inner_nodes = 4});
+  // Erasing row 40 leaves the last level-1 node one short: it is relaxed (a table); the root
+  // stays regular, since a regular node's last child may be short.
+  const Small b = a.erase(40);
+  model.erase(model.begin() + 40);
+  CHECK(b.memory() ==
+        cowdb::memory_stats{
+            .bytes = bytes(12, 4, 1), .leaves = 12, .inner_nodes = 4, .size_tables = 1});
+  // Appending past the full last leaf adds a child to the root, whose short child is no longer
+  // its last: the root turns relaxed, and is reallocated with a table.
+  const Small c = b.push_back(100);
+  CHECK(c.memory() ==
+        cowdb::memory_stats{
+            .bytes = bytes(13, 5, 2), .leaves = 13, .inner_nodes = 5, .size_tables = 2});
+  // The same through an editor that already owns the root (a write copied it): the owned root
+  // is replaced by one with a table.
+  auto e = b.transient();
+  e.set(0, -1);
+  e.push_back(100);
+  const Small d = std::move(e).persistent();
+  CHECK(d.memory().size_tables == 2);
+  std::vector<int> with = model;
+  with.push_back(100);
+  CHECK(std::ranges::equal(c, with));
+  with[0] = -1;
+  CHECK(std::ranges::equal(d, with));
+  CHECK(std::ranges::equal(b, model));
+  CHECK(std::ranges::equal(a, Iota(48)));
+  for (const Small* v : {&a, &b, &c, &d}) v->check_invariants();
+  // A copy made by a write keeps a regular node small: one patch over leaf 0 and 2 inner nodes.
+  const Small w = a.set(1, -1);
+  CHECK(w.exclusive().bytes == Tree::patch_bytes + 2 * Tree::inner_bytes);
+}
+
 TEST_CASE("editor reads its own writes", "[pvec][editor]") {
   Tiny::editor e;
   std::vector<int> model;

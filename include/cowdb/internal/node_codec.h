@@ -362,7 +362,7 @@ class tree_codec {
     buf.push_back(in->relaxed ? 1 : 0);
     for (std::uint32_t k = 0; k < in->count; ++k) PutFixed64(&buf, children[k]);
     if (in->relaxed) {
-      for (std::uint32_t k = 0; k < in->count; ++k) PutFixed64(&buf, in->sizes[k]);
+      for (std::uint32_t k = 0; k < in->count; ++k) PutFixed64(&buf, in->sizes()[k]);
     }
   }
 
@@ -566,12 +566,12 @@ class tree_codec {
       }
       total += sz;
     }
-    inner* out = tree::new_inner();
+    inner* out = tree::new_inner(relaxed != 0);
     out->relaxed = relaxed != 0;
+    total = 0;
     for (std::uint32_t k = 0; k < count; ++k) {
       out->child[k] = tree::share(children[k]->node);
-      total = k == 0 ? children[k]->elements : out->sizes[k - 1] + children[k]->elements;
-      out->sizes[k] = total;
+      if (relaxed) out->sizes()[k] = total += children[k]->elements;
     }
     out->count = count;
     return static_cast<node_base*>(out);

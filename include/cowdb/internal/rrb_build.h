@@ -139,10 +139,10 @@ struct rrb_build : rrb_checks<T, Cap, F> {
       return l;
     }
     const inner* src = as_inner(n);
-    inner* out = new_inner();
+    inner* out = new_inner(src->relaxed);
     holder h(out, level);
     out->relaxed = src->relaxed;
-    if (src->relaxed) std::copy_n(src->sizes, src->count, out->sizes);
+    if (src->relaxed) std::copy_n(src->sizes(), src->count, out->sizes());
     bool changed = false;
     std::size_t start = 0;
     for (std::uint32_t k = 0; k < src->count; ++k) {

@@ -35,8 +35,8 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
   using base::as_inner;
   using base::as_leaf;
   using base::as_patch;
+  using base::bytes_of;
   using base::capacity;
-  using base::inner_bytes;
   using base::is_patch;
   using base::leaf_bytes;
   using base::max_depth;
@@ -104,9 +104,10 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
       if (b != nullptr && first_base(b, lc)) leaf_stats(b, s, lc);
       return;
     }
-    s.bytes += inner_bytes;
-    ++s.inner_nodes;
     const inner* in = as_inner(n);
+    s.bytes += bytes_of(in);
+    ++s.inner_nodes;
+    s.size_tables += in->table ? 1 : 0;
     for (std::uint32_t k = 0; k < in->count; ++k) stats_rec(in->child[k], level - 1, s, lc);
   }
   static void stats(const node_base* n, unsigned level, tree_stats& s) noexcept {
@@ -126,9 +127,10 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
       }
       return;
     }
-    s.bytes += inner_bytes;
-    ++s.inner_nodes;
     const inner* in = as_inner(n);
+    s.bytes += bytes_of(in);
+    ++s.inner_nodes;
+    s.size_tables += in->table ? 1 : 0;
     for (std::uint32_t k = 0; k < in->count; ++k) exclusive_rec(in->child[k], level - 1, s, lc);
   }
   // Nodes reachable only through this reference: those with a count of one all the way down,
@@ -152,7 +154,7 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
   template <class Fn>
   static void visit(const node_base* n, unsigned level, const Fn& fn) {
     const node_base* b = level == 0 ? patch_base(n) : nullptr;
-    if (!fn(static_cast<const void*>(n), level > 0      ? inner_bytes
+    if (!fn(static_cast<const void*>(n), level > 0      ? bytes_of(as_inner(n))
                                          : b != nullptr ? patch_bytes
                                                         : leaf_bytes)) {
       return;
@@ -256,12 +258,13 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
     if (!root && !right_edge && cnt < min_inner)
       why = "inner node below half full off the right edge";
     const inner* in = as_inner(n);
+    if (in->relaxed && !in->table) why = "relaxed inner node without a size table";
     std::size_t total = 0;
     for (std::uint32_t k = 0; k < cnt && why.empty(); ++k) {
       const std::size_t s =
           check_node(in->child[k], level - 1, false, right_edge && k + 1 == cnt, why);
       total += s;
-      if (in->relaxed && in->sizes[k] != total) why = "relaxed size table is wrong";
+      if (in->relaxed && in->sizes()[k] != total) why = "relaxed size table is wrong";
       if (!in->relaxed && s != capacity(level - 1) && k + 1 < cnt)
         why = "regular node with a non-full child";
       if (!in->relaxed && k + 1 == cnt && s > capacity(level - 1))

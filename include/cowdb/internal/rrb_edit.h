@@ -30,6 +30,7 @@ namespace cowdb::internal {
 template <class T, std::size_t Cap, std::size_t F>
 struct rrb_edit : rrb_build<T, Cap, F> {
   using base = rrb_build<T, Cap, F>;
+  using base::add_table;
   using base::as_inner;
   using base::as_leaf;
   using base::as_patch;
@@ -49,6 +50,7 @@ struct rrb_edit : rrb_build<T, Cap, F> {
   using base::new_patch_of;
   using base::patch_in_place;
   using base::patch_room;
+  using base::relaxed_shape;
   using base::release;
   using base::reshape;
   using base::set_shape;
@@ -186,7 +188,8 @@ struct rrb_edit : rrb_build<T, Cap, F> {
       }
     }
     if (room == UINT_MAX) {  // full: grow a level
-      inner* nr = new_inner();
+      const std::size_t kid_sizes[2] = {r.size, 1};
+      inner* nr = new_inner(relaxed_shape(r.depth + 1, kid_sizes, 2));
       try {
         nr->child[1] = new_path(r.depth, &l, id, std::forward<Args>(args)...);
       } catch (...) {
@@ -195,7 +198,6 @@ struct rrb_edit : rrb_build<T, Cap, F> {
       }
       nr->child[0] = r.root;
       nr->count = 2;
-      const std::size_t kid_sizes[2] = {r.size, 1};
       set_shape(nr, r.depth + 1, kid_sizes);
       r.root = nr;
       ++r.depth;
@@ -223,18 +225,23 @@ struct rrb_edit : rrb_build<T, Cap, F> {
       append_in_place(l, id, std::forward<Args>(args)...);
     } else {
       inner* in = as_inner(target);
+      // A regular node whose last child is not full turns relaxed below: give it a size table
+      // first (strong: the new row is not built yet).
+      if (!in->table && size_of(in->child[in->count - 1], room - 1) != capacity(room - 1)) {
+        in = add_table(slot);
+      }
       node_base* p = new_path(room - 1, &l, id, std::forward<Args>(args)...);
       in->child[in->count] = p;
       ++in->count;
       if (in->relaxed) {
-        in->sizes[in->count - 1] = in->sizes[in->count - 2] + 1;
+        in->sizes()[in->count - 1] = in->sizes()[in->count - 2] + 1;
       } else if (size_of(in->child[in->count - 2], room - 1) != capacity(room - 1)) {
         reshape(in, room);  // the old last child is not full: the node turns relaxed
       }
       regular &= !in->relaxed;
     }
     for (unsigned level = r.depth; level > room; --level) {
-      if (path[level]->relaxed) ++path[level]->sizes[path[level]->count - 1];
+      if (path[level]->relaxed) ++path[level]->sizes()[path[level]->count - 1];
     }
     ++r.size;
     return regular ? l : nullptr;
@@ -260,7 +267,7 @@ struct rrb_edit : rrb_build<T, Cap, F> {
     const bool trim = old_runs != nullptr && old_runs->starts()[old_runs->n - 1] == l->count - 1;
     const leaf_ids trimmed = trim ? ids_of(l, 0, l->count - 1) : leaf_ids{};  // may throw
     for (unsigned level = r.depth; level > 0; --level) {
-      if (path[level]->relaxed) --path[level]->sizes[path[level]->count - 1];
+      if (path[level]->relaxed) --path[level]->sizes()[path[level]->count - 1];
     }
     if (trim) {
       internal::release(old_runs);
@@ -303,7 +310,7 @@ struct rrb_edit : rrb_build<T, Cap, F> {
     inner* out = copy_inner(src, j);
     out->child[j] = h.dismiss();
     out->count = static_cast<std::uint32_t>(j + 1);
-    if (out->relaxed) out->sizes[j] = k;
+    if (out->relaxed) out->sizes()[j] = k;
     return out;
   }
 

@@ -41,8 +41,8 @@ struct rrb_lookup : rrb_nodes<T, Cap, F> {
       i &= low_mask(level - 1);
       return k;
     }
-    while (in->sizes[k] <= i) ++k;
-    if (k > 0) i -= in->sizes[k - 1];
+    while (in->sizes()[k] <= i) ++k;
+    if (k > 0) i -= in->sizes()[k - 1];
     return k;
   }
 

@@ -104,7 +104,13 @@ struct rrb_nodes {
   using patch = patch_node<T, Cap, patch_cap>;
   static constexpr std::size_t leaf_bytes = sizeof(leaf);
   static constexpr std::size_t patch_bytes = sizeof(patch);
+  using sized_inner = sized_inner_node<F>;
+  // An inner node's bytes: without the size table (regular when made), with it (relaxed).
   static constexpr std::size_t inner_bytes = sizeof(inner);
+  static constexpr std::size_t sized_inner_bytes = sizeof(sized_inner);
+  static std::size_t bytes_of(const inner* in) noexcept {
+    return in->table ? sized_inner_bytes : inner_bytes;
+  }
 
   static leaf* as_leaf(node_base* n) noexcept { return static_cast<leaf*>(n); }
   static const leaf* as_leaf(const node_base* n) noexcept { return static_cast<const leaf*>(n); }
@@ -147,7 +153,7 @@ struct rrb_nodes {
     std::size_t s = 0;
     for (; level > 0; --level) {
       const inner* in = as_inner(n);
-      if (in->relaxed) return s + in->sizes[in->count - 1];
+      if (in->relaxed) return s + in->sizes()[in->count - 1];
       s += (in->count - 1) * capacity(level - 1);
       n = in->child[in->count - 1];
     }
@@ -155,13 +161,13 @@ struct rrb_nodes {
   }
   // Where child k of `in` (a node of `level`) starts, relative to `in`.
   static std::size_t child_start(const inner* in, unsigned level, std::size_t k) noexcept {
-    if (in->relaxed) return k == 0 ? 0 : in->sizes[k - 1];
+    if (in->relaxed) return k == 0 ? 0 : in->sizes()[k - 1];
     return k * capacity(level - 1);
   }
   // Elements in child k of `in`, a node of `level` holding `total` elements.
   static std::size_t child_size(const inner* in, unsigned level, std::size_t k,
                                 std::size_t total) noexcept {
-    if (in->relaxed) return in->sizes[k] - (k == 0 ? 0 : in->sizes[k - 1]);
+    if (in->relaxed) return in->sizes()[k] - (k == 0 ? 0 : in->sizes()[k - 1]);
     return k + 1 < in->count ? capacity(level - 1) : total - k * capacity(level - 1);
   }
 
@@ -169,7 +175,11 @@ struct rrb_nodes {
   static leaf* new_leaf() {
     return ::new (allocate_node_storage<alignof(leaf)>(sizeof(leaf))) leaf();
   }
-  static inner* new_inner() {
+  // A new inner node, empty and regular; with a size table when `table` (a node that will be
+  // relaxed, see node.h).
+  static inner* new_inner(bool table = false) {
+    if (table)
+      return ::new (allocate_node_storage<alignof(sized_inner)>(sizeof(sized_inner))) sized_inner();
     return ::new (allocate_node_storage<alignof(inner)>(sizeof(inner))) inner();
   }
   static void free_leaf(leaf* l) noexcept {
@@ -195,6 +205,11 @@ struct rrb_nodes {
     free_leaf(as_leaf(n));
   }
   static void free_inner_shallow(inner* n) noexcept {
+    if (n->table) {
+      sized_inner* s = static_cast<sized_inner*>(n);
+      s->~sized_inner();
+      return free_node_storage<alignof(sized_inner)>(s, sizeof(sized_inner));
+    }
     n->~inner();
     free_node_storage<alignof(inner)>(n, sizeof(inner));
   }
@@ -557,11 +572,11 @@ struct rrb_nodes {
 
   // A new inner node referencing the first n children of src, with the same shape.
   static inner* copy_inner(const inner* src, std::size_t n) {
-    inner* c = new_inner();
+    inner* c = new_inner(src->relaxed);
     for (std::size_t k = 0; k < n; ++k) c->child[k] = share(src->child[k]);
     c->count = static_cast<std::uint32_t>(n);
     c->relaxed = src->relaxed;
-    if (src->relaxed) std::copy_n(src->sizes, n, c->sizes);
+    if (src->relaxed) std::copy_n(src->sizes(), n, c->sizes());
     return c;
   }
 
@@ -571,34 +586,50 @@ struct rrb_nodes {
     return copy_inner(as_inner(n), n->count);
   }
 
-  // Sets the regular/relaxed shape of `in` (a node of `level`) from its children's sizes.
-  static void set_shape(inner* in, unsigned level, const std::size_t* kid_sizes) noexcept {
+  // Whether a node of `level` with n children of these sizes is relaxed (some child but the last
+  // is not full).
+  static bool relaxed_shape(unsigned level, const std::size_t* kid_sizes, std::size_t n) noexcept {
     const std::size_t cc = capacity(level - 1);
-    // Stops at the first child short of capacity: the node is relaxed.
-    const bool regular =
-        in->count <= 1 || std::all_of(kid_sizes, kid_sizes + (in->count - 1),
-                                      [cc](std::size_t size) { return size == cc; });
+    // Stops at the first child short of capacity.
+    return n > 1 && !std::all_of(kid_sizes, kid_sizes + (n - 1),
+                                 [cc](std::size_t size) { return size == cc; });
+  }
+  // Sets the regular/relaxed shape of `in` (a node of `level`) from its children's sizes.
+  // REQUIRES: in->table, if the shape is relaxed (new_inner(relaxed_shape(...))).
+  static void set_shape(inner* in, unsigned level, const std::size_t* kid_sizes) noexcept {
+    const bool regular = !relaxed_shape(level, kid_sizes, in->count);
     in->relaxed = !regular;
     if (!regular) {
       std::size_t s = 0;
-      for (std::uint32_t k = 0; k < in->count; ++k) in->sizes[k] = s += kid_sizes[k];
+      for (std::uint32_t k = 0; k < in->count; ++k) in->sizes()[k] = s += kid_sizes[k];
     }
   }
   // Recomputes the shape of `in` after its children changed. O(F * depth).
+  // REQUIRES: in->table, if the new shape is relaxed.
   static void reshape(inner* in, unsigned level) noexcept {
-    std::size_t s[F];
+    std::size_t s[F] = {};  // zeroed only for g++ 12's -Wmaybe-uninitialized (reads `count`)
     for (std::uint32_t k = 0; k < in->count; ++k) s[k] = size_of(in->child[k], level - 1);
     set_shape(in, level, s);
+  }
+  // Replaces *slot, an inner node its caller owns (count 1) that has no size table, by a copy
+  // with one, moving its children. Strong (only the allocation can throw).
+  static inner* add_table(node_base** slot) {
+    inner* old = as_inner(*slot);
+    inner* in = new_inner(true);
+    std::copy_n(old->child, old->count, in->child);
+    in->count = old->count;
+    in->relaxed = old->relaxed;
+    free_inner_shallow(old);
+    *slot = in;
+    return in;
   }
 
   // A new inner node of `level` made of kids [b, e) (e - b <= F), whose references it takes over.
   static node_base* make_node(kids& ks, std::size_t b, std::size_t e, unsigned level) {
-    inner* in = new_inner();
     std::size_t s[F];
-    for (std::size_t k = b; k < e; ++k) {
-      in->child[k - b] = std::exchange(ks[k].node, nullptr);
-      s[k - b] = ks[k].size;
-    }
+    for (std::size_t k = b; k < e; ++k) s[k - b] = ks[k].size;
+    inner* in = new_inner(relaxed_shape(level, s, e - b));
+    for (std::size_t k = b; k < e; ++k) in->child[k - b] = std::exchange(ks[k].node, nullptr);
     in->count = static_cast<std::uint32_t>(e - b);
     set_shape(in, level, s);
     return in;

@@ -168,15 +168,15 @@ class tree_builder {
   // Makes one node of level + 1 from the gathered nodes of `level`.
   void close_node(unsigned level) {
     std::vector<slot>& v = levels_[level];
-    inner* in = tree::new_inner();
     // Zeroed only for g++ 12's -Wmaybe-uninitialized: set_shape reads the first `count` sizes.
     std::size_t sizes[F] = {};
     std::size_t total = 0;
     for (std::size_t k = 0; k < v.size(); ++k) {
-      in->child[k] = v[k].node;
       sizes[k] = v[k].size;
       total += v[k].size;
     }
+    inner* in = tree::new_inner(tree::relaxed_shape(level + 1, sizes, v.size()));
+    for (std::size_t k = 0; k < v.size(); ++k) in->child[k] = v[k].node;
     in->count = static_cast<std::uint32_t>(v.size());
     tree::set_shape(in, level + 1, sizes);
     v.clear();
