@@ -3,7 +3,8 @@
 // The storage layer's checksums stop random corruption before the loader sees it; this target
 // bypasses them, so that the loader's own checks are what stands between a bad record and
 // undefined behaviour. One byte picks the element type (int64 rows, or std::string rows through
-// cowdb::codec) and the mode:
+// cowdb::codec), the tree shape (2 rows per chunk, which makes deep relaxed trees, or 8, where a
+// write to a shared chunk makes a patch record over it) and the mode:
 // - mutate: a small history of versions (row operations: filter, set, insert, sort, concat) is
 //   saved into in-memory records, then the fuzzer's bytes flip, overwrite, truncate, extend,
 //   swap and duplicate records and change the recorded root, depth and size;
@@ -69,11 +70,12 @@ struct Root {
   std::size_t size;
 };
 
-// Tiny chunks (2 rows) and fan-out 4: a few dozen rows make deep, relaxed trees.
-template <class T>
-using Vec = cowdb::pvec<T, 2 * sizeof(T), 4>;
-template <class T>
-using Codec = cowdb::internal::tree_codec<T, 2, 4>;
+// Fan-out 4 and tiny chunks: at 2 rows, a few dozen rows make deep, relaxed trees; at 8 rows,
+// writes to shared chunks make patches (of up to 2 rows) over them.
+template <class T, std::size_t Cap>
+using Vec = cowdb::pvec<T, Cap * sizeof(T), 4>;
+template <class T, std::size_t Cap>
+using Codec = cowdb::internal::tree_codec<T, Cap, 4>;
 
 template <class T>
 T Row(std::size_t i) {
@@ -84,18 +86,28 @@ T Row(std::size_t i) {
   }
 }
 
-template <class T>
-std::vector<Vec<T>> History(FuzzedDataProvider& in) {
+template <class T, std::size_t Cap>
+std::vector<Vec<T, Cap>> History(FuzzedDataProvider& in) {
+  using V = Vec<T, Cap>;
   std::vector<T> rows;
   const std::size_t n = in.ConsumeIntegralInRange<std::size_t>(0, 80);
   for (std::size_t i = 0; i < n; ++i) rows.push_back(Row<T>(i));
-  std::vector<Vec<T>> vs{Vec<T>(rows.begin(), rows.end())};
-  const Vec<T> v0 = vs[0];  // a copy (O(1)): push_back moves the elements of vs
+  std::vector<V> vs{V(rows.begin(), rows.end())};
+  const V v0 = vs[0];  // a copy (O(1)): push_back moves the elements of vs
   vs.push_back(v0.erase_if([](const T& x) { return x < Row<T>(40); }));
-  if (!v0.empty()) vs.push_back(v0.set(v0.size() / 2, Row<T>(7)));
+  if (!v0.empty()) {
+    // Patches over v0's chunks (Cap 8): one row, then a second row of the same chunk, and a
+    // write to a patched row; a third row of that chunk makes a plain copy.
+    vs.push_back(v0.set(v0.size() / 2, Row<T>(7)));
+    if (v0.size() >= 3) {
+      vs.push_back(vs.back().set(v0.size() / 2 + 1, Row<T>(8)).set(v0.size() / 2, Row<T>(9)));
+      vs.push_back(v0.set(0, Row<T>(10)).set(1, Row<T>(11)).set(2, Row<T>(12)));
+    }
+  }
   vs.push_back(vs.back().insert(vs.back().size() / 3, Row<T>(99)));
   vs.push_back(vs.back().sort());
   vs.push_back(vs[1] + vs[0]);
+  if (vs.size() > 3) vs.push_back(vs[2] + vs[3]);  // patches of two versions in one tree
   return vs;
 }
 
@@ -139,10 +151,11 @@ void Mutate(FuzzedDataProvider& in, std::vector<std::string>& records, std::vect
   }
 }
 
-template <class T>
+template <class T, std::size_t Cap>
 void Run(FuzzedDataProvider& in, bool raw) {
+  using V = Vec<T, Cap>;
   MemoryIo io;
-  std::vector<Vec<T>> saved;
+  std::vector<V> saved;
   std::vector<Root> roots;
   if (raw) {
     const std::size_t n = in.ConsumeIntegralInRange<std::size_t>(1, 32);
@@ -154,11 +167,11 @@ void Run(FuzzedDataProvider& in, bool raw) {
                        in.ConsumeIntegralInRange<std::size_t>(0, 4096)});
     }
   } else {
-    saved = History<T>(in);
+    saved = History<T, Cap>(in);
     node_table table;
-    for (const Vec<T>& v : saved) {
+    for (const V& v : saved) {
       const tree_rep& r = pvec_access::rep(v);
-      absl::StatusOr<node_ref> ref = Codec<T>::save(r, table, io);
+      absl::StatusOr<node_ref> ref = Codec<T, Cap>::save(r, table, io);
       COWDB_FUZZ_CHECK(ref.ok(), "save: {}", ref.status().ToString());
       roots.push_back({*ref, r.depth, r.size});
     }
@@ -180,7 +193,7 @@ void Run(FuzzedDataProvider& in, bool raw) {
   node_table table;  // one table for all loads: shared nodes are found, not read again
   for (std::size_t k = 0; k < roots.size(); ++k) {
     const Root& root = roots[k];
-    absl::StatusOr<tree_rep> r = Codec<T>::load(root.ref, root.depth, root.size, table, io);
+    absl::StatusOr<tree_rep> r = Codec<T, Cap>::load(root.ref, root.depth, root.size, table, io);
     if (!r.ok()) {
       COWDB_FUZZ_CHECK(!untouched, "version {} of an untouched store: {}", k,
                        r.status().ToString());
@@ -191,7 +204,7 @@ void Run(FuzzedDataProvider& in, bool raw) {
                        "{}", r.status().ToString());
       continue;
     }
-    const Vec<T> v = pvec_access::adopt<Vec<T>>(*r);
+    const V v = pvec_access::adopt<V>(*r);
     try {
       v.check_invariants();
     } catch (const std::exception& e) {
@@ -203,7 +216,7 @@ void Run(FuzzedDataProvider& in, bool raw) {
     v.for_each_chunk([&seen](const T* b, const T* e) { seen += static_cast<std::size_t>(e - b); });
     COWDB_FUZZ_CHECK(seen == v.size(), "version {}: chunks hold {} of {} rows", k, seen, v.size());
     if (untouched) {
-      const Vec<T>& want = saved[k];
+      const V& want = saved[k];
       COWDB_FUZZ_CHECK(v.size() == want.size(), "version {} size", k);
       for (std::size_t i = 0; i < v.size(); ++i) {
         COWDB_FUZZ_CHECK(v[i] == want[i] && v.row_id(i) == want.row_id(i), "version {} row {}", k,
@@ -221,10 +234,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FuzzedDataProvider in(data, size);
     const auto mode = in.ConsumeIntegral<std::uint8_t>();
     const bool raw = (mode & 1) != 0;
-    if ((mode & 2) != 0) {
-      Run<std::string>(in, raw);
+    const bool strings = (mode & 2) != 0, patches = (mode & 4) != 0;
+    if (strings && patches) {
+      Run<std::string, 8>(in, raw);
+    } else if (strings) {
+      Run<std::string, 2>(in, raw);
+    } else if (patches) {
+      Run<std::int64_t, 8>(in, raw);
     } else {
-      Run<std::int64_t>(in, raw);
+      Run<std::int64_t, 2>(in, raw);
     }
   }
   COWDB_FUZZ_CHECK(cowdb::internal::live_nodes() == live_before, "{} nodes leaked",
