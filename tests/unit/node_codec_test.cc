@@ -359,6 +359,16 @@ void RoundTripPatches(const std::vector<V>& vs) {
   for (const std::string& r : io.records) patch_records += r[0] == 'P' ? 1 : 0;
   REQUIRE(patch_records == 3);  // v1's, v2's and v4's second (v4's first is v1's, saved once)
   for (std::size_t k = 0; k < vs.size(); ++k) REQUIRE(loaded[k].memory() == vs[k].memory());
+  // Loading computes the hint that lets reads skip the patch check (tree_rep::patch_free) from
+  // the nodes: v3 gets it back (in memory it was lost with v2's patch, which v3's write copied).
+  const auto hint = [](const V& v) { return cowdb::internal::pvec_access::rep(v).patch_free; };
+  REQUIRE(!cowdb::internal::pvec_access::rep(vs[3]).patch_free);
+  const bool want[] = {true, false, false, true, false};
+  for (std::size_t k = 0; k < vs.size(); ++k) {
+    INFO("version " << k);
+    REQUIRE(hint(loaded[k]) == want[k]);
+    loaded[k].check_invariants();
+  }
 }
 
 TEST_CASE("node codec: patches round trip as patches, sharing their leaf", "[storage]") {

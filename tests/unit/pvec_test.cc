@@ -364,6 +364,33 @@ TEST_CASE("only relaxed inner nodes carry a size table", "[pvec][memory]") {
   CHECK(w.exclusive().bytes == Tree::patch_bytes + 2 * Tree::inner_bytes);
 }
 
+TEST_CASE("reads skip the patch check on trees known to hold no patch", "[pvec]") {
+  const auto hint = [](const Big& v) { return cowdb::internal::pvec_access::rep(v).patch_free; };
+  const Big base(Iota<std::int64_t>(100'000));
+  CHECK(hint(base));
+  CHECK(hint(base.push_back(1).erase(5).insert(7, 7).take(50'000).drop(10)));
+  CHECK(hint(base.filter([](std::int64_t x) { return x % 3 != 0; })));
+  // A write to a shared chunk makes a patch: the hint goes, and everything made from the
+  // patched version keeps it off, while operations on the unpatched one keep it on.
+  const Big patched = base.set(1'000, -1);
+  CHECK(!hint(patched));
+  CHECK(!hint(patched.push_back(1)));
+  CHECK(!hint(patched.insert(3, 3)));
+  CHECK(!hint(patched.erase(2'000, 3'000)));
+  CHECK(!hint(base + patched));
+  CHECK(hint(base + base));
+  CHECK(!hint(patched.take(2'000)));
+  CHECK(hint(patched.drop(2'000)) == false);  // safe, not exact: the patch is gone
+  CHECK(!hint(patched.filter([](std::int64_t) { return true; })));
+  // Writing through an editor that owns the chunk writes in place: no patch, hint kept.
+  auto e = base.transient();
+  e.push_back(5);
+  CHECK(hint(std::move(e).persistent()));
+  CHECK(patched[1'000] == -1);
+  CHECK(patched[999] == 999);
+  for (const Big* v : {&base, &patched}) v->check_invariants();  // checks the hint too
+}
+
 TEST_CASE("editor reads its own writes", "[pvec][editor]") {
   Tiny::editor e;
   std::vector<int> model;

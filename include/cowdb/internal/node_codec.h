@@ -91,6 +91,7 @@ class node_table {
     // its last element is (`edge_ok`: enough for a node on a tree's right edge).
     bool dense;
     bool edge_ok;
+    bool patch_free = true;  // no level-0 node of the subtree is a patch (tree_rep::patch_free)
     std::uint32_t stored_bytes = 0;  // of its encoding (the payload of its record)
     // Which tree type (element type and shape) the node belongs to: tree_codec's kind(). A
     // stored ref reached again as another type is corruption, never a node to reuse.
@@ -249,7 +250,7 @@ class tree_codec {
     if (!top.edge_ok || (depth > 0 && top.node->count < 2)) {
       return corrupt(io, root, "tree nodes below half full (rbtree.h, I1/I2)");
     }
-    tree_rep r{tree::share(top.node), size, depth, false};
+    tree_rep r{tree::share(top.node), size, depth, false, top.patch_free};
     r.radix = tree::right_edge_regular(r);
     return r;
   }
@@ -302,6 +303,7 @@ class tree_codec {
     if (level == 0) {
       e.elements = n->count;
       e.dense = n->count >= tree::min_leaf;
+      e.patch_free = !tree::is_patch(n);
     } else {
       const inner* in = tree::as_inner(n);
       e.dense = in->count >= tree::min_inner;
@@ -311,6 +313,7 @@ class tree_codec {
         e.elements += c->elements;
         e.dense = e.dense && c->dense;
         e.edge_ok = e.edge_ok && (k + 1 < in->count ? c->dense : c->edge_ok);
+        e.patch_free = e.patch_free && c->patch_free;
       }
     }
     *out = e;

@@ -76,7 +76,7 @@ struct rrb_build : rrb_checks<T, Cap, F> {
     if (n == 0) return {};
     const unsigned d = depth_for(n);
     row_id_t next_id = fresh_row_ids(n);
-    return {build(fill, d, n, next_id), n, d, true};
+    return {build(fill, d, n, next_id), n, d, true, true};
   }
 
   // A tree of the n elements starting at `it`.

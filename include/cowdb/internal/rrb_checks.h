@@ -14,6 +14,7 @@
 #ifndef COWDB_INTERNAL_RRB_CHECKS_H_
 #define COWDB_INTERNAL_RRB_CHECKS_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -191,6 +192,12 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
     for (std::uint32_t k = 0; k < in->count; ++k) shared_stats(in->child[k], level - 1, other, s);
   }
 
+  static bool has_patch(const node_base* n, unsigned level) noexcept {
+    if (level == 0) return is_patch(n);
+    const inner* in = as_inner(n);
+    return std::any_of(in->child, in->child + in->count,
+                       [level](const node_base* c) { return has_patch(c, level - 1); });
+  }
   // Verifies (I1)-(I4) and the recorded size and depth; returns a description of the first
   // violation, or an empty string. O(n / Cap).
   static std::string check(const tree_rep& r) {
@@ -215,6 +222,7 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
         e = in->child[in->count - 1];
       }
     }
+    if (r.patch_free && has_patch(r.root, r.depth)) return "patch_free hint set on a patched tree";
     if constexpr (structural) {
       // Height bound implied by (I2): size > (F/2)^(depth-1) * min_leaf.
       if (r.depth >= 2) {

@@ -91,7 +91,9 @@ struct rrb_edit : rrb_build<T, Cap, F> {
         if (is_unique(n) && patch_in_place(p, i, value)) return;
         if (patch_room(p, i)) return replace_level0(slot, new_patch_of(n, i, std::move(value)));
       } else if (!is_unique(n)) {
-        return replace_level0(slot, new_patch_of(n, i, std::move(value)));
+        replace_level0(slot, new_patch_of(n, i, std::move(value)));
+        r.patch_free = false;
+        return;
       }
     }
     as_leaf(own(slot, 0))->data()[i] = std::move(value);
@@ -175,6 +177,7 @@ struct rrb_edit : rrb_build<T, Cap, F> {
       r.size = 1;
       r.depth = 0;
       r.radix = true;
+      r.patch_free = true;
       return l;
     }
     // The deepest level of the right edge with room (UINT_MAX: none).
@@ -323,7 +326,7 @@ struct rrb_edit : rrb_build<T, Cap, F> {
       return;
     }
     // A prefix of a radix tree is one: its full children stay full.
-    tree_rep t{take(r.root, r.depth, r.size, k), k, r.depth, r.radix};
+    tree_rep t{take(r.root, r.depth, r.size, k), k, r.depth, r.radix, r.patch_free};
     collapse(t);
     release(r.root, r.depth);
     r = t;

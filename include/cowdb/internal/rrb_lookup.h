@@ -104,6 +104,7 @@ struct rrb_lookup : rrb_nodes<T, Cap, F> {
   }
   static const T& get(const tree_rep& r, std::size_t i) noexcept {
     const leaf* l = leaf_at(r, i);
+    if (r.patch_free) return l->data()[i];  // asserts that l is not a patch
     return base::value_at(l, i);
   }
   // Whether every inner node on the right edge of r is regular (see tree_rep::radix). O(depth).

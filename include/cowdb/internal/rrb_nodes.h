@@ -32,7 +32,8 @@
 //      children. Only the right edge may be thinner, as in a push_back-built vector.
 // (I3) regular nodes satisfy the radix rule above; relaxed nodes have exact size tables.
 // (I4) a tree_rep's `radix` hint, when set, means the radix rule holds at every node (each child
-//      but the last of every node on the right edge is full), so lookups skip node headers.
+//      but the last of every node on the right edge is full), so lookups skip node headers; its
+//      `patch_free` hint, when set, means no level-0 node is a patch.
 // Hence (F >= 4) a tree of depth d holds more than (F/2)^(d-1) * ceil(Cap/2) elements: its height
 // is at most 1 + log_{F/2}(size / ceil(Cap/2)), a single level more than a full tree for F = 32.
 // The bound needs F >= 4: with F = 2 the structural operations (insert, erase, drop, concat) are
@@ -68,6 +69,11 @@ struct tree_rep {
   // alone, without reading any node header. False is always safe. Trees built from a range or by
   // push_back keep it; structural edits recompute it from the right edge (O(depth)).
   bool radix = false;
+  // A hint for reads: true only when no level-0 node of the tree is a patch, so that a read
+  // takes its element from the leaf's data without reading the leaf's header (a second cache
+  // line on a random read). False is always safe. Trees built from rows start with it; writes
+  // that make a patch clear it; operations that reshape a tree keep their sources' hints.
+  bool patch_free = false;
 };
 
 template <class T, std::size_t Cap, std::size_t F>

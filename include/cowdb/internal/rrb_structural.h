@@ -329,12 +329,15 @@ struct rrb_structural : rrb_edit<T, Cap, F> {
   // a followed by b, as a new tree (new references). O(F * depth + Cap).
   static tree_rep concat(const tree_rep& a, const tree_rep& b) {
     if (a.size == 0) {
-      return b.size == 0 ? tree_rep{} : tree_rep{share(b.root), b.size, b.depth, b.radix};
+      return b.size == 0 ? tree_rep{}
+                         : tree_rep{share(b.root), b.size, b.depth, b.radix, b.patch_free};
     }
-    if (b.size == 0) return {share(a.root), a.size, a.depth, a.radix};
+    if (b.size == 0) return {share(a.root), a.size, a.depth, a.radix, a.patch_free};
     kids out(std::max(a.depth, b.depth));
     concat_rec(a.root, a.depth, a.size, b.root, b.depth, b.size, out);
-    return from_kids(out, a.size + b.size);
+    tree_rep t = from_kids(out, a.size + b.size);
+    t.patch_free = a.patch_free && b.patch_free;
+    return t;
   }
 
   // r without its first k elements.
@@ -348,6 +351,7 @@ struct rrb_structural : rrb_edit<T, Cap, F> {
     rep_holder t(tree_rep{suffix(r.root, r.depth, r.size, k), r.size - k, r.depth});
     repair_left(t.get());
     t.get().radix = right_edge_regular(t.get());
+    t.get().patch_free = r.patch_free;
     release(r.root, r.depth);
     r = t.dismiss();
   }
@@ -359,11 +363,13 @@ struct rrb_structural : rrb_edit<T, Cap, F> {
       r.root = new_path(0, &l, id, value);
       r.size = 1;
       r.radix = true;
+      r.patch_free = true;
       return;
     }
     kids out(r.depth);
     insert_rec(r.root, r.depth, r.size, i, value, id, out);
     tree_rep t = from_kids(out, r.size + 1);
+    t.patch_free = r.patch_free;
     release(r.root, r.depth);
     r = t;
   }
@@ -374,6 +380,7 @@ struct rrb_structural : rrb_edit<T, Cap, F> {
     tree_rep t{n, r.size - 1, n == nullptr ? 0 : r.depth};
     collapse(t);
     t.radix = right_edge_regular(t);
+    t.patch_free = r.patch_free;
     release(r.root, r.depth);
     r = t;
   }
@@ -381,9 +388,9 @@ struct rrb_structural : rrb_edit<T, Cap, F> {
   // Removes elements [first, last) (first < last <= r.size): concat(take(first), drop(last)).
   static void erase_range(tree_rep& r, std::size_t first, std::size_t last) {
     if (last - first == 1) return erase(r, first);
-    rep_holder tail(tree_rep{share(r.root), r.size, r.depth});
+    rep_holder tail(tree_rep{share(r.root), r.size, r.depth, false, r.patch_free});
     drop(tail.get(), last);
-    rep_holder head(tree_rep{share(r.root), r.size, r.depth});
+    rep_holder head(tree_rep{share(r.root), r.size, r.depth, false, r.patch_free});
     truncate(head.get(), first);
     tree_rep t = concat(head.get(), tail.get());
     release(r.root, r.depth);
@@ -393,9 +400,11 @@ struct rrb_structural : rrb_edit<T, Cap, F> {
   // Inserts the tree `mid` before element i: concat(concat(take(i), mid), drop(i)).
   static void insert_tree(tree_rep& r, std::size_t i, const tree_rep& mid) {
     if (mid.size == 0) return;
-    rep_holder tail(tree_rep{r.root == nullptr ? nullptr : share(r.root), r.size, r.depth});
+    rep_holder tail(tree_rep{r.root == nullptr ? nullptr : share(r.root), r.size, r.depth, false,
+                             r.patch_free});
     drop(tail.get(), i);
-    rep_holder head(tree_rep{r.root == nullptr ? nullptr : share(r.root), r.size, r.depth});
+    rep_holder head(tree_rep{r.root == nullptr ? nullptr : share(r.root), r.size, r.depth, false,
+                             r.patch_free});
     truncate(head.get(), i);
     rep_holder left(concat(head.get(), mid));
     tree_rep t = concat(left.get(), tail.get());

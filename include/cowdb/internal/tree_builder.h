@@ -56,6 +56,7 @@ class tree_builder {
     if (l->count >= tree::min_leaf && (pending == 0 || pending >= tree::min_leaf)) {
       close_leaf();
       push(0, tree::share(l), l->count);
+      patch_free_ = patch_free_ && !tree::is_patch(l);
       size_ += l->count;
       return;
     }
@@ -126,6 +127,8 @@ class tree_builder {
     }
     levels_.clear();
     r.radix = tree::right_edge_regular(r);
+    r.patch_free = patch_free_ && r.root != nullptr;
+    patch_free_ = true;
     return r;
   }
 
@@ -187,6 +190,7 @@ class tree_builder {
   leaf* cur_ = nullptr;                    // the leaf being filled, owned
   ids_builder ids_;                        // the ids of cur_'s rows
   std::size_t size_ = 0;
+  bool patch_free_ = true;  // no shared leaf added was a patch
 };
 
 }  // namespace cowdb::internal
