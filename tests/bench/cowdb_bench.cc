@@ -3,7 +3,7 @@
 //   cowdb_bench [--quick] [--sweep] [--cpu-time] [Google Benchmark flags, e.g.
 //               --benchmark_filter=W3]
 //
-//   (default)  W1-W8, M1, C1, C2, SNAP, MERGE, R1-R4 at N = 1M and 10M (W8, MERGE, R1-R4: 10M),
+//   (default)  W1-W8, M1, M2, C1, C2, SNAP, MERGE, R1-R4 at N = 1M and 10M (W8, MERGE, R1-R4: 10M),
 //              C3 at 1M; 5 repetitions each.
 //   --quick    N = 65536 and short repetitions (also COWDB_BENCH_QUICK=1); the ctest smoke test.
 //   --sweep    W2/W3/W4/W6/W7/M1 at N = 10M for a grid of tree shapes (ChunkBytes x Fanout), one
@@ -21,10 +21,11 @@
 // where the times are medians over the repetitions of the real (wall) time per iteration (CPU
 // time with --cpu-time), `abs` is the absolute figure a target bounds (W1, W4: ns; M1: bytes) and
 // `variant` names the W2 scan kind ("iter", "chunk"), or "*-relaxed" for W2/W3 on a heavily
-// relaxed vector (relaxed_fixture; no target, the figure documents the cost). For M1 the
+// relaxed vector (relaxed_fixture; no target, the figure documents the cost). For M1 and M2 the
 // std_ns / cowdb_ns columns hold bytes: 100 deep copies vs. the extra bytes of 100 one-element
-// branches. C2 (C1's commits on two branches of one database, from one thread in turn vs. from
-// two threads, one per branch) has its own line,
+// branches (M1); a deep copy's bytes per written row vs. the bytes a version made by 1,000
+// random writes holds alone, per written row (M2). C2 (C1's commits on two branches of one
+// database, from one thread in turn vs. from two threads, one per branch) has its own line,
 //
 //   RESULT C2 n=<N> one_thread_ns=<median> two_threads_ns=<median> speedup=<1t/2t> time=real
 //          one_thread_on_cpu=<share> two_threads_on_cpu=<share>
@@ -129,7 +130,7 @@ using Body = void (*)(benchmark::State&, std::size_t);
 // How a row's two bodies are measured and reported.
 enum class Kind {
   kTime,   // median time per iteration of each: a `RESULT <id>` line and a row of the target table
-  kBytes,  // M1: the cowdb body's extra_bytes counter against the bytes of kBranches deep copies
+  kBytes,  // M1, M2: the cowdb body's extra_bytes counter against its deep_bytes counter
   kThreads,  // C2: the cowdb body from one thread (baseline) and from two; its own line and table
   kCommits,  // C3: per-commit p50/p99/faults of "reuse" (baseline) and "history"; ditto
 };
@@ -202,6 +203,9 @@ const Workload kWorkloads[] = {
     {.id = "M1", .what = "bytes of 100 one-element branches vs. 100 deep copies",
      .baseline = nullptr, .cowdb = cowdb_m1<Pvec>, .kind = Kind::kBytes, .abs = true,
      .target = Cowdb(1e6, "<= 1 MB")},
+    {.id = "M2", .what = "bytes a 1,000-write version keeps per written row vs. a deep copy's",
+     .baseline = nullptr, .cowdb = cowdb_m2<Pvec>, .kind = Kind::kBytes, .abs = true,
+     .target = kNoTarget},
     {.id = "W5", .what = "a 1,000-write transaction", .baseline = std_w5, .cowdb = cowdb_w5,
      .abs = true, .target = Cowdb(500'000, "<= 0.5 ms")},
     {.id = "C1", .what = "a 1-write commit (>= 500k commits/s)", .baseline = std_w4,
@@ -429,7 +433,9 @@ int print_targets(const CollectingReporter& rep, const std::vector<Registered>& 
                      "warning: {} n={}: exclusive() says {} bytes, memory() - shared_with() {}\n",
                      r.w->id, r.n, *extra, *cross);
         }
-        rows.push_back({&r, static_cast<double>(r.n * sizeof(std::int64_t) * kBranches), *extra});
+        const auto deep = rep.counter(r.cowdb, "deep_bytes");
+        if (!deep) break;
+        rows.push_back({&r, *deep, *extra});
         continue;
       }
       case Kind::kTime: {

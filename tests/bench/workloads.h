@@ -336,6 +336,41 @@ void cowdb_m1(benchmark::State& st, std::size_t n) {
   st.counters["deep_bytes"] = static_cast<double>(n * sizeof(std::int64_t) * kBranches);
 }
 
+// ---- M2: bytes a version keeps per written row --------------------------------------------------
+
+constexpr std::size_t kM2Writes = 1000;
+
+// Times making (and dropping) one version with kM2Writes random writes through an editor (W5's
+// writes, without the database); reports the bytes it holds alone (exclusive()) per written row,
+// against a deep copy's bytes per written row (the std::vector way to keep such a version).
+template <class V>
+void cowdb_m2(benchmark::State& st, std::size_t n) {
+  const V& base = pvec_fixture<V>(n);
+  const std::size_t* idx = std_fixture(n).writes.data();
+  auto make = [&base, idx] {
+    auto e = base.transient();
+    for (std::size_t k = 0; k < kM2Writes; ++k) e.set(idx[k], write_value(k));
+    return std::move(e).persistent();
+  };
+  for (auto _ : st) {
+    V v = make();
+    benchmark::DoNotOptimize(&v);
+    benchmark::ClobberMemory();
+  }
+  static std::map<std::size_t, M1Bytes> cache;  // shared_with() is O(n): measure once per n
+  auto it = cache.find(n);
+  if (it == cache.end()) {
+    const V v = make();
+    M1Bytes m;
+    m.extra = static_cast<double>(v.exclusive().bytes) / kM2Writes;
+    m.cross_check = static_cast<double>(v.memory().bytes - v.shared_with(base).bytes) / kM2Writes;
+    it = cache.emplace(n, m).first;
+  }
+  st.counters["extra_bytes"] = it->second.extra;
+  st.counters["reach_minus_base"] = it->second.cross_check;
+  st.counters["deep_bytes"] = static_cast<double>(n * sizeof(std::int64_t)) / kM2Writes;
+}
+
 // ---- W8: diff of two versions differing in k elements -------------------------------------------
 
 // The fixture's vector and a version of it with k random elements changed (cached per n and k).
