@@ -737,6 +737,20 @@ std::vector<Op<V>> all_ops() {
     w.consume(kUnique);
     w.add(std::move(out), std::move(m));
   });
+  // Two full level-1 nodes, the last one short of a row, under a regular root: the push_back
+  // goes to the root, which turns relaxed and is reallocated with a size table (fan-out 4; at
+  // fan-out 2 the root is full and a level is added).
+  add("push_back past a short child (a regular node gets a size table)", kCA, false, [](W& w) {
+    constexpr std::size_t m = 2 * V::chunk_capacity * V::fanout;
+    static_assert(m <= kN);
+    constexpr std::size_t gone = m - V::chunk_capacity - 1;  // in the next-to-last leaf
+    Model<V> mm = w.derive(kBase, [](Model<V>& x) {
+      x.erase(x.begin() + m, x.end());
+      x.erase(x.begin() + gone);
+      x.push_back(T(-12));
+    });
+    w.add(w.v[kBase].take(m).erase(gone).push_back(T(-12)), std::move(mm));
+  });
   add("pop_back", kCA, false, [](W& w) {
     Model<V> m = w.derive(kBase, [](Model<V>& x) { x.pop_back(); });
     w.add(w.v[kBase].pop_back(), std::move(m));
