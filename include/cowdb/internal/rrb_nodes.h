@@ -13,6 +13,7 @@
 //   holder, rep_holder, kids                  owners of nodes and trees under construction
 //   make_leaf, copy_leaf, copy_inner, copy_node, ids_of   new leaves and copies
 //   set_shape, reshape, make_node, pack       regular/relaxed shape of new and changed nodes
+//   relaxed_shape, add_table, bytes_of        inner nodes with and without a size table
 //
 // Shape. A tree of `size` elements has a depth; level 0 nodes are leaves of 1..Cap elements,
 // level L > 0 nodes are inner nodes of 1..F children of level L-1. An inner node is either
