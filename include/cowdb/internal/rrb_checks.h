@@ -97,6 +97,11 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
     s.bytes += r->bytes();
     ++s.id_lists;
   }
+  static void inner_stats(const inner* in, tree_stats& s) noexcept {
+    s.bytes += bytes_of(in);
+    ++s.inner_nodes;
+    s.size_tables += in->table ? 1 : 0;
+  }
   static void stats_rec(const node_base* n, unsigned level, tree_stats& s,
                         list_counts& lc) noexcept {
     if (level == 0) {
@@ -106,9 +111,7 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
       return;
     }
     const inner* in = as_inner(n);
-    s.bytes += bytes_of(in);
-    ++s.inner_nodes;
-    s.size_tables += in->table ? 1 : 0;
+    inner_stats(in, s);
     for (std::uint32_t k = 0; k < in->count; ++k) stats_rec(in->child[k], level - 1, s, lc);
   }
   static void stats(const node_base* n, unsigned level, tree_stats& s) noexcept {
@@ -129,9 +132,7 @@ struct rrb_checks : rrb_lookup<T, Cap, F> {
       return;
     }
     const inner* in = as_inner(n);
-    s.bytes += bytes_of(in);
-    ++s.inner_nodes;
-    s.size_tables += in->table ? 1 : 0;
+    inner_stats(in, s);
     for (std::uint32_t k = 0; k < in->count; ++k) exclusive_rec(in->child[k], level - 1, s, lc);
   }
   // Nodes reachable only through this reference: those with a count of one all the way down,
